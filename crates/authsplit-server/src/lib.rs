@@ -1,0 +1,1 @@
+//! authsplit-server (work in progress).

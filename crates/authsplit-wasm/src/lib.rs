@@ -1,0 +1,1 @@
+//! authsplit-wasm (work in progress).
