@@ -1,0 +1,194 @@
+// Headless Chromium (playwright-core driving /usr/bin/chromium) and helpers for oidc-provider's
+// development login and consent pages.
+
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+
+import { chromium } from 'playwright-core';
+
+/** Flags from DEVELOPERS.md / notes: headless Chromium on a shared CI box. */
+export const CHROMIUM_ARGS = Object.freeze([
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+]);
+
+/** Path of the Chromium binary (env CHROMIUM_PATH overrides). */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+/**
+ * Launch headless Chromium.
+ * @param {import('playwright-core').LaunchOptions} [opts] extra launch options
+ * @returns {Promise<import('playwright-core').Browser>}
+ */
+export async function launchBrowser(opts = {}) {
+  const { args = [], ...rest } = opts;
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    ...rest,
+    args: [...CHROMIUM_ARGS, ...args],
+  });
+}
+
+/**
+ * A fresh browser context that only talks to loopback: every request to a host other than
+ * 127.0.0.1 / localhost is aborted at once (the dev pages @import Google Fonts; the sandbox has no
+ * Internet, and waiting for that to fail slows every page load).
+ * @param {import('playwright-core').Browser} browser
+ * @param {import('playwright-core').BrowserContextOptions} [opts]
+ */
+export async function newLoopbackContext(browser, opts = {}) {
+  const context = await browser.newContext(opts);
+  await context.route(
+    (url) => url.hostname !== '127.0.0.1' && url.hostname !== 'localhost',
+    (route) => route.abort('blockedbyclient'),
+  );
+  return context;
+}
+
+const isInteraction = (url) => {
+  try {
+    return new URL(url).pathname.startsWith('/interaction/');
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Drive oidc-provider's dev interaction pages: log in (any login/password is accepted; `login`
+ * becomes the account id = `sub`) and press "Continue" on the consent page. Pages that do not
+ * appear (existing session, existing grant) are skipped. Returns once the browser has left the
+ * provider's interaction pages, i.e. was redirected to the client's redirect_uri (or whatever
+ * the caller's page.route turned that into).
+ *
+ * Call it right after navigating to the authorization URL (or clicking "Sign in").
+ *
+ * @param {import('playwright-core').Page} page
+ * @param {{ login?: string, password?: string, timeout?: number, consent?: boolean }} [opts]
+ *   consent=false stops at the consent page without pressing anything (returns its URL).
+ * @returns {Promise<string>} the URL the page ended on
+ */
+export async function loginAndConsent(page, opts = {}) {
+  const { login = 'alice', password = 'any-password', timeout = 15000, consent = true } = opts;
+  const deadline = Date.now() + timeout;
+  const remaining = () => Math.max(1, deadline - Date.now());
+
+  // Wait until we are on an interaction page or have already left the provider.
+  await waitForInteractionOrExit(page, remaining());
+  for (let step = 0; step < 6; step += 1) {
+    const url = page.url();
+    if (!isInteraction(url)) return url;
+    const loginInput = page.locator('input[name=login]');
+    const consentButton = page.locator('form:has(input[name=prompt][value=consent]) button[type=submit]');
+    if (await loginInput.count()) {
+      await loginInput.fill(login);
+      await page.locator('input[name=password]').fill(password);
+      await Promise.all([
+        page.waitForURL((u) => u.href !== url, { timeout: remaining(), waitUntil: 'commit' }),
+        page.locator('form:has(input[name=prompt][value=login]) button[type=submit]').click(),
+      ]);
+    } else if (await consentButton.count()) {
+      if (!consent) return url;
+      await Promise.all([
+        page.waitForURL((u) => u.href !== url, { timeout: remaining(), waitUntil: 'commit' }),
+        consentButton.click(),
+      ]);
+    } else {
+      throw new Error(`loginAndConsent: unknown interaction page at ${url}`);
+    }
+    await waitForInteractionOrExit(page, remaining());
+  }
+  throw new Error('loginAndConsent: too many interaction steps');
+}
+
+/**
+ * On a login or consent page of oidc-provider, press "[ Cancel ]": the provider finishes the
+ * interaction with `error=access_denied` and redirects to the redirect_uri. Returns the URL the
+ * page ended on.
+ * @param {import('playwright-core').Page} page
+ * @param {{ timeout?: number }} [opts]
+ */
+export async function cancelAtConsent(page, opts = {}) {
+  const { timeout = 15000 } = opts;
+  await waitForInteractionOrExit(page, timeout);
+  const url = page.url();
+  if (!isInteraction(url)) {
+    throw new Error(`cancelAtConsent: not on an interaction page (${url})`);
+  }
+  const cancel = page.locator('.login-help a', { hasText: 'Cancel' });
+  await Promise.all([
+    page.waitForURL((u) => !isInteraction(u.href), { timeout, waitUntil: 'commit' }),
+    cancel.click(),
+  ]);
+  return page.url();
+}
+
+async function waitForInteractionOrExit(page, timeout) {
+  // The authorization endpoint answers with a 303 to /interaction/<uid>; wait until the page is
+  // not on /auth anymore, then until the DOM is there.
+  await page.waitForURL((u) => u.pathname !== '/auth', { timeout, waitUntil: 'commit' });
+  await page.waitForLoadState('domcontentloaded', { timeout });
+}
+
+/**
+ * A tiny HTTP server on 127.0.0.1 that plays the client's redirect_uri: it answers every request
+ * with a small page and records the URL. (page.route cannot do this: Playwright does not call
+ * route handlers for the target of a redirect, and the provider reaches the redirect_uri through
+ * a 303.)
+ *
+ * @param {{ path?: string }} [opts] path of the redirect URI (default `/callback`)
+ * @returns {Promise<{ redirectUri: string, port: number, urls: URL[], next(timeout?: number): Promise<URL>, close(): Promise<void> }>}
+ */
+export async function startCallbackCatcher(opts = {}) {
+  const { path = '/callback' } = opts;
+  /** @type {URL[]} */
+  const urls = [];
+  /** @type {((u: URL) => void)[]} */
+  const waiters = [];
+  let consumed = 0;
+  const server = createServer((req, res) => {
+    const u = new URL(req.url, `http://${req.headers.host}`);
+    if (u.pathname === path) {
+      urls.push(u);
+      const w = waiters.shift();
+      if (w) w(u);
+    }
+    res.writeHead(u.pathname === path ? 200 : 404, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'close',
+    });
+    res.end('<!doctype html><title>callback</title><p>callback captured</p>');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  return {
+    redirectUri: `http://127.0.0.1:${port}${path}`,
+    port,
+    urls,
+    /** Resolves with the next callback URL not yet returned by next(). */
+    next(timeout = 15000) {
+      if (consumed < urls.length) return Promise.resolve(urls[consumed++]);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new Error(`no request to ${path} within ${timeout} ms`)),
+          timeout,
+        );
+        waiters.push((u) => {
+          clearTimeout(t);
+          consumed += 1;
+          resolve(u);
+        });
+      });
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,189 @@
+// Spawns the real `authsplit-server` binary with a temporary TOML config and captures its logs.
+//
+//   const srv = await startServer({ config: { ... } });   // a config object → TOML
+//   srv.url      // 'http://127.0.0.1:PORT' (from the "listening on" line)
+//   srv.logs()   // everything the process wrote to stdout + stderr so far
+//   await srv.close()
+//
+// The binary is never built here: scripts/test.sh builds it once. Path: env
+// AUTHSPLIT_SERVER_BIN, default target/debug/authsplit-server.
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+import { stringify as toToml } from 'smol-toml';
+
+/** Repository root. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The server binary the tests run. */
+export const SERVER_BIN = resolve(
+  REPO_ROOT,
+  process.env.AUTHSPLIT_SERVER_BIN || 'target/debug/authsplit-server',
+);
+
+/** The exact start-up line the binary prints (server contract). */
+const READY_RE = /authsplit-server listening on (http:\/\/([0-9.]+):(\d+))/;
+
+/** Every child still running, killed synchronously if the test process exits. */
+const live = new Set();
+process.on('exit', () => {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    for (const child of live) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+/** A fresh random cookie key (64 bytes, base64) for one server run. */
+export function randomCookieKey() {
+  return randomBytes(64).toString('base64');
+}
+
+/**
+ * Start `authsplit-server --config <tmp.toml> [extraArgs…]` and wait for its ready line.
+ *
+ * @param {object} opts
+ * @param {object} [opts.config] The config as a plain object (serialised to TOML).
+ * @param {string} [opts.configToml] The config as TOML text (instead of `config`).
+ * @param {string[]} [opts.args] Extra command-line arguments (e.g. `['--static-dir', dir]`).
+ * @param {Record<string,string>} [opts.env] Extra environment (e.g. AUTHSPLIT__… overrides).
+ * @param {string} [opts.bin] Binary path (default SERVER_BIN).
+ * @param {number} [opts.readyTimeoutMs=15000]
+ * @param {boolean} [opts.echo=false] Also copy the child's output to this process' stderr
+ *   (env AUTHSPLIT_TEST_ECHO=1 does the same).
+ * @returns {Promise<Server>}
+ */
+export async function startServer(opts) {
+  const {
+    config,
+    configToml,
+    args = [],
+    env = {},
+    bin = SERVER_BIN,
+    readyTimeoutMs = 15000,
+    echo = process.env.AUTHSPLIT_TEST_ECHO === '1',
+  } = opts;
+  if (!existsSync(bin)) {
+    throw new Error(
+      `authsplit-server binary not found at ${bin}: build it first (cargo build -p authsplit-server) ` +
+        'or set AUTHSPLIT_SERVER_BIN',
+    );
+  }
+  const text = configToml ?? toToml(config);
+  const dir = await mkdtemp(join(tmpdir(), 'authsplit-test-'));
+  const configPath = join(dir, 'authsplit.toml');
+  await writeFile(configPath, text, { mode: 0o600 });
+
+  const child = spawn(bin, ['--config', configPath, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, RUST_BACKTRACE: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+
+  /** @type {{ stream: 'stdout'|'stderr', text: string }[]} */
+  const chunks = [];
+  let exited = null;
+  const exitPromise = new Promise((res) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      live.delete(child);
+      res(exited);
+    });
+  });
+
+  let ready;
+  const readyPromise = new Promise((res, rej) => {
+    let buf = '';
+    const onData = (stream) => (data) => {
+      const s = data.toString('utf8');
+      chunks.push({ stream, text: s });
+      if (echo) process.stderr.write(`[authsplit-server ${stream}] ${s}`);
+      if (!ready) {
+        buf += s;
+        const m = READY_RE.exec(buf);
+        if (m) {
+          ready = { url: m[1], port: Number(m[3]) };
+          res(ready);
+        }
+      }
+    };
+    child.stdout.on('data', onData('stdout'));
+    child.stderr.on('data', onData('stderr'));
+    child.on('error', rej);
+    exitPromise.then((e) => {
+      if (!ready) rej(new Error(`authsplit-server exited before ready (${JSON.stringify(e)}):\n${logs()}`));
+    });
+  });
+  const logs = () => chunks.map((c) => c.text).join('');
+
+  let timer;
+  try {
+    await Promise.race([
+      readyPromise,
+      new Promise((_, rej) => {
+        timer = setTimeout(
+          () => rej(new Error(`authsplit-server not ready within ${readyTimeoutMs} ms:\n${logs()}`)),
+          readyTimeoutMs,
+        );
+      }),
+    ]);
+  } catch (e) {
+    child.kill('SIGKILL');
+    await exitPromise;
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  let closing;
+  return {
+    url: ready.url,
+    port: ready.port,
+    /** `${url}/auth` — where the router is mounted. */
+    authUrl: `${ready.url}/auth`,
+    configPath,
+    configText: text,
+    pid: child.pid,
+    /** All stdout + stderr so far. */
+    logs,
+    /** stdout and stderr separately. */
+    stdout: () => chunks.filter((c) => c.stream === 'stdout').map((c) => c.text).join(''),
+    stderr: () => chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join(''),
+    /** Whether the process is still running. */
+    running: () => exited === null,
+    /** SIGTERM, then SIGKILL after 3 s; removes the temporary config. Idempotent. */
+    close() {
+      closing ??= (async () => {
+        if (exited === null) {
+          child.kill('SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+          await exitPromise;
+          clearTimeout(t);
+        }
+        await rm(dir, { recursive: true, force: true });
+        return exited;
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * @typedef {Awaited<ReturnType<typeof startServer>>} Server
+ */
