@@ -1,1 +1,628 @@
-//! authsplit-wasm (work in progress).
+//! # authsplit-wasm — the browser half of authsplit
+//!
+//! OAuth 2.0 authorization code + PKCE sign-in where the browser makes the PKCE verifier,
+//! `state` and `nonce` and the authsplit backend (which holds `client_secret`) redeems the
+//! code. Compiled to WebAssembly and exported to JS as [`AuthClient`] (camelCase API); see the
+//! npm package `authsplit` (`web/`) for the loader.
+//!
+//! | JS | what | spec |
+//! |---|---|---|
+//! | `new AuthClient(options)` | configuration | RFC 6749 §3.1.2 (redirect URI is the backend's) |
+//! | `login({returnTo})` | PKCE + state + nonce, `POST /transactions`, redirect | RFC 7636 §4.1–§4.3, RFC 6749 §4.1.1, §10.12 |
+//! | `handleCallback(url)` | parse + validate callback, `POST /token` | RFC 6749 §4.1.2, §4.1.2.1, RFC 9207 §2.4 |
+//! | `getAccessToken()` | in-memory token, `POST /refresh` near expiry | RFC 6749 §6, RFC 10017 §6.2 |
+//! | `fetch(input, init)` | `fetch` + `Authorization: Bearer` | RFC 6750 §2.1 |
+//! | `logout()` | `POST /logout` (revocation on the backend) | RFC 7009 §2 |
+//!
+//! Errors reach JS as an `Error` named `AuthsplitError` with a stable `code` (see
+//! [`error::ClientError`]). Size matters (REFERENCE §6): no serde, no `format!` on live paths,
+//! `web_sys::Url` instead of the url crate.
+
+pub mod error;
+pub mod flow;
+pub mod http;
+pub mod js;
+pub mod store;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use authsplit_core::ErrorCode;
+use authsplit_core::authorize::AuthorizeTemplate;
+use authsplit_core::callback::is_safe_return_to;
+use authsplit_core::pkce::{CODE_CHALLENGE_METHOD_S256, PkceCodeVerifier};
+use authsplit_core::random::{Nonce, State};
+use js_sys::{Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use web_sys::{Request, RequestInit};
+
+use crate::error::{ClientError, config_error, internal};
+use crate::store::PendingTransaction;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Options of `new AuthClient(…)`. */
+export interface AuthClientOptions {
+  /** The authsplit backend mount point, absolute or relative to the page, e.g. `"/auth"`. */
+  backendUrl: string;
+  /** The provider id, one of `GET {backendUrl}/config`'s `providers[].id`. */
+  provider: string;
+  /** If set, must equal the backend's registered redirect URI byte for byte (RFC 6749 §3.1.2); a mismatch is a `configuration` error. */
+  redirectUri?: string;
+  /** Space-separated scopes replacing the backend's defaults (RFC 6749 §3.3). */
+  scope?: string;
+  /** Extra authorization request parameters (e.g. `{ login_hint: "…" }`); a clash with a protocol parameter is a `configuration` error. */
+  extraParams?: Record<string, string>;
+  /** Origins besides this page's and the backend's to which `client.fetch` may send the access token. */
+  apiOrigins?: string[];
+}
+/** Options of `client.login(…)`. */
+export interface LoginOptions {
+  /** Same-origin path to return to after sign-in (`/` by default); anything else is refused with `invalid_return_to`. */
+  returnTo?: string;
+}
+/** The signed-in user as the backend normalized it (keyed by `provider` + `subject`). */
+export interface User {
+  /** `"<provider>:<subject>"`. */
+  id: string;
+  provider: string;
+  /** The provider's stable subject. */
+  subject: string;
+  name: string | null;
+  email: string | null;
+  emailVerified: boolean | null;
+  avatarUrl: string | null;
+  /** The provider's raw profile. */
+  raw: unknown;
+}
+/** What `handleCallback` resolves to. */
+export interface CallbackResult {
+  /** The user, when the backend fetched one (userinfo). */
+  user: User | null;
+  /** The checked same-origin path given to `login({ returnTo })`. */
+  returnTo: string;
+  /** When the access token expires, in milliseconds since the epoch (like `Date.now()`), if known. */
+  expiresAt: number | null;
+}
+/** What `logout` resolves to. */
+export interface LogoutResult {
+  /** Whether the provider confirmed revocation of the refresh token (RFC 7009 §2.2). */
+  revoked: boolean;
+  /** The provider's end-session URL (OIDC RP-Initiated Logout), to navigate to if wanted. */
+  endSessionUrl: string | null;
+}
+"#;
+
+/// Access tokens are refreshed this long before they expire (at most; a quarter of a short
+/// lifetime otherwise).
+const REFRESH_SKEW_MS: f64 = 30_000.0;
+
+struct Session {
+    token: String,
+    refresh_at_ms: Option<f64>,
+}
+
+struct Inner {
+    backend: String,
+    backend_origin: String,
+    provider: String,
+    redirect_uri: Option<String>,
+    scope: Option<Vec<String>>,
+    extra_params: Vec<(String, String)>,
+    api_origins: Vec<String>,
+    session: RefCell<Option<Session>>,
+    user: RefCell<JsValue>,
+    refreshing: RefCell<Option<Promise>>,
+    /// Bumped by `forget()`: a reply that arrives for an older epoch is dropped.
+    epoch: Cell<u32>,
+}
+
+/// The authsplit browser client: signs the user in with the authorization code flow + PKCE
+/// through the authsplit backend, keeps the access token in memory only and refreshes it
+/// through the backend (RFC 6749 §4.1, RFC 7636, RFC 10017 §6.2).
+#[wasm_bindgen]
+pub struct AuthClient {
+    inner: Rc<Inner>,
+}
+
+fn window() -> Result<web_sys::Window, ClientError> {
+    web_sys::window().ok_or_else(|| internal("no window"))
+}
+
+fn to_promise<F>(f: F) -> Promise
+where
+    F: core::future::Future<Output = Result<JsValue, ClientError>> + 'static,
+{
+    future_to_promise(async move { f.await.map_err(JsValue::from) })
+}
+
+/// Resolves `url` against the page and returns its origin if it is an http(s) URL.
+fn origin_of(url: &str, base: &str) -> Option<(web_sys::Url, String)> {
+    let u = web_sys::Url::new_with_base(url, base).ok()?;
+    let protocol = u.protocol();
+    if protocol != "https:" && protocol != "http:" {
+        return None;
+    }
+    let origin = u.origin();
+    Some((u, origin))
+}
+
+impl Inner {
+    fn from_options(o: &JsValue) -> Result<Self, ClientError> {
+        if !js::is_plain_object(o) {
+            return Err(config_error("AuthClient options must be an object"));
+        }
+        let page = window()?
+            .location()
+            .href()
+            .map_err(|_| internal("no location"))?;
+        let backend_url = js::get_str(o, "backendUrl")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| config_error("backendUrl (string) is required"))?;
+        let (u, backend_origin) = origin_of(&backend_url, &page)
+            .ok_or_else(|| config_error("backendUrl must be an http(s) URL or a path"))?;
+        if !u.search().is_empty() || !u.hash().is_empty() {
+            return Err(config_error("backendUrl must not have a query or fragment"));
+        }
+        let mut backend = u.href();
+        while backend.ends_with('/') {
+            backend.pop();
+        }
+        let provider = js::get_str(o, "provider")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| config_error("provider (string) is required"))?;
+        let opt_string = |key: &str, msg: &'static str| {
+            let v = js::get(o, key);
+            if v.is_undefined() || v.is_null() {
+                Ok(None)
+            } else {
+                v.as_string().map(Some).ok_or_else(|| config_error(msg))
+            }
+        };
+        let redirect_uri = opt_string("redirectUri", "redirectUri must be a string")?;
+        let scope = opt_string("scope", "scope must be a space-separated string")?
+            .map(|s| s.split_whitespace().map(str::to_owned).collect());
+        let mut extra_params = Vec::new();
+        let extras = js::get(o, "extraParams");
+        if js::is_plain_object(&extras) {
+            for entry in Object::entries(extras.unchecked_ref()).iter() {
+                let entry: js_sys::Array = entry.unchecked_into();
+                let (Some(k), Some(v)) = (entry.get(0).as_string(), entry.get(1).as_string())
+                else {
+                    return Err(config_error("extraParams values must be strings"));
+                };
+                extra_params.push((k, v));
+            }
+        } else if !extras.is_undefined() && !extras.is_null() {
+            return Err(config_error("extraParams must be an object of strings"));
+        }
+        let mut api_origins = Vec::new();
+        let origins = js::get_str_array(o, "apiOrigins")
+            .map_err(|_| config_error("apiOrigins must be an array of origins"))?;
+        for s in origins.unwrap_or_default() {
+            let (_, origin) = origin_of(&s, &page)
+                .ok_or_else(|| config_error("apiOrigins must be an array of http(s) origins"))?;
+            api_origins.push(origin);
+        }
+        Ok(Self {
+            backend,
+            backend_origin,
+            provider,
+            redirect_uri,
+            scope,
+            extra_params,
+            api_origins,
+            session: RefCell::new(None),
+            user: RefCell::new(JsValue::NULL),
+            refreshing: RefCell::new(None),
+            epoch: Cell::new(0),
+        })
+    }
+
+    /// Applies `redirectUri` (checked), `scope` and `extraParams` to the backend's template.
+    fn apply_options(&self, t: &mut AuthorizeTemplate) -> Result<(), ClientError> {
+        if let Some(r) = &self.redirect_uri
+            && *r != t.redirect_uri
+        {
+            return Err(config_error(
+                "redirectUri differs from the redirect URI registered on the backend (RFC 6749 §3.1.2)",
+            ));
+        }
+        if let Some(s) = &self.scope {
+            t.scopes.clone_from(s);
+        }
+        t.extra_params.extend(self.extra_params.iter().cloned());
+        Ok(())
+    }
+
+    fn forget(&self) {
+        self.epoch.set(self.epoch.get().wrapping_add(1));
+        self.session.replace(None);
+        self.user.replace(JsValue::NULL);
+        self.refreshing.replace(None);
+    }
+
+    /// Keeps the access token of a `TokenReply` in memory; returns `expiresAt` in ms.
+    fn accept_tokens(&self, reply: &JsValue, epoch: u32) -> Result<Option<f64>, ClientError> {
+        let token = js::get_str(reply, "access_token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| internal("the backend's token reply has no access_token"))?;
+        if self.epoch.get() != epoch {
+            return Err(ClientError::new(
+                ErrorCode::NotAuthenticated,
+                "signed out while the request was in flight",
+            ));
+        }
+        let now = js_sys::Date::now();
+        let expires_at = js::get_f64(reply, "expires_at").map(|s| s * 1000.0);
+        let refresh_at = expires_at.map(|e| e - REFRESH_SKEW_MS.min(((e - now) / 4.0).max(0.0)));
+        self.session.replace(Some(Session {
+            token,
+            refresh_at_ms: refresh_at,
+        }));
+        Ok(expires_at)
+    }
+
+    async fn login(self: Rc<Self>, options: JsValue) -> Result<JsValue, ClientError> {
+        let return_to = match js::get(&options, "returnTo") {
+            v if v.is_undefined() || v.is_null() => "/".to_owned(),
+            v => v
+                .as_string()
+                .filter(|r| is_safe_return_to(r))
+                .ok_or_else(|| {
+                    ClientError::new(
+                        ErrorCode::InvalidReturnTo,
+                        "returnTo must be a same-origin path such as /account",
+                    )
+                })?,
+        };
+        let win = window()?;
+        let storage = store::session_storage()?;
+        store::purge_expired(&storage, js_sys::Date::now())?;
+
+        // RFC 7636 §4.1–§4.2, RFC 6749 §10.12, OIDC Core §3.1.2.1.
+        let verifier = PkceCodeVerifier::generate()?;
+        let challenge = verifier.challenge();
+        let state = State::generate()?;
+        let nonce = Nonce::generate()?;
+
+        // Register the transaction: state + challenge (+ nonce), never the verifier.
+        let body = Object::new();
+        js::set(&body, "provider", &JsValue::from_str(&self.provider));
+        js::set(&body, "state", &JsValue::from_str(state.secret()));
+        js::set(
+            &body,
+            "code_challenge",
+            &JsValue::from_str(challenge.as_str()),
+        );
+        js::set(
+            &body,
+            "code_challenge_method",
+            &JsValue::from_str(CODE_CHALLENGE_METHOD_S256),
+        );
+        js::set(&body, "nonce", &JsValue::from_str(nonce.secret()));
+        let reply = http::post_json(&self.backend, "/transactions", &body).await?;
+
+        let mut template = flow::template_from_js(&js::get(&reply, "authorize"))?;
+        self.apply_options(&mut template)?;
+        let oidc = template.scopes.iter().any(|s| s == "openid");
+        let url = template.build_url(&state, Some(&challenge), oidc.then_some(&nonce))?;
+
+        let tx = PendingTransaction {
+            verifier: verifier.secret().to_owned(),
+            state: state.secret().to_owned(),
+            nonce: Some(nonce.secret().to_owned()),
+            provider: self.provider.clone(),
+            return_to,
+            created_at: js_sys::Date::now(),
+            issuer: js::get_str(&reply, "issuer"),
+            require_iss: js::get(&reply, "require_iss").as_bool().unwrap_or(false),
+            code_param: js::get_str(&reply, "code_param").unwrap_or_else(|| "code".to_owned()),
+        };
+        store::save(&storage, &tx)?;
+        win.location()
+            .assign(&url)
+            .map_err(|_| internal("navigation to the authorization endpoint failed"))?;
+        Ok(JsValue::UNDEFINED)
+    }
+
+    async fn handle_callback(self: Rc<Self>, url: Option<String>) -> Result<JsValue, ClientError> {
+        let win = window()?;
+        let url = match url {
+            Some(u) => u,
+            None => win.location().href().map_err(|_| internal("no location"))?,
+        };
+        let storage = store::session_storage()?;
+        // Strip code/state/… from the address bar before anything can fail (REFERENCE §2.7).
+        strip_address_bar(&win, None);
+        let prepared = flow::prepare_callback(&url, &storage, js_sys::Date::now())?;
+        if prepared.tx.code_param != "code" {
+            strip_address_bar(&win, Some(&prepared.tx.code_param));
+        }
+
+        let body = Object::new();
+        js::set(&body, "provider", &JsValue::from_str(&prepared.tx.provider));
+        js::set(&body, "code", &JsValue::from_str(prepared.code.secret()));
+        js::set(&body, "state", &JsValue::from_str(&prepared.tx.state));
+        js::set(
+            &body,
+            "code_verifier",
+            &JsValue::from_str(&prepared.tx.verifier),
+        );
+        js::set(&body, "iss", &js::opt_str(prepared.iss.as_deref()));
+        let epoch = self.epoch.get();
+        let reply = http::post_json(&self.backend, "/token", &body).await?;
+        let expires_at = self.accept_tokens(&reply, epoch)?;
+        let user = user_from_wire(&js::get(&reply, "user"));
+        self.user.replace(user.clone());
+
+        // Re-checked: storage is writable by any script on the origin (REFERENCE §2.9).
+        let return_to = if is_safe_return_to(&prepared.tx.return_to) {
+            prepared.tx.return_to
+        } else {
+            "/".to_owned()
+        };
+        let out = Object::new();
+        js::set(&out, "user", &user);
+        js::set(&out, "returnTo", &JsValue::from_str(&return_to));
+        js::set(
+            &out,
+            "expiresAt",
+            &expires_at.map_or(JsValue::NULL, JsValue::from_f64),
+        );
+        Ok(out.into())
+    }
+
+    async fn refresh(self: Rc<Self>) -> Result<JsValue, ClientError> {
+        let epoch = self.epoch.get();
+        let reply = match http::post_json(&self.backend, "/refresh", &Object::new()).await {
+            Ok(r) => r,
+            Err(e) => {
+                if (e.is(ErrorCode::NotAuthenticated) || e.is(ErrorCode::InvalidGrant))
+                    && self.epoch.get() == epoch
+                {
+                    self.forget();
+                }
+                return Err(e);
+            }
+        };
+        self.accept_tokens(&reply, epoch)?;
+        let user = js::get(&reply, "user");
+        if js::is_plain_object(&user) {
+            self.user.replace(user_from_wire(&user));
+        }
+        let token = self.session.borrow().as_ref().map(|s| s.token.clone());
+        token
+            .map(|t| JsValue::from_str(&t))
+            .ok_or_else(|| internal("no token after refresh"))
+    }
+
+    fn access_token(self: &Rc<Self>) -> Promise {
+        if let Some(s) = self.session.borrow().as_ref()
+            && s.refresh_at_ms.is_none_or(|at| js_sys::Date::now() < at)
+        {
+            return Promise::resolve(&JsValue::from_str(&s.token));
+        }
+        if let Some(p) = self.refreshing.borrow().as_ref() {
+            return p.clone();
+        }
+        let done = Rc::new(Cell::new(false));
+        let (inner, flag) = (Rc::clone(self), Rc::clone(&done));
+        let p = to_promise(async move {
+            let r = Rc::clone(&inner).refresh().await;
+            flag.set(true);
+            inner.refreshing.replace(None);
+            r
+        });
+        if !done.get() {
+            self.refreshing.replace(Some(p.clone()));
+        }
+        p
+    }
+
+    async fn fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
+        let token = JsFuture::from(self.access_token()).await?;
+        let token = token.as_string().unwrap_or_default();
+        let init: RequestInit = if init.is_undefined() || init.is_null() {
+            RequestInit::new()
+        } else {
+            init.unchecked_into()
+        };
+        let req = match input.dyn_ref::<Request>() {
+            Some(r) => Request::new_with_request_and_init(r, &init)?,
+            None => {
+                let s = match input.as_string() {
+                    Some(s) => s,
+                    None => String::from(js_sys::Object::from(input).to_string()),
+                };
+                Request::new_with_str_and_init(&s, &init)?
+            }
+        };
+        // Only to this page, the backend, and configured API origins (RFC 6750 §5.3).
+        let page_origin = window()?.location().origin()?;
+        let target = web_sys::Url::new(&req.url())?.origin();
+        if target != page_origin
+            && target != self.backend_origin
+            && !self.api_origins.contains(&target)
+        {
+            return Err(config_error(
+                "client.fetch sends the access token only to this page's origin, the backend's origin and apiOrigins",
+            )
+            .into());
+        }
+        let mut bearer = String::with_capacity(7 + token.len());
+        bearer.push_str("Bearer ");
+        bearer.push_str(&token);
+        req.headers().set("authorization", &bearer)?;
+        JsFuture::from(window()?.fetch_with_request(&req)).await
+    }
+
+    async fn logout(self: Rc<Self>) -> Result<JsValue, ClientError> {
+        self.forget();
+        if let Ok(storage) = store::session_storage() {
+            let _ = store::clear_all(&storage);
+        }
+        let (revoked, end_session) =
+            match http::post_json(&self.backend, "/logout", &Object::new()).await {
+                Ok(r) => (
+                    js::get(&r, "revoked").as_bool().unwrap_or(false),
+                    js::get_str(&r, "end_session_url"),
+                ),
+                Err(e) if e.is(ErrorCode::NotAuthenticated) => (false, None),
+                Err(e) => return Err(e),
+            };
+        let out = Object::new();
+        js::set(&out, "revoked", &JsValue::from_bool(revoked));
+        js::set(&out, "endSessionUrl", &js::opt_str(end_session.as_deref()));
+        Ok(out.into())
+    }
+}
+
+impl From<JsValue> for ClientError {
+    fn from(_: JsValue) -> Self {
+        internal("a browser API failed")
+    }
+}
+
+/// Replaces the address bar URL by itself without the callback parameters.
+fn strip_address_bar(win: &web_sys::Window, extra: Option<&str>) {
+    let Ok(current) = win.location().href() else {
+        return;
+    };
+    if let Some(clean) = flow::strip_callback_params(&current, extra)
+        && let Ok(history) = win.history()
+    {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&clean));
+    }
+}
+
+/// The wire `User` (snake_case) as the camelCase JS object of the `User` interface.
+fn user_from_wire(u: &JsValue) -> JsValue {
+    if !js::is_plain_object(u) {
+        return JsValue::NULL;
+    }
+    let o = Object::new();
+    for (from, to) in [
+        ("id", "id"),
+        ("provider", "provider"),
+        ("subject", "subject"),
+        ("name", "name"),
+        ("email", "email"),
+        ("email_verified", "emailVerified"),
+        ("avatar_url", "avatarUrl"),
+        ("raw", "raw"),
+    ] {
+        let v = js::get(u, from);
+        js::set(&o, to, &if v.is_undefined() { JsValue::NULL } else { v });
+    }
+    o.into()
+}
+
+#[wasm_bindgen]
+impl AuthClient {
+    /// Creates a client for one provider of an authsplit backend.
+    ///
+    /// `backendUrl` is where the backend's router is mounted (e.g. `"/auth"` or
+    /// `"https://api.example.com/auth"`); `provider` is an id from `GET {backendUrl}/config`.
+    /// The redirect URI is the one registered on the backend (RFC 6749 §3.1.2; never derived
+    /// from `location`); `redirectUri`, if given, is only checked against it.
+    ///
+    /// @throws {AuthsplitError} `configuration` when an option is missing or malformed.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "AuthClientOptions")] options: JsValue,
+    ) -> Result<AuthClient, JsValue> {
+        let inner = Inner::from_options(&options)?;
+        Ok(AuthClient {
+            inner: Rc::new(inner),
+        })
+    }
+
+    /// Starts a sign-in: makes the PKCE verifier and its S256 challenge (RFC 7636 §4.1–§4.2),
+    /// `state` (RFC 6749 §10.12) and an OIDC `nonce` (OIDC Core §3.1.2.1); registers state +
+    /// challenge with the backend (`POST /transactions`, never the verifier); keeps the pending
+    /// transaction in `sessionStorage` (single use, 10 min TTL); then navigates to the
+    /// authorization endpoint (RFC 6749 §4.1.1, RFC 7636 §4.3).
+    ///
+    /// `returnTo` must be a same-origin path (`/account`); `//evil`, `https://…`,
+    /// `javascript:` and friends are refused with `invalid_return_to`.
+    ///
+    /// @throws {AuthsplitError} `invalid_return_to`, `backend_unreachable`, `unknown_provider`,
+    /// `storage_unavailable`, `random_unavailable`, `configuration`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn login(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LoginOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        to_promise(Rc::clone(&self.inner).login(options))
+    }
+
+    /// Completes a sign-in on the redirect URI page (RFC 6749 §4.1.2): parses the callback
+    /// (`url`, default `location.href`), refusing duplicated parameters and tokens in the URL
+    /// (RFC 9700 §2.1.2); takes the matching transaction out of `sessionStorage` (single use,
+    /// on every outcome); checks its age (10 min), `state` in constant time (RFC 6749 §10.12)
+    /// and `iss` (RFC 9207 §2.4); strips `code`/`state`/`iss`/`error…` from the address bar;
+    /// sends code + verifier to the backend (`POST /token`), and keeps the access token in
+    /// memory only.
+    ///
+    /// @throws {AuthsplitError} `access_denied` (the user refused; `error`/`errorDescription`
+    /// hold what the provider said — plain text), `authorization_error`, `state_mismatch`,
+    /// `state_missing`, `iss_mismatch`, `iss_missing`, `duplicate_parameter`,
+    /// `token_in_callback`, `code_missing`, `transaction_missing`, `transaction_expired`,
+    /// `invalid_grant`, `pkce_mismatch`, `provider_unreachable`, `backend_unreachable`, …
+    #[wasm_bindgen(js_name = handleCallback, unchecked_return_type = "Promise<CallbackResult>")]
+    pub fn handle_callback(&self, url: Option<String>) -> Promise {
+        to_promise(Rc::clone(&self.inner).handle_callback(url))
+    }
+
+    /// The access token (kept in memory only, REFERENCE §2.10). Shortly before it expires — or
+    /// when there is none yet, e.g. after a page reload — it is renewed through the backend
+    /// (`POST /refresh`; the refresh token never reaches the browser, RFC 10017 §6.2.2.2,
+    /// RFC 6749 §6). Concurrent callers share one refresh.
+    ///
+    /// @throws {AuthsplitError} `not_authenticated` (no session), `invalid_grant` (session
+    /// revoked), `backend_unreachable`, `provider_unreachable`, …
+    #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
+    pub fn get_access_token(&self) -> Promise {
+        self.inner.access_token()
+    }
+
+    /// `fetch(input, init)` with `Authorization: Bearer <access token>` (RFC 6750 §2.1) — never
+    /// in the URL (RFC 6750 §2.3). Sent only to this page's origin, the backend's origin and
+    /// `apiOrigins` (RFC 6750 §5.3); any other target rejects with `configuration`.
+    ///
+    /// @throws {AuthsplitError} as `getAccessToken`; network failures reject as `fetch` does.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
+    pub fn fetch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RequestInit | undefined")] init: JsValue,
+    ) -> Promise {
+        future_to_promise(Rc::clone(&self.inner).fetch(input, init))
+    }
+
+    /// Whether an access token is held in memory (it may be due for a refresh).
+    #[wasm_bindgen(js_name = isAuthenticated)]
+    pub fn is_authenticated(&self) -> bool {
+        self.inner.session.borrow().is_some()
+    }
+
+    /// The signed-in user from the last sign-in (OIDC Core §5.3 userinfo, normalized by the
+    /// backend), or `null`.
+    #[wasm_bindgen(unchecked_return_type = "User | null")]
+    pub fn user(&self) -> JsValue {
+        self.inner.user.borrow().clone()
+    }
+
+    /// Signs out: forgets the in-memory token and user, drops pending transactions, and asks
+    /// the backend (`POST /logout`) to revoke the refresh token (RFC 7009 §2) and clear its
+    /// cookies. Resolves to `{ revoked, endSessionUrl }` (OIDC RP-Initiated Logout URL, if the
+    /// provider has one). Succeeds when there was no session.
+    ///
+    /// @throws {AuthsplitError} `backend_unreachable`, … (the local state is forgotten anyway).
+    #[wasm_bindgen(unchecked_return_type = "Promise<LogoutResult>")]
+    pub fn logout(&self) -> Promise {
+        to_promise(Rc::clone(&self.inner).logout())
+    }
+}
