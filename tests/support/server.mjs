@@ -18,6 +18,8 @@ import { randomBytes } from 'node:crypto';
 
 import { stringify as toToml } from 'smol-toml';
 
+import { BASIC_CLIENT, POST_CLIENT } from './op.mjs';
+
 /** Repository root. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -180,6 +182,59 @@ export async function startServer(opts) {
         return exited;
       })();
       return closing;
+    },
+  };
+}
+
+/**
+ * A `[providers.<id>]` table for one of the fixture OP's clients (see crates/authsplit-server
+ * src/config.rs): discovery by issuer, scopes `openid profile email offline_access`,
+ * `prompt=consent` (oidc-provider only issues refresh tokens then), userinfo on.
+ *
+ * @param {{ issuer: string }} op the fixture OP
+ * @param {'basic'|'post'} which which client (BASIC_CLIENT or POST_CLIENT)
+ * @param {string} redirectUri the registered redirect URI
+ * @param {object} [extra] more provider keys (e.g. { post_logout_redirect_uri })
+ */
+export function opProvider(op, which, redirectUri, extra = {}) {
+  const client = which === 'post' ? POST_CLIENT : BASIC_CLIENT;
+  return {
+    name: which === 'post' ? 'Local OIDC (client_secret_post)' : 'Local OIDC (client_secret_basic)',
+    issuer: op.issuer,
+    client_id: client.id,
+    client_secret: client.secret,
+    client_auth: client.method,
+    redirect_uri: redirectUri,
+    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    prompt: 'consent',
+    ...extra,
+  };
+}
+
+/**
+ * A whole config for the fixture OP: providers `basic` and `post`, listening on 127.0.0.1:0,
+ * a fresh random cookie key, `allowed_origins = [spaOrigin]`.
+ *
+ * @param {object} o
+ * @param {{ issuer: string }} o.op
+ * @param {string} o.redirectUri
+ * @param {string} [o.spaOrigin] default: the redirect URI's origin
+ * @param {object} [o.server] more `[server]` keys (transaction_ttl_secs, static_dir, demo_api,
+ *   insecure_dev_cookies, …)
+ * @param {object} [o.providers] more providers / overrides, by id
+ */
+export function opServerConfig({ op, redirectUri, spaOrigin, server = {}, providers = {} }) {
+  return {
+    server: {
+      listen: '127.0.0.1:0',
+      allowed_origins: [spaOrigin ?? new URL(redirectUri).origin],
+      cookie_key: randomCookieKey(),
+      ...server,
+    },
+    providers: {
+      basic: opProvider(op, 'basic', redirectUri),
+      post: opProvider(op, 'post', redirectUri),
+      ...providers,
     },
   };
 }
