@@ -9,9 +9,42 @@
 //! `form_urlencoded` crate): space → `+`, `+` → `%2B`, `&` → `%26`, `#` → `%23`, non-ASCII
 //! as UTF-8 percent-escapes. `redirect_uri` is copied byte for byte from configuration
 //! (RFC 6749 §3.1.2; REFERENCE §2.8). An existing query on the endpoint is kept.
+//!
+//! Default parameter order: `response_type`, `client_id`, `redirect_uri`, `scope`, `state`,
+//! `code_challenge`, `code_challenge_method`, `nonce`, `prompt`, then `extra_params` in their
+//! given order. [`AuthorizeQuirks::param_order`] moves the named parameters to the front.
+//!
+//! PKCE is mandatory unless the template says otherwise: `build_url` fails with
+//! `ErrorCode::Configuration` when `code_challenge` is `None` and
+//! [`AuthorizeQuirks::omit_pkce`] is false, so a caller bug can never silently drop PKCE.
+//!
+//! Plain `http:` endpoints are accepted only for loopback hosts (`localhost`, `127.x.x.x`,
+//! `[::1]`) — development and tests (REFERENCE §1).
+//!
+//! ```
+//! use authsplit_core::authorize::AuthorizeTemplate;
+//! use authsplit_core::pkce::PkceCodeVerifier;
+//! use authsplit_core::random::State;
+//! let mut t = AuthorizeTemplate::new(
+//!     "https://as.example/authorize",
+//!     "my app",
+//!     "https://app.example/cb",
+//! );
+//! t.scopes = vec!["openid".into(), "profile".into()];
+//! let state = State::parse("xyz").unwrap();
+//! let v = PkceCodeVerifier::parse("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
+//! let url = t.build_url(&state, Some(&v.challenge()), None).unwrap();
+//! assert_eq!(
+//!     url,
+//!     "https://as.example/authorize?response_type=code&client_id=my+app\
+//!      &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid+profile&state=xyz\
+//!      &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+//! );
+//! ```
 
 use crate::Error;
-use crate::pkce::PkceCodeChallenge;
+use crate::error::ErrorCode;
+use crate::pkce::{CODE_CHALLENGE_METHOD_S256, PkceCodeChallenge};
 use crate::random::{Nonce, State};
 
 /// Provider quirks that change the shape of the authorization URL.
@@ -94,7 +127,449 @@ impl AuthorizeTemplate {
         code_challenge: Option<&PkceCodeChallenge>,
         nonce: Option<&Nonce>,
     ) -> Result<String, Error> {
-        let _ = (state, code_challenge, nonce);
-        unimplemented!("skeleton")
+        check_endpoint(&self.authorization_endpoint)?;
+        let fragment = self.checked_fragment()?;
+        let client_id_param = match self.quirks.client_id_param.as_deref() {
+            None => "client_id",
+            Some("") => return Err(config("quirks.client_id_param is empty")),
+            Some(name) => name,
+        };
+
+        let challenge = if self.quirks.omit_pkce {
+            None
+        } else {
+            match code_challenge {
+                Some(c) => Some(c),
+                None => {
+                    return Err(config(
+                        "code_challenge is required unless quirks.omit_pkce is set (RFC 7636 §4.3)",
+                    ));
+                }
+            }
+        };
+
+        let scope = self.scopes.join(self.scope_separator.as_str());
+
+        // Default order (see the module docs).
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(9 + self.extra_params.len());
+        if !self.quirks.omit_response_type {
+            params.push(("response_type", "code"));
+        }
+        params.push((client_id_param, self.client_id.as_str()));
+        params.push(("redirect_uri", self.redirect_uri.as_str()));
+        if !scope.is_empty() {
+            params.push(("scope", scope.as_str()));
+        }
+        params.push(("state", state.secret()));
+        if let Some(c) = challenge {
+            params.push(("code_challenge", c.as_str()));
+            params.push(("code_challenge_method", CODE_CHALLENGE_METHOD_S256));
+        }
+        if let Some(n) = nonce {
+            params.push(("nonce", n.secret()));
+        }
+        if let Some(p) = self.prompt.as_deref() {
+            params.push(("prompt", p));
+        }
+
+        for (i, (name, value)) in self.extra_params.iter().enumerate() {
+            if name.is_empty() {
+                return Err(config("an extra parameter has an empty name"));
+            }
+            let collides_protocol = PROTOCOL_PARAMS.contains(&name.as_str())
+                || name == client_id_param
+                || TOKEN_PARAMS.contains(&name.as_str());
+            let duplicated = self
+                .extra_params
+                .get(..i)
+                .is_some_and(|before| before.iter().any(|(n, _)| n == name));
+            if collides_protocol || duplicated {
+                return Err(config(
+                    "an extra parameter collides with a protocol parameter or another extra parameter",
+                ));
+            }
+            params.push((name.as_str(), value.as_str()));
+        }
+
+        if let Some(order) = &self.quirks.param_order {
+            // Stable: listed names first (in the listed order), the rest keep their order.
+            let rank = |name: &str| order.iter().position(|o| o == name).unwrap_or(usize::MAX);
+            params.sort_by_key(|(name, _)| rank(name));
+        }
+
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in &params {
+            query.append_pair(name, value);
+        }
+        let query = query.finish();
+
+        let endpoint = self.authorization_endpoint.as_str();
+        let mut url = String::with_capacity(endpoint.len() + query.len() + 32);
+        url.push_str(endpoint);
+        if let Some(q) = endpoint.find('?') {
+            let existing = endpoint.get(q + 1..).unwrap_or("");
+            if !existing.is_empty() && !existing.ends_with('&') {
+                url.push('&');
+            }
+        } else {
+            url.push('?');
+        }
+        url.push_str(&query);
+        if let Some(f) = fragment {
+            url.push('#');
+            url.push_str(f);
+        }
+        Ok(url)
+    }
+
+    /// The fragment quirk without a leading `#`, after checking it needs no encoding
+    /// (RFC 3986 §3.5: pchar / "/" / "?").
+    fn checked_fragment(&self) -> Result<Option<&str>, Error> {
+        let Some(f) = self.quirks.fragment.as_deref() else {
+            return Ok(None);
+        };
+        let f = f.strip_prefix('#').unwrap_or(f);
+        if f.is_empty() {
+            return Ok(None);
+        }
+        let ok = f
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b));
+        if ok {
+            Ok(Some(f))
+        } else {
+            Err(config(
+                "quirks.fragment contains characters that are not allowed in a URL fragment",
+            ))
+        }
+    }
+}
+
+/// Parameters that `build_url` itself emits; extras may not repeat them.
+const PROTOCOL_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "prompt",
+];
+
+/// Parameters that must never appear in an authorization request.
+const TOKEN_PARAMS: &[&str] = &["client_secret", "code_verifier", "access_token", "id_token"];
+
+fn config(message: &'static str) -> Error {
+    Error::new(ErrorCode::Configuration, message)
+}
+
+/// The endpoint must be an absolute `https:` URL (or `http:` on a loopback host), with a host,
+/// no fragment, no userinfo, and no whitespace or control characters.
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), Error> {
+    if endpoint
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(config(
+            "authorization_endpoint contains whitespace or control characters",
+        ));
+    }
+    if endpoint.contains('#') {
+        return Err(config("authorization_endpoint must not contain a fragment"));
+    }
+    let (https, rest) = if let Some(rest) = strip_prefix_ignore_case(endpoint, "https://") {
+        (true, rest)
+    } else if let Some(rest) = strip_prefix_ignore_case(endpoint, "http://") {
+        (false, rest)
+    } else {
+        return Err(config(
+            "authorization_endpoint must be an absolute http(s) URL",
+        ));
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_end).unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || authority.contains('\\') {
+        return Err(config(
+            "authorization_endpoint must have a host and no userinfo",
+        ));
+    }
+    if !https && !is_loopback_authority(authority) {
+        return Err(config(
+            "authorization_endpoint must use https (http is allowed on loopback only)",
+        ));
+    }
+    Ok(())
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// `localhost`, `127.x.x.x` or `[::1]`, with an optional port.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        match rest.find(']') {
+            Some(end) => return rest.get(..end) == Some("::1"),
+            None => return false,
+        }
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let mut parts = 0;
+    for (i, part) in host.split('.').enumerate() {
+        parts += 1;
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        if i == 0 && part != "127" {
+            return false;
+        }
+        if part.parse::<u16>().map_or(true, |n| n > 255) {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pkce::PkceCodeVerifier;
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn challenge() -> PkceCodeChallenge {
+        PkceCodeVerifier::parse(VERIFIER)
+            .expect("valid")
+            .challenge()
+    }
+
+    fn state() -> State {
+        State::parse("st4te").expect("valid")
+    }
+
+    fn template() -> AuthorizeTemplate {
+        AuthorizeTemplate::new(
+            "https://as.example/authorize",
+            "client-1",
+            "https://app.example/cb",
+        )
+    }
+
+    #[test]
+    fn rfc6749_s4_1_1_rfc7636_s4_3_default_order_and_values() {
+        let mut t = template();
+        t.scopes = vec!["openid".into(), "email".into()];
+        t.prompt = Some("consent".into());
+        t.extra_params = vec![("access_type".into(), "offline".into())];
+        let nonce = Nonce::parse("n0nce").expect("valid");
+        let url = t
+            .build_url(&state(), Some(&challenge()), Some(&nonce))
+            .expect("builds");
+        assert_eq!(
+            url,
+            format!(
+                "https://as.example/authorize?response_type=code&client_id=client-1\
+                 &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid+email&state=st4te\
+                 &code_challenge={CHALLENGE}&code_challenge_method=S256&nonce=n0nce\
+                 &prompt=consent&access_type=offline"
+            )
+        );
+    }
+
+    #[test]
+    fn rfc6749_appendix_b_form_encoding_of_special_characters() {
+        let mut t = AuthorizeTemplate::new(
+            "https://as.example/authorize",
+            "a b+c&d#e\u{e9}",
+            "https://app.example/cb?x=1&y=a b",
+        );
+        t.scopes = vec!["read:user".into(), "repo".into()];
+        t.scope_separator = ",".into();
+        let url = t
+            .build_url(&state(), Some(&challenge()), None)
+            .expect("builds");
+        assert!(url.contains("&client_id=a+b%2Bc%26d%23e%C3%A9&"), "{url}");
+        assert!(
+            url.contains("&redirect_uri=https%3A%2F%2Fapp.example%2Fcb%3Fx%3D1%26y%3Da+b&"),
+            "{url}"
+        );
+        assert!(url.contains("&scope=read%3Auser%2Crepo&"), "{url}");
+        assert!(!url.contains('#'));
+    }
+
+    #[test]
+    fn wechat_quirks_appid_order_fragment() {
+        let mut t = AuthorizeTemplate::new(
+            "https://open.weixin.qq.com/connect/qrconnect",
+            "wx123",
+            "https://app.example/cb",
+        );
+        t.scopes = vec!["snsapi_login".into()];
+        t.scope_separator = ",".into();
+        t.quirks.client_id_param = Some("appid".into());
+        t.quirks.fragment = Some("wechat_redirect".into());
+        t.quirks.omit_pkce = true;
+        t.quirks.param_order = Some(vec![
+            "appid".into(),
+            "redirect_uri".into(),
+            "response_type".into(),
+            "scope".into(),
+            "state".into(),
+        ]);
+        let url = t
+            .build_url(&state(), Some(&challenge()), None)
+            .expect("builds");
+        assert_eq!(
+            url,
+            "https://open.weixin.qq.com/connect/qrconnect?appid=wx123\
+             &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code\
+             &scope=snsapi_login&state=st4te#wechat_redirect"
+        );
+    }
+
+    #[test]
+    fn param_order_partial_keeps_default_for_the_rest() {
+        let mut t = template();
+        t.quirks.param_order = Some(vec!["state".into(), "nope".into(), "client_id".into()]);
+        let url = t
+            .build_url(&state(), Some(&challenge()), None)
+            .expect("builds");
+        let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let names: Vec<&str> = query
+            .split('&')
+            .map(|kv| kv.split('=').next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "state",
+                "client_id",
+                "response_type",
+                "redirect_uri",
+                "code_challenge",
+                "code_challenge_method"
+            ]
+        );
+    }
+
+    #[test]
+    fn rfc7636_s4_3_pkce_required_unless_omitted() {
+        let t = template();
+        let e = t.build_url(&state(), None, None).expect_err("pkce missing");
+        assert_eq!(e.code(), ErrorCode::Configuration);
+        let mut t = template();
+        t.quirks.omit_pkce = true;
+        let url = t.build_url(&state(), None, None).expect("builds");
+        assert!(!url.contains("code_challenge"));
+    }
+
+    #[test]
+    fn rfc6749_s3_1_existing_query_is_kept() {
+        let mut t = template();
+        t.authorization_endpoint = "https://as.example/authorize?tenant=x".into();
+        let url = t
+            .build_url(&state(), Some(&challenge()), None)
+            .expect("builds");
+        assert!(url.starts_with("https://as.example/authorize?tenant=x&response_type=code&"));
+        t.authorization_endpoint = "https://as.example/authorize?".into();
+        let url = t
+            .build_url(&state(), Some(&challenge()), None)
+            .expect("builds");
+        assert!(url.starts_with("https://as.example/authorize?response_type=code&"));
+    }
+
+    #[test]
+    fn rfc6749_s3_1_endpoint_checks() {
+        for bad in [
+            "as.example/authorize",
+            "ftp://as.example/authorize",
+            "https://as.example/authorize#frag",
+            "https:///authorize",
+            "https://user@as.example/authorize",
+            "http://as.example/authorize",
+            "http://127.0.0.1.evil.example/authorize",
+            "https://as.example/author ize",
+            "javascript:alert(1)",
+            "",
+        ] {
+            let mut t = template();
+            t.authorization_endpoint = bad.into();
+            let e = t
+                .build_url(&state(), Some(&challenge()), None)
+                .expect_err(bad);
+            assert_eq!(e.code(), ErrorCode::Configuration, "{bad}");
+        }
+        for good in [
+            "http://127.0.0.1:3000/auth",
+            "http://localhost/auth",
+            "http://[::1]:8080/auth",
+            "HTTPS://as.example",
+        ] {
+            let mut t = template();
+            t.authorization_endpoint = good.into();
+            assert!(
+                t.build_url(&state(), Some(&challenge()), None).is_ok(),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn extra_param_collisions_are_configuration_errors() {
+        for name in [
+            "state",
+            "client_id",
+            "code_challenge",
+            "client_secret",
+            "",
+            "dup",
+        ] {
+            let mut t = template();
+            t.extra_params = vec![("dup".into(), "1".into()), (name.into(), "x".into())];
+            let e = t
+                .build_url(&state(), Some(&challenge()), None)
+                .expect_err(name);
+            assert_eq!(e.code(), ErrorCode::Configuration);
+        }
+        let mut t = template();
+        t.quirks.client_id_param = Some("appid".into());
+        t.extra_params = vec![("appid".into(), "x".into())];
+        assert!(t.build_url(&state(), Some(&challenge()), None).is_err());
+    }
+
+    #[test]
+    fn fragment_quirk_validation() {
+        let mut t = template();
+        t.quirks.fragment = Some("#ok_frag".into());
+        let url = t
+            .build_url(&state(), Some(&challenge()), None)
+            .expect("builds");
+        assert!(url.ends_with("#ok_frag"));
+        t.quirks.fragment = Some("bad frag".into());
+        assert!(t.build_url(&state(), Some(&challenge()), None).is_err());
+    }
+
+    #[test]
+    fn empty_scope_is_omitted_and_template_roundtrips_through_json() {
+        let t = template();
+        let url = t
+            .build_url(&state(), Some(&challenge()), None)
+            .expect("builds");
+        assert!(!url.contains("scope="));
+        let json = serde_json::to_string(&t).expect("serialize");
+        let back: AuthorizeTemplate = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, t);
     }
 }

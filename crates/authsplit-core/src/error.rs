@@ -347,10 +347,12 @@ pub struct Error {
     pub code: ErrorCode,
     /// Human-readable message; never contains a secret.
     pub message: Cow<'static, str>,
-    /// The provider's error, when it sent one.
-    pub provider_error: Option<ProviderError>,
-    /// The offending response, when a response broke the protocol.
-    pub response: Option<ResponseInfo>,
+    /// The provider's error, when it sent one. Boxed to keep `Result<_, Error>` small
+    /// (clippy `result_large_err`).
+    pub provider_error: Option<Box<ProviderError>>,
+    /// The offending response, when a response broke the protocol. Boxed like
+    /// `provider_error`.
+    pub response: Option<Box<ResponseInfo>>,
     /// Overrides `code.class()` (e.g. a 503 `server_error` is retryable).
     pub class_override: Option<ErrorClass>,
 }
@@ -368,12 +370,12 @@ impl Error {
     }
     /// Attaches the provider's error.
     pub fn with_provider_error(mut self, e: ProviderError) -> Self {
-        self.provider_error = Some(e);
+        self.provider_error = Some(Box::new(e));
         self
     }
     /// Attaches response information.
     pub fn with_response(mut self, r: ResponseInfo) -> Self {
-        self.response = Some(r);
+        self.response = Some(Box::new(r));
         self
     }
     /// Overrides the class.
@@ -395,10 +397,10 @@ impl Error {
     }
     /// The provider's error, if any.
     pub fn provider_error(&self) -> Option<&ProviderError> {
-        self.provider_error.as_ref()
+        self.provider_error.as_deref()
     }
     /// The offending response, if any.
     pub fn response(&self) -> Option<&ResponseInfo> {
-        self.response.as_ref()
+        self.response.as_deref()
     }
 }

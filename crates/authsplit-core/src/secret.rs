@@ -30,6 +30,7 @@ macro_rules! secret_string {
         }
     };
 }
+#[allow(unused_imports)] // kept for crate-internal secret types added later
 pub(crate) use secret_string;
 
 secret_string!(
