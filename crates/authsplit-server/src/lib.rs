@@ -1,1 +1,434 @@
-//! authsplit-server (work in progress).
+//! # authsplit-server
+//!
+//! The backend half of authsplit: holds `client_secret`, binds sign-in transactions to the
+//! browser, redeems authorization codes (exactly once), validates ID tokens, calls userinfo,
+//! refreshes (one at a time per session) and revokes. An axum [`Router`] you nest into your
+//! own app, and the `authsplit-server` binary that runs it from a config file.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use authsplit_server::{Config, ProviderConfig};
+//! let config = Config::builder()
+//!     .cookie_key_bytes(&[7u8; 64]) // use 64 random bytes
+//!     .allowed_origin("https://app.example")
+//!     .provider("local", ProviderConfig::oidc("https://op.example", "app", "secret",
+//!         "https://app.example/callback"))
+//!     .build();
+//! let app: axum::Router = axum::Router::new().nest("/auth", authsplit_server::router(config)?);
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! Endpoints under the mount point (JSON shapes in [`authsplit_core::wire`]):
+//! `POST /transactions` (201), `POST /token`, `POST /refresh`, `POST /logout`, `GET /config`,
+//! `GET /healthz`. Every `POST` needs `x-authsplit: 1` and an allow-listed `Origin`; errors are
+//! [`error::ApiError`] (JSON [`authsplit_core::wire::ErrorBody`], status table in [`error`]).
+//!
+//! Rules enforced (REFERENCE §1, §3): transaction bound by an encrypted `__Host-` cookie and
+//! single use; state (constant time), verifier grammar and S256 challenge checked before any
+//! outbound call; one token request, never retried; refresh token only in an encrypted HttpOnly
+//! cookie; `Cache-Control: no-store`; no secret in a body or log line.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use authsplit_core::{Error, ErrorCode};
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::{get, post};
+use cookie::Key;
+
+pub mod config;
+mod cookies;
+mod demo;
+pub mod error;
+mod extract;
+mod handlers;
+mod idtoken;
+mod outbound;
+mod provider;
+
+pub use config::{ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig};
+pub use error::ApiError;
+pub use extract::StrictJson;
+pub use provider::basic_auth_value;
+
+/// The clock: current time in unix seconds. Injectable for tests ([`AuthsplitBuilder::clock`]).
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+fn system_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// One cached refresh outcome (shared by concurrent callers presenting the same old token).
+#[derive(Clone)]
+pub(crate) struct RefreshCache {
+    pub rt_hash: [u8; 32],
+    pub at: Instant,
+    pub outcome: Result<(authsplit_core::wire::TokenReply, Option<String>), ApiError>,
+}
+
+type SessionSlot = Arc<tokio::sync::Mutex<Option<RefreshCache>>>;
+
+pub(crate) struct Inner {
+    pub server: ServerConfig,
+    pub allowed_origins: Vec<String>,
+    pub providers: BTreeMap<String, Arc<provider::Provider>>,
+    pub key: Key,
+    pub cookies: cookies::CookieSettings,
+    pub out: outbound::Outbound,
+    pub clock: Clock,
+    pub ttl: u64,
+    pub used_tx: StdMutex<HashMap<String, u64>>,
+    pub sessions: StdMutex<HashMap<String, SessionSlot>>,
+    pub warnings: Vec<String>,
+}
+
+/// Shared state of the router (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field(
+                "providers",
+                &self.inner.providers.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub(crate) fn now(&self) -> u64 {
+        (self.inner.clock)()
+    }
+
+    pub(crate) fn provider(&self, id: &str) -> Result<Arc<provider::Provider>, ApiError> {
+        self.inner
+            .providers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorCode::UnknownProvider, "unknown provider"))
+    }
+
+    pub(crate) fn is_used(&self, id: &str) -> bool {
+        self.inner
+            .used_tx
+            .lock()
+            .map(|m| m.contains_key(id))
+            .unwrap_or(true)
+    }
+
+    /// Marks a transaction id used; false if it already was. Bounded: expired ids are pruned,
+    /// and when still full the id closest to expiry is evicted (its cookie dies with it soon).
+    pub(crate) fn mark_used(&self, id: &str, expires_at: u64) -> bool {
+        let now = self.now();
+        let Ok(mut m) = self.inner.used_tx.lock() else {
+            return false;
+        };
+        if m.contains_key(id) {
+            return false;
+        }
+        let cap = self.inner.server.max_used_transactions.max(1);
+        if m.len() >= cap {
+            m.retain(|_, exp| *exp > now);
+        }
+        if m.len() >= cap
+            && let Some(oldest) = m.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone())
+        {
+            m.remove(&oldest);
+        }
+        m.insert(id.to_owned(), expires_at);
+        true
+    }
+
+    /// The per-session refresh slot (one refresh in flight per session).
+    pub(crate) fn session_slot(&self, sid: &str) -> SessionSlot {
+        let Ok(mut m) = self.inner.sessions.lock() else {
+            return Arc::new(tokio::sync::Mutex::new(None));
+        };
+        if m.len() > 10_000 {
+            m.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot
+                        .try_lock()
+                        .map(|g| {
+                            g.as_ref()
+                                .is_some_and(|c| c.at.elapsed() < handlers::REFRESH_SHARE_WINDOW)
+                        })
+                        .unwrap_or(true)
+            });
+        }
+        m.entry(sid.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
+            .clone()
+    }
+}
+
+/// The configured service: build it once, then take its [`Authsplit::router`].
+#[derive(Clone, Debug)]
+pub struct Authsplit {
+    state: AppState,
+}
+
+/// Builds an [`Authsplit`] with options that are not configuration (the clock).
+pub struct AuthsplitBuilder {
+    config: Config,
+    clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for AuthsplitBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthsplitBuilder").finish_non_exhaustive()
+    }
+}
+
+impl AuthsplitBuilder {
+    /// Replaces the clock (unix seconds) — for tests of expiry.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Validates the configuration and builds the service. No network I/O happens here;
+    /// discovery runs on first use (or in [`Authsplit::warm_up`]).
+    pub fn build(self) -> Result<Authsplit, ConfigError> {
+        let Config { server, providers } = self.config;
+        let mut warnings = Vec::new();
+        if server.transaction_ttl_secs == 0
+            || server.transaction_ttl_secs > authsplit_core::wire::TRANSACTION_TTL_SECS
+        {
+            return Err(ConfigError(format!(
+                "server.transaction_ttl_secs must be 1..={}",
+                authsplit_core::wire::TRANSACTION_TTL_SECS
+            )));
+        }
+        if server.max_body_bytes == 0 || server.max_response_bytes == 0 {
+            return Err(ConfigError("body limits must be positive".to_owned()));
+        }
+        let key = match &server.cookie_key {
+            Some(k) => {
+                let bytes = config::decode_cookie_key(k.expose())?;
+                Key::try_from(&bytes[..])
+                    .map_err(|_| ConfigError("server.cookie_key is too short".to_owned()))?
+            }
+            None if server.dev_generate_cookie_key => {
+                warnings.push(
+                    "DEV ONLY: server.dev_generate_cookie_key is on: a random cookie key was \
+                     generated; sessions end when the process stops"
+                        .to_owned(),
+                );
+                Key::try_generate()
+                    .ok_or_else(|| ConfigError("the OS random generator failed".to_owned()))?
+            }
+            None => {
+                return Err(ConfigError(
+                    "server.cookie_key is required (≥64 random bytes, base64 or hex; e.g. \
+                     AUTHSPLIT__SERVER__COOKIE_KEY=$(head -c 64 /dev/urandom | base64 -w0)); \
+                     for local development only, set server.dev_generate_cookie_key = true"
+                        .to_owned(),
+                ));
+            }
+        };
+        if server.insecure_dev_cookies {
+            warnings.push(
+                "DEV ONLY: server.insecure_dev_cookies is on: cookies lack `Secure` and the \
+                 `__Host-` prefix; never use this outside plain-http loopback"
+                    .to_owned(),
+            );
+        }
+        let allowed_origins = server
+            .allowed_origins
+            .iter()
+            .map(|o| config::normalise_origin(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        for o in &allowed_origins {
+            if o.starts_with("http://")
+                && let Ok(u) = url::Url::parse(o)
+                && !config::is_loopback(&u)
+            {
+                warnings.push(format!("allowed origin {o} is plain http (not loopback)"));
+            }
+        }
+        let mut map = BTreeMap::new();
+        for (id, p) in providers {
+            let prov = provider::Provider::new(&id, p, server.max_concurrent_requests)?;
+            map.insert(id, Arc::new(prov));
+        }
+        if map.is_empty() {
+            warnings.push("no providers configured".to_owned());
+        }
+        let out = outbound::Outbound::new(&server)?;
+        let inner = Inner {
+            cookies: cookies::CookieSettings::new(server.insecure_dev_cookies),
+            ttl: server.transaction_ttl_secs,
+            allowed_origins,
+            providers: map,
+            key,
+            out,
+            clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
+            used_tx: StdMutex::new(HashMap::new()),
+            sessions: StdMutex::new(HashMap::new()),
+            warnings,
+            server,
+        };
+        Ok(Authsplit {
+            state: AppState {
+                inner: Arc::new(inner),
+            },
+        })
+    }
+}
+
+/// One line per provider for the start-up log (no secrets).
+#[derive(Clone, Debug)]
+pub struct ProviderSummary {
+    /// Provider id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Issuer, when configured.
+    pub issuer: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client authentication method.
+    pub client_auth: ClientAuth,
+    /// Redirect URI.
+    pub redirect_uri: String,
+}
+
+impl Authsplit {
+    /// Validates `config` and builds the service with the system clock.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder (to inject a clock).
+    pub fn builder(config: Config) -> AuthsplitBuilder {
+        AuthsplitBuilder {
+            config,
+            clock: None,
+        }
+    }
+
+    /// The server section in force.
+    pub fn server_config(&self) -> &ServerConfig {
+        &self.state.inner.server
+    }
+
+    /// Warnings about dev-only or risky settings (log them loudly).
+    pub fn warnings(&self) -> &[String] {
+        &self.state.inner.warnings
+    }
+
+    /// The configured providers.
+    pub fn providers(&self) -> Vec<ProviderSummary> {
+        self.state
+            .inner
+            .providers
+            .values()
+            .map(|p| ProviderSummary {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                issuer: p.cfg.issuer.clone(),
+                client_id: p.cfg.client_id.clone(),
+                client_auth: p.cfg.client_auth,
+                redirect_uri: p.cfg.redirect_uri.clone(),
+            })
+            .collect()
+    }
+
+    /// Runs discovery for every provider configured by issuer; returns the failures
+    /// (a `discovery_failed` error means a wrong issuer or a broken document).
+    pub async fn warm_up(&self) -> Vec<(String, Error)> {
+        let mut failures = Vec::new();
+        for p in self.state.inner.providers.values() {
+            if let Err(e) = p.endpoints(&self.state.inner.out).await {
+                failures.push((p.id.clone(), e));
+            }
+        }
+        failures
+    }
+
+    /// The auth router, to be nested (e.g. at `/auth`).
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let state = self.state.clone();
+        let r = Router::new()
+            .route("/transactions", post(handlers::create_transaction))
+            .route("/token", post(handlers::token))
+            .route("/refresh", post(handlers::refresh))
+            .route("/logout", post(handlers::logout))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                extract::csrf_guard,
+            ))
+            .route("/config", get(handlers::config))
+            .route("/healthz", get(handlers::healthz))
+            .fallback(handlers::not_found)
+            .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                header::PRAGMA,
+                HeaderValue::from_static("no-cache"),
+            ))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                handlers::panic_response,
+            ));
+        let r = match self.cors(&[
+            HeaderName::from_static(authsplit_core::wire::CSRF_HEADER),
+            header::CONTENT_TYPE,
+        ]) {
+            Some(c) => r.layer(c),
+            None => r,
+        };
+        r.with_state(state)
+    }
+
+    /// The example "protected API": `GET /hello` (mount it at `/api`) requires
+    /// `Authorization: Bearer <access token>` and validates it at the provider's userinfo
+    /// endpoint. The provider is `?provider=<id>` (or the only one with userinfo).
+    pub fn demo_api_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let r = Router::new().route("/hello", get(demo::hello)).layer(
+            tower_http::catch_panic::CatchPanicLayer::custom(handlers::panic_response),
+        );
+        let r = match self.cors(&[header::AUTHORIZATION]) {
+            Some(c) => r.layer(c),
+            None => r,
+        };
+        r.with_state(self.state.clone())
+    }
+
+    fn cors(&self, headers: &[HeaderName]) -> Option<tower_http::cors::CorsLayer> {
+        let origins: Vec<HeaderValue> = self
+            .state
+            .inner
+            .allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        if origins.is_empty() {
+            return None;
+        }
+        Some(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::AllowOrigin::list(origins))
+                .allow_credentials(true)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers(headers.to_vec())
+                .max_age(std::time::Duration::from_secs(600)),
+        )
+    }
+}
+
+/// Builds the service from `config` and returns its router (see [`Authsplit::router`]).
+pub fn router<S: Clone + Send + Sync + 'static>(config: Config) -> Result<Router<S>, ConfigError> {
+    Ok(Authsplit::new(config)?.router())
+}

@@ -1,0 +1,644 @@
+//! Configuration: a [`Config`] deserialised from TOML plus `AUTHSPLIT__…` environment overrides
+//! (figment), or built in code with [`Config::builder`] / [`ProviderConfig::oidc`] /
+//! [`ProviderConfig::oauth2`].
+//!
+//! Environment overrides use `__` as the path separator and are lower-cased, so
+//! `AUTHSPLIT__PROVIDERS__LOCAL__CLIENT_SECRET=…` sets `providers.local.client_secret` and
+//! `AUTHSPLIT__SERVER__COOKIE_KEY=…` sets `server.cookie_key`. Keep secrets in the environment,
+//! not in the file.
+//!
+//! [`Config::validate`] turns a `Config` into the checked form the router runs on; every
+//! problem is a [`ConfigError`] with a clear message (never containing a secret).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use authsplit_core::authorize::AuthorizeQuirks;
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer};
+
+/// A configuration problem. The message never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration error: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn cfg_err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+/// A secret configuration value (client secret, cookie key). `Debug` prints `[redacted]`;
+/// read it with [`Secret::expose`]. Deserialises from a string (or a number/bool coming from
+/// an environment variable, kept verbatim as text).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret value. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Secret;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
+                Ok(Secret(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The whole configuration: `[server]` and `[providers.<id>]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// `[server]`.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[providers.<id>]`; the id is what the SPA sends as `provider`.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Listen address of the binary (`127.0.0.1:8080`; port 0 picks a free port).
+    pub listen: String,
+    /// Origins allowed to call the POST endpoints (and CORS), exact `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
+    /// Also accept an `Origin` equal to the request's own `Host` (same-origin SPA). Default true.
+    pub allow_same_origin: bool,
+    /// Cookie encryption key: ≥64 random bytes, base64 (standard or URL-safe) or hex.
+    pub cookie_key: Option<Secret>,
+    /// DEV ONLY: generate a random cookie key at start-up when none is configured (sessions
+    /// do not survive a restart). Logged as a warning.
+    pub dev_generate_cookie_key: bool,
+    /// DEV ONLY: drop `Secure` and the `__Host-` prefix so cookies work over plain-http
+    /// loopback. Logged as a warning.
+    pub insecure_dev_cookies: bool,
+    /// Serve this directory at `/` (SPA; unknown paths fall back to `index.html`).
+    pub static_dir: Option<PathBuf>,
+    /// Mount the example "protected API" `GET /api/hello` (validates the bearer token at the
+    /// provider's userinfo endpoint).
+    pub demo_api: bool,
+    /// Outbound connect timeout, milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Outbound total timeout per request (including the body), milliseconds. Keep it below
+    /// the browser's fetch deadline.
+    pub request_timeout_ms: u64,
+    /// Largest response body read from a provider, bytes.
+    pub max_response_bytes: usize,
+    /// Most concurrent outbound requests per provider.
+    pub max_concurrent_requests: usize,
+    /// Largest accepted request body, bytes (larger → 413).
+    pub max_body_bytes: usize,
+    /// Transaction lifetime, seconds (at most 600).
+    pub transaction_ttl_secs: u64,
+    /// Session cookie lifetime, seconds (≈ the refresh-token lifetime).
+    pub session_ttl_secs: u64,
+    /// How many used-transaction ids are remembered (bounded replay protection).
+    pub max_used_transactions: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            allowed_origins: Vec::new(),
+            allow_same_origin: true,
+            cookie_key: None,
+            dev_generate_cookie_key: false,
+            insecure_dev_cookies: false,
+            static_dir: None,
+            demo_api: false,
+            connect_timeout_ms: 3_000,
+            request_timeout_ms: 10_000,
+            max_response_bytes: 256 * 1024,
+            max_concurrent_requests: 64,
+            max_body_bytes: 8 * 1024,
+            transaction_ttl_secs: authsplit_core::wire::TRANSACTION_TTL_SECS,
+            session_ttl_secs: 14 * 24 * 3600,
+            max_used_transactions: 100_000,
+        }
+    }
+}
+
+/// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// HTTP Basic with id and secret form-urlencoded before base64.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// Opt-in tolerances of the token response parser (see `authsplit_core::token`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct TokenQuirks {
+    /// Accept form-encoded token responses.
+    pub allow_form_encoded: bool,
+    /// Accept JSON served as text.
+    pub allow_json_as_text: bool,
+    /// An `error` member in a 200 body is an error.
+    pub error_in_200: bool,
+    /// A non-zero `errcode` in a 200 body is an error.
+    pub errcode_in_200: bool,
+    /// Accept a string `expires_in`.
+    pub expires_in_as_string: bool,
+    /// Accept a missing `token_type` as `bearer`.
+    pub allow_missing_token_type: bool,
+}
+
+impl TokenQuirks {
+    pub(crate) fn to_core(&self) -> authsplit_core::token::TokenResponseOptions {
+        let mut o = authsplit_core::token::TokenResponseOptions::default();
+        o.allow_form_encoded = self.allow_form_encoded;
+        o.allow_json_as_text = self.allow_json_as_text;
+        o.error_in_200 = self.error_in_200;
+        o.errcode_in_200 = self.errcode_in_200;
+        o.expires_in_as_string = self.expires_in_as_string;
+        o.allow_missing_token_type = self.allow_missing_token_type;
+        o
+    }
+}
+
+/// `[providers.<id>]`: either `issuer` (OIDC discovery) or explicit endpoints, or both
+/// (explicit endpoints override discovered ones).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProviderConfig {
+    /// Display name for the SPA (default: the id).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// OIDC issuer; discovery at `<issuer>/.well-known/openid-configuration`, and the
+    /// discovered `issuer` must equal this string exactly.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Whether to use discovery when `issuer` is set (default true).
+    #[serde(default = "yes")]
+    pub discovery: bool,
+    /// Authorization endpoint.
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// Token endpoint.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// Userinfo endpoint.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// OIDC RP-initiated logout endpoint.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+    /// JWKS URI for ID token signatures.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (put it in the environment).
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// Registered redirect URI, absolute, byte for byte.
+    pub redirect_uri: String,
+    /// Where the provider sends the browser after logout (end-session), if any.
+    #[serde(default)]
+    pub post_logout_redirect_uri: Option<String>,
+    /// Scopes (default `["openid"]` with an issuer, otherwise none).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Scope separator (default `" "`).
+    #[serde(default)]
+    pub scope_separator: Option<String>,
+    /// `prompt` (e.g. `consent` to get a refresh token from some servers).
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Extra authorization parameters.
+    #[serde(default)]
+    pub extra_params: BTreeMap<String, String>,
+    /// Authorization URL quirks.
+    #[serde(default)]
+    pub authorize_quirks: AuthorizeQuirks,
+    /// Token response tolerances.
+    #[serde(default)]
+    pub token_response: TokenQuirks,
+    /// Accepted ID token signature algorithms (asymmetric only; never `none`).
+    #[serde(default = "default_algs")]
+    pub id_token_algs: Vec<String>,
+    /// Require an ID token in the token response (default: when `openid` is in the scopes).
+    #[serde(default)]
+    pub require_id_token: Option<bool>,
+    /// Call userinfo after the exchange when an endpoint is known (default true).
+    #[serde(default = "yes")]
+    pub userinfo: bool,
+    /// The userinfo member holding the stable subject when there is no ID token
+    /// (default `sub`, falling back to `id`).
+    #[serde(default)]
+    pub subject_field: Option<String>,
+    /// Name of the code parameter in the callback (default `code`).
+    #[serde(default)]
+    pub code_param: Option<String>,
+    /// Override RFC 9207 `iss` expectation (default: the discovery document's
+    /// `authorization_response_iss_parameter_supported`).
+    #[serde(default)]
+    pub require_iss: Option<bool>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_algs() -> Vec<String> {
+    [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+impl ProviderConfig {
+    fn base(client_id: &str, client_secret: &str, redirect_uri: &str) -> Self {
+        Self {
+            name: None,
+            issuer: None,
+            discovery: true,
+            authorization_endpoint: None,
+            token_endpoint: None,
+            userinfo_endpoint: None,
+            revocation_endpoint: None,
+            end_session_endpoint: None,
+            jwks_uri: None,
+            client_id: client_id.to_owned(),
+            client_secret: Some(Secret::new(client_secret)),
+            client_auth: ClientAuth::default(),
+            redirect_uri: redirect_uri.to_owned(),
+            post_logout_redirect_uri: None,
+            scopes: None,
+            scope_separator: None,
+            prompt: None,
+            extra_params: BTreeMap::new(),
+            authorize_quirks: AuthorizeQuirks::default(),
+            token_response: TokenQuirks::default(),
+            id_token_algs: default_algs(),
+            require_id_token: None,
+            userinfo: true,
+            subject_field: None,
+            code_param: None,
+            require_iss: None,
+        }
+    }
+
+    /// An OpenID Connect provider configured by issuer (discovery).
+    pub fn oidc(issuer: &str, client_id: &str, client_secret: &str, redirect_uri: &str) -> Self {
+        let mut p = Self::base(client_id, client_secret, redirect_uri);
+        p.issuer = Some(issuer.to_owned());
+        p
+    }
+
+    /// A plain OAuth 2.0 provider with explicit endpoints (no discovery, no ID token).
+    pub fn oauth2(
+        authorization_endpoint: &str,
+        token_endpoint: &str,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uri: &str,
+    ) -> Self {
+        let mut p = Self::base(client_id, client_secret, redirect_uri);
+        p.authorization_endpoint = Some(authorization_endpoint.to_owned());
+        p.token_endpoint = Some(token_endpoint.to_owned());
+        p
+    }
+
+    /// Sets the display name.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
+    /// Sets the client authentication method.
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = auth;
+        self
+    }
+    /// Sets the scopes.
+    pub fn scopes(mut self, scopes: &[&str]) -> Self {
+        self.scopes = Some(scopes.iter().map(|s| (*s).to_owned()).collect());
+        self
+    }
+    /// Sets `prompt`.
+    pub fn prompt(mut self, prompt: &str) -> Self {
+        self.prompt = Some(prompt.to_owned());
+        self
+    }
+    /// Sets the userinfo endpoint.
+    pub fn userinfo_endpoint(mut self, url: &str) -> Self {
+        self.userinfo_endpoint = Some(url.to_owned());
+        self
+    }
+    /// Sets the revocation endpoint.
+    pub fn revocation_endpoint(mut self, url: &str) -> Self {
+        self.revocation_endpoint = Some(url.to_owned());
+        self
+    }
+    /// Sets the end-session endpoint.
+    pub fn end_session_endpoint(mut self, url: &str) -> Self {
+        self.end_session_endpoint = Some(url.to_owned());
+        self
+    }
+    /// Sets the JWKS URI.
+    pub fn jwks_uri(mut self, url: &str) -> Self {
+        self.jwks_uri = Some(url.to_owned());
+        self
+    }
+    /// Adds an extra authorization parameter.
+    pub fn extra_param(mut self, key: &str, value: &str) -> Self {
+        self.extra_params.insert(key.to_owned(), value.to_owned());
+        self
+    }
+}
+
+/// Builds a [`Config`] in code.
+#[derive(Debug, Default)]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+impl Config {
+    /// A builder starting from defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Loads from an optional TOML file, then `AUTHSPLIT__…` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        use figment::providers::{Env, Format, Toml};
+        let mut fig = figment::Figment::new();
+        if let Some(p) = path {
+            if !p.is_file() {
+                return Err(cfg_err(format!("config file {} not found", p.display())));
+            }
+            fig = fig.merge(Toml::file(p));
+        }
+        fig = fig.merge(Env::prefixed("AUTHSPLIT__").split("__"));
+        fig.extract::<Config>()
+            .map_err(|e| cfg_err(figment_message(&e)))
+    }
+
+    /// Parses a TOML string (no environment), for tests and embedding.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        use figment::providers::{Format, Toml};
+        figment::Figment::new()
+            .merge(Toml::string(text))
+            .extract::<Config>()
+            .map_err(|e| cfg_err(figment_message(&e)))
+    }
+}
+
+/// figment errors can quote offending values; keep only the kind and the path.
+fn figment_message(e: &figment::Error) -> String {
+    let mut out = Vec::new();
+    for err in e.clone() {
+        let path = err.path.join(".");
+        let kind = match &err.kind {
+            figment::error::Kind::UnknownField(f, _) => format!("unknown field `{f}`"),
+            figment::error::Kind::MissingField(f) => format!("missing field `{f}`"),
+            figment::error::Kind::InvalidType(_, exp) => format!("invalid type, expected {exp}"),
+            figment::error::Kind::InvalidValue(_, exp) => format!("invalid value, expected {exp}"),
+            figment::error::Kind::UnknownVariant(v, exp) => {
+                format!("unknown variant `{v}`, expected one of {exp:?}")
+            }
+            figment::error::Kind::Message(m)
+                if !path.contains("secret") && !path.contains("key") =>
+            {
+                m.clone()
+            }
+            _ => "invalid value".to_owned(),
+        };
+        out.push(if path.is_empty() {
+            kind
+        } else {
+            format!("{path}: {kind}")
+        });
+    }
+    out.join("; ")
+}
+
+impl ConfigBuilder {
+    /// Sets the cookie key bytes (≥64).
+    pub fn cookie_key_bytes(mut self, key: &[u8]) -> Self {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        self.config.server.cookie_key = Some(Secret::new(b64));
+        self
+    }
+    /// Allows an origin.
+    pub fn allowed_origin(mut self, origin: &str) -> Self {
+        self.config.server.allowed_origins.push(origin.to_owned());
+        self
+    }
+    /// DEV ONLY: plain-http cookies (no `Secure`, no `__Host-`).
+    pub fn insecure_dev_cookies(mut self, on: bool) -> Self {
+        self.config.server.insecure_dev_cookies = on;
+        self
+    }
+    /// Transaction lifetime in seconds (≤600).
+    pub fn transaction_ttl_secs(mut self, secs: u64) -> Self {
+        self.config.server.transaction_ttl_secs = secs;
+        self
+    }
+    /// Adds a provider.
+    pub fn provider(mut self, id: &str, provider: ProviderConfig) -> Self {
+        self.config.providers.insert(id.to_owned(), provider);
+        self
+    }
+    /// Edits the server section directly.
+    pub fn server(mut self, f: impl FnOnce(&mut ServerConfig)) -> Self {
+        f(&mut self.config.server);
+        self
+    }
+    /// The config.
+    pub fn build(self) -> Config {
+        self.config
+    }
+}
+
+/// Decodes a cookie key: base64 (standard/URL-safe, padded or not) or hex; ≥64 bytes.
+pub fn decode_cookie_key(text: &str) -> Result<Vec<u8>, ConfigError> {
+    let t = text.trim();
+    let bytes = if t.len() >= 128 && t.len() % 2 == 0 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        decode_hex(t)
+    } else {
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        STANDARD
+            .decode(t)
+            .or_else(|_| STANDARD_NO_PAD.decode(t))
+            .or_else(|_| URL_SAFE.decode(t))
+            .or_else(|_| URL_SAFE_NO_PAD.decode(t))
+            .ok()
+    };
+    let bytes = bytes.ok_or_else(|| cfg_err("server.cookie_key is neither base64 nor hex"))?;
+    if bytes.len() < 64 {
+        return Err(cfg_err(format!(
+            "server.cookie_key must decode to at least 64 bytes (got {}); generate one with \
+             `head -c 64 /dev/urandom | base64 -w0`",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+fn decode_hex(t: &str) -> Option<Vec<u8>> {
+    let b = t.as_bytes();
+    let val = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    b.chunks(2)
+        .map(|p| Some(val(p[0])? << 4 | val(*p.get(1)?)?))
+        .collect()
+}
+
+/// Checks an endpoint URL: absolute `https:`, or `http:` on a loopback host; no fragment.
+pub(crate) fn check_endpoint(what: &str, value: &str) -> Result<url::Url, ConfigError> {
+    let u = url::Url::parse(value)
+        .map_err(|_| cfg_err(format!("{what} is not an absolute URL: {value}")))?;
+    if u.fragment().is_some() {
+        return Err(cfg_err(format!("{what} must not have a fragment")));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(cfg_err(format!("{what} must not contain credentials")));
+    }
+    match u.scheme() {
+        "https" => Ok(u),
+        "http" if is_loopback(&u) => Ok(u),
+        "http" => Err(cfg_err(format!(
+            "{what} must use https (plain http only on loopback): {value}"
+        ))),
+        _ => Err(cfg_err(format!("{what} must be an http(s) URL: {value}"))),
+    }
+}
+
+pub(crate) fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Parses the listen address.
+pub fn parse_listen(value: &str) -> Result<SocketAddr, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| cfg_err(format!("server.listen is not an ip:port address: {value}")))
+}
+
+/// A normalised origin string (`scheme://host[:port]`, default ports dropped).
+pub(crate) fn normalise_origin(value: &str) -> Result<String, ConfigError> {
+    let u = url::Url::parse(value)
+        .map_err(|_| cfg_err(format!("allowed origin is not a URL: {value}")))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(cfg_err(format!(
+            "allowed origin must be http(s)://host[:port]: {value}"
+        )));
+    }
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+        return Err(cfg_err(format!(
+            "allowed origin must have no path: {value}"
+        )));
+    }
+    Ok(u.origin().ascii_serialization())
+}
+
+/// Provider ids: 1–64 chars of `[a-z0-9_-]` (they appear in user ids and env variable names).
+pub(crate) fn check_provider_id(id: &str) -> Result<(), ConfigError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(cfg_err(format!(
+            "provider id `{id}` must be 1-64 chars of [a-z0-9_-]"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_base64_keys() {
+        let hex = "ab".repeat(64);
+        assert_eq!(decode_cookie_key(&hex).map(|k| k.len()), Ok(64));
+        let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
+        assert_eq!(decode_cookie_key(&b64).map(|k| k.len()), Ok(64));
+        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert!(decode_cookie_key(&short).is_err());
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("a+b:c%d/e f");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+    }
+}

@@ -1,0 +1,159 @@
+//! Inbound request checks: the strict JSON extractor and the CSRF guard.
+
+use authsplit_core::ErrorCode;
+use axum::body::Body;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// A JSON body read strictly (REFERENCE §3.3): `Content-Type: application/json` (else 415
+/// `unsupported_media_type`), at most `server.max_body_bytes` (else 413 `body_too_large`), and a
+/// shape that matches `T` exactly — the wire structs deny unknown fields — else 400
+/// `invalid_request`. Every rejection is the JSON error body.
+#[derive(Debug)]
+pub struct StrictJson<T>(pub T);
+
+/// An empty JSON object body (`{}`) for `/refresh` and `/logout`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for StrictJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.inner.server.max_body_bytes;
+        check_content_type(req.headers())?;
+        if let Some(len) = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            && len > limit as u64
+        {
+            return Err(too_large());
+        }
+        let bytes = read_limited(req.into_body(), limit).await?;
+        parse_json(&bytes).map(StrictJson)
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(ErrorCode::BodyTooLarge, "request body too large")
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "Content-Type must be application/json",
+        ))
+    }
+}
+
+async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    match axum::body::to_bytes(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let inner = e.into_inner();
+            let mut src: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+            while let Some(s) = src {
+                if s.is::<http_body_util::LengthLimitError>() {
+                    return Err(too_large());
+                }
+                src = s.source();
+            }
+            Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "could not read the request body",
+            ))
+        }
+    }
+}
+
+/// Parses JSON into `T`. The message names unknown/missing fields but never echoes a value.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice::<T>(bytes).map_err(|e| {
+        let text = e.to_string();
+        let msg: std::borrow::Cow<'static, str> = if e.is_data()
+            && (text.starts_with("unknown field") || text.starts_with("missing field"))
+        {
+            // "unknown field `x`, expected one of …" / "missing field `x`": field names only.
+            let head = text.split(" at line").next().unwrap_or("").to_owned();
+            format!("request body does not match the expected shape: {head}").into()
+        } else if e.is_syntax() || e.is_eof() {
+            "request body is not valid JSON".into()
+        } else {
+            "request body does not match the expected shape".into()
+        };
+        authsplit_core::Error::new(ErrorCode::InvalidRequest, msg).into()
+    })
+}
+
+/// The CSRF guard on every POST (RFC 10017 §6.1.3.3; REFERENCE §1): the custom header
+/// `x-authsplit: 1` (401 `csrf_header_missing`) and an allow-listed `Origin`
+/// (401 `origin_rejected`). A cross-site page cannot add the header without a CORS
+/// preflight, which only the configured origins pass.
+pub(crate) async fn csrf_guard(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match check_csrf(&state, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+pub(crate) fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let has_header = headers
+        .get(authsplit_core::wire::CSRF_HEADER)
+        .map(|v| v.as_bytes() == b"1")
+        .unwrap_or(false);
+    if !has_header {
+        return Err(ApiError::new(
+            ErrorCode::CsrfHeaderMissing,
+            "the x-authsplit: 1 header is required",
+        ));
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Err(ApiError::new(
+            ErrorCode::OriginRejected,
+            "the Origin header is required",
+        ));
+    };
+    if state.inner.allowed_origins.iter().any(|o| o == origin) {
+        return Ok(());
+    }
+    if state.inner.server.allow_same_origin
+        && let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok())
+    {
+        // The browser sets both; a cross-site page cannot make them agree.
+        if let Some(rest) = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            && rest.eq_ignore_ascii_case(host)
+        {
+            return Ok(());
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::OriginRejected,
+        "this Origin is not allowed",
+    ))
+}

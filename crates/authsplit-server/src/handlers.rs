@@ -1,0 +1,609 @@
+//! The endpoint handlers.
+
+use std::time::{Duration, Instant};
+
+use authsplit_core::pkce::{CODE_CHALLENGE_METHOD_S256, PkceCodeChallenge, PkceCodeVerifier};
+use authsplit_core::random::{Nonce, State as RState};
+use authsplit_core::wire::{
+    ConfigReply, LogoutReply, ProviderInfo, TokenReply, TokenRequest, TransactionRequest,
+    TransactionResponse, User,
+};
+use authsplit_core::{Error, ErrorCode};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::Value;
+use sha2::Digest as _;
+
+use crate::AppState;
+use crate::cookies::{SessionCookie, TxCookie};
+use crate::error::ApiError;
+use crate::extract::{Empty, StrictJson};
+use crate::outbound::{EndpointKind, unexpected};
+use crate::provider::{Endpoints, Provider};
+
+/// Concurrent `/refresh` calls with the same old refresh token within this window share one
+/// upstream result (rotation must never burn the grant, REFERENCE §3.10).
+pub(crate) const REFRESH_SHARE_WINDOW: Duration = Duration::from_secs(30);
+const MAX_CODE_LEN: usize = 2048;
+/// Browsers cap a cookie at ~4 KB; drop the ID token hint above this.
+const MAX_SESSION_JSON: usize = 2800;
+
+fn invalid(msg: &'static str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, msg)
+}
+
+pub(crate) fn random_id() -> Result<String, ApiError> {
+    let mut b = [0u8; 18];
+    getrandom::fill(&mut b).map_err(|_| {
+        ApiError::new(
+            ErrorCode::RandomUnavailable,
+            "the OS random generator failed",
+        )
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+/// `GET /healthz`.
+pub(crate) async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /config`: the providers the SPA may offer. Never a secret.
+pub(crate) async fn config(State(app): State<AppState>) -> Json<ConfigReply> {
+    Json(ConfigReply {
+        providers: app
+            .inner
+            .providers
+            .values()
+            .map(|p| ProviderInfo {
+                id: p.id.clone(),
+                name: p.name.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// Unknown routes: JSON 404.
+pub(crate) async fn not_found() -> Response {
+    ApiError::new(ErrorCode::InvalidRequest, "no such endpoint")
+        .with_status(StatusCode::NOT_FOUND)
+        .into_response()
+}
+
+/// A panic in a handler (a bug) becomes a JSON `internal` error, not a dropped connection.
+pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked (bug); answered 500 internal");
+    ApiError::new(ErrorCode::Internal, "internal error").into_response()
+}
+
+/// `POST /transactions`: registers a pending sign-in and binds it to this browser with the
+/// encrypted tx cookie (REFERENCE §1). The verifier never comes here.
+pub(crate) async fn create_transaction(
+    State(app): State<AppState>,
+    StrictJson(req): StrictJson<TransactionRequest>,
+) -> Result<Response, ApiError> {
+    let provider = app.provider(&req.provider)?;
+    // RFC 7636 §4.2, RFC 9700 §2.1.1: S256 only.
+    if req.code_challenge_method != CODE_CHALLENGE_METHOD_S256 {
+        return Err(invalid("code_challenge_method must be S256"));
+    }
+    PkceCodeChallenge::parse(&req.code_challenge)?;
+    RState::parse(&req.state)?;
+    if let Some(n) = &req.nonce {
+        Nonce::parse(n)?;
+    }
+    let ep = provider.endpoints(&app.inner.out).await?;
+    let ttl = app.inner.ttl;
+    let tx = TxCookie {
+        id: random_id()?,
+        provider: provider.id.clone(),
+        state: req.state,
+        code_challenge: req.code_challenge,
+        nonce: req.nonce,
+        issuer: ep.issuer.clone(),
+        created_at: app.now(),
+    };
+    let reply = TransactionResponse {
+        authorize: provider.authorize_template(&ep),
+        issuer: ep.issuer.clone(),
+        require_iss: ep.require_iss,
+        code_param: provider
+            .cfg
+            .code_param
+            .clone()
+            .unwrap_or_else(|| "code".to_owned()),
+        expires_in: ttl,
+    };
+    let mut headers = HeaderMap::new();
+    let c = &app.inner.cookies;
+    c.set(&mut headers, &app.inner.key, c.tx_name, &tx, ttl);
+    tracing::info!(provider = %provider.id, "transaction registered");
+    Ok((StatusCode::CREATED, headers, Json(reply)).into_response())
+}
+
+/// The local checks of `POST /token`, in order, with no outbound call (REFERENCE §3.2).
+fn check_transaction(
+    app: &AppState,
+    headers: &HeaderMap,
+    provider: &Provider,
+    req: &TokenRequest,
+) -> Result<(TxCookie, PkceCodeVerifier), ApiError> {
+    let c = &app.inner.cookies;
+    let tx: TxCookie = c.get(headers, &app.inner.key, c.tx_name).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::TransactionMissing,
+            "no transaction is registered for this browser",
+        )
+    })?;
+    let now = app.now();
+    if now >= tx.created_at.saturating_add(app.inner.ttl) || tx.created_at > now + 60 {
+        return Err(ApiError::new(
+            ErrorCode::TransactionExpired,
+            "the transaction has expired; start a new sign-in",
+        ));
+    }
+    if app.is_used(&tx.id) {
+        return Err(ApiError::new(
+            ErrorCode::TransactionUsed,
+            "the transaction was already used",
+        ));
+    }
+    if tx.provider != provider.id {
+        return Err(ApiError::new(
+            ErrorCode::TransactionMissing,
+            "no transaction is registered for this provider",
+        ));
+    }
+    // RFC 6749 §10.12, REFERENCE §3.13: constant-time state comparison.
+    let state = RState::parse(&req.state)?;
+    if !state.ct_eq_str(&tx.state) {
+        return Err(ApiError::new(
+            ErrorCode::StateMismatch,
+            "state does not match the transaction",
+        ));
+    }
+    // RFC 7636 §4.1 grammar, then §4.6 S256 check.
+    let verifier = PkceCodeVerifier::parse(&req.code_verifier)?;
+    let challenge = PkceCodeChallenge::parse(&tx.code_challenge)?;
+    if !challenge.matches(&verifier) {
+        return Err(ApiError::new(
+            ErrorCode::PkceMismatch,
+            "the code verifier does not match the registered challenge",
+        ));
+    }
+    // RFC 9207 §2.4: exact issuer when the callback carried one.
+    if let (Some(got), Some(want)) = (&req.iss, &tx.issuer)
+        && got != want
+    {
+        return Err(ApiError::new(
+            ErrorCode::IssMismatch,
+            "iss does not match the provider's issuer",
+        ));
+    }
+    if req.code.is_empty()
+        || req.code.len() > MAX_CODE_LEN
+        || req.code.chars().any(|ch| ch.is_control() || ch == ' ')
+    {
+        return Err(invalid("code is empty, too long or malformed"));
+    }
+    Ok((tx, verifier))
+}
+
+/// `POST /token`.
+pub(crate) async fn token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    StrictJson(req): StrictJson<TokenRequest>,
+) -> Result<Response, ApiError> {
+    let provider = app.provider(&req.provider)?;
+    let (tx, verifier) = check_transaction(&app, &headers, &provider, &req)?;
+    // Single use from here on: the exchange is about to be attempted.
+    if !app.mark_used(&tx.id, tx.created_at.saturating_add(app.inner.ttl)) {
+        return Err(ApiError::new(
+            ErrorCode::TransactionUsed,
+            "the transaction was already used",
+        ));
+    }
+    let c = &app.inner.cookies;
+    let mut out_headers = HeaderMap::new();
+    c.clear(&mut out_headers, c.tx_name);
+    match exchange(&app, &provider, &tx, &req, verifier).await {
+        Ok((reply, session)) => {
+            set_session(&app, &mut out_headers, &session);
+            Ok((out_headers, Json(reply)).into_response())
+        }
+        Err(e) => Ok((out_headers, e).into_response()),
+    }
+}
+
+async fn exchange(
+    app: &AppState,
+    provider: &Provider,
+    tx: &TxCookie,
+    req: &TokenRequest,
+    verifier: PkceCodeVerifier,
+) -> Result<(TokenReply, SessionCookie), ApiError> {
+    let started = Instant::now();
+    let span = tracing::info_span!("token_exchange", provider = %provider.id);
+    let result = async {
+        let out = &app.inner.out;
+        let ep = provider.endpoints(out).await?;
+        // RFC 6749 §4.1.3 + RFC 7636 §4.5; grant_type and redirect_uri fixed server-side.
+        let form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", req.code.clone()),
+            ("redirect_uri", provider.cfg.redirect_uri.clone()),
+            ("code_verifier", verifier.secret().to_owned()),
+        ];
+        let tokens = provider
+            .token_request(out, &ep, EndpointKind::Token, form, app.now())
+            .await?;
+        // OIDC Core §3.1.3.7.
+        let claims = match &tokens.id_token {
+            Some(idt) => {
+                let issuer = ep.issuer.as_deref().ok_or_else(|| {
+                    ApiError::from(Error::new(
+                        ErrorCode::Configuration,
+                        "an ID token arrived but no issuer is configured",
+                    ))
+                })?;
+                let expect = crate::idtoken::Expect {
+                    issuer,
+                    client_id: &provider.cfg.client_id,
+                    nonce: tx.nonce.as_deref(),
+                    now: app.now(),
+                };
+                Some(crate::idtoken::validate(provider, out, &ep, idt.secret(), &expect).await?)
+            }
+            None if provider.require_id_token => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidIdToken,
+                    "the token response has no id_token although openid was requested",
+                ));
+            }
+            None => None,
+        };
+        let id_sub = claims
+            .as_ref()
+            .and_then(|c| c.get("sub"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let profile = match (&ep.userinfo_endpoint, provider.cfg.userinfo) {
+            (Some(url), true) => {
+                Some(userinfo(app, provider, url, tokens.access_token.secret()).await?)
+            }
+            _ => None,
+        };
+        let user = build_user(
+            provider,
+            id_sub.as_deref(),
+            profile.as_ref(),
+            claims.as_ref(),
+        )?;
+        let reply = TokenReply {
+            access_token: tokens.access_token.secret().to_owned(),
+            token_type: tokens.token_type.clone(),
+            expires_at: tokens.expires_at,
+            scope: tokens.scope.clone(),
+            id_token_claims: claims.clone().map(Value::Object),
+            user: user.clone(),
+        };
+        let session = SessionCookie {
+            sid: random_id()?,
+            provider: provider.id.clone(),
+            refresh_token: tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
+            id_token: tokens.id_token.as_ref().map(|t| t.secret().to_owned()),
+            sub: user.map(|u| u.subject),
+            created_at: app.now(),
+        };
+        Ok::<_, ApiError>((reply, session))
+    }
+    .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let _g = span.enter();
+    match &result {
+        Ok(_) => tracing::info!(latency_ms, outcome = "ok", "code exchanged"),
+        Err(e) => tracing::warn!(
+            latency_ms,
+            outcome = e.code().as_str(),
+            "code exchange failed"
+        ),
+    }
+    result
+}
+
+fn set_session(app: &AppState, headers: &mut HeaderMap, session: &SessionCookie) {
+    let c = &app.inner.cookies;
+    let mut s = session.clone();
+    if serde_json::to_string(&s).map(|j| j.len()).unwrap_or(0) > MAX_SESSION_JSON {
+        s.id_token = None;
+    }
+    c.set(
+        headers,
+        &app.inner.key,
+        c.session_name,
+        &s,
+        app.inner.server.session_ttl_secs,
+    );
+}
+
+/// Calls userinfo with the access token (OIDC Core §5.3).
+async fn userinfo(
+    app: &AppState,
+    provider: &Provider,
+    url: &str,
+    access_token: &str,
+) -> Result<serde_json::Map<String, Value>, Error> {
+    let out = &app.inner.out;
+    let req = out
+        .client()
+        .get(url)
+        .bearer_auth(access_token)
+        .header(reqwest::header::ACCEPT, "application/json");
+    let f = out
+        .send(&provider.id, EndpointKind::Userinfo, &provider.permits, req)
+        .await?;
+    if f.status != 200 {
+        return Err(unexpected("the userinfo request failed", &f));
+    }
+    match serde_json::from_slice::<Value>(&f.body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(Error::new(
+            ErrorCode::ProviderBadResponse,
+            "userinfo is not a JSON object",
+        )
+        .with_response(f.info())),
+    }
+}
+
+fn value_string(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The normalised user: `id = "<provider>:<subject>"`; userinfo `sub` must equal the ID
+/// token's `sub` (OIDC Core §5.3.4).
+fn build_user(
+    provider: &Provider,
+    id_sub: Option<&str>,
+    profile: Option<&serde_json::Map<String, Value>>,
+    claims: Option<&serde_json::Map<String, Value>>,
+) -> Result<Option<User>, ApiError> {
+    let source = match (profile, claims) {
+        (Some(p), _) => p,
+        (None, Some(c)) => c,
+        (None, None) => return Ok(None),
+    };
+    let field = provider.cfg.subject_field.as_deref().unwrap_or("sub");
+    let profile_sub = value_string(source.get(field)).or_else(|| {
+        if provider.cfg.subject_field.is_none() {
+            value_string(source.get("id"))
+        } else {
+            None
+        }
+    });
+    let subject = match (id_sub, profile.and(profile_sub.as_deref())) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidIdToken,
+                "userinfo sub differs from the ID token sub",
+            ));
+        }
+        (Some(a), _) => a.to_owned(),
+        (None, Some(b)) => b.to_owned(),
+        (None, None) => match profile_sub {
+            Some(s) => s,
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::ProviderBadResponse,
+                    "the profile has no subject identifier",
+                ));
+            }
+        },
+    };
+    let s = |k: &str| value_string(source.get(k));
+    let email_verified = match source.get("email_verified") {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(t)) => Some(t == "true"),
+        _ => None,
+    };
+    Ok(Some(User {
+        id: format!("{}:{}", provider.id, subject),
+        provider: provider.id.clone(),
+        subject,
+        name: s("name")
+            .or_else(|| s("preferred_username"))
+            .or_else(|| s("login")),
+        email: s("email"),
+        email_verified,
+        avatar_url: s("picture").or_else(|| s("avatar_url")),
+        raw: Value::Object(source.clone()),
+    }))
+}
+
+/// `POST /refresh`: one refresh in flight per session; concurrent callers with the same old
+/// refresh token share the single upstream result; the rotated token goes into the cookie.
+pub(crate) async fn refresh(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    StrictJson(_): StrictJson<Empty>,
+) -> Result<Response, ApiError> {
+    let c = &app.inner.cookies;
+    let not_auth = || ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first");
+    let session: SessionCookie = c
+        .get(&headers, &app.inner.key, c.session_name)
+        .ok_or_else(not_auth)?;
+    let provider = app.provider(&session.provider).map_err(|_| not_auth())?;
+    let Some(rt) = session.refresh_token.clone() else {
+        return Err(ApiError::new(
+            ErrorCode::NotAuthenticated,
+            "this session has no refresh token",
+        ));
+    };
+    let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
+    let slot = app.session_slot(&session.sid);
+    let outcome = {
+        let mut guard = slot.lock().await;
+        match &*guard {
+            Some(cached)
+                if cached.rt_hash == rt_hash && cached.at.elapsed() < REFRESH_SHARE_WINDOW =>
+            {
+                tracing::debug!(provider = %provider.id, "sharing an in-flight refresh result");
+                cached.outcome.clone()
+            }
+            _ => {
+                let outcome = do_refresh(&app, &provider, &rt).await;
+                *guard = Some(crate::RefreshCache {
+                    rt_hash,
+                    at: Instant::now(),
+                    outcome: outcome.clone(),
+                });
+                outcome
+            }
+        }
+    };
+    let mut out_headers = HeaderMap::new();
+    match outcome {
+        Ok((reply, new_rt)) => {
+            let mut s = session;
+            if let Some(n) = new_rt {
+                s.refresh_token = Some(n);
+            }
+            set_session(&app, &mut out_headers, &s);
+            Ok((out_headers, Json(reply)).into_response())
+        }
+        Err(e) => {
+            if e.code() == ErrorCode::InvalidGrant {
+                // The grant is dead: end the session.
+                c.clear(&mut out_headers, c.session_name);
+            }
+            Ok((out_headers, e).into_response())
+        }
+    }
+}
+
+async fn do_refresh(
+    app: &AppState,
+    provider: &Provider,
+    rt: &str,
+) -> Result<(TokenReply, Option<String>), ApiError> {
+    let started = Instant::now();
+    let out = &app.inner.out;
+    let result = async {
+        let ep = provider.endpoints(out).await?;
+        // RFC 6749 §6.
+        let form = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", rt.to_owned()),
+        ];
+        let tokens = provider
+            .token_request(out, &ep, EndpointKind::Refresh, form, app.now())
+            .await?;
+        let reply = TokenReply {
+            access_token: tokens.access_token.secret().to_owned(),
+            token_type: tokens.token_type.clone(),
+            expires_at: tokens.expires_at,
+            scope: tokens.scope.clone(),
+            id_token_claims: None,
+            user: None,
+        };
+        Ok::<_, ApiError>((reply, tokens.refresh_token.map(|r| r.into_secret())))
+    }
+    .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok((_, rotated)) => tracing::info!(provider = %provider.id, latency_ms, outcome = "ok",
+            rotated = rotated.is_some(), "refreshed"),
+        Err(e) => tracing::warn!(provider = %provider.id, latency_ms, outcome = e.code().as_str(),
+            "refresh failed"),
+    }
+    result
+}
+
+/// `POST /logout`: revoke the refresh token (RFC 7009), clear both cookies, return the
+/// end-session URL (OIDC RP-Initiated Logout §2) when the provider has one.
+pub(crate) async fn logout(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    StrictJson(_): StrictJson<Empty>,
+) -> Result<Response, ApiError> {
+    let c = &app.inner.cookies;
+    let mut out_headers = HeaderMap::new();
+    c.clear(&mut out_headers, c.session_name);
+    c.clear(&mut out_headers, c.tx_name);
+    let session: Option<SessionCookie> = c.get(&headers, &app.inner.key, c.session_name);
+    let mut reply = LogoutReply {
+        revoked: false,
+        end_session_url: None,
+    };
+    if let Some(session) = session
+        && let Ok(provider) = app.provider(&session.provider)
+    {
+        match provider.endpoints(&app.inner.out).await {
+            Ok(ep) => {
+                if let (Some(rt), Some(url)) = (&session.refresh_token, &ep.revocation_endpoint) {
+                    reply.revoked = revoke(&app, &provider, url, rt).await;
+                }
+                reply.end_session_url =
+                    end_session_url(&provider, &ep, session.id_token.as_deref());
+            }
+            Err(e) => {
+                tracing::warn!(provider = %provider.id, code = e.code().as_str(),
+                    "logout: provider metadata unavailable; cookies cleared without revocation");
+            }
+        }
+    }
+    Ok((out_headers, Json(reply)).into_response())
+}
+
+async fn revoke(app: &AppState, provider: &Provider, url: &str, rt: &str) -> bool {
+    let form = vec![
+        ("token", rt.to_owned()),
+        ("token_type_hint", "refresh_token".to_owned()),
+    ];
+    match provider
+        .post_form(&app.inner.out, EndpointKind::Revocation, url, form)
+        .await
+    {
+        // RFC 7009 §2.2: 200 also for tokens the server does not know.
+        Ok(f) if f.status == 200 => true,
+        Ok(f) if f.status == 503 => {
+            // RFC 7009 §2.2.1: the client may retry later; the cookie is gone either way.
+            tracing::warn!(provider = %provider.id, retry_after = ?f.retry_after,
+                "revocation: provider unavailable (503); token not revoked");
+            false
+        }
+        Ok(f) => {
+            tracing::warn!(provider = %provider.id, status = f.status,
+                "revocation: provider refused; token not revoked");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(provider = %provider.id, code = e.code().as_str(),
+                "revocation: provider unreachable; token not revoked");
+            false
+        }
+    }
+}
+
+fn end_session_url(provider: &Provider, ep: &Endpoints, id_token: Option<&str>) -> Option<String> {
+    let base = ep.end_session_endpoint.as_ref()?;
+    let mut u = url::Url::parse(base).ok()?;
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("client_id", &provider.cfg.client_id);
+        if let Some(t) = id_token {
+            q.append_pair("id_token_hint", t);
+        }
+        if let Some(p) = &provider.cfg.post_logout_redirect_uri {
+            q.append_pair("post_logout_redirect_uri", p);
+        }
+    }
+    Some(u.to_string())
+}

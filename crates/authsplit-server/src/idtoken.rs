@@ -1,0 +1,202 @@
+//! ID token validation (OIDC Core §3.1.3.7): signature with a key from the provider's JWKS and
+//! an algorithm from the allow-list (never `none`, never HMAC), `iss` exact, `aud` contains the
+//! client id, `azp` equals it when present, `exp` in the future, `iat` sane, `nonce` equal to the
+//! stored one. `jsonwebtoken` checks the signature; the claims are checked here against the
+//! injectable clock.
+
+use authsplit_core::{Error, ErrorCode};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+use crate::outbound::Outbound;
+use crate::provider::{Endpoints, Provider};
+
+const LEEWAY_SECS: u64 = 120;
+const MAX_IAT_AGE_SECS: u64 = 24 * 3600;
+
+fn bad(msg: &'static str) -> Error {
+    Error::new(ErrorCode::InvalidIdToken, msg)
+}
+
+/// What the ID token must match.
+pub(crate) struct Expect<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub nonce: Option<&'a str>,
+    pub now: u64,
+}
+
+/// Validates `token`; returns its claims.
+pub(crate) async fn validate(
+    provider: &Provider,
+    out: &Outbound,
+    ep: &Endpoints,
+    token: &str,
+    expect: &Expect<'_>,
+) -> Result<serde_json::Map<String, Value>, Error> {
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| bad("the ID token is not a well-formed signed JWT"))?;
+    if !provider.algs.contains(&header.alg) {
+        return Err(bad("the ID token's signature algorithm is not allowed"));
+    }
+    let set = provider.jwks(out, ep, header.kid.as_deref()).await?;
+    let jwk = select_key(&set.keys, header.kid.as_deref(), header.alg)
+        .ok_or_else(|| bad("no matching key for the ID token in the provider's JWKS"))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| bad("the provider's JWK is unusable"))?;
+    let mut v = Validation::new(header.alg);
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, &key, &v)
+        .map_err(|_| bad("the ID token signature is invalid"))?;
+    check_claims(&data.claims, expect)?;
+    Ok(data.claims)
+}
+
+fn select_key<'a>(keys: &'a [Jwk], kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
+    let family_ok = |k: &Jwk| {
+        matches!(
+            (&k.algorithm, alg),
+            (
+                AlgorithmParameters::RSA(_),
+                Algorithm::RS256
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512
+            ) | (
+                AlgorithmParameters::EllipticCurve(_),
+                Algorithm::ES256 | Algorithm::ES384
+            ) | (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA)
+        )
+    };
+    let usable = |k: &&Jwk| {
+        let use_ok =
+            !matches!(k.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature);
+        let alg_ok = k
+            .common
+            .key_algorithm
+            .is_none_or(|ka| ka == jsonwebtoken::jwk::KeyAlgorithm::from(alg));
+        use_ok && alg_ok && family_ok(k)
+    };
+    match kid {
+        Some(kid) => keys
+            .iter()
+            .filter(|k| k.common.key_id.as_deref() == Some(kid))
+            .find(usable),
+        None => {
+            let mut it = keys.iter().filter(usable);
+            let first = it.next();
+            // Without a kid, only an unambiguous key is acceptable.
+            if it.next().is_some() { None } else { first }
+        }
+    }
+}
+
+/// The claim checks of OIDC Core §3.1.3.7 (steps 2, 3, 4, 5, 9, 10, 11).
+pub(crate) fn check_claims(
+    c: &serde_json::Map<String, Value>,
+    expect: &Expect<'_>,
+) -> Result<(), Error> {
+    let iss = c.get("iss").and_then(Value::as_str);
+    if iss != Some(expect.issuer) {
+        return Err(bad("the ID token's iss is not the provider's issuer"));
+    }
+    let aud_ok = match c.get("aud") {
+        Some(Value::String(a)) => a == expect.client_id,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(expect.client_id)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(bad("the ID token's aud does not contain this client"));
+    }
+    if let Some(azp) = c.get("azp")
+        && azp.as_str() != Some(expect.client_id)
+    {
+        return Err(bad("the ID token's azp is not this client"));
+    }
+    match c.get("sub").and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => {}
+        _ => return Err(bad("the ID token has no sub")),
+    }
+    let exp = c
+        .get("exp")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad("the ID token has no numeric exp"))?;
+    if exp + LEEWAY_SECS <= expect.now {
+        return Err(bad("the ID token has expired"));
+    }
+    let iat = c
+        .get("iat")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad("the ID token has no numeric iat"))?;
+    if iat > expect.now + LEEWAY_SECS || iat + MAX_IAT_AGE_SECS < expect.now {
+        return Err(bad("the ID token's iat is not plausible"));
+    }
+    let token_nonce = c.get("nonce").and_then(Value::as_str);
+    match (expect.nonce, token_nonce) {
+        (Some(want), Some(got)) => {
+            use subtle::ConstantTimeEq as _;
+            if !bool::from(want.as_bytes().ct_eq(got.as_bytes())) {
+                return Err(bad("the ID token's nonce does not match the transaction"));
+            }
+        }
+        (Some(_), None) => return Err(bad("the ID token has no nonce")),
+        (None, _) => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> serde_json::Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    fn expect(now: u64) -> Expect<'static> {
+        Expect {
+            issuer: "https://op.example",
+            client_id: "app",
+            nonce: Some("n-123"),
+            now,
+        }
+    }
+
+    // OIDC Core §3.1.3.7: iss exact, aud contains client_id, azp, exp, iat, nonce.
+    #[test]
+    fn claim_rules() {
+        let now = 1_700_000_000;
+        let good = json!({"iss":"https://op.example","aud":["app","other"],"azp":"app","sub":"u1",
+            "exp":now+300,"iat":now,"nonce":"n-123"});
+        assert!(check_claims(&claims(good.clone()), &expect(now)).is_ok());
+        let mut bad_cases = Vec::new();
+        for (k, v) in [
+            ("iss", json!("https://op.example/")),
+            ("aud", json!("other")),
+            ("azp", json!("other")),
+            ("exp", json!(now - 1000)),
+            ("iat", json!(now + 10_000)),
+            ("nonce", json!("n-124")),
+            ("sub", json!("")),
+        ] {
+            let mut c = claims(good.clone());
+            c.insert(k.to_owned(), v);
+            bad_cases.push((k, check_claims(&c, &expect(now)).map_err(|e| e.code())));
+        }
+        for (k, r) in bad_cases {
+            assert_eq!(r, Err(ErrorCode::InvalidIdToken), "claim {k}");
+        }
+        let mut no_nonce = claims(good);
+        no_nonce.remove("nonce");
+        assert!(check_claims(&no_nonce, &expect(now)).is_err());
+    }
+}

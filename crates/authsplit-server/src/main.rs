@@ -1,0 +1,186 @@
+//! `authsplit-server`: runs the authsplit backend from a config file.
+//!
+//! Prints exactly one line on stdout once it accepts connections:
+//! `authsplit-server listening on http://<ip>:<port>` (the real port, also for port 0).
+//! Everything else (the start-up log, warnings, request logs) goes to stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use authsplit_core::ErrorCode;
+use authsplit_server::{Authsplit, Config};
+use clap::Parser;
+use tower_http::services::{ServeDir, ServeFile};
+
+/// The authsplit backend: holds the OAuth client secret, redeems authorization codes for the
+/// browser half, refreshes and revokes tokens.
+///
+/// Configuration comes from a TOML file (see authsplit.example.toml) with environment
+/// overrides: AUTHSPLIT__<SECTION>__<KEY>, `__` between path parts, e.g.
+/// AUTHSPLIT__SERVER__COOKIE_KEY or AUTHSPLIT__PROVIDERS__LOCAL__CLIENT_SECRET. Keep secrets in
+/// the environment.
+///
+/// Routes: the auth API at /auth (POST /auth/transactions, /auth/token, /auth/refresh,
+/// /auth/logout; GET /auth/config, /auth/healthz), GET /api/hello when server.demo_api is on,
+/// and the static SPA at / when a static directory is set.
+///
+/// Stdout carries exactly one line, `authsplit-server listening on http://IP:PORT`; logs go to
+/// stderr (filter with RUST_LOG, e.g. RUST_LOG=authsplit_server=debug). SIGINT/SIGTERM stop it
+/// gracefully.
+#[derive(Debug, Parser)]
+#[command(name = "authsplit-server", version, about, long_about)]
+struct Cli {
+    /// Path of the TOML configuration file. Without it, configuration comes from AUTHSPLIT__*
+    /// environment variables only.
+    #[arg(long, env = "AUTHSPLIT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Listen address, overriding server.listen (e.g. 127.0.0.1:0 for a free port).
+    #[arg(long, value_name = "IP:PORT")]
+    listen: Option<String>,
+
+    /// Serve this directory at / (a single-page app: unknown paths fall back to index.html),
+    /// overriding server.static_dir.
+    #[arg(long, value_name = "DIR")]
+    static_dir: Option<PathBuf>,
+
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// Check the configuration (and run discovery), print the providers, and exit.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            tracing::error!("{msg}");
+            eprintln!("authsplit-server: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(l) = cli.listen {
+        config.server.listen = l;
+    }
+    if let Some(d) = cli.static_dir {
+        config.server.static_dir = Some(d);
+    }
+    let addr =
+        authsplit_server::config::parse_listen(&config.server.listen).map_err(|e| e.to_string())?;
+    let auth = Authsplit::new(config).map_err(|e| e.to_string())?;
+    for w in auth.warnings() {
+        tracing::warn!("!!! {w}");
+    }
+    for p in auth.providers() {
+        tracing::info!(provider = %p.id, name = %p.name, issuer = p.issuer.as_deref().unwrap_or("-"),
+            client_id = %p.client_id, client_auth = ?p.client_auth, redirect_uri = %p.redirect_uri,
+            "provider loaded");
+    }
+    // Discovery up front: a wrong issuer refuses to start; an unreachable provider is retried
+    // on first use.
+    for (id, e) in auth.warm_up().await {
+        if e.code() == ErrorCode::DiscoveryFailed {
+            return Err(format!("provider `{id}`: {}", e.message));
+        }
+        tracing::warn!(provider = %id, code = e.code().as_str(),
+            "discovery failed at start-up ({}); will retry on first use", e.message);
+    }
+    if cli.check {
+        tracing::info!("configuration OK");
+        return Ok(());
+    }
+
+    let server = auth.server_config().clone();
+    let mut app: axum::Router = axum::Router::new().nest("/auth", auth.router());
+    if server.demo_api {
+        tracing::warn!("!!! demo API enabled: GET /api/hello (example only)");
+        app = app.nest("/api", auth.demo_api_router());
+    }
+    if let Some(dir) = &server.static_dir {
+        if !dir.join("index.html").is_file() {
+            return Err(format!("static dir {} has no index.html", dir.display()));
+        }
+        tracing::info!(dir = %dir.display(), "serving the SPA at /");
+        let spa = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
+        app = app.fallback_service(spa);
+    }
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("could not listen on {addr}: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("no local address: {e}"))?;
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "authsplit-server listening on http://{local}");
+        let _ = stdout.flush();
+    }
+    tracing::info!(%local, "ready");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

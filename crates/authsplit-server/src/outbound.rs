@@ -1,0 +1,241 @@
+//! Outbound HTTP to providers (REFERENCE §3.5, §3.8, §3.15): one shared reqwest client
+//! (rustls, connection pool), redirects never followed, connect and total timeouts, a response
+//! size cap, bounded concurrency per provider, and a tracing span per call with no secrets.
+//! Nothing here retries: a request that may have reached the provider is never re-sent.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authsplit_core::error::ResponseInfo;
+use authsplit_core::{Error, ErrorClass, ErrorCode};
+use tokio::sync::Semaphore;
+
+use crate::config::{ConfigError, ServerConfig};
+
+/// Which endpoint a call goes to (for logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EndpointKind {
+    Discovery,
+    Jwks,
+    Token,
+    Refresh,
+    Userinfo,
+    Revocation,
+}
+
+impl EndpointKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Discovery => "discovery",
+            Self::Jwks => "jwks",
+            Self::Token => "token",
+            Self::Refresh => "refresh",
+            Self::Userinfo => "userinfo",
+            Self::Revocation => "revocation",
+        }
+    }
+}
+
+/// A fully read, size-capped response.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: bytes::Bytes,
+    /// `Retry-After` in seconds, when sent as seconds (an HTTP date is converted; garbage is
+    /// ignored).
+    pub retry_after: Option<u64>,
+}
+
+impl Fetched {
+    /// Log-safe information about this response.
+    pub fn info(&self) -> ResponseInfo {
+        ResponseInfo {
+            status: self.status,
+            content_type: self.content_type.clone(),
+            snippet: authsplit_core::token::redact_snippet(&self.body),
+        }
+    }
+}
+
+/// The shared client.
+#[derive(Clone, Debug)]
+pub(crate) struct Outbound {
+    client: reqwest::Client,
+    max_bytes: usize,
+    total: Duration,
+}
+
+impl Outbound {
+    pub fn new(server: &ServerConfig) -> Result<Self, ConfigError> {
+        // rustls is built with ring only; make it the process default (ignore "already set").
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let total = Duration::from_millis(server.request_timeout_ms.max(1));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_millis(server.connect_timeout_ms.max(1)))
+            .timeout(total)
+            .user_agent(concat!("authsplit-server/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ConfigError(format!("could not build the HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            max_bytes: server.max_response_bytes,
+            total,
+        })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends one request (never retried), reads at most `max_bytes` of the body.
+    pub async fn send(
+        &self,
+        provider: &str,
+        kind: EndpointKind,
+        permits: &Arc<Semaphore>,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Fetched, Error> {
+        let span = tracing::info_span!("outbound", provider, endpoint = kind.as_str());
+        let started = Instant::now();
+        let res = tokio::time::timeout(self.total, async {
+            let _permit = permits
+                .acquire()
+                .await
+                .map_err(|_| Error::new(ErrorCode::Internal, "outbound limiter closed"))?;
+            let resp = req.send().await.map_err(map_reqwest_error)?;
+            read_capped(resp, self.max_bytes).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(timeout_error()));
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let _g = span.enter();
+        match &res {
+            Ok(f) => tracing::info!(
+                status = f.status,
+                latency_ms,
+                outcome = "response",
+                "outbound call"
+            ),
+            Err(e) => tracing::warn!(
+                latency_ms,
+                outcome = e.code().as_str(),
+                "outbound call failed"
+            ),
+        }
+        res
+    }
+}
+
+fn timeout_error() -> Error {
+    Error::new(
+        ErrorCode::ProviderTimeout,
+        "the provider did not answer in time",
+    )
+}
+
+/// Maps a transport error: timeout → `provider_timeout`; connect refused / DNS / reset →
+/// `provider_unreachable` (retryable). The reqwest message is not included (it can hold a URL).
+pub(crate) fn map_reqwest_error(e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        timeout_error()
+    } else if e.is_connect() {
+        Error::new(
+            ErrorCode::ProviderUnreachable,
+            "could not connect to the provider",
+        )
+    } else if e.is_body() || e.is_decode() {
+        Error::new(
+            ErrorCode::ProviderUnreachable,
+            "the provider's response was cut off",
+        )
+        .with_class(ErrorClass::Retryable)
+    } else {
+        Error::new(
+            ErrorCode::ProviderUnreachable,
+            "the connection to the provider failed",
+        )
+    }
+}
+
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Fetched, Error> {
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let too_big = || {
+        Error::new(
+            ErrorCode::ProviderBadResponse,
+            "the provider's response is too large",
+        )
+        .with_response(ResponseInfo {
+            status,
+            content_type: content_type.clone(),
+            snippet: String::new(),
+        })
+    };
+    if resp.content_length().is_some_and(|l| l > max as u64) {
+        return Err(too_big());
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(map_reqwest_error)? {
+        if buf.len() + chunk.len() > max {
+            return Err(too_big());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Fetched {
+        status,
+        content_type,
+        body: buf.freeze(),
+        retry_after,
+    })
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date; anything else is ignored (capped at 1 h).
+pub(crate) fn parse_retry_after(v: &str) -> Option<u64> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(s.min(3600));
+    }
+    let when =
+        time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
+    let now = time::OffsetDateTime::now_utc();
+    let secs = (when - now).whole_seconds();
+    Some(secs.clamp(0, 3600) as u64)
+}
+
+/// Turns a non-2xx/unexpected response from a non-token endpoint into a typed error.
+pub(crate) fn unexpected(what: &'static str, f: &Fetched) -> Error {
+    let code = match f.status {
+        429 | 503 => ErrorCode::ProviderUnavailable,
+        _ => ErrorCode::ProviderBadResponse,
+    };
+    let mut e = Error::new(code, what).with_response(f.info());
+    if let Some(pe) = authsplit_core::token::parse_error_body(&f.body) {
+        e = e.with_provider_error(pe);
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("120"), Some(120));
+        assert_eq!(parse_retry_after("999999"), Some(3600));
+        assert_eq!(parse_retry_after("garbage"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
+    }
+}
