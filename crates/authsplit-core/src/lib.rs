@@ -19,6 +19,7 @@ pub mod authorize;
 pub mod callback;
 pub mod error;
 pub mod pkce;
+pub mod provider;
 pub mod random;
 pub mod secret;
 pub mod token;

@@ -1,0 +1,896 @@
+//! Provider profiles **as data**, shared by the browser half and the backend half.
+//!
+//! A [`ProviderProfile`] says everything authsplit must know about one sign-in platform:
+//! endpoints (with `{tenant}` / `{base_url}` / `{agentid}` placeholders filled from
+//! [`ProviderProfile::vars`]), parameter names (WeChat `appid`/`secret`, DingTalk `clientId` /
+//! `grantType`, the callback's `authCode`), scopes, authorization-URL quirks, the token request
+//! style (POST form, POST JSON, GET query) and client authentication, the response format and
+//! error signalling, PKCE support, refresh and revocation support, the userinfo call, extra
+//! steps (QQ's `/oauth2.0/me`, WeCom's corp-token flow), and how to build the normalized user.
+//!
+//! Everything here is pure: the functions **build** [`HttpRequestSpec`]s and **parse** response
+//! bytes; the backend executes the requests. Facts per provider come from
+//! `shared/PROVIDERS.md`; every preset's documentation marks what rests on unverified sources.
+//!
+//! Flow for the backend (see `docs/PROVIDERS.md` for the full integration guide):
+//!
+//! 1. start-up: [`preset`] (or [`generic_oidc`] / [`generic_oauth2`] /
+//!    [`google::from_client_secrets`]) → [`ProviderProfile::with_overrides`] →
+//!    [`ProviderProfile::resolve`] → ([`discovery::apply_discovery`] for OIDC) →
+//!    [`ProviderProfile::check`].
+//! 2. `/transactions`: [`authorize_template`]; `code_param` = [`ProviderProfile::callback_code_param`].
+//! 3. `/token`: [`token_request`] → execute → [`parse_token_response`]; then, if the profile
+//!    has one, [`openid_request`] → [`parse_openid_response`] (merges `openid` into the
+//!    context); then [`userinfo_request`] → [`parse_userinfo_response`]; then
+//!    [`normalize_user`]. WeCom ([`Flow::CorpToken`]): [`app_token_request`] (cache it) →
+//!    [`code_identity_request`] → [`parse_code_identity_response`] → [`normalize_user`].
+//! 4. `/refresh`: [`token_request`] with [`Grant::RefreshToken`]; `/logout`:
+//!    [`revocation_request`] → [`parse_revocation_response`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::authorize::{AuthorizeQuirks, AuthorizeTemplate};
+use crate::error::ErrorCode;
+use crate::token::TokenResponseOptions;
+use crate::{Error, ErrorClass};
+
+pub mod discovery;
+pub mod entra;
+pub mod google;
+mod presets;
+mod request;
+mod response;
+mod user;
+
+pub use presets::{PRESET_NAMES, generic_oauth2, generic_oidc, preset};
+pub use request::{
+    Body, ClientCredentials, Grant, HttpRequestSpec, RevocableToken, app_token_request,
+    code_identity_request, openid_request, revocation_request, token_request, userinfo_request,
+};
+pub use response::{
+    parse_app_token_response, parse_code_identity_response, parse_openid_response,
+    parse_revocation_response, parse_token_response, parse_userinfo_response,
+};
+pub use user::normalize_user;
+
+/// HTTP method of a provider call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `DELETE` (GitHub token revocation)
+    Delete,
+}
+
+impl HttpMethod {
+    /// The method name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// Where request parameters go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamEncoding {
+    /// `application/x-www-form-urlencoded` body (RFC 6749 §4.1.3).
+    Form,
+    /// JSON object body, every value a string (Feishu, DingTalk, GitHub revocation).
+    Json,
+    /// URL query (WeChat, QQ, OSChina, WeCom: GET requests).
+    Query,
+}
+
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `client_secret_basic`: `Authorization: Basic base64(urlenc(id):urlenc(secret))`
+    /// (RFC 6749 §2.3.1).
+    Basic,
+    /// `client_secret_post`: id and secret as request parameters, wherever the parameters go.
+    Post,
+    /// Only the client id parameter, no secret (WeChat refresh).
+    IdOnly,
+    /// Nothing (Google revocation).
+    None,
+}
+
+/// The token (and refresh) request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCall {
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// Where the parameters go.
+    pub encoding: ParamEncoding,
+    /// Client authentication.
+    pub client_auth: ClientAuth,
+    /// Whether `redirect_uri` is sent with the code (WeChat and DingTalk do not take it).
+    pub send_redirect_uri: bool,
+    /// Fixed extra parameters (`fmt=json` for QQ, `dataType=json` for OSChina).
+    #[serde(default)]
+    pub extra_params: Vec<(String, String)>,
+    /// Extra headers for this call (`Accept: application/json`).
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+}
+
+/// Refresh support (RFC 6749 §6). Method, encoding, extras and headers are the token call's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshCall {
+    /// Overrides the client authentication (WeChat: [`ClientAuth::IdOnly`]).
+    #[serde(default)]
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Revocation support (RFC 7009 or the provider's own call). URL: [`Endpoints::revocation`],
+/// where `{client_id}` is replaced by the (percent-encoded) client id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationCall {
+    /// HTTP method.
+    pub method: HttpMethod,
+    /// Where the parameters go.
+    pub encoding: ParamEncoding,
+    /// Client authentication.
+    pub client_auth: ClientAuth,
+    /// Name of the token parameter (`token` per RFC 7009 §2.1; GitHub/Weibo `access_token`).
+    pub token_param: String,
+    /// Whether a refresh token can be revoked (RFC 7009 §2.1); otherwise only access tokens.
+    pub accepts_refresh_token: bool,
+    /// Whether to send `token_type_hint` (RFC 7009 §2.1).
+    pub send_token_type_hint: bool,
+}
+
+/// How the access token travels on an API call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPlacement {
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1).
+    Bearer,
+    /// A custom header (DingTalk `x-acs-dingtalk-access-token`).
+    Header(String),
+    /// A query parameter (RFC 6750 §2.3 style: WeChat, QQ, Gitee, OSChina, Weibo).
+    Query(String),
+}
+
+/// Where a parameter value of an API call comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamSource {
+    /// A fixed value (`lang=zh_CN`, `fmt=json`).
+    Literal(String),
+    /// The client id (QQ `oauth_consumer_key`).
+    ClientId,
+    /// A member of the token response / context (`openid`, `uid`).
+    Context(String),
+}
+
+/// How an API response (userinfo, QQ `/me`, WeCom) is read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiCall {
+    /// HTTP method (always `GET` in the presets).
+    pub method: HttpMethod,
+    /// Where the access token goes.
+    pub token: TokenPlacement,
+    /// Query parameters, in order.
+    #[serde(default)]
+    pub params: Vec<(String, ParamSource)>,
+    /// Extra headers.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// Body format.
+    pub format: BodyFormat,
+    /// Error signalling.
+    pub errors: ErrorStyle,
+    /// A member holding the payload (Feishu: `data`).
+    #[serde(default)]
+    pub unwrap: Option<String>,
+}
+
+/// Token-response body formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    /// JSON with an `application/json` (or `+json`) content type (RFC 6749 §5.1).
+    Json,
+    /// JSON whatever the content type says (WeChat and Weibo serve `text/plain`).
+    JsonAnyContentType,
+    /// JSON, or `application/x-www-form-urlencoded` (GitHub without `Accept`).
+    JsonOrForm,
+    /// JSON, form-encoded, or JSONP `callback( {...} );` (QQ).
+    JsonFormOrJsonp,
+}
+
+/// How a provider signals an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorStyle {
+    /// RFC 6749 §5.2: 4xx + `error` (Microsoft also `error_codes` → `AADSTS…`).
+    Rfc6749,
+    /// An `error` member, also in a 200 body (GitHub).
+    ErrorIn200,
+    /// `errcode` ≠ 0 + `errmsg`, usually on 200 (WeChat, WeCom).
+    Errcode,
+    /// `code` ≠ 0 (number) + `error`/`msg` (Feishu), any status.
+    NumericCode,
+    /// 4xx + string `code` + `message` (DingTalk new API).
+    StringCode,
+    /// `error` (number or string) in JSON/JSONP on 200, or `ret` ≠ 0 + `msg` (QQ).
+    QqStyle,
+}
+
+/// What a provider error means for the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorOutcome {
+    /// Code/refresh token invalid, used or expired → [`ErrorCode::InvalidGrant`] (new sign-in).
+    InvalidGrant,
+    /// Bad client id / secret → [`ErrorCode::InvalidClient`] (configuration).
+    InvalidClient,
+    /// Another configuration problem (redirect URI, IP allow-list) →
+    /// [`ErrorCode::ProviderError`] with class `Configuration`.
+    Configuration,
+    /// Transient (system busy) → [`ErrorCode::ProviderUnavailable`] (retryable).
+    Retryable,
+    /// Anything else → [`ErrorCode::ProviderError`].
+    Other,
+}
+
+/// One provider error code and its meaning.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRule {
+    /// The provider's code as a string (`40029`, `bad_verification_code`, `AADSTS54005`).
+    pub code: String,
+    /// Its meaning.
+    pub outcome: ErrorOutcome,
+}
+
+/// How the token response is read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseRules {
+    /// Body format.
+    pub format: BodyFormat,
+    /// Error signalling.
+    pub errors: ErrorStyle,
+    /// Renames applied before RFC 6749 parsing (DingTalk `accessToken` → `access_token`).
+    #[serde(default)]
+    pub rename: Vec<(String, String)>,
+    /// A missing `token_type` means `bearer` (WeChat, QQ, DingTalk, Weibo, OSChina, WeCom).
+    #[serde(default)]
+    pub missing_token_type_is_bearer: bool,
+    /// `expires_in` may be a decimal string.
+    #[serde(default)]
+    pub expires_in_as_string: bool,
+    /// Provider error codes with a known meaning (checked before the RFC 6749 defaults).
+    #[serde(default)]
+    pub error_map: Vec<ErrorRule>,
+}
+
+/// Where the user's stable subject comes from. Fields are looked up in the userinfo object
+/// first, then in the context (token response extras + validated ID token claims).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectSource {
+    /// One member (string, or integer turned into its decimal string).
+    Field(String),
+    /// Several members joined (Microsoft `tid` + `oid` → `"{tid}:{oid}"`).
+    Join {
+        /// The members, in order.
+        fields: Vec<String>,
+        /// The separator.
+        separator: String,
+    },
+}
+
+/// Whether the email is verified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailVerified {
+    /// Unknown (`None`).
+    Unknown,
+    /// A boolean (or `"true"`/`"false"`) member (`email_verified`, Discord `verified`).
+    Field(String),
+    /// Fixed: the provider documents that emails are (not) verified (Feishu: admin-entered).
+    Fixed(bool),
+}
+
+/// Where the avatar URL comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AvatarSource {
+    /// A member holding a URL.
+    Field(String),
+    /// A template with `{member}` placeholders (Discord
+    /// `https://cdn.discordapp.com/avatars/{id}/{avatar}.png`); skipped when a member is missing.
+    Template(String),
+}
+
+/// How a provider profile maps to the normalized [`crate::wire::User`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserMapping {
+    /// Subject candidates, first match wins (WeChat: `unionid`, then `openid`). Never an email.
+    pub subject: Vec<SubjectSource>,
+    /// Display-name candidates.
+    #[serde(default)]
+    pub name: Vec<String>,
+    /// Email candidates.
+    #[serde(default)]
+    pub email: Vec<String>,
+    /// Whether the email is verified.
+    pub email_verified: EmailVerified,
+    /// Avatar candidates.
+    #[serde(default)]
+    pub avatar: Vec<AvatarSource>,
+}
+
+/// Which code path the provider needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flow {
+    /// RFC 6749 §4.1: code → token endpoint → userinfo.
+    AuthorizationCode,
+    /// WeCom: app (corp) token from `corpid`+`corpsecret` (cache it), then the code is resolved
+    /// to a user by [`Endpoints::code_identity`]. No user token, no refresh.
+    CorpToken,
+}
+
+/// Endpoints. Values may contain `{var}` placeholders ([`ProviderProfile::vars`]);
+/// [`Endpoints::revocation`] may also contain `{client_id}` and [`OidcRules`]'s issuer template
+/// `{tenantid}`, both filled at run time.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Endpoints {
+    /// Authorization endpoint (RFC 6749 §3.1).
+    pub authorization: Option<String>,
+    /// Token endpoint (RFC 6749 §3.2); WeCom: the corp-token (`gettoken`) endpoint.
+    pub token: Option<String>,
+    /// Refresh endpoint when it differs from the token endpoint (WeChat).
+    pub refresh: Option<String>,
+    /// Userinfo endpoint.
+    pub userinfo: Option<String>,
+    /// QQ: the `/oauth2.0/me` endpoint that turns an access token into an `openid`.
+    pub openid: Option<String>,
+    /// WeCom: the endpoint that turns a code into a user (`auth/getuserinfo`).
+    pub code_identity: Option<String>,
+    /// Revocation endpoint (RFC 7009).
+    pub revocation: Option<String>,
+    /// End-session endpoint (OIDC RP-Initiated Logout).
+    pub end_session: Option<String>,
+    /// JWKS URI (ID token keys).
+    pub jwks: Option<String>,
+}
+
+/// OpenID Connect settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcRules {
+    /// The issuer (exact string; discovery at `{issuer}/.well-known/openid-configuration`).
+    pub issuer: Option<String>,
+    /// Whether [`discovery::apply_discovery`] must run at start-up.
+    pub discovery: bool,
+    /// Other `iss` values the provider is documented to use (Google `accounts.google.com`).
+    pub alternative_issuers: Vec<String>,
+    /// Accept a discovered issuer that differs only by a trailing `/` (LinuxDo).
+    pub issuer_trailing_slash_lenient: bool,
+    /// Multi-tenant issuer template with `{tenantid}` (Microsoft `common`/`organizations`).
+    pub tenant_issuer_template: Option<String>,
+    /// Allowed tenant ids (`tid`); empty = any tenant (see [`entra::check_issuer`]).
+    pub allowed_tenants: Vec<String>,
+    /// Whether the authorization response carries `iss` (RFC 9207) — Discord does.
+    pub iss_in_callback: bool,
+}
+
+/// Authorization-request settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRules {
+    /// Scope separator (`" "` RFC 6749 §3.3; `","` WeChat, QQ, Weibo).
+    pub scope_separator: String,
+    /// Default sign-in scopes.
+    pub default_scopes: Vec<String>,
+    /// `prompt`, if any (DingTalk `consent`).
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Extra parameters (Google `access_type=offline`, WeCom `agentid={agentid}`).
+    #[serde(default)]
+    pub extra_params: Vec<(String, String)>,
+    /// URL-shape quirks (client id name, parameter order, fragment). `omit_pkce` is derived
+    /// from [`ProviderProfile::pkce`].
+    #[serde(default)]
+    pub quirks: AuthorizeQuirks,
+    /// The callback's code parameter (`code`; DingTalk `authCode`).
+    #[serde(default = "default_code_param")]
+    pub callback_code_param: String,
+    /// `state` must be `[A-Za-z0-9]` only, ≤128 bytes (WeChat / WeCom). The browser must then
+    /// generate an alphanumeric state (see [`state_is_acceptable`]).
+    #[serde(default)]
+    pub state_alphanumeric: bool,
+}
+
+fn default_code_param() -> String {
+    "code".to_owned()
+}
+
+/// Token-side parameter names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParamNames {
+    /// `client_id` (WeChat `appid`, DingTalk `clientId`, WeCom `corpid`).
+    pub client_id: String,
+    /// `client_secret` (WeChat `secret`, DingTalk `clientSecret`, WeCom `corpsecret`).
+    pub client_secret: String,
+    /// `grant_type` (DingTalk `grantType`).
+    pub grant_type: String,
+    /// `code`.
+    pub code: String,
+    /// `redirect_uri`.
+    pub redirect_uri: String,
+    /// `code_verifier` (RFC 7636 §4.5).
+    pub code_verifier: String,
+    /// `refresh_token` (DingTalk `refreshToken`).
+    pub refresh_token: String,
+}
+
+impl Default for ParamNames {
+    fn default() -> Self {
+        Self {
+            client_id: "client_id".into(),
+            client_secret: "client_secret".into(),
+            grant_type: "grant_type".into(),
+            code: "code".into(),
+            redirect_uri: "redirect_uri".into(),
+            code_verifier: "code_verifier".into(),
+            refresh_token: "refresh_token".into(),
+        }
+    }
+}
+
+/// One provider, as data. Serialize/Deserialize so configuration can override any field
+/// ([`ProviderProfile::with_overrides`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderProfile {
+    /// Provider id (`github`, `wechat_mp`, …): the prefix of the normalized user id.
+    pub id: String,
+    /// Display name for the SPA.
+    pub display_name: String,
+    /// Values for `{name}` placeholders in endpoints and extra parameters (`tenant`,
+    /// `base_url`, `agentid`).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Which code path.
+    pub flow: Flow,
+    /// Endpoints.
+    pub endpoints: Endpoints,
+    /// OpenID Connect settings, if the provider speaks OIDC.
+    #[serde(default)]
+    pub oidc: OidcRules,
+    /// Authorization request.
+    pub authorize: AuthorizeRules,
+    /// Whether the provider supports PKCE S256 (RFC 7636). When false the browser still makes
+    /// a verifier and the backend still binds it; it is just not sent.
+    pub pkce: bool,
+    /// Token-side parameter names.
+    #[serde(default)]
+    pub params: ParamNames,
+    /// The token request.
+    pub token: TokenCall,
+    /// Token response reading.
+    pub response: ResponseRules,
+    /// Refresh support; `None` = refused with a typed error.
+    #[serde(default)]
+    pub refresh: Option<RefreshCall>,
+    /// Revocation support; `None` = refused with a typed error.
+    #[serde(default)]
+    pub revocation: Option<RevocationCall>,
+    /// QQ: the openid lookup step (`/oauth2.0/me`), run after the token exchange.
+    #[serde(default)]
+    pub openid_step: Option<ApiCall>,
+    /// The userinfo call; `None` = the user comes from the token response alone
+    /// (WeChat `snsapi_base`) or from the code-identity step (WeCom).
+    #[serde(default)]
+    pub userinfo: Option<ApiCall>,
+    /// Headers required on every call to this provider (GitHub/Gitee `User-Agent`).
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// How to build the normalized user.
+    pub user: UserMapping,
+    /// Facts this profile rests on that are unverified (from PROVIDERS.md), for the docs.
+    #[serde(default)]
+    pub unverified: Vec<String>,
+}
+
+/// The `User-Agent` sent to providers that require one.
+pub const USER_AGENT: &str = concat!("authsplit/", env!("CARGO_PKG_VERSION"));
+
+pub(crate) fn config_error(message: String) -> Error {
+    Error::new(ErrorCode::Configuration, message)
+}
+
+/// Placeholders filled at run time, left alone by [`ProviderProfile::resolve`].
+const RUNTIME_PLACEHOLDERS: &[&str] = &["client_id", "tenantid"];
+
+/// Fills `{name}` placeholders from `vars`; runtime placeholders are kept. Unknown ones are an
+/// error naming the variable.
+pub(crate) fn fill_placeholders(
+    input: &str,
+    vars: &BTreeMap<String, String>,
+    provider: &str,
+) -> Result<String, Error> {
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err(config_error(format!(
+                "provider `{provider}`: unbalanced `{{` in `{input}`"
+            )));
+        };
+        let name = &after[..close];
+        if let Some(value) = vars.get(name) {
+            out.push_str(value);
+        } else if RUNTIME_PLACEHOLDERS.contains(&name) {
+            out.push('{');
+            out.push_str(name);
+            out.push('}');
+        } else {
+            return Err(config_error(format!(
+                "provider `{provider}`: `{input}` needs `{name}`; set `vars.{name}` in the provider configuration"
+            )));
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host.starts_with("127.")
+}
+
+/// Whether `url` is an absolute `https:` URL (or `http:` on a loopback host), without a
+/// fragment, userinfo or whitespace.
+pub(crate) fn check_endpoint_url(url: &str, what: &str, provider: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        config_error(format!(
+            "provider `{provider}`: {what} `{url}` {why}; use an absolute https:// URL (http:// only on 127.0.0.1/localhost)"
+        ))
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("is not absolute"))?;
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(bad("has no host"));
+    }
+    if authority.contains('@') {
+        return Err(bad("contains userinfo"));
+    }
+    if url.contains('#') {
+        return Err(bad("has a fragment"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains whitespace"));
+    }
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(h, port)| !h.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(authority, |(h, _)| h);
+    match scheme {
+        "https" => Ok(()),
+        "http" if is_loopback_host(host) => Ok(()),
+        "http" => Err(bad("is plain http on a non-loopback host")),
+        _ => Err(bad("has an unsupported scheme")),
+    }
+}
+
+/// Checks a redirect URI for start-up validation: absolute `https:` (or `http:` loopback), no
+/// fragment (RFC 6749 §3.1.2).
+pub fn check_redirect_uri(redirect_uri: &str, provider: &str) -> Result<(), Error> {
+    check_endpoint_url(redirect_uri, "redirect_uri", provider)
+}
+
+fn merge_json(base: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (base, patch) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                match b.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        merge_json(existing, v);
+                    }
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+impl ProviderProfile {
+    /// Applies configuration overrides: `overrides` is a JSON object deep-merged into this
+    /// profile (objects merge member by member; anything else replaces). Unknown fields are a
+    /// `Configuration` error naming the field (serde `deny_unknown_fields`).
+    pub fn with_overrides(&self, overrides: &serde_json::Value) -> Result<Self, Error> {
+        if !overrides.is_object() {
+            return Err(config_error(format!(
+                "provider `{}`: overrides must be a table/object",
+                self.id
+            )));
+        }
+        let mut value = serde_json::to_value(self).map_err(|e| {
+            config_error(format!(
+                "provider `{}`: cannot serialize profile: {e}",
+                self.id
+            ))
+        })?;
+        merge_json(&mut value, overrides);
+        serde_json::from_value(value)
+            .map_err(|e| config_error(format!("provider `{}`: invalid override: {e}", self.id)))
+    }
+
+    /// Fills the `{var}` placeholders of every endpoint, the OIDC issuer and the authorization
+    /// extras from [`ProviderProfile::vars`]. Errors (`Configuration`) name a missing variable.
+    /// `vars.base_url` loses a trailing `/`; `vars.tenant` must be `[A-Za-z0-9._-]+`.
+    pub fn resolve(&self) -> Result<Self, Error> {
+        let mut vars = self.vars.clone();
+        if let Some(base) = vars.get_mut("base_url") {
+            while base.ends_with('/') {
+                base.pop();
+            }
+        }
+        for (name, value) in &vars {
+            let ok = if name == "base_url" {
+                !value.is_empty()
+            } else {
+                !value.is_empty()
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            };
+            if !ok {
+                return Err(config_error(format!(
+                    "provider `{}`: `vars.{name}` = `{value}` is not a valid value (use letters, digits, `.`, `_`, `-`)",
+                    self.id
+                )));
+            }
+        }
+        let id = self.id.clone();
+        let fill = |s: &Option<String>| -> Result<Option<String>, Error> {
+            s.as_deref()
+                .map(|v| fill_placeholders(v, &vars, &id))
+                .transpose()
+        };
+        let mut out = self.clone();
+        out.vars = vars.clone();
+        let e = &self.endpoints;
+        out.endpoints = Endpoints {
+            authorization: fill(&e.authorization)?,
+            token: fill(&e.token)?,
+            refresh: fill(&e.refresh)?,
+            userinfo: fill(&e.userinfo)?,
+            openid: fill(&e.openid)?,
+            code_identity: fill(&e.code_identity)?,
+            revocation: fill(&e.revocation)?,
+            end_session: fill(&e.end_session)?,
+            jwks: fill(&e.jwks)?,
+        };
+        out.oidc.issuer = fill(&self.oidc.issuer)?;
+        out.oidc.tenant_issuer_template = fill(&self.oidc.tenant_issuer_template)?;
+        out.authorize.extra_params = self
+            .authorize
+            .extra_params
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), fill_placeholders(v, &vars, &id)?)))
+            .collect::<Result<_, Error>>()?;
+        Ok(out)
+    }
+
+    /// Start-up check of a resolved profile: the endpoints the flow needs are present and are
+    /// absolute `https:` URLs (`http:` on loopback only), no placeholder is left, the subject
+    /// never comes from an email-like member. Messages say what to fix.
+    pub fn check(&self) -> Result<(), Error> {
+        let id = &self.id;
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'))
+        {
+            return Err(config_error(format!(
+                "provider id `{id}` must be lower-case letters, digits, `_` or `-`"
+            )));
+        }
+        let e = &self.endpoints;
+        let need = |v: &Option<String>, what: &str| -> Result<(), Error> {
+            match v {
+                Some(url) => {
+                    if url.contains('{') && !url.contains("{client_id}") {
+                        return Err(config_error(format!(
+                            "provider `{id}`: {what} `{url}` still has a placeholder; call resolve() and set `vars`"
+                        )));
+                    }
+                    check_endpoint_url(url, what, id)
+                }
+                None => Err(config_error(format!(
+                    "provider `{id}`: {what} is not configured{}",
+                    if self.oidc.discovery {
+                        " (run discovery first)"
+                    } else {
+                        ""
+                    }
+                ))),
+            }
+        };
+        need(&e.authorization, "authorization endpoint")?;
+        need(&e.token, "token endpoint")?;
+        if self.flow == Flow::CorpToken {
+            need(&e.code_identity, "code identity endpoint")?;
+        }
+        for (v, what) in [
+            (&e.refresh, "refresh endpoint"),
+            (&e.userinfo, "userinfo endpoint"),
+            (&e.openid, "openid endpoint"),
+            (&e.revocation, "revocation endpoint"),
+            (&e.end_session, "end-session endpoint"),
+            (&e.jwks, "jwks endpoint"),
+        ] {
+            if v.is_some() {
+                need(v, what)?;
+            }
+        }
+        if self.userinfo.is_some() {
+            need(&e.userinfo, "userinfo endpoint")?;
+        }
+        if self.openid_step.is_some() {
+            need(&e.openid, "openid endpoint")?;
+        }
+        if self.revocation.is_some() {
+            need(&e.revocation, "revocation endpoint")?;
+        }
+        if self.user.subject.is_empty() {
+            return Err(config_error(format!(
+                "provider `{id}`: user.subject has no source"
+            )));
+        }
+        for s in &self.user.subject {
+            let fields: Vec<&String> = match s {
+                SubjectSource::Field(f) => vec![f],
+                SubjectSource::Join { fields, .. } => fields.iter().collect(),
+            };
+            for f in fields {
+                let lower = f.to_ascii_lowercase();
+                if lower.contains("email")
+                    || lower.contains("mail")
+                    || lower == "upn"
+                    || lower == "preferred_username"
+                {
+                    return Err(config_error(format!(
+                        "provider `{id}`: user.subject must be a stable id, never `{f}` (emails and user names change and can be reassigned)"
+                    )));
+                }
+            }
+        }
+        if self.authorize.scope_separator.is_empty() {
+            return Err(config_error(format!(
+                "provider `{id}`: authorize.scope_separator is empty"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The callback's code parameter name (`code`; DingTalk `authCode`) — the value for
+    /// [`crate::wire::TransactionResponse::code_param`] and [`crate::callback::ParseOptions`].
+    pub fn callback_code_param(&self) -> &str {
+        &self.authorize.callback_code_param
+    }
+
+    /// Whether [`token_request`] with [`Grant::RefreshToken`] is supported.
+    pub fn supports_refresh(&self) -> bool {
+        self.refresh.is_some() && self.flow == Flow::AuthorizationCode
+    }
+
+    /// Whether [`revocation_request`] is supported.
+    pub fn supports_revocation(&self) -> bool {
+        self.revocation.is_some()
+    }
+
+    /// The core token-parser tolerances this profile needs when its body is handed to
+    /// [`crate::token::parse_token_response`] directly (what [`parse_token_response`] does
+    /// after its own pre-pass).
+    pub fn token_response_options(&self) -> TokenResponseOptions {
+        let mut o = TokenResponseOptions::default();
+        let r = &self.response;
+        o.allow_form_encoded = matches!(
+            r.format,
+            BodyFormat::JsonOrForm | BodyFormat::JsonFormOrJsonp
+        );
+        o.allow_json_as_text = r.format != BodyFormat::Json;
+        o.error_in_200 = matches!(r.errors, ErrorStyle::ErrorIn200 | ErrorStyle::QqStyle);
+        o.errcode_in_200 = r.errors == ErrorStyle::Errcode;
+        o.expires_in_as_string = r.expires_in_as_string;
+        o.allow_missing_token_type = r.missing_token_type_is_bearer;
+        o
+    }
+
+    /// The expected `iss` of an authorization response (RFC 9207), and whether it is required.
+    pub fn callback_issuer(&self) -> (Option<&str>, bool) {
+        if self.oidc.iss_in_callback {
+            (self.oidc.issuer.as_deref(), true)
+        } else {
+            (None, false)
+        }
+    }
+}
+
+/// Whether `state` is acceptable to this provider: always for standard providers; WeChat/WeCom
+/// need 1–128 bytes of `[A-Za-z0-9]` (PROVIDERS.md, WeChat MP).
+pub fn state_is_acceptable(profile: &ProviderProfile, state: &str) -> bool {
+    !profile.authorize.state_alphanumeric
+        || (!state.is_empty()
+            && state.len() <= 128
+            && state.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The [`AuthorizeTemplate`] for this provider (RFC 6749 §4.1.1): endpoint, client id, the
+/// registered redirect URI byte for byte, default scopes (or `scopes` when given), separator,
+/// prompt, extras and quirks; `omit_pkce` = `!profile.pkce`. The profile must be resolved.
+pub fn authorize_template(
+    profile: &ProviderProfile,
+    client_id: &str,
+    redirect_uri: &str,
+    scopes: Option<&[String]>,
+) -> Result<AuthorizeTemplate, Error> {
+    let endpoint = profile.endpoints.authorization.as_deref().ok_or_else(|| {
+        config_error(format!(
+            "provider `{}`: authorization endpoint is not configured",
+            profile.id
+        ))
+    })?;
+    check_endpoint_url(endpoint, "authorization endpoint", &profile.id)?;
+    if client_id.is_empty() {
+        return Err(config_error(format!(
+            "provider `{}`: client_id is empty",
+            profile.id
+        )));
+    }
+    let a = &profile.authorize;
+    let mut t = AuthorizeTemplate::new(endpoint, client_id, redirect_uri);
+    t.scopes = scopes.map_or_else(|| a.default_scopes.clone(), <[String]>::to_vec);
+    t.scope_separator = a.scope_separator.clone();
+    t.prompt = a.prompt.clone();
+    t.extra_params = a.extra_params.clone();
+    t.quirks = a.quirks.clone();
+    t.quirks.omit_pkce = !profile.pkce;
+    Ok(t)
+}
+
+/// Maps a provider error outcome to the typed error.
+pub(crate) fn outcome_error(outcome: ErrorOutcome, message: String) -> Error {
+    match outcome {
+        ErrorOutcome::InvalidGrant => Error::new(ErrorCode::InvalidGrant, message),
+        ErrorOutcome::InvalidClient => Error::new(ErrorCode::InvalidClient, message),
+        ErrorOutcome::Configuration => {
+            Error::new(ErrorCode::ProviderError, message).with_class(ErrorClass::Configuration)
+        }
+        ErrorOutcome::Retryable => Error::new(ErrorCode::ProviderUnavailable, message),
+        ErrorOutcome::Other => Error::new(ErrorCode::ProviderError, message),
+    }
+}
