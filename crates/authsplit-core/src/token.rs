@@ -16,8 +16,49 @@
 //!   non-string `access_token`, unknown `token_type`, string `expires_in` when not tolerated) →
 //!   `ProviderBadResponse` with [`crate::error::ResponseInfo`] (status, content type, redacted
 //!   snippet). Never a panic.
+//!
+//! Provider-specific error shapes in a 200 (opt-in):
+//! - GitHub: `{"error":"bad_verification_code",…}` → `InvalidGrant`;
+//!   `incorrect_client_credentials` → `InvalidClient`; `redirect_uri_mismatch` →
+//!   `Configuration`.
+//! - WeChat/WeCom: `{"errcode":40029,"errmsg":"invalid code"}` → the code `"40029"` in
+//!   [`crate::error::ProviderError`]; 40029/40163/40030/42002/42003 → `InvalidGrant`,
+//!   40001/40013/40125 → `InvalidClient`, -1/45009/45011 → `ProviderUnavailable`.
+//!
+//! Form-encoded bodies (opt-in) carry only strings, so a decimal `expires_in` is accepted there
+//! without `expires_in_as_string`.
+//!
+//! Secrets: the provider's `error_description` and `error` strings from the token endpoint
+//! pass through the same redaction as snippets (a provider that echoes the code or a token in
+//! its message does not leak it into our logs), are stripped of control characters and capped.
+//!
+//! ```
+//! use authsplit_core::token::{parse_token_response, TokenResponseOptions};
+//! use authsplit_core::ErrorCode;
+//! let ok = parse_token_response(
+//!     200,
+//!     Some("application/json; charset=utf-8"),
+//!     br#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#,
+//!     &TokenResponseOptions::default(),
+//!     1_000,
+//! )
+//! .unwrap();
+//! assert_eq!(ok.expires_at, Some(4_600));
+//! let err = parse_token_response(
+//!     400,
+//!     Some("application/json"),
+//!     br#"{"error":"invalid_grant"}"#,
+//!     &TokenResponseOptions::default(),
+//!     1_000,
+//! )
+//! .unwrap_err();
+//! assert_eq!(err.code(), ErrorCode::InvalidGrant);
+//! ```
+
+use serde_json::{Map, Value};
 
 use crate::Error;
+use crate::error::{ErrorClass, ErrorCode, OAuthErrorCode, ProviderError, ResponseInfo};
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 
 /// Opt-in tolerances for real providers. All `false` = strict RFC 6749.
@@ -36,6 +77,24 @@ pub struct TokenResponseOptions {
     pub expires_in_as_string: bool,
     /// Accept a missing `token_type` and treat it as `bearer` (WeChat, QQ, DingTalk).
     pub allow_missing_token_type: bool,
+}
+
+impl TokenResponseOptions {
+    /// Every tolerance off: strict RFC 6749 §5.1 (same as `Default`).
+    pub fn strict() -> Self {
+        Self::default()
+    }
+    /// Every tolerance on (useful for tests and for unknown, sloppy providers).
+    pub fn lenient() -> Self {
+        Self {
+            allow_form_encoded: true,
+            allow_json_as_text: true,
+            error_in_200: true,
+            errcode_in_200: true,
+            expires_in_as_string: true,
+            allow_missing_token_type: true,
+        }
+    }
 }
 
 /// The result of a successful token request (RFC 6749 §5.1).
@@ -70,21 +129,1359 @@ pub fn parse_token_response(
     options: &TokenResponseOptions,
     now_unix: u64,
 ) -> Result<TokenSet, Error> {
-    let _ = (status, content_type, body, options, now_unix);
-    unimplemented!("skeleton")
+    if status != 200 {
+        return Err(parse_error_response(status, content_type, body, options));
+    }
+    let bad = |message: &'static str| bad_response(message, status, content_type, body);
+
+    let kind = media_kind(content_type);
+    let (map, form) = match decode_body(kind, body, options) {
+        Decoded::Map(m, form) => (m, form),
+        Decoded::NotAnObject => return Err(bad("the token response is not a JSON object")),
+        Decoded::WrongContentType => {
+            return Err(bad(
+                "the token response has an unexpected content type (RFC 6749 §5.1 requires application/json)",
+            ));
+        }
+    };
+
+    // Errors inside a 200 (GitHub `error`, WeChat `errcode`).
+    if let Some(pe) = error_in_map(&map, options.errcode_in_200) {
+        let from_errcode = !map.contains_key("error");
+        let tolerated = if from_errcode {
+            options.errcode_in_200
+        } else {
+            options.error_in_200
+        };
+        if tolerated {
+            return Err(error_for_provider(status, pe).with_response(response_info(
+                status,
+                content_type,
+                body,
+            )));
+        }
+        if !map.contains_key("access_token") {
+            return Err(
+                bad("the token endpoint returned an error inside an HTTP 200")
+                    .with_provider_error(pe),
+            );
+        }
+    }
+
+    let access_token = match map.get("access_token") {
+        Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s.as_str()),
+        Some(Value::String(_)) => return Err(bad("the token response's access_token is empty")),
+        None | Some(Value::Null) => return Err(bad("the token response has no access_token")),
+        Some(_) => return Err(bad("the token response's access_token is not a string")),
+    };
+
+    let token_type = match map.get("token_type") {
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => "bearer".to_owned(),
+        Some(Value::String(_)) => {
+            return Err(bad(
+                "the token response's token_type is not bearer (RFC 6749 §7.1)",
+            ));
+        }
+        None | Some(Value::Null) if options.allow_missing_token_type => "bearer".to_owned(),
+        None | Some(Value::Null) => return Err(bad("the token response has no token_type")),
+        Some(_) => return Err(bad("the token response's token_type is not a string")),
+    };
+
+    let expires_in = match map.get("expires_in") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) => Some(v),
+            None => {
+                return Err(bad(
+                    "the token response's expires_in is not a non-negative integer",
+                ));
+            }
+        },
+        Some(Value::String(s)) if form || options.expires_in_as_string => match parse_decimal(s) {
+            Some(v) => Some(v),
+            None => {
+                return Err(bad(
+                    "the token response's expires_in is not a decimal number",
+                ));
+            }
+        },
+        Some(Value::String(_)) => {
+            return Err(bad(
+                "the token response's expires_in is a string (not tolerated for this provider)",
+            ));
+        }
+        Some(_) => return Err(bad("the token response's expires_in is not a number")),
+    };
+
+    let refresh_token = match optional_string(&map, "refresh_token") {
+        Ok(v) => v.map(RefreshToken::new),
+        Err(()) => return Err(bad("the token response's refresh_token is not a string")),
+    };
+    let scope = match optional_string(&map, "scope") {
+        Ok(v) => v.map(str::to_owned),
+        Err(()) => return Err(bad("the token response's scope is not a string")),
+    };
+    let id_token = match optional_string(&map, "id_token") {
+        Ok(v) => v.map(IdToken::new),
+        Err(()) => return Err(bad("the token response's id_token is not a string")),
+    };
+
+    let mut extra = Map::new();
+    for (key, value) in map {
+        if is_standard_member(&key) || is_sensitive_key(&key) {
+            continue;
+        }
+        extra.insert(key, value);
+    }
+
+    Ok(TokenSet {
+        access_token,
+        token_type,
+        expires_in,
+        expires_at: expires_in.map(|e| now_unix.saturating_add(e)),
+        refresh_token,
+        scope,
+        id_token,
+        extra,
+    })
+}
+
+/// Turns a token endpoint response that is not a success into the typed error (what
+/// [`parse_token_response`] returns for any status other than 200). Also fine for other
+/// OAuth endpoints that answer with RFC 6749 §5.2 bodies (refresh, revocation).
+///
+/// - 3xx → `ProviderBadResponse` (redirects are never followed);
+/// - 401 → `InvalidClient`;
+/// - 429 / 503 → `ProviderUnavailable` (retryable);
+/// - a §5.2 body → `InvalidGrant` / `InvalidClient` / `ProviderError` (…);
+/// - other 5xx → `ProviderBadResponse`, retryable; anything else → `ProviderBadResponse`.
+///
+/// The error always carries [`ResponseInfo`] and, when the body was an error object, the
+/// provider's error.
+pub fn parse_error_response(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    options: &TokenResponseOptions,
+) -> Error {
+    let info = response_info(status, content_type, body);
+    // Error bodies are read leniently: any content type, JSON first, then form if tolerated.
+    let provider = parse_error_body(body).or_else(|| {
+        if options.allow_form_encoded
+            && matches!(media_kind(content_type), MediaKind::Form | MediaKind::Text)
+        {
+            form_map(body).and_then(|m| error_in_map(&m, false))
+        } else {
+            None
+        }
+    });
+    let provider = provider.or_else(|| {
+        // WeChat sends errcode bodies with any status.
+        if options.errcode_in_200 {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(m)) => error_in_map(&m, true),
+                _ => None,
+            }
+        } else {
+            None
+        }
+    });
+
+    let e = match (status, provider) {
+        (300..=399, p) => with_opt_provider(
+            Error::new(
+                ErrorCode::ProviderBadResponse,
+                "the token endpoint answered with a redirect, which is never followed",
+            ),
+            p,
+        ),
+        (401, p) => with_opt_provider(
+            Error::new(
+                ErrorCode::InvalidClient,
+                "the token endpoint rejected the client authentication (HTTP 401, RFC 6749 §5.2)",
+            ),
+            p,
+        ),
+        (429 | 503, p) => with_opt_provider(
+            Error::new(
+                ErrorCode::ProviderUnavailable,
+                "the token endpoint is rate-limiting or temporarily unavailable",
+            ),
+            p,
+        ),
+        (_, Some(p)) => error_for_provider(status, p),
+        (500..=599, None) => Error::new(
+            ErrorCode::ProviderBadResponse,
+            "the token endpoint failed with a server error and no RFC 6749 §5.2 body",
+        )
+        .with_class(ErrorClass::Retryable),
+        (200..=299, None) => Error::new(
+            ErrorCode::ProviderBadResponse,
+            "the token endpoint answered with an unexpected success status (RFC 6749 §5.1 requires 200)",
+        ),
+        (_, None) => Error::new(
+            ErrorCode::ProviderBadResponse,
+            "the token endpoint answered with an error status and no RFC 6749 §5.2 body",
+        ),
+    };
+    e.with_response(info)
+}
+
+fn with_opt_provider(e: Error, p: Option<ProviderError>) -> Error {
+    match p {
+        Some(p) => e.with_provider_error(p),
+        None => e,
+    }
+}
+
+/// Maps what the provider said to our code (see the module docs).
+fn error_for_provider(status: u16, pe: ProviderError) -> Error {
+    let (code, message): (ErrorCode, &'static str) = match &pe.error {
+        OAuthErrorCode::InvalidGrant => (
+            ErrorCode::InvalidGrant,
+            "the token endpoint returned invalid_grant (RFC 6749 §5.2)",
+        ),
+        OAuthErrorCode::InvalidClient => (
+            ErrorCode::InvalidClient,
+            "the token endpoint returned invalid_client (RFC 6749 §5.2)",
+        ),
+        OAuthErrorCode::TemporarilyUnavailable => (
+            ErrorCode::ProviderUnavailable,
+            "the token endpoint returned temporarily_unavailable",
+        ),
+        OAuthErrorCode::Other(other) => match other.as_str() {
+            // GitHub (200 with `error`).
+            "bad_verification_code" => (
+                ErrorCode::InvalidGrant,
+                "the provider rejected the code (bad_verification_code)",
+            ),
+            "incorrect_client_credentials" => (
+                ErrorCode::InvalidClient,
+                "the provider rejected the client credentials (incorrect_client_credentials)",
+            ),
+            "redirect_uri_mismatch" => (
+                ErrorCode::Configuration,
+                "the provider rejected the redirect_uri (redirect_uri_mismatch)",
+            ),
+            // WeChat / WeCom errcodes.
+            "40029" | "40163" | "40030" | "42002" | "42003" => (
+                ErrorCode::InvalidGrant,
+                "the provider rejected the code or refresh token (errcode)",
+            ),
+            "40001" | "40013" | "40125" => (
+                ErrorCode::InvalidClient,
+                "the provider rejected the app id or secret (errcode)",
+            ),
+            "-1" | "45009" | "45011" => (
+                ErrorCode::ProviderUnavailable,
+                "the provider is busy or rate-limiting (errcode)",
+            ),
+            _ => (
+                ErrorCode::ProviderError,
+                "the token endpoint returned an error",
+            ),
+        },
+        _ => (
+            ErrorCode::ProviderError,
+            "the token endpoint returned an error (RFC 6749 §5.2)",
+        ),
+    };
+    let mut e = Error::new(code, message);
+    if code == ErrorCode::ProviderError
+        && (status >= 500 || pe.error == OAuthErrorCode::ServerError)
+    {
+        e = e.with_class(ErrorClass::Retryable);
+    }
+    e.with_provider_error(pe)
 }
 
 /// Parses an RFC 6749 §5.2 error body, if the body is one (JSON object with a string `error`).
+///
+/// Any content type is fine here (error bodies are read leniently). `error` and
+/// `error_description` are sanitized (redacted, no control characters, capped).
 pub fn parse_error_body(body: &[u8]) -> Option<crate::error::ProviderError> {
-    let _ = body;
-    unimplemented!("skeleton")
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => match map.get("error") {
+            Some(Value::String(_)) => error_in_map(&map, false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A [`ResponseInfo`] for a response: status, sanitized content type (≤100 chars) and a
+/// [`redact_snippet`] of the body.
+pub fn response_info(status: u16, content_type: Option<&str>, body: &[u8]) -> ResponseInfo {
+    ResponseInfo {
+        status,
+        content_type: content_type.map(|c| clean_text(c, 100)),
+        snippet: redact_snippet(body),
+    }
+}
+
+fn bad_response(
+    message: &'static str,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Error {
+    Error::new(ErrorCode::ProviderBadResponse, message).with_response(response_info(
+        status,
+        content_type,
+        body,
+    ))
+}
+
+/// Extracts a provider error from a decoded body: a string (or integer) `error`, or — when
+/// `errcode` is set — a non-zero `errcode` with `errmsg`.
+fn error_in_map(map: &Map<String, Value>, errcode: bool) -> Option<ProviderError> {
+    let text = |key: &str| match map.get(key) {
+        Some(Value::String(s)) => Some(sanitize_text(s, MAX_DESCRIPTION_CHARS)),
+        _ => None,
+    };
+    let uri = |key: &str| match map.get(key) {
+        Some(Value::String(s)) => Some(clean_text(s, MAX_DESCRIPTION_CHARS)),
+        _ => None,
+    };
+    let code = match map.get("error") {
+        Some(Value::String(s)) if !s.is_empty() => Some(clean_text(s, MAX_ERROR_CODE_CHARS)),
+        Some(Value::Number(n)) => n.as_i64().map(|i| i.to_string()),
+        _ => None,
+    };
+    if let Some(code) = code {
+        return Some(ProviderError {
+            error: OAuthErrorCode::parse(&code),
+            error_description: text("error_description"),
+            error_uri: uri("error_uri"),
+        });
+    }
+    if errcode {
+        let code = match map.get("errcode") {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        if let Some(c) = code.filter(|c| *c != 0) {
+            return Some(ProviderError {
+                error: OAuthErrorCode::Other(c.to_string()),
+                error_description: text("errmsg"),
+                error_uri: None,
+            });
+        }
+    }
+    None
+}
+
+const MAX_DESCRIPTION_CHARS: usize = 300;
+const MAX_ERROR_CODE_CHARS: usize = 100;
+
+/// Members that become [`TokenSet`] fields.
+fn is_standard_member(key: &str) -> bool {
+    matches!(
+        key,
+        "access_token" | "token_type" | "expires_in" | "refresh_token" | "scope" | "id_token"
+    )
+}
+
+/// `Ok(None)` when absent, `null` or empty; `Err` when present with another type.
+fn optional_string<'m>(map: &'m Map<String, Value>, key: &str) -> Result<Option<&'m str>, ()> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(()),
+    }
+}
+
+/// `0`..`u64::MAX` in plain decimal digits (no sign, no spaces, ≤ 20 digits).
+fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MediaKind {
+    Json,
+    Form,
+    /// `text/*` or no content type at all.
+    Text,
+    Other,
+}
+
+fn media_kind(content_type: Option<&str>) -> MediaKind {
+    let Some(ct) = content_type else {
+        return MediaKind::Text;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    let is = |m: &str| essence.eq_ignore_ascii_case(m);
+    if is("application/json") || ends_with_ignore_case(essence, "+json") {
+        MediaKind::Json
+    } else if is("application/x-www-form-urlencoded") {
+        MediaKind::Form
+    } else if starts_with_ignore_case(essence, "text/") || essence.is_empty() {
+        MediaKind::Text
+    } else {
+        MediaKind::Other
+    }
+}
+
+fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len()
+        && s.get(s.len() - suffix.len()..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+enum Decoded {
+    /// The members, and whether they came from a form body.
+    Map(Map<String, Value>, bool),
+    NotAnObject,
+    WrongContentType,
+}
+
+fn json_object(body: &[u8]) -> Option<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
+fn decode_body(kind: MediaKind, body: &[u8], options: &TokenResponseOptions) -> Decoded {
+    match kind {
+        MediaKind::Json => match json_object(body) {
+            Some(m) => Decoded::Map(m, false),
+            None => Decoded::NotAnObject,
+        },
+        MediaKind::Form if options.allow_form_encoded => match form_map(body) {
+            Some(m) => Decoded::Map(m, true),
+            None => Decoded::NotAnObject,
+        },
+        MediaKind::Text if options.allow_json_as_text || options.allow_form_encoded => {
+            if options.allow_json_as_text {
+                if let Some(m) = json_object(body) {
+                    return Decoded::Map(m, false);
+                }
+            }
+            if options.allow_form_encoded && looks_like_form(body) {
+                if let Some(m) = form_map(body) {
+                    return Decoded::Map(m, true);
+                }
+            }
+            Decoded::NotAnObject
+        }
+        MediaKind::Form | MediaKind::Text | MediaKind::Other => Decoded::WrongContentType,
+    }
+}
+
+/// `name=value&…` with nothing that looks like markup or JSON.
+fn looks_like_form(body: &[u8]) -> bool {
+    body.contains(&b'=')
+        && !body
+            .iter()
+            .any(|b| matches!(b, b'<' | b'{' | b'[' | b'"' | b'\n' | b'\r' | b' '))
+}
+
+/// Decodes a form body into string members; duplicated or empty names make it invalid.
+fn form_map(body: &[u8]) -> Option<Map<String, Value>> {
+    let mut map = Map::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        if name.is_empty() || map.contains_key(name.as_ref()) {
+            return None;
+        }
+        map.insert(name.into_owned(), Value::String(value.into_owned()));
+    }
+    if map.is_empty() { None } else { Some(map) }
+}
+
+/// Whether a member name holds a secret: `access_token`, `refresh_token`, `id_token`, `code`,
+/// `client_secret`, `code_verifier`, `password`, `assertion`, `session_key`, or anything ending
+/// in `token`, `secret` or `_key` (ASCII case-insensitive).
+pub fn is_sensitive_key(key: &str) -> bool {
+    let k = key.trim_matches(|c: char| c == '"' || c == '\'');
+    let eq = |s: &str| k.eq_ignore_ascii_case(s);
+    eq("code")
+        || eq("code_verifier")
+        || eq("password")
+        || eq("assertion")
+        || eq("client_assertion")
+        || eq("authorization")
+        || ends_with_ignore_case(k, "token")
+        || ends_with_ignore_case(k, "secret")
+        || ends_with_ignore_case(k, "_key")
+}
+
+/// Maximum snippet length in characters.
+pub const SNIPPET_MAX_CHARS: usize = 200;
+/// Runs of token characters at least this long are redacted wherever they appear.
+pub const REDACT_RUN_MIN: usize = 20;
+/// Bytes of the body looked at; a run cut by this limit is redacted whatever its length.
+const SNIPPET_SCAN_BYTES: usize = 64 * 1024;
+const REDACTED: &str = "[redacted]";
+
+/// Characters of base64, base64url, JWTs and opaque tokens (and percent-escapes of them).
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '%')
+}
+
+/// Invisible or direction-changing characters that could disguise log lines.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Output with a character budget; `push` returns false once full.
+struct Budget {
+    out: String,
+    chars: usize,
+    max: usize,
+    truncated: bool,
+}
+
+impl Budget {
+    fn new(max: usize) -> Self {
+        Self {
+            out: String::new(),
+            chars: 0,
+            max,
+            truncated: false,
+        }
+    }
+    fn push_char(&mut self, c: char) -> bool {
+        if self.chars >= self.max {
+            self.truncated = true;
+            return false;
+        }
+        self.out.push(c);
+        self.chars += 1;
+        true
+    }
+    fn push_str(&mut self, s: &str) -> bool {
+        for c in s.chars() {
+            if !self.push_char(c) {
+                return false;
+            }
+        }
+        true
+    }
+    fn finish(mut self) -> String {
+        if self.truncated {
+            // Keep within `max` chars: replace the last char with an ellipsis.
+            if self.out.pop().is_some() {
+                self.out.push('…');
+            }
+        }
+        self.out
+    }
 }
 
 /// A short (≤200 chars), log-safe snippet of a response body: invalid UTF-8 replaced, control
 /// characters dropped, and the values of token-like members (`access_token`, `refresh_token`,
 /// `id_token`, `code`, `client_secret`, anything ending in `token`/`secret`, in JSON or form
 /// syntax) and any long base64url/JWT-like run (≥20 chars) replaced with `[redacted]`.
+///
+/// Details: tabs and line breaks become a space, other control and invisible formatting
+/// characters are dropped; a truncated snippet ends with `…`; only the first 64 KiB of the body
+/// are looked at, and a run cut by that limit is redacted whatever its length.
 pub fn redact_snippet(body: &[u8]) -> String {
-    let _ = body;
-    unimplemented!("skeleton")
+    let cut = body.len() > SNIPPET_SCAN_BYTES;
+    let scanned = body.get(..SNIPPET_SCAN_BYTES).unwrap_or(body);
+    let text = String::from_utf8_lossy(scanned);
+    redact_text(&text, cut, SNIPPET_MAX_CHARS)
+}
+
+/// Provider text kept in errors (`error_description`, `errmsg`): redacted like a snippet,
+/// capped at `max` chars.
+fn sanitize_text(s: &str, max: usize) -> String {
+    redact_text(s, false, max)
+}
+
+/// Provider identifiers kept in errors (`error`, `error_uri`, content type): control and
+/// formatting characters dropped, capped at `max` chars; not redacted (codes such as
+/// `bad_verification_code` must survive intact).
+fn clean_text(s: &str, max: usize) -> String {
+    let mut out = Budget::new(max);
+    for c in s.chars() {
+        if c.is_control() || is_format_char(c) {
+            continue;
+        }
+        if !out.push_char(c) {
+            break;
+        }
+    }
+    out.finish()
+}
+
+/// The redaction engine behind [`redact_snippet`].
+fn redact_text(text: &str, input_cut: bool, max: usize) -> String {
+    let mut out = Budget::new(max);
+    let mut chars = text.chars().peekable();
+    // After a sensitive key: 0 = none, 1 = key seen (waiting for ':' or '='),
+    // 2 = JSON separator seen (the next value is redacted). A form `=` redacts at once.
+    let mut key_state = 0u8;
+
+    while let Some(&c) = chars.peek() {
+        if is_token_char(c) {
+            let mut run = String::new();
+            let mut len = 0usize;
+            while let Some(&d) = chars.peek() {
+                if !is_token_char(d) {
+                    break;
+                }
+                if len < 256 {
+                    run.push(d);
+                }
+                len += 1;
+                chars.next();
+            }
+            let at_cut = input_cut && chars.peek().is_none();
+            let redact = key_state == 2 || len >= REDACT_RUN_MIN || at_cut;
+            let is_key = key_state != 2 && len < 256 && is_sensitive_key(&run);
+            let pushed = if redact {
+                out.push_str(REDACTED)
+            } else {
+                out.push_str(&run)
+            };
+            if !pushed {
+                break;
+            }
+            key_state = if is_key { 1 } else { 0 };
+            continue;
+        }
+
+        chars.next();
+        match key_state {
+            1 => match c {
+                ':' => key_state = 2,
+                '=' => {
+                    // A form value: drop everything up to the next `&` or whitespace.
+                    while let Some(&d) = chars.peek() {
+                        if d == '&' || d.is_whitespace() {
+                            break;
+                        }
+                        chars.next();
+                    }
+                    key_state = 0;
+                    if !(out.push_char('=') && out.push_str(REDACTED)) {
+                        break;
+                    }
+                    continue;
+                }
+                '"' | '\'' | ' ' | '\t' | '\\' => {}
+                _ => key_state = 0,
+            },
+            2 => {
+                if c == '"' {
+                    // A JSON string value: drop everything up to the closing quote.
+                    let mut escaped = false;
+                    for d in chars.by_ref() {
+                        if escaped {
+                            escaped = false;
+                        } else if d == '\\' {
+                            escaped = true;
+                        } else if d == '"' {
+                            break;
+                        }
+                    }
+                    if !out.push_str("\"[redacted]\"") {
+                        break;
+                    }
+                    key_state = 0;
+                    continue;
+                }
+                if !matches!(c, ' ' | '\t' | '\\') {
+                    key_state = 0;
+                }
+            }
+            _ => {}
+        }
+
+        let ok = if c == '\t' || c == '\n' || c == '\r' {
+            out.push_char(' ')
+        } else if c.is_control() || is_format_char(c) {
+            true
+        } else {
+            out.push_char(c)
+        };
+        if !ok {
+            break;
+        }
+    }
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AT: &str = "AT_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    const RT: &str = "RT_0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    const NOW: u64 = 1_700_000_000;
+
+    fn strict() -> TokenResponseOptions {
+        TokenResponseOptions::strict()
+    }
+
+    fn parse(
+        status: u16,
+        ct: Option<&str>,
+        body: &str,
+        opts: &TokenResponseOptions,
+    ) -> Result<TokenSet, Error> {
+        parse_token_response(status, ct, body.as_bytes(), opts, NOW)
+    }
+
+    fn json(status: u16, body: &str) -> Result<TokenSet, Error> {
+        parse(status, Some("application/json"), body, &strict())
+    }
+
+    fn err_code(r: Result<TokenSet, Error>) -> ErrorCode {
+        match r {
+            Ok(t) => panic!("expected an error, got {t:?}"),
+            Err(e) => e.code(),
+        }
+    }
+
+    /// Every error from a response must carry status, content type and a snippet, and must not
+    /// contain the planted secrets in Display or Debug.
+    fn assert_safe_error(e: &Error, status: u16) {
+        let info = e.response().expect("response info attached");
+        assert_eq!(info.status, status);
+        assert!(info.snippet.chars().count() <= SNIPPET_MAX_CHARS);
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains(AT), "{text}");
+        assert!(!text.contains(RT), "{text}");
+    }
+
+    #[test]
+    fn rfc6749_s5_1_strict_success() {
+        let body = format!(
+            r#"{{"access_token":"{AT}","token_type":"Bearer","expires_in":3600,"refresh_token":"{RT}","scope":"openid profile","id_token":"h.p.s","openid":"o1","nested":{{"a":1}},"x_token":"hidden"}}"#
+        );
+        let t = parse(
+            200,
+            Some("application/json; charset=UTF-8"),
+            &body,
+            &strict(),
+        )
+        .expect("valid");
+        assert_eq!(t.access_token.secret(), AT);
+        assert_eq!(t.token_type, "bearer");
+        assert_eq!(t.expires_in, Some(3600));
+        assert_eq!(t.expires_at, Some(NOW + 3600));
+        assert_eq!(t.refresh_token.as_ref().map(|r| r.secret()), Some(RT));
+        assert_eq!(t.scope.as_deref(), Some("openid profile"));
+        assert_eq!(t.id_token.as_ref().map(|i| i.secret()), Some("h.p.s"));
+        assert_eq!(t.extra.get("openid"), Some(&Value::String("o1".into())));
+        assert!(t.extra.contains_key("nested"));
+        // Token-like members are never copied into `extra`.
+        assert!(!t.extra.contains_key("x_token"));
+        assert!(!t.extra.contains_key("access_token"));
+        let d = format!("{t:?}");
+        assert!(
+            !d.contains(AT) && !d.contains(RT) && !d.contains("h.p.s"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn rfc6749_s5_1_minimal_and_bearer_case_insensitive() {
+        for tt in ["bearer", "Bearer", "BEARER", "bEaReR"] {
+            let t = json(
+                200,
+                &format!(r#"{{"access_token":"a","token_type":"{tt}"}}"#),
+            )
+            .expect(tt);
+            assert_eq!(t.token_type, "bearer");
+            assert_eq!(t.expires_in, None);
+            assert_eq!(t.expires_at, None);
+            assert!(t.refresh_token.is_none() && t.scope.is_none() && t.id_token.is_none());
+        }
+        // application/*+json is JSON too.
+        assert!(
+            parse(
+                200,
+                Some("application/vnd.example+json"),
+                r#"{"access_token":"a","token_type":"bearer"}"#,
+                &strict()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn rfc6749_s5_1_bad_bodies_are_provider_bad_response() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "html error page",
+                "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>",
+            ),
+            ("null", "null"),
+            ("array", "[]"),
+            ("number", "42"),
+            ("string", r#""access_token""#),
+            ("empty", ""),
+            (
+                "truncated",
+                r#"{"access_token":"AT_9f8e7d6c5b4a39281706f5e4d3c2b1a0","token_ty"#,
+            ),
+            ("missing access_token", r#"{"token_type":"bearer"}"#),
+            (
+                "null access_token",
+                r#"{"access_token":null,"token_type":"bearer"}"#,
+            ),
+            (
+                "numeric access_token",
+                r#"{"access_token":12345,"token_type":"bearer"}"#,
+            ),
+            (
+                "object access_token",
+                r#"{"access_token":{"v":"x"},"token_type":"bearer"}"#,
+            ),
+            (
+                "empty access_token",
+                r#"{"access_token":"","token_type":"bearer"}"#,
+            ),
+            ("missing token_type", r#"{"access_token":"a"}"#),
+            (
+                "unknown token_type",
+                r#"{"access_token":"a","token_type":"mac"}"#,
+            ),
+            (
+                "DPoP token_type",
+                r#"{"access_token":"a","token_type":"DPoP"}"#,
+            ),
+            (
+                "numeric token_type",
+                r#"{"access_token":"a","token_type":1}"#,
+            ),
+            (
+                "string expires_in",
+                r#"{"access_token":"a","token_type":"bearer","expires_in":"3600"}"#,
+            ),
+            (
+                "negative expires_in",
+                r#"{"access_token":"a","token_type":"bearer","expires_in":-1}"#,
+            ),
+            (
+                "float expires_in",
+                r#"{"access_token":"a","token_type":"bearer","expires_in":1.5}"#,
+            ),
+            (
+                "bool expires_in",
+                r#"{"access_token":"a","token_type":"bearer","expires_in":true}"#,
+            ),
+            (
+                "numeric refresh_token",
+                r#"{"access_token":"a","token_type":"bearer","refresh_token":1}"#,
+            ),
+            (
+                "array scope",
+                r#"{"access_token":"a","token_type":"bearer","scope":["a"]}"#,
+            ),
+            (
+                "numeric id_token",
+                r#"{"access_token":"a","token_type":"bearer","id_token":7}"#,
+            ),
+            ("utf-8 garbage", "\u{fffd}\u{0}\u{1b}[31m"),
+        ];
+        for (name, body) in cases {
+            let e = json(200, body).expect_err(name);
+            assert_eq!(e.code(), ErrorCode::ProviderBadResponse, "{name}");
+            assert_eq!(e.class(), ErrorClass::Configuration, "{name}");
+            assert_safe_error(&e, 200);
+            assert!(
+                !e.to_string().to_ascii_lowercase().contains("json decode"),
+                "{name}"
+            );
+        }
+        // Invalid UTF-8 bytes too.
+        let e = parse_token_response(200, Some("application/json"), b"\xff\xfe{", &strict(), NOW)
+            .expect_err("bytes");
+        assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
+    }
+
+    #[test]
+    fn rfc6749_s5_1_html_error_page_snippet() {
+        let html = "<html><head><title>Service down</title></head><body>try later</body></html>";
+        let e = parse(200, Some("text/html"), html, &strict()).expect_err("html");
+        assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
+        let info = e.response().expect("info");
+        assert_eq!(info.content_type.as_deref(), Some("text/html"));
+        assert!(
+            info.snippet.starts_with("<html><head><title>Service down"),
+            "{}",
+            info.snippet
+        );
+        // Even with every tolerance on, HTML is not a token response.
+        let e = parse(
+            200,
+            Some("text/html"),
+            html,
+            &TokenResponseOptions::lenient(),
+        )
+        .expect_err("html");
+        assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
+    }
+
+    #[test]
+    fn json_as_text_plain_needs_tolerance() {
+        let body = format!(r#"{{"access_token":"{AT}","token_type":"bearer","expires_in":7200}}"#);
+        let e = parse(200, Some("text/plain"), &body, &strict()).expect_err("strict");
+        assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
+        assert_safe_error(&e, 200);
+        let e = parse(200, None, &body, &strict()).expect_err("no content type");
+        assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
+        let mut opts = strict();
+        opts.allow_json_as_text = true;
+        for ct in [Some("text/plain"), Some("text/html; charset=utf-8"), None] {
+            let t = parse(200, ct, &body, &opts).expect("tolerated");
+            assert_eq!(t.access_token.secret(), AT);
+            assert_eq!(t.expires_at, Some(NOW + 7200));
+        }
+        // Tolerance is about text types, not arbitrary ones.
+        assert!(parse(200, Some("image/png"), &body, &opts).is_err());
+    }
+
+    #[test]
+    fn expires_in_as_string_tolerance() {
+        let body = r#"{"access_token":"a","token_type":"bearer","expires_in":"3600"}"#;
+        let mut opts = strict();
+        opts.expires_in_as_string = true;
+        let t = parse(200, Some("application/json"), body, &opts).expect("tolerated");
+        assert_eq!(t.expires_in, Some(3600));
+        for bad in [
+            "\"\"",
+            "\"-1\"",
+            "\"1e3\"",
+            "\" 60\"",
+            "\"99999999999999999999999\"",
+        ] {
+            let body =
+                format!(r#"{{"access_token":"a","token_type":"bearer","expires_in":{bad}}}"#);
+            let e = parse(200, Some("application/json"), &body, &opts).expect_err(bad);
+            assert_eq!(e.code(), ErrorCode::ProviderBadResponse, "{bad}");
+        }
+        // Huge but valid: saturates instead of overflowing.
+        let body = format!(
+            r#"{{"access_token":"a","token_type":"bearer","expires_in":{}}}"#,
+            u64::MAX
+        );
+        let t = json(200, &body).expect("u64::MAX");
+        assert_eq!(t.expires_at, Some(u64::MAX));
+    }
+
+    #[test]
+    fn missing_token_type_tolerance() {
+        let body = r#"{"access_token":"a","expires_in":7200,"openid":"OPENID","unionid":"U"}"#;
+        assert_eq!(err_code(json(200, body)), ErrorCode::ProviderBadResponse);
+        let mut opts = strict();
+        opts.allow_missing_token_type = true;
+        let t = parse(200, Some("application/json"), body, &opts).expect("tolerated");
+        assert_eq!(t.token_type, "bearer");
+        assert_eq!(t.extra.get("openid"), Some(&Value::String("OPENID".into())));
+        // An unknown token_type is still refused.
+        let body = r#"{"access_token":"a","token_type":"mac"}"#;
+        assert!(parse(200, Some("application/json"), body, &opts).is_err());
+    }
+
+    #[test]
+    fn form_encoded_bodies() {
+        let body = format!(
+            "access_token={AT}&scope=repo%2Cgist&token_type=bearer&expires_in=28800&refresh_token={RT}"
+        );
+        let ct = Some("application/x-www-form-urlencoded; charset=utf-8");
+        let e = parse(200, ct, &body, &strict()).expect_err("strict");
+        assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
+        assert_safe_error(&e, 200);
+        let mut opts = strict();
+        opts.allow_form_encoded = true;
+        let t = parse(200, ct, &body, &opts).expect("tolerated");
+        assert_eq!(t.access_token.secret(), AT);
+        assert_eq!(t.scope.as_deref(), Some("repo,gist"));
+        assert_eq!(t.expires_in, Some(28800));
+        assert_eq!(t.refresh_token.as_ref().map(|r| r.secret()), Some(RT));
+        // QQ: form body served as text/html.
+        let t = parse(200, Some("text/html"), &body, &opts).expect("qq");
+        assert_eq!(t.access_token.secret(), AT);
+        // Duplicated members make a form body invalid.
+        let dup = "access_token=a&access_token=b&token_type=bearer";
+        assert_eq!(
+            err_code(parse(200, ct, dup, &opts)),
+            ErrorCode::ProviderBadResponse
+        );
+    }
+
+    #[test]
+    fn github_200_with_error() {
+        let body = r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired.","error_uri":"https://docs.github.com/apps/troubleshooting#bad-verification-code"}"#;
+        // Strict: a protocol violation, but what GitHub said is kept.
+        let e = json(200, body).expect_err("strict");
+        assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
+        assert_eq!(
+            e.provider_error().map(|p| p.error.as_str()),
+            Some("bad_verification_code")
+        );
+        let mut opts = strict();
+        opts.error_in_200 = true;
+        let e = parse(200, Some("application/json"), body, &opts).expect_err("github");
+        assert_eq!(e.code(), ErrorCode::InvalidGrant);
+        assert_eq!(e.class(), ErrorClass::Reauthenticate);
+        let pe = e.provider_error().expect("provider error");
+        assert_eq!(
+            pe.error_description.as_deref(),
+            Some("The code passed is incorrect or expired.")
+        );
+        assert_eq!(
+            pe.error_uri.as_deref(),
+            Some("https://docs.github.com/apps/troubleshooting#bad-verification-code")
+        );
+        assert_safe_error(&e, 200);
+        for (code, want) in [
+            ("incorrect_client_credentials", ErrorCode::InvalidClient),
+            ("redirect_uri_mismatch", ErrorCode::Configuration),
+            ("invalid_grant", ErrorCode::InvalidGrant),
+            ("unverified_user_email", ErrorCode::ProviderError),
+        ] {
+            let body = format!(r#"{{"error":"{code}"}}"#);
+            let e = parse(200, Some("application/json"), &body, &opts).expect_err(code);
+            assert_eq!(e.code(), want, "{code}");
+        }
+        // GitHub without Accept: form-encoded error.
+        opts.allow_form_encoded = true;
+        let e = parse(
+            200,
+            Some("application/x-www-form-urlencoded"),
+            "error=bad_verification_code&error_description=The+code+passed+is+incorrect+or+expired.",
+            &opts,
+        )
+        .expect_err("form error");
+        assert_eq!(e.code(), ErrorCode::InvalidGrant);
+    }
+
+    #[test]
+    fn wechat_errcode_in_200() {
+        let body = r#"{"errcode":40029,"errmsg":"invalid code, rid: 6543e2f1-1234abcd-5678ef90"}"#;
+        assert_eq!(err_code(json(200, body)), ErrorCode::ProviderBadResponse);
+        let mut opts = strict();
+        opts.errcode_in_200 = true;
+        opts.allow_json_as_text = true;
+        let e = parse(200, Some("text/plain"), body, &opts).expect_err("wechat");
+        assert_eq!(e.code(), ErrorCode::InvalidGrant);
+        let pe = e.provider_error().expect("provider error");
+        assert_eq!(pe.error, OAuthErrorCode::Other("40029".into()));
+        assert!(
+            pe.error_description
+                .as_deref()
+                .is_some_and(|d| d.starts_with("invalid code"))
+        );
+        for (body, want) in [
+            (
+                r#"{"errcode":40163,"errmsg":"code been used"}"#,
+                ErrorCode::InvalidGrant,
+            ),
+            (
+                r#"{"errcode":"40029","errmsg":"invalid code"}"#,
+                ErrorCode::InvalidGrant,
+            ),
+            (
+                r#"{"errcode":40125,"errmsg":"invalid appsecret"}"#,
+                ErrorCode::InvalidClient,
+            ),
+            (
+                r#"{"errcode":-1,"errmsg":"system error"}"#,
+                ErrorCode::ProviderUnavailable,
+            ),
+            (
+                r#"{"errcode":41008,"errmsg":"missing code"}"#,
+                ErrorCode::ProviderError,
+            ),
+        ] {
+            let e = parse(200, Some("application/json"), body, &opts).expect_err(body);
+            assert_eq!(e.code(), want, "{body}");
+        }
+        // errcode 0 is success (WeCom style) when a token is present.
+        let t = parse(
+            200,
+            Some("application/json"),
+            r#"{"errcode":0,"errmsg":"ok","access_token":"a","token_type":"bearer"}"#,
+            &opts,
+        )
+        .expect("errcode 0");
+        assert_eq!(t.access_token.secret(), "a");
+        assert!(t.extra.contains_key("errmsg"));
+    }
+
+    #[test]
+    fn rfc6749_s5_2_error_statuses() {
+        let j = Some("application/json");
+        let cases: &[(u16, Option<&str>, &str, ErrorCode, ErrorClass)] = &[
+            (
+                400,
+                j,
+                r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
+                ErrorCode::InvalidGrant,
+                ErrorClass::Reauthenticate,
+            ),
+            (
+                400,
+                j,
+                r#"{"error":"invalid_client"}"#,
+                ErrorCode::InvalidClient,
+                ErrorClass::Configuration,
+            ),
+            (
+                400,
+                j,
+                r#"{"error":"invalid_request"}"#,
+                ErrorCode::ProviderError,
+                ErrorClass::Configuration,
+            ),
+            (
+                400,
+                j,
+                r#"{"error":"unsupported_grant_type"}"#,
+                ErrorCode::ProviderError,
+                ErrorClass::Configuration,
+            ),
+            (
+                400,
+                j,
+                r#"{"error":"invalid_scope"}"#,
+                ErrorCode::ProviderError,
+                ErrorClass::Configuration,
+            ),
+            (
+                401,
+                j,
+                r#"{"error":"invalid_client"}"#,
+                ErrorCode::InvalidClient,
+                ErrorClass::Configuration,
+            ),
+            (
+                401,
+                Some("text/html"),
+                "<h1>Unauthorized</h1>",
+                ErrorCode::InvalidClient,
+                ErrorClass::Configuration,
+            ),
+            (
+                400,
+                Some("text/html"),
+                "<h1>Bad Request</h1>",
+                ErrorCode::ProviderBadResponse,
+                ErrorClass::Configuration,
+            ),
+            (
+                302,
+                None,
+                "",
+                ErrorCode::ProviderBadResponse,
+                ErrorClass::Configuration,
+            ),
+            (
+                307,
+                Some("text/html"),
+                "<a href='https://evil'>moved</a>",
+                ErrorCode::ProviderBadResponse,
+                ErrorClass::Configuration,
+            ),
+            (
+                429,
+                j,
+                r#"{"error":"slow_down"}"#,
+                ErrorCode::ProviderUnavailable,
+                ErrorClass::Retryable,
+            ),
+            (
+                429,
+                None,
+                "",
+                ErrorCode::ProviderUnavailable,
+                ErrorClass::Retryable,
+            ),
+            (
+                503,
+                Some("text/html"),
+                "<h1>Service Unavailable</h1>",
+                ErrorCode::ProviderUnavailable,
+                ErrorClass::Retryable,
+            ),
+            (
+                500,
+                Some("text/html"),
+                "<h1>Internal Server Error</h1>",
+                ErrorCode::ProviderBadResponse,
+                ErrorClass::Retryable,
+            ),
+            (
+                500,
+                j,
+                r#"{"error":"server_error"}"#,
+                ErrorCode::ProviderError,
+                ErrorClass::Retryable,
+            ),
+            (
+                502,
+                j,
+                "{\"error\":",
+                ErrorCode::ProviderBadResponse,
+                ErrorClass::Retryable,
+            ),
+            (
+                400,
+                j,
+                r#"{"error":"temporarily_unavailable"}"#,
+                ErrorCode::ProviderUnavailable,
+                ErrorClass::Retryable,
+            ),
+            (
+                201,
+                j,
+                r#"{"access_token":"a","token_type":"bearer"}"#,
+                ErrorCode::ProviderBadResponse,
+                ErrorClass::Configuration,
+            ),
+            (
+                404,
+                j,
+                "null",
+                ErrorCode::ProviderBadResponse,
+                ErrorClass::Configuration,
+            ),
+        ];
+        for (status, ct, body, code, class) in cases {
+            let e = parse(*status, *ct, body, &strict()).expect_err(body);
+            assert_eq!(e.code(), *code, "{status} {body}");
+            assert_eq!(e.class(), *class, "{status} {body}");
+            assert_eq!(e.is_retryable(), *class == ErrorClass::Retryable);
+            assert_safe_error(&e, *status);
+        }
+        let e = json(
+            400,
+            r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
+        )
+        .expect_err("invalid_grant");
+        let pe = e.provider_error().expect("provider error");
+        assert_eq!(pe.error, OAuthErrorCode::InvalidGrant);
+        assert_eq!(
+            pe.error_description.as_deref(),
+            Some("grant request is invalid")
+        );
+    }
+
+    #[test]
+    fn rfc6749_s5_2_parse_error_body() {
+        let pe = parse_error_body(
+            br#"{"error":"invalid_grant","error_description":"x","error_uri":"https://e"}"#,
+        )
+        .expect("error body");
+        assert_eq!(pe.error, OAuthErrorCode::InvalidGrant);
+        assert_eq!(pe.error_description.as_deref(), Some("x"));
+        assert_eq!(pe.error_uri.as_deref(), Some("https://e"));
+        for not in [
+            &b"null"[..],
+            b"[]",
+            b"{}",
+            b"{\"error\":1}",
+            b"<html>",
+            b"",
+            b"{\"error\":null}",
+        ] {
+            assert_eq!(parse_error_body(not), None);
+        }
+        // Control characters and long secrets in a description do not survive.
+        let pe = parse_error_body(
+            format!(
+                r#"{{"error":"invalid_grant","error_description":"code {AT} is bad\u0007\n"}}"#
+            )
+            .as_bytes(),
+        )
+        .expect("error body");
+        let d = pe.error_description.expect("description");
+        assert!(!d.contains(AT) && !d.contains('\u{7}'), "{d}");
+    }
+
+    #[test]
+    fn errors_never_contain_secrets_fed_in() {
+        let bodies = [
+            format!(r#"{{"access_token":"{AT}","refresh_token":"{RT}","token_type":"mac"}}"#),
+            format!(
+                r#"{{"access_token":"{AT}","refresh_token":"{RT}","token_type":"bearer","expires_in":"soon"}}"#
+            ),
+            format!(r#"{{"access_token":"{AT}","refresh_token":"{RT}""#),
+            format!("<html>{AT} {RT}</html>"),
+            format!("access_token={AT}&refresh_token={RT}"),
+            format!(
+                r#"{{"error":"invalid_grant","error_description":"refresh token {RT} revoked","access_token":"{AT}"}}"#
+            ),
+        ];
+        for body in &bodies {
+            for status in [200u16, 400, 401, 500, 503, 302] {
+                for opts in [strict(), TokenResponseOptions::lenient()] {
+                    if let Err(e) = parse(status, Some("application/json"), body, &opts) {
+                        assert_safe_error(&e, status);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn snippet_redaction() {
+        let body = format!(
+            r#"{{"access_token":"{AT}","token_type":"bearer","code":"short","client_secret":"s3","note":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"}}"#
+        );
+        let s = redact_snippet(body.as_bytes());
+        assert!(!s.contains(AT), "{s}");
+        assert!(!s.contains("short"), "{s}");
+        assert!(!s.contains("\"s3\""), "{s}");
+        assert!(!s.contains("eyJhbGciOiJSUzI1NiJ9"), "{s}");
+        assert!(s.contains("\"token_type\":\"bearer\""), "{s}");
+        assert!(s.contains("\"access_token\":\"[redacted]\""), "{s}");
+
+        let form = "access_token=abc:def&code=x y&scope=repo";
+        let s = redact_snippet(form.as_bytes());
+        assert_eq!(s, "access_token=[redacted]&code=[redacted] y&scope=repo");
+
+        // Spaces inside a JSON string value are consumed with it.
+        let s = redact_snippet(br#"{"refresh_token" : "a b c", "x":1}"#);
+        assert_eq!(s, r#"{"refresh_token" : "[redacted]", "x":1}"#);
+
+        // Control characters dropped, whitespace controls become spaces, invalid UTF-8 replaced.
+        let s = redact_snippet(b"a\x00b\x1b[0m\tc\r\nd\xff");
+        assert_eq!(s, "ab[0m c  d\u{fffd}");
+
+        // Length cap with ellipsis.
+        let long = "word ".repeat(100);
+        let s = redact_snippet(long.as_bytes());
+        assert_eq!(s.chars().count(), SNIPPET_MAX_CHARS);
+        assert!(s.ends_with('…'));
+        assert_eq!(redact_snippet(b""), "");
+    }
+
+    #[test]
+    fn snippet_redacts_run_cut_by_scan_limit() {
+        // A body whose only content is one enormous token: never a partial leak.
+        let mut body = vec![b' '; SNIPPET_SCAN_BYTES - 10];
+        body.extend_from_slice(b"abc");
+        body.extend_from_slice(AT.as_bytes());
+        let s = redact_snippet(&body);
+        assert!(!s.contains("abc"), "{s}");
+        assert!(!s.contains(&AT[..5]), "{s}");
+    }
+
+    #[test]
+    fn content_type_is_cleaned() {
+        let e = parse(200, Some("text/html\r\nX-Injected: 1"), "<p>", &strict()).expect_err("html");
+        let ct = e
+            .response()
+            .and_then(|r| r.content_type.clone())
+            .expect("ct");
+        assert!(!ct.contains('\r') && !ct.contains('\n'));
+    }
 }
