@@ -404,3 +404,75 @@ impl Error {
         self.response.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_codes_round_trip_and_are_unique() {
+        for (i, c) in ALL_CODES.iter().enumerate() {
+            assert_eq!(ErrorCode::parse(c.as_str()), Some(*c));
+            assert!(
+                ALL_CODES
+                    .iter()
+                    .skip(i + 1)
+                    .all(|d| d.as_str() != c.as_str())
+            );
+            assert!(
+                c.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+            );
+        }
+        assert_eq!(ErrorCode::parse("nope"), None);
+    }
+
+    #[test]
+    fn rfc6749_s4_1_2_1_s5_2_oauth_codes_round_trip() {
+        for s in [
+            "invalid_request",
+            "invalid_client",
+            "invalid_grant",
+            "unauthorized_client",
+            "unsupported_grant_type",
+            "invalid_scope",
+            "access_denied",
+            "unsupported_response_type",
+            "server_error",
+            "temporarily_unavailable",
+            "login_required",
+            "consent_required",
+            "bad_verification_code",
+            "40029",
+        ] {
+            assert_eq!(OAuthErrorCode::parse(s).as_str(), s);
+        }
+        assert_eq!(
+            OAuthErrorCode::parse("x"),
+            OAuthErrorCode::Other("x".into())
+        );
+    }
+
+    #[test]
+    fn display_class_and_override() {
+        let e = Error::new(ErrorCode::StateMismatch, "state differs");
+        assert_eq!(e.to_string(), "state_mismatch: state differs");
+        assert_eq!(e.class(), ErrorClass::Reauthenticate);
+        assert!(!e.is_retryable());
+        let e = Error::new(ErrorCode::ProviderError, "x").with_class(ErrorClass::Retryable);
+        assert!(e.is_retryable());
+        assert_eq!(
+            ErrorCode::ProviderUnavailable.class(),
+            ErrorClass::Retryable
+        );
+        assert_eq!(ErrorCode::InvalidClient.class(), ErrorClass::Configuration);
+        assert_eq!(ErrorCode::TokenInCallback.class(), ErrorClass::BadRequest);
+    }
+
+    #[test]
+    fn error_stays_small() {
+        // Boxed provider error / response keep `Result<_, Error>` cheap (clippy result_large_err).
+        assert!(core::mem::size_of::<Error>() <= 64);
+    }
+}

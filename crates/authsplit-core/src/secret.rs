@@ -53,3 +53,76 @@ secret_string!(
     /// A raw, unvalidated ID token (OIDC Core §2).
     IdToken
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pkce::PkceCodeVerifier;
+    use crate::random::{Nonce, State};
+
+    const KNOWN: &str = "KNOWN-secret-value-1234567890abcdef-0123456789";
+
+    /// REFERENCE §3.14: `Debug` of every secret type prints `[redacted]`, never the value.
+    #[test]
+    fn debug_of_every_secret_type_is_redacted() {
+        let verifier = PkceCodeVerifier::parse(KNOWN).expect("43+ unreserved chars");
+        let debugs = [
+            format!("{:?}", AccessToken::new(KNOWN)),
+            format!("{:?}", RefreshToken::new(KNOWN)),
+            format!("{:?}", AuthorizationCode::new(KNOWN)),
+            format!("{:?}", ClientSecret::new(KNOWN)),
+            format!("{:?}", IdToken::new(KNOWN)),
+            format!("{verifier:?}"),
+            format!("{:?}", State::parse(KNOWN).expect("valid")),
+            format!("{:?}", Nonce::parse(KNOWN).expect("valid")),
+            format!("{:#?}", Some(AccessToken::new(KNOWN))),
+        ];
+        for d in &debugs {
+            assert!(d.contains("[redacted]"), "{d}");
+            assert!(!d.contains(KNOWN), "{d}");
+            assert!(!d.contains("KNOWN"), "{d}");
+        }
+    }
+
+    #[test]
+    fn token_set_and_wire_debug_are_redacted() {
+        let body = format!(
+            r#"{{"access_token":"{KNOWN}","token_type":"bearer","refresh_token":"{KNOWN}","id_token":"{KNOWN}"}}"#
+        );
+        let t = crate::token::parse_token_response(
+            200,
+            Some("application/json"),
+            body.as_bytes(),
+            &crate::token::TokenResponseOptions::default(),
+            0,
+        )
+        .expect("valid");
+        assert!(!format!("{t:?}").contains(KNOWN));
+
+        let req = crate::wire::TokenRequest {
+            provider: "p".into(),
+            code: KNOWN.into(),
+            state: KNOWN.into(),
+            code_verifier: KNOWN.into(),
+            iss: None,
+        };
+        assert!(!format!("{req:?}").contains(KNOWN));
+        let reply = crate::wire::TokenReply {
+            access_token: KNOWN.into(),
+            token_type: "bearer".into(),
+            expires_at: None,
+            scope: None,
+            id_token_claims: None,
+            user: None,
+        };
+        assert!(!format!("{reply:?}").contains(KNOWN));
+    }
+
+    #[test]
+    fn secret_accessors() {
+        let s = ClientSecret::new("a+b:c%d/e f");
+        assert_eq!(s.secret(), "a+b:c%d/e f");
+        assert_eq!(s.clone().into_secret(), "a+b:c%d/e f");
+        assert_eq!(s, ClientSecret::new("a+b:c%d/e f"));
+    }
+}
