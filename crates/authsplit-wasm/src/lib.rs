@@ -35,7 +35,6 @@ use authsplit_core::random::{Nonce, State};
 use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
-use web_sys::{Request, RequestInit};
 
 use crate::error::{ClientError, config_error, internal};
 use crate::store::PendingTransaction;
@@ -59,6 +58,8 @@ export interface AuthClientOptions {
 }
 /** Options of `client.login(…)`. */
 export interface LoginOptions {
+  /** The provider id for this sign-in (default: the client's `provider`). */
+  provider?: string;
   /** Same-origin path to return to after sign-in (`/` by default); anything else is refused with `invalid_return_to`. */
   returnTo?: string;
 }
@@ -264,8 +265,11 @@ impl Inner {
         Ok(expires_at)
     }
 
-    async fn login(self: Rc<Self>, options: JsValue) -> Result<JsValue, ClientError> {
-        let return_to = match js::get(&options, "returnTo") {
+    /// `login()` before the network: checks `returnTo`, makes verifier, state and nonce, and
+    /// the `POST /transactions` body (never the verifier).
+    #[inline(never)]
+    fn start_login(&self, options: &JsValue) -> Result<(LoginSecrets, Object), ClientError> {
+        let return_to = match js::get(options, "returnTo") {
             v if v.is_undefined() || v.is_null() => "/".to_owned(),
             v => v
                 .as_string()
@@ -277,24 +281,28 @@ impl Inner {
                     )
                 })?,
         };
-        let win = window()?;
+        let provider = match js::get(options, "provider") {
+            v if v.is_undefined() || v.is_null() => self.provider.clone(),
+            v => v
+                .as_string()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| config_error("provider must be a non-empty string"))?,
+        };
         let storage = store::session_storage()?;
         store::purge_expired(&storage, js_sys::Date::now())?;
 
         // RFC 7636 §4.1–§4.2, RFC 6749 §10.12, OIDC Core §3.1.2.1.
         let verifier = PkceCodeVerifier::generate()?;
-        let challenge = verifier.challenge();
         let state = State::generate()?;
         let nonce = Nonce::generate()?;
 
-        // Register the transaction: state + challenge (+ nonce), never the verifier.
         let body = Object::new();
-        js::set(&body, "provider", &JsValue::from_str(&self.provider));
+        js::set(&body, "provider", &JsValue::from_str(&provider));
         js::set(&body, "state", &JsValue::from_str(state.secret()));
         js::set(
             &body,
             "code_challenge",
-            &JsValue::from_str(challenge.as_str()),
+            &JsValue::from_str(verifier.challenge().as_str()),
         );
         js::set(
             &body,
@@ -302,32 +310,62 @@ impl Inner {
             &JsValue::from_str(CODE_CHALLENGE_METHOD_S256),
         );
         js::set(&body, "nonce", &JsValue::from_str(nonce.secret()));
-        let reply = http::post_json(&self.backend, "/transactions", &body).await?;
+        Ok((
+            LoginSecrets {
+                verifier,
+                state,
+                nonce,
+                return_to,
+                provider,
+            },
+            body,
+        ))
+    }
 
-        let mut template = flow::template_from_js(&js::get(&reply, "authorize"))?;
+    /// `login()` after `POST /transactions`: builds the authorization URL from the backend's
+    /// template, stores the transaction and navigates.
+    #[inline(never)]
+    fn finish_login(&self, secrets: LoginSecrets, reply: &JsValue) -> Result<(), ClientError> {
+        let mut template = flow::template_from_js(&js::get(reply, "authorize"))?;
         self.apply_options(&mut template)?;
         let oidc = template.scopes.iter().any(|s| s == "openid");
-        let url = template.build_url(&state, Some(&challenge), oidc.then_some(&nonce))?;
-
+        let url = template.build_url(
+            &secrets.state,
+            Some(&secrets.verifier.challenge()),
+            oidc.then_some(&secrets.nonce),
+        )?;
         let tx = PendingTransaction {
-            verifier: verifier.secret().to_owned(),
-            state: state.secret().to_owned(),
-            nonce: Some(nonce.secret().to_owned()),
-            provider: self.provider.clone(),
-            return_to,
+            verifier: secrets.verifier.secret().to_owned(),
+            state: secrets.state.secret().to_owned(),
+            nonce: Some(secrets.nonce.secret().to_owned()),
+            provider: secrets.provider,
+            return_to: secrets.return_to,
             created_at: js_sys::Date::now(),
-            issuer: js::get_str(&reply, "issuer"),
-            require_iss: js::get(&reply, "require_iss").as_bool().unwrap_or(false),
-            code_param: js::get_str(&reply, "code_param").unwrap_or_else(|| "code".to_owned()),
+            issuer: js::get_str(reply, "issuer"),
+            require_iss: js::get(reply, "require_iss").as_bool().unwrap_or(false),
+            code_param: js::get_str(reply, "code_param").unwrap_or_else(|| "code".to_owned()),
         };
-        store::save(&storage, &tx)?;
-        win.location()
+        store::save(&store::session_storage()?, &tx)?;
+        window()?
+            .location()
             .assign(&url)
-            .map_err(|_| internal("navigation to the authorization endpoint failed"))?;
+            .map_err(|_| internal("navigation to the authorization endpoint failed"))
+    }
+
+    async fn login(self: Rc<Self>, options: JsValue) -> Result<JsValue, ClientError> {
+        let (secrets, body) = self.start_login(&options)?;
+        let reply = http::post_json(&self.backend, "/transactions", &body).await?;
+        self.finish_login(secrets, &reply)?;
         Ok(JsValue::UNDEFINED)
     }
 
-    async fn handle_callback(self: Rc<Self>, url: Option<String>) -> Result<JsValue, ClientError> {
+    /// `handleCallback()` before the network: strips the address bar, validates the callback
+    /// against the stored transaction, and makes the `POST /token` body.
+    #[inline(never)]
+    fn start_callback(
+        &self,
+        url: Option<String>,
+    ) -> Result<(PendingTransaction, Object), ClientError> {
         let win = window()?;
         let url = match url {
             Some(u) => u,
@@ -340,7 +378,6 @@ impl Inner {
         if prepared.tx.code_param != "code" {
             strip_address_bar(&win, Some(&prepared.tx.code_param));
         }
-
         let body = Object::new();
         js::set(&body, "provider", &JsValue::from_str(&prepared.tx.provider));
         js::set(&body, "code", &JsValue::from_str(prepared.code.secret()));
@@ -351,15 +388,24 @@ impl Inner {
             &JsValue::from_str(&prepared.tx.verifier),
         );
         js::set(&body, "iss", &js::opt_str(prepared.iss.as_deref()));
-        let epoch = self.epoch.get();
-        let reply = http::post_json(&self.backend, "/token", &body).await?;
-        let expires_at = self.accept_tokens(&reply, epoch)?;
-        let user = user_from_wire(&js::get(&reply, "user"));
-        self.user.replace(user.clone());
+        Ok((prepared.tx, body))
+    }
 
+    /// `handleCallback()` after `POST /token`: keeps the token, converts the user, re-checks
+    /// `returnTo`.
+    #[inline(never)]
+    fn finish_callback(
+        &self,
+        tx: PendingTransaction,
+        reply: &JsValue,
+        epoch: u32,
+    ) -> Result<JsValue, ClientError> {
+        let expires_at = self.accept_tokens(reply, epoch)?;
+        let user = user_from_wire(&js::get(reply, "user"));
+        self.user.replace(user.clone());
         // Re-checked: storage is writable by any script on the origin (REFERENCE §2.9).
-        let return_to = if is_safe_return_to(&prepared.tx.return_to) {
-            prepared.tx.return_to
+        let return_to = if is_safe_return_to(&tx.return_to) {
+            tx.return_to
         } else {
             "/".to_owned()
         };
@@ -374,9 +420,21 @@ impl Inner {
         Ok(out.into())
     }
 
-    async fn refresh(self: Rc<Self>) -> Result<JsValue, ClientError> {
+    async fn handle_callback(self: Rc<Self>, url: Option<String>) -> Result<JsValue, ClientError> {
+        let (tx, body) = self.start_callback(url)?;
         let epoch = self.epoch.get();
-        let reply = match http::post_json(&self.backend, "/refresh", &Object::new()).await {
+        let reply = http::post_json(&self.backend, "/token", &body).await?;
+        self.finish_callback(tx, &reply, epoch)
+    }
+
+    /// `refresh()` after `POST /refresh`.
+    #[inline(never)]
+    fn finish_refresh(
+        &self,
+        reply: Result<JsValue, ClientError>,
+        epoch: u32,
+    ) -> Result<JsValue, ClientError> {
+        let reply = match reply {
             Ok(r) => r,
             Err(e) => {
                 if (e.is(ErrorCode::NotAuthenticated) || e.is(ErrorCode::InvalidGrant))
@@ -398,6 +456,16 @@ impl Inner {
             .ok_or_else(|| internal("no token after refresh"))
     }
 
+    async fn refresh(self: Rc<Self>) -> Result<JsValue, ClientError> {
+        let epoch = self.epoch.get();
+        let reply = http::post_json(&self.backend, "/refresh", &Object::new()).await;
+        let r = self.finish_refresh(reply, epoch);
+        if self.epoch.get() == epoch {
+            self.refreshing.replace(None);
+        }
+        r
+    }
+
     fn access_token(self: &Rc<Self>) -> Promise {
         if let Some(s) = self.session.borrow().as_ref()
             && s.refresh_at_ms.is_none_or(|at| js_sys::Date::now() < at)
@@ -407,38 +475,22 @@ impl Inner {
         if let Some(p) = self.refreshing.borrow().as_ref() {
             return p.clone();
         }
-        let done = Rc::new(Cell::new(false));
-        let (inner, flag) = (Rc::clone(self), Rc::clone(&done));
-        let p = to_promise(async move {
-            let r = Rc::clone(&inner).refresh().await;
-            flag.set(true);
-            inner.refreshing.replace(None);
-            r
-        });
-        if !done.get() {
-            self.refreshing.replace(Some(p.clone()));
-        }
+        // The future first runs in a later microtask, so it clears this slot only after it
+        // was filled.
+        let p = to_promise(Rc::clone(self).refresh());
+        self.refreshing.replace(Some(p.clone()));
         p
     }
 
-    async fn fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
-        let token = JsFuture::from(self.access_token()).await?;
-        let token = token.as_string().unwrap_or_default();
-        let init: RequestInit = if init.is_undefined() || init.is_null() {
-            RequestInit::new()
-        } else {
-            init.unchecked_into()
-        };
-        let req = match input.dyn_ref::<Request>() {
-            Some(r) => Request::new_with_request_and_init(r, &init)?,
-            None => {
-                let s = match input.as_string() {
-                    Some(s) => s,
-                    None => String::from(js_sys::Object::from(input).to_string()),
-                };
-                Request::new_with_str_and_init(&s, &init)?
-            }
-        };
+    /// The `Request` for `client.fetch`, with the bearer token, after the origin check.
+    #[inline(never)]
+    fn bearer_request(
+        &self,
+        input: &JsValue,
+        init: &JsValue,
+        token: &JsValue,
+    ) -> Result<web_sys::Request, JsValue> {
+        let req = http::new_request(input, init)?;
         // Only to this page, the backend, and configured API origins (RFC 6750 §5.3).
         let page_origin = window()?.location().origin()?;
         let target = web_sys::Url::new(&req.url())?.origin();
@@ -451,10 +503,17 @@ impl Inner {
             )
             .into());
         }
+        let token = token.as_string().unwrap_or_default();
         let mut bearer = String::with_capacity(7 + token.len());
         bearer.push_str("Bearer ");
         bearer.push_str(&token);
         req.headers().set("authorization", &bearer)?;
+        Ok(req)
+    }
+
+    async fn fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
+        let token = JsFuture::from(self.access_token()).await?;
+        let req = self.bearer_request(&input, &init, &token)?;
         JsFuture::from(window()?.fetch_with_request(&req)).await
     }
 
@@ -463,20 +522,35 @@ impl Inner {
         if let Ok(storage) = store::session_storage() {
             let _ = store::clear_all(&storage);
         }
-        let (revoked, end_session) =
-            match http::post_json(&self.backend, "/logout", &Object::new()).await {
-                Ok(r) => (
-                    js::get(&r, "revoked").as_bool().unwrap_or(false),
-                    js::get_str(&r, "end_session_url"),
-                ),
-                Err(e) if e.is(ErrorCode::NotAuthenticated) => (false, None),
-                Err(e) => return Err(e),
-            };
-        let out = Object::new();
-        js::set(&out, "revoked", &JsValue::from_bool(revoked));
-        js::set(&out, "endSessionUrl", &js::opt_str(end_session.as_deref()));
-        Ok(out.into())
+        let reply = http::post_json(&self.backend, "/logout", &Object::new()).await;
+        logout_result(reply)
     }
+}
+
+/// What `login()` keeps across its network call.
+struct LoginSecrets {
+    verifier: PkceCodeVerifier,
+    state: State,
+    nonce: Nonce,
+    return_to: String,
+    provider: String,
+}
+
+/// `{ revoked, endSessionUrl }` from a `POST /logout` reply (`not_authenticated` is fine).
+#[inline(never)]
+fn logout_result(reply: Result<JsValue, ClientError>) -> Result<JsValue, ClientError> {
+    let (revoked, end_session) = match reply {
+        Ok(r) => (
+            js::get(&r, "revoked").as_bool().unwrap_or(false),
+            js::get_str(&r, "end_session_url"),
+        ),
+        Err(e) if e.is(ErrorCode::NotAuthenticated) => (false, None),
+        Err(e) => return Err(e),
+    };
+    let out = Object::new();
+    js::set(&out, "revoked", &JsValue::from_bool(revoked));
+    js::set(&out, "endSessionUrl", &js::opt_str(end_session.as_deref()));
+    Ok(out.into())
 }
 
 impl From<JsValue> for ClientError {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the browser half: the wasm crate → wasm-bindgen (--target web) → wasm-opt -Oz (npm
+# binaryen, never Debian's: REFERENCE §7) into web/pkg/, then the example SPA into
+# web/example/dist/ (static files + the package). Idempotent; a warm run takes a few seconds.
+#
+#   scripts/build-web.sh            # build
+#   SIZE=1 scripts/build-web.sh     # … and print the gzip -9 size figures (web/scripts/size.mjs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Ignore any host-wide flags (coverage, sanitizers) that would bloat or break the wasm build.
+unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
+
+WASM_IN=target/wasm32-unknown-unknown/wasm-release/authsplit_wasm.wasm
+PKG=web/pkg
+DIST=web/example/dist
+WASM_OPT=node_modules/.bin/wasm-opt
+
+if [ ! -x "$WASM_OPT" ]; then
+  echo "build-web: $WASM_OPT missing: run scripts/setup.sh (or npm ci)" >&2
+  exit 1
+fi
+want=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;}' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+if [ -z "$have" ] || [ "$have" != "$want" ]; then
+  echo "build-web: wasm-bindgen CLI ${have:-missing} != crate ${want}: run scripts/setup.sh" >&2
+  exit 1
+fi
+
+echo "[build-web] cargo build (wasm-release)"
+cargo build -p authsplit-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
+
+# wasm-bindgen + wasm-opt only when the cargo output changed.
+stamp="$PKG/.build-stamp"
+sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0") | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -f "$PKG/authsplit_wasm_bg.wasm" ]; then
+  echo "[build-web] web/pkg up to date"
+else
+  echo "[build-web] wasm-bindgen --target web"
+  rm -rf "$PKG.tmp"
+  wasm-bindgen --target web --remove-name-section --remove-producers-section \
+    --out-dir "$PKG.tmp" --out-name authsplit_wasm "$WASM_IN"
+  echo "[build-web] wasm-opt -Oz"
+  # The features rustc enables by default for wasm32-unknown-unknown.
+  "$WASM_OPT" -Oz \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    -o "$PKG.tmp/authsplit_wasm_bg.wasm" "$PKG.tmp/authsplit_wasm_bg.wasm"
+  rm -rf "$PKG"
+  mv "$PKG.tmp" "$PKG"
+  echo "$sum" > "$stamp"
+fi
+
+echo "[build-web] example SPA → $DIST"
+rm -rf "$DIST.tmp"
+mkdir -p "$DIST.tmp/authsplit/pkg"
+cp web/example/index.html web/example/app.js web/example/style.css "$DIST.tmp/"
+cp web/index.js "$DIST.tmp/authsplit/"
+cp -r "$PKG/authsplit_wasm.js" "$PKG/authsplit_wasm_bg.wasm" "$PKG/snippets" "$DIST.tmp/authsplit/pkg/"
+rm -rf "$DIST"
+mv "$DIST.tmp" "$DIST"
+
+if [ "${SIZE:-0}" = "1" ]; then
+  node web/scripts/size.mjs
+fi
+echo "[build-web] done"

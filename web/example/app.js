@@ -1,0 +1,198 @@
+// The authsplit example SPA: plain JS, no framework. Provider list from the backend's /config,
+// sign-in, the /callback route, the user, a protected API call through client.fetch, sign out.
+// Every piece of text that came from a provider or the network is set with textContent —
+// never innerHTML (REFERENCE §2.5).
+
+import { init, AuthClient, AuthsplitError } from '/authsplit/index.js';
+
+const BACKEND = '/auth';
+const CALLBACK_PATH = '/callback';
+const $ = (id) => document.getElementById(id);
+
+let client = null;
+
+function show(id, visible) {
+  $(id).hidden = !visible;
+}
+
+function showError(err) {
+  const e = err instanceof AuthsplitError ? err : new AuthsplitError('internal', String(err?.message ?? err));
+  $('error-code').textContent = e.code;
+  $('error').dataset.code = e.code;
+  $('error-message').textContent = e.message;
+  const said = [e.error, e.errorDescription].filter(Boolean).join(': ');
+  $('error-provider').textContent = said ? `The provider said: ${said}` : '';
+  show('error-provider', Boolean(said));
+  show('error', true);
+}
+
+function clearError() {
+  show('error', false);
+  delete $('error').dataset.code;
+}
+
+function setStatus(state, text) {
+  $('status').dataset.state = state;
+  $('status').textContent = text;
+}
+
+function renderSignedOut() {
+  setStatus('signed-out', 'Signed out');
+  show('signed-in', false);
+  show('signed-out', true);
+}
+
+function renderSignedIn(user) {
+  const name = user?.name || user?.subject || 'Signed-in user';
+  setStatus('signed-in', `Signed in${user ? ` as ${name}` : ''}`);
+  $('user-name').textContent = user ? name : '(session restored — profile not loaded)';
+  $('user-email').textContent = user?.email ?? '';
+  const avatar = $('avatar');
+  const initials = $('initials');
+  initials.textContent = name.trim().slice(0, 1).toUpperCase();
+  avatar.hidden = true;
+  const url = safeImageUrl(user?.avatarUrl);
+  if (url) {
+    avatar.alt = `${name}'s avatar`;
+    avatar.onload = () => {
+      avatar.hidden = false;
+      initials.textContent = '';
+    };
+    avatar.onerror = () => {
+      avatar.hidden = true;
+    };
+    avatar.src = url;
+  }
+  show('signed-out', false);
+  show('signed-in', true);
+  show('end-session', false);
+}
+
+function safeImageUrl(value) {
+  if (typeof value !== 'string') return null;
+  try {
+    const u = new URL(value);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+async function loadProviders() {
+  const res = await fetch(`${BACKEND}/config`, { headers: { accept: 'application/json' } });
+  if (!res.ok) throw new AuthsplitError('backend_unreachable', `GET ${BACKEND}/config answered ${res.status}`);
+  const { providers } = await res.json();
+  return Array.isArray(providers) ? providers : [];
+}
+
+function renderProviders(providers) {
+  const box = $('providers');
+  box.replaceChildren();
+  for (const p of providers) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.id = `sign-in-${p.id}`;
+    b.dataset.testid = `sign-in-${p.id}`;
+    b.dataset.provider = p.id;
+    b.textContent = `Sign in with ${p.name}`;
+    b.addEventListener('click', () => signIn(p.id, b));
+    box.append(b);
+  }
+}
+
+async function signIn(provider, button) {
+  clearError();
+  button.disabled = true;
+  try {
+    // ?returnTo=/somewhere on the page is passed through; the library refuses anything that
+    // is not a same-origin path (e.g. //evil.example) with `invalid_return_to`.
+    const returnTo = new URLSearchParams(location.search).get('returnTo') ?? '/';
+    await client.login({ provider, returnTo });
+  } catch (e) {
+    showError(e);
+    button.disabled = false;
+  }
+}
+
+async function callApi() {
+  const out = $('api-result');
+  out.hidden = false;
+  out.textContent = 'Calling /api/hello…';
+  delete out.dataset.status;
+  try {
+    const res = await client.fetch('/api/hello');
+    const text = await res.text();
+    out.dataset.status = String(res.status);
+    out.textContent = `${res.status} ${res.statusText}\n${text}`;
+  } catch (e) {
+    out.dataset.status = 'error';
+    out.textContent = '';
+    showError(e);
+  }
+}
+
+async function signOut() {
+  clearError();
+  try {
+    const { endSessionUrl } = await client.logout();
+    renderSignedOut();
+    $('api-result').hidden = true;
+    const link = $('end-session-link');
+    if (endSessionUrl && safeImageUrl(endSessionUrl)) {
+      link.href = endSessionUrl;
+      show('end-session', true);
+    }
+  } catch (e) {
+    renderSignedOut();
+    showError(e);
+  }
+}
+
+/** A session cookie may survive a reload: try to get a token through POST /refresh. */
+async function tryRestore({ quiet = false } = {}) {
+  try {
+    await client.getAccessToken();
+    return true;
+  } catch (e) {
+    const expected = e instanceof AuthsplitError && e.code === 'not_authenticated';
+    if (!expected && !quiet) showError(e);
+    return false;
+  }
+}
+
+async function main() {
+  await init();
+  const providers = await loadProviders();
+  renderProviders(providers);
+  if (!providers.length) {
+    throw new AuthsplitError('configuration', 'the backend lists no providers');
+  }
+  client = new AuthClient({ backendUrl: BACKEND, provider: providers[0].id });
+  $('call-api').addEventListener('click', callApi);
+  $('sign-out').addEventListener('click', signOut);
+
+  if (location.pathname === CALLBACK_PATH) {
+    try {
+      const { user, returnTo } = await client.handleCallback();
+      history.replaceState(null, '', returnTo);
+      renderSignedIn(user);
+    } catch (e) {
+      history.replaceState(null, '', '/');
+      showError(e);
+      // E.g. the callback URL was reloaded after sign-in: the session may still be there.
+      if (await tryRestore({ quiet: true })) renderSignedIn(client.user());
+      else renderSignedOut();
+    }
+  } else if (await tryRestore()) {
+    renderSignedIn(client.user());
+  } else {
+    renderSignedOut();
+  }
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((e) => {
+  showError(e);
+  setStatus('error', 'Could not start');
+  document.body.dataset.ready = 'true';
+});

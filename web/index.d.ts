@@ -1,0 +1,168 @@
+/**
+ * authsplit — sign-in with OAuth 2.0 authorization code + PKCE (RFC 6749 §4.1, RFC 7636),
+ * the browser half in WebAssembly, the client secret on your authsplit backend.
+ *
+ * ```ts
+ * import { init, AuthClient, AuthsplitError } from 'authsplit';
+ * await init();
+ * const client = new AuthClient({ backendUrl: '/auth', provider: 'github' });
+ * await client.login({ returnTo: '/account' });          // on a "Sign in" click
+ * const { user, returnTo } = await client.handleCallback(); // on the redirect URI page
+ * const res = await client.fetch('/api/hello');            // Authorization: Bearer …
+ * ```
+ * @packageDocumentation
+ */
+
+import type {
+  AuthClientOptions,
+  CallbackResult,
+  InitInput,
+  LoginOptions,
+  LogoutResult,
+  User,
+} from './pkg/authsplit_wasm.js';
+
+export type { AuthClientOptions, CallbackResult, InitInput, LoginOptions, LogoutResult, User };
+
+/**
+ * Loads and instantiates the WebAssembly module; call (and await) it once before creating an
+ * {@link AuthClient}. Memoized: later calls return the same promise. Nothing happens at import
+ * time.
+ *
+ * @param input where to get the module: a URL or string, a `Response` (or a promise of one),
+ *   a `WebAssembly.Module`, or its bytes. Default: the `.wasm` file shipped next to this module
+ *   (bundlers such as Vite pick it up through `new URL(…, import.meta.url)`).
+ */
+export function init(input?: InitInput | Promise<InitInput>): Promise<void>;
+
+/** Whether {@link init} has completed. */
+export function isInitialized(): boolean;
+
+/** The stable error codes (authsplit-core `ErrorCode`); new codes may be added. */
+export type AuthsplitErrorCode =
+  | 'state_mismatch'
+  | 'state_missing'
+  | 'iss_mismatch'
+  | 'iss_missing'
+  | 'access_denied'
+  | 'authorization_error'
+  | 'duplicate_parameter'
+  | 'token_in_callback'
+  | 'code_missing'
+  | 'malformed_callback'
+  | 'transaction_missing'
+  | 'transaction_expired'
+  | 'transaction_used'
+  | 'invalid_return_to'
+  | 'invalid_request'
+  | 'invalid_verifier'
+  | 'pkce_mismatch'
+  | 'csrf_header_missing'
+  | 'origin_rejected'
+  | 'unknown_provider'
+  | 'body_too_large'
+  | 'unsupported_media_type'
+  | 'not_authenticated'
+  | 'invalid_grant'
+  | 'invalid_client'
+  | 'provider_error'
+  | 'provider_bad_response'
+  | 'provider_unreachable'
+  | 'provider_timeout'
+  | 'provider_unavailable'
+  | 'invalid_id_token'
+  | 'discovery_failed'
+  | 'random_unavailable'
+  | 'configuration'
+  | 'storage_unavailable'
+  | 'backend_unreachable'
+  | 'internal'
+  | (string & {});
+
+/**
+ * Every failure of authsplit. `code` is stable and machine-readable; `message` is for humans;
+ * `error` / `errorDescription` carry the provider's RFC 6749 §4.1.2.1 / §5.2 `error` and
+ * `error_description` when it sent them — plain text: render with `textContent`, never as HTML.
+ */
+export class AuthsplitError extends Error {
+  constructor(
+    code: AuthsplitErrorCode,
+    message: string,
+    details?: { error?: string; errorDescription?: string; cause?: unknown },
+  );
+  readonly name: 'AuthsplitError';
+  /** Stable machine-readable code. */
+  readonly code: AuthsplitErrorCode;
+  /** The provider's `error` (RFC 6749 §4.1.2.1, §5.2), if any. */
+  readonly error?: string;
+  /** The provider's `error_description`, if any (plain text). */
+  readonly errorDescription?: string;
+}
+
+/**
+ * The authsplit browser client: authorization code flow with PKCE through the authsplit
+ * backend (RFC 6749 §4.1, RFC 7636, RFC 10017 §6.2 token-mediating backend). The access token
+ * lives in memory only; the refresh token never reaches the browser.
+ */
+export class AuthClient {
+  /**
+   * A client for one provider of an authsplit backend. The redirect URI is the one registered
+   * on the backend (RFC 6749 §3.1.2); `redirectUri`, if given, is only checked against it.
+   * @throws {AuthsplitError} `configuration` when an option is malformed or {@link init} has
+   *   not completed.
+   */
+  constructor(options: AuthClientOptions);
+
+  /**
+   * Starts a sign-in: PKCE verifier + S256 challenge (RFC 7636 §4.1–§4.2), `state`
+   * (RFC 6749 §10.12), OIDC `nonce`; registers state + challenge with the backend
+   * (`POST /transactions` — never the verifier); keeps the transaction in `sessionStorage`
+   * (single use, 10 min); navigates to the authorization endpoint (RFC 6749 §4.1.1).
+   * @throws {AuthsplitError} `invalid_return_to` (not a same-origin path), `backend_unreachable`,
+   *   `unknown_provider`, `storage_unavailable`, `configuration`, …
+   */
+  login(options?: LoginOptions): Promise<void>;
+
+  /**
+   * Completes a sign-in on the redirect URI page (RFC 6749 §4.1.2): parses the callback
+   * (default `location.href`), takes its transaction out of storage (single use on every
+   * outcome, 10 min TTL), checks `state` (RFC 6749 §10.12) and `iss` (RFC 9207 §2.4), strips
+   * `code`/`state` from the address bar, and redeems the code through `POST /token`.
+   * @throws {AuthsplitError} `access_denied`, `authorization_error`, `state_mismatch`,
+   *   `state_missing`, `iss_mismatch`, `iss_missing`, `duplicate_parameter`, `token_in_callback`,
+   *   `code_missing`, `transaction_missing`, `transaction_expired`, `invalid_grant`, …
+   */
+  handleCallback(url?: string): Promise<CallbackResult>;
+
+  /**
+   * The in-memory access token, renewed through the backend (`POST /refresh`, RFC 6749 §6)
+   * shortly before it expires or when none is held (e.g. after a reload); concurrent callers
+   * share one refresh.
+   * @throws {AuthsplitError} `not_authenticated`, `invalid_grant`, `backend_unreachable`, …
+   */
+  getAccessToken(): Promise<string>;
+
+  /**
+   * `fetch` with `Authorization: Bearer <token>` (RFC 6750 §2.1), sent only to this page's
+   * origin, the backend's origin and `apiOrigins` (RFC 6750 §5.3).
+   * @throws {AuthsplitError} as {@link AuthClient.getAccessToken}; `configuration` for another
+   *   origin. Network errors reject as `fetch` does.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+
+  /** Whether an access token is held in memory. */
+  isAuthenticated(): boolean;
+
+  /** The signed-in user (OIDC Core §5.3 userinfo as normalized by the backend), or `null`. */
+  user(): User | null;
+
+  /**
+   * Signs out: forgets the token and user, asks the backend to revoke the refresh token
+   * (RFC 7009 §2) and clear its cookies; resolves with the provider's end-session URL, if any.
+   * @throws {AuthsplitError} `backend_unreachable`, … (local state is forgotten anyway).
+   */
+  logout(): Promise<LogoutResult>;
+
+  /** Releases the WebAssembly memory of this client. */
+  free(): void;
+}
