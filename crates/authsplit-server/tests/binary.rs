@@ -172,7 +172,7 @@ async fn refuses_to_start_without_cookie_key_and_warns_in_dev_mode() {
     );
     let (ok, out, err) = run_to_exit(
         &["--config", cfg.to_str().unwrap(), "--check"],
-        &[secret.clone()],
+        std::slice::from_ref(&secret),
     );
     assert!(!ok && out.is_empty());
     assert!(err.contains("cookie_key is required"), "{err}");
