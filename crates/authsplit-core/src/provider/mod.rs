@@ -337,6 +337,9 @@ pub struct UserMapping {
     /// Avatar candidates.
     #[serde(default)]
     pub avatar: Vec<AvatarSource>,
+    /// Members removed from `raw` because they are credentials (LinuxDo `api_key`).
+    #[serde(default)]
+    pub omit_from_raw: Vec<String>,
 }
 
 /// Which code path the provider needs.

@@ -154,6 +154,7 @@ fn oidc_user() -> UserMapping {
         email: strings(&["email"]),
         email_verified: EmailVerified::Field(s("email_verified")),
         avatar: vec![avatar("picture")],
+        omit_from_raw: Vec::new(),
     }
 }
 
@@ -231,6 +232,7 @@ fn github() -> ProviderProfile {
             email: strings(&["email"]),
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatar_url")],
+            omit_from_raw: Vec::new(),
         },
     );
     p.headers = pairs(&[("User-Agent", USER_AGENT)]);
@@ -326,6 +328,7 @@ fn microsoft() -> ProviderProfile {
             email: strings(&["email"]),
             email_verified: EmailVerified::Unknown,
             avatar: Vec::new(),
+            omit_from_raw: Vec::new(),
         },
     );
     p.vars.insert(s("tenant"), s("common"));
@@ -404,6 +407,7 @@ fn gitee() -> ProviderProfile {
             email: strings(&["email"]),
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatar_url")],
+            omit_from_raw: Vec::new(),
         },
     );
     p.headers = pairs(&[("User-Agent", USER_AGENT)]);
@@ -451,6 +455,7 @@ fn oschina() -> ProviderProfile {
             email: strings(&["email"]),
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatar")],
+            omit_from_raw: Vec::new(),
         },
     );
     p.userinfo = Some(ApiCall {
@@ -492,6 +497,7 @@ fn linuxdo() -> ProviderProfile {
                 avatar("avatar_url"),
                 AvatarSource::Template(s("https://linux.do{avatar_template}")),
             ],
+            omit_from_raw: strings(&["api_key"]),
         },
     );
     p.oidc.issuer_trailing_slash_lenient = true;
@@ -570,6 +576,7 @@ fn wechat_base(
             email: Vec::new(),
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("headimgurl")],
+            omit_from_raw: Vec::new(),
         },
     );
     p.params = ParamNames {
@@ -700,6 +707,7 @@ fn feishu(lark: bool) -> ProviderProfile {
             email: strings(&["email", "enterprise_email"]),
             email_verified: EmailVerified::Fixed(false),
             avatar: vec![avatar("avatar_url")],
+            omit_from_raw: Vec::new(),
         },
     );
     p.userinfo = Some(ApiCall {
@@ -776,6 +784,7 @@ fn dingtalk() -> ProviderProfile {
             email: strings(&["email"]),
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatarUrl")],
+            omit_from_raw: Vec::new(),
         },
     );
     p.params = ParamNames {
@@ -848,6 +857,7 @@ fn qq() -> ProviderProfile {
             email: Vec::new(),
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("figureurl_qq_2"), avatar("figureurl_qq_1")],
+            omit_from_raw: Vec::new(),
         },
     );
     let qq_api = ApiCall {
@@ -904,6 +914,7 @@ fn weibo() -> ProviderProfile {
             email: Vec::new(),
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatar_large"), avatar("profile_image_url")],
+            omit_from_raw: Vec::new(),
         },
     );
     p.refresh = None;
@@ -989,6 +1000,7 @@ fn wecom() -> ProviderProfile {
             email: Vec::new(),
             email_verified: EmailVerified::Unknown,
             avatar: Vec::new(),
+            omit_from_raw: Vec::new(),
         },
     );
     p.flow = Flow::CorpToken;
@@ -1037,6 +1049,7 @@ fn discord() -> ProviderProfile {
             avatar: vec![AvatarSource::Template(s(
                 "https://cdn.discordapp.com/avatars/{id}/{avatar}.png",
             ))],
+            omit_from_raw: Vec::new(),
         },
     );
     p.oidc = OidcRules {
@@ -1099,6 +1112,7 @@ pub fn generic_oauth2(id: &str, endpoints: Endpoints) -> ProviderProfile {
             email: strings(&["email"]),
             email_verified: EmailVerified::Field(s("email_verified")),
             avatar: vec![avatar("picture"), avatar("avatar_url")],
+            omit_from_raw: Vec::new(),
         },
     );
     if !has_userinfo {

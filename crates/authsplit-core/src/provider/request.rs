@@ -158,10 +158,18 @@ pub(crate) fn redact_url(url: &str) -> String {
     let Some((base, query)) = url.split_once('?') else {
         return url.to_owned();
     };
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+    let shown: Vec<String> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| {
+            let key: String = form_urlencoded::byte_serialize(k.as_bytes()).collect();
+            if SAFE_PARAMS.contains(&k.as_ref()) {
+                let value: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
+                format!("{key}={value}")
+            } else {
+                format!("{key}={REDACTED}")
+            }
+        })
         .collect();
-    format!("{base}?{}", form_encode(&redact_pairs(&pairs)))
+    format!("{base}?{}", shown.join("&"))
 }
 
 impl core::fmt::Debug for HttpRequestSpec {
@@ -671,5 +679,5 @@ pub fn revocation_request(
     if call.encoding == ParamEncoding::Json {
         b.headers.push(("Accept".into(), "application/json".into()));
     }
-    Ok(b.finish("application/json"))
+    Ok(b.finish(json_content_type(profile)))
 }

@@ -151,11 +151,14 @@ pub fn normalize_user(
         (Some(_), EmailVerified::Field(f)) => lookup(userinfo, context, f).and_then(boolish),
         (Some(_), EmailVerified::Fixed(b)) => Some(*b),
     };
-    let raw = if userinfo.is_object() {
-        userinfo.clone()
-    } else {
-        Value::Object(context.clone())
+    let mut raw = match userinfo {
+        Value::Object(o) => o.clone(),
+        _ => context.clone(),
     };
+    for key in &m.omit_from_raw {
+        raw.remove(key);
+    }
+    let raw = Value::Object(raw);
     Ok(User {
         id: format!("{}:{subject}", profile.id),
         provider: profile.id.clone(),
