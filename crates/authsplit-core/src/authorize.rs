@@ -409,6 +409,7 @@ mod tests {
         assert!(!url.contains('#'));
     }
 
+    /// RFC 6749 §4.1.1 request with WeChat quirks (PROVIDERS.md): `appid`, fixed order, `#wechat_redirect`.
     #[test]
     fn wechat_quirks_appid_order_fragment() {
         let mut t = AuthorizeTemplate::new(
@@ -439,6 +440,7 @@ mod tests {
         );
     }
 
+    /// RFC 6749 §4.1.1: reordering keeps every parameter exactly once.
     #[test]
     fn param_order_partial_keeps_default_for_the_rest() {
         let mut t = template();
@@ -526,6 +528,7 @@ mod tests {
         }
     }
 
+    /// RFC 6749 §3.1: a parameter MUST NOT be included more than once; secrets never go in the URL.
     #[test]
     fn extra_param_collisions_are_configuration_errors() {
         for name in [
@@ -549,6 +552,7 @@ mod tests {
         assert!(t.build_url(&state(), Some(&challenge()), None).is_err());
     }
 
+    /// RFC 3986 §3.5 fragment characters.
     #[test]
     fn fragment_quirk_validation() {
         let mut t = template();
@@ -561,6 +565,7 @@ mod tests {
         assert!(t.build_url(&state(), Some(&challenge()), None).is_err());
     }
 
+    /// RFC 6749 §3.3: `scope` is optional; omitted when empty.
     #[test]
     fn empty_scope_is_omitted_and_template_roundtrips_through_json() {
         let t = template();

@@ -15,7 +15,8 @@
 //!
 //! Decoding follows `application/x-www-form-urlencoded` (`+` is a space), but strictly: a
 //! percent-escape that decodes to invalid UTF-8 is `MalformedCallback` rather than being
-//! silently replaced, and inputs longer than [`MAX_CALLBACK_LEN`] are refused. A callback
+//! silently replaced, and inputs longer than [`MAX_CALLBACK_LEN`] or with more than
+//! [`MAX_CALLBACK_PARAMS`] parameters are refused. A callback
 //! carrying both `code` and `error` is `MalformedCallback` (never redeem an ambiguous answer).
 //! `error_description` is kept verbatim as *plain text*: callers must never render it as HTML.
 //!
@@ -127,6 +128,9 @@ pub struct ValidatedCallback {
 /// Longest callback input (URL or query) accepted, in bytes.
 pub const MAX_CALLBACK_LEN: usize = 16 * 1024;
 
+/// Most parameters accepted in one callback (real ones carry fewer than 15).
+pub const MAX_CALLBACK_PARAMS: usize = 100;
+
 /// Longest `returnTo` accepted by [`is_safe_return_to`], in bytes.
 pub const MAX_RETURN_TO_LEN: usize = 2048;
 
@@ -202,6 +206,12 @@ pub fn parse_callback(input: &str, options: &ParseOptions) -> Result<CallbackRes
     for segment in query.split('&') {
         if segment.is_empty() {
             continue;
+        }
+        if pairs.len() >= MAX_CALLBACK_PARAMS {
+            return Err(err(
+                ErrorCode::MalformedCallback,
+                "the callback has too many parameters",
+            ));
         }
         let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
         pairs.push((form_decode(name)?, form_decode(value)?));
@@ -501,6 +511,7 @@ mod tests {
         assert!(!e.to_string().contains("<script>"));
     }
 
+    /// RFC 6749 §4.1.2.1 (`access_denied`) as WeChat sends it: `state` only, no `code`, no `error`.
     #[test]
     fn wechat_denied_callback_state_only() {
         let r = parse("https://app.example/cb?state=s1").expect("parses");
@@ -547,6 +558,7 @@ mod tests {
         assert!(!format!("{e} {e:?}").contains("SECRET_AT_VALUE"));
     }
 
+    /// RFC 6749 §4.1.2 vs §4.1.2.1: a response is either a success or an error, never both.
     #[test]
     fn both_code_and_error_is_malformed() {
         assert_eq!(
@@ -555,12 +567,25 @@ mod tests {
         );
     }
 
+    /// REFERENCE §4: oversized input is a typed error, not a crash.
     #[test]
     fn too_long_callback_is_malformed() {
         let long = format!("?code=a&state=s1&x={}", "a".repeat(MAX_CALLBACK_LEN));
         assert_eq!(code_of(parse(&long)), ErrorCode::MalformedCallback);
+        let many: String = (0..=MAX_CALLBACK_PARAMS)
+            .map(|i| format!("p{i}=1&"))
+            .collect();
+        assert_eq!(
+            code_of(parse(&format!("?{many}code=a&state=s1"))),
+            ErrorCode::MalformedCallback
+        );
+        let enough: String = (0..MAX_CALLBACK_PARAMS - 2)
+            .map(|i| format!("p{i}=1&"))
+            .collect();
+        assert!(parse(&format!("?{enough}code=a&state=s1")).is_ok());
     }
 
+    /// RFC 6749 §4.1.2 `code`, under DingTalk's name `authCode` (PROVIDERS.md).
     #[test]
     fn dingtalk_code_param() {
         let opts = ParseOptions::with_code_param("authCode");
@@ -674,6 +699,7 @@ mod tests {
         );
     }
 
+    /// REFERENCE §3.14 / RFC 6749 §10.5: the authorization code never appears in Debug or errors.
     #[test]
     fn code_is_redacted_in_debug_and_errors() {
         let r = parse("?code=KNOWN_CODE_VALUE&state=s1").expect("parses");
@@ -686,8 +712,9 @@ mod tests {
         assert!(!text.contains("KNOWN_CODE_VALUE") && !text.contains("WRONG_STATE"));
     }
 
+    /// RFC 9700 §4.11 (open redirection) / REFERENCE §2.9.
     #[test]
-    fn rfc_reference_2_9_return_to() {
+    fn rfc9700_s4_11_return_to_open_redirect_guard() {
         for good in [
             "/",
             "/app",

@@ -1028,6 +1028,7 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
     }
 
+    /// RFC 6749 §5.1: the success body is `application/json`; text types only by opt-in.
     #[test]
     fn json_as_text_plain_needs_tolerance() {
         let body = format!(r#"{{"access_token":"{AT}","token_type":"bearer","expires_in":7200}}"#);
@@ -1047,6 +1048,7 @@ mod tests {
         assert!(parse(200, Some("image/png"), &body, &opts).is_err());
     }
 
+    /// RFC 6749 §5.1: `expires_in` is a number of seconds; strings only by opt-in.
     #[test]
     fn expires_in_as_string_tolerance() {
         let body = r#"{"access_token":"a","token_type":"bearer","expires_in":"3600"}"#;
@@ -1075,6 +1077,7 @@ mod tests {
         assert_eq!(t.expires_at, Some(u64::MAX));
     }
 
+    /// RFC 6749 §5.1 / §7.1: `token_type` is REQUIRED; its absence only by opt-in.
     #[test]
     fn missing_token_type_tolerance() {
         let body = r#"{"access_token":"a","expires_in":7200,"openid":"OPENID","unionid":"U"}"#;
@@ -1089,6 +1092,7 @@ mod tests {
         assert!(parse(200, Some("application/json"), body, &opts).is_err());
     }
 
+    /// RFC 6749 §5.1: JSON, not form encoding; form bodies only by opt-in (GitHub, QQ).
     #[test]
     fn form_encoded_bodies() {
         let body = format!(
@@ -1116,6 +1120,7 @@ mod tests {
         );
     }
 
+    /// RFC 6749 §5.2: errors come with HTTP 400; GitHub's 200 + `error` only by opt-in.
     #[test]
     fn github_200_with_error() {
         let body = r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired.","error_uri":"https://docs.github.com/apps/troubleshooting#bad-verification-code"}"#;
@@ -1163,6 +1168,7 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::InvalidGrant);
     }
 
+    /// RFC 6749 §5.2 errors in WeChat's `errcode`/`errmsg` shape inside a 200.
     #[test]
     fn wechat_errcode_in_200() {
         let body = r#"{"errcode":40029,"errmsg":"invalid code, rid: 6543e2f1-1234abcd-5678ef90"}"#;
@@ -1406,6 +1412,7 @@ mod tests {
         assert!(!d.contains(AT) && !d.contains('\u{7}'), "{d}");
     }
 
+    /// REFERENCE §3.14 / RFC 6749 §10.3: tokens never reach Display/Debug of errors.
     #[test]
     fn errors_never_contain_secrets_fed_in() {
         let bodies = [
@@ -1431,6 +1438,7 @@ mod tests {
         }
     }
 
+    /// REFERENCE §3.14 / RFC 6749 §10.3: snippets are log-safe.
     #[test]
     fn snippet_redaction() {
         let body = format!(
@@ -1464,6 +1472,7 @@ mod tests {
         assert_eq!(redact_snippet(b""), "");
     }
 
+    /// REFERENCE §3.14: no partial token leaks at the scan limit.
     #[test]
     fn snippet_redacts_run_cut_by_scan_limit() {
         // A body whose only content is one enormous token: never a partial leak.
@@ -1475,6 +1484,7 @@ mod tests {
         assert!(!s.contains(&AT[..5]), "{s}");
     }
 
+    /// RFC 9110 §8.3: a content type is a single header line; no injected control characters in logs.
     #[test]
     fn content_type_is_cleaned() {
         let e = parse(200, Some("text/html\r\nX-Injected: 1"), "<p>", &strict()).expect_err("html");
