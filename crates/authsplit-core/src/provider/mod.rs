@@ -565,7 +565,11 @@ pub(crate) fn fill_placeholders(
 }
 
 fn is_loopback_host(host: &str) -> bool {
-    host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host.starts_with("127.")
+    host.eq_ignore_ascii_case("localhost")
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether `url` is an absolute `https:` URL (or `http:` on a loopback host), without a
@@ -895,5 +899,86 @@ pub(crate) fn outcome_error(outcome: ErrorOutcome, message: String) -> Error {
         }
         ErrorOutcome::Retryable => Error::new(ErrorCode::ProviderUnavailable, message),
         ErrorOutcome::Other => Error::new(ErrorCode::ProviderError, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// Placeholders: known vars filled, runtime ones kept, unknown ones name the variable.
+    #[test]
+    fn fill_placeholders_rules() {
+        let v = vars(&[("tenant", "common")]);
+        assert_eq!(
+            fill_placeholders("https://x/{tenant}/a", &v, "p").expect("ok"),
+            "https://x/common/a"
+        );
+        assert_eq!(
+            fill_placeholders("https://x/{tenantid}/{client_id}", &v, "p").expect("ok"),
+            "https://x/{tenantid}/{client_id}"
+        );
+        let e = fill_placeholders("https://x/{agentid}", &v, "p").expect_err("unknown");
+        assert!(e.message.contains("vars.agentid"), "{}", e.message);
+        assert!(fill_placeholders("https://x/{open", &v, "p").is_err());
+    }
+
+    /// RFC 6749 §3.1 / §3.2: endpoints are absolute https (http only on loopback, REFERENCE
+    /// §3.5), without fragment or userinfo.
+    #[test]
+    fn endpoint_url_checks() {
+        for ok in [
+            "https://a.example/x",
+            "http://127.0.0.1:8080/t",
+            "http://localhost/t",
+            "http://[::1]:1/t",
+        ] {
+            check_endpoint_url(ok, "e", "p").expect(ok);
+        }
+        for bad in [
+            "a.example/x",
+            "ftp://a.example/",
+            "http://a.example/",
+            "https://a.example/#f",
+            "https://u:p@a.example/",
+            "https:///x",
+            "https://a.example/ x",
+            "http://localhost.evil.example/",
+            "http://127.evil.example/",
+        ] {
+            assert!(check_endpoint_url(bad, "e", "p").is_err(), "{bad}");
+        }
+    }
+
+    /// Overrides deep-merge objects and replace everything else.
+    #[test]
+    fn merge_json_is_deep() {
+        let mut base = serde_json::json!({"a": {"b": 1, "c": [1, 2]}, "d": 1});
+        merge_json(&mut base, &serde_json::json!({"a": {"c": [3]}, "e": true}));
+        assert_eq!(
+            base,
+            serde_json::json!({"a": {"b": 1, "c": [3]}, "d": 1, "e": true})
+        );
+    }
+
+    /// The core tolerances a profile needs match its response rules.
+    #[test]
+    fn token_response_options_follow_the_profile() {
+        let wx = preset("wechat_mp")
+            .expect("preset")
+            .token_response_options();
+        assert!(wx.allow_json_as_text && wx.errcode_in_200 && wx.allow_missing_token_type);
+        assert!(!wx.error_in_200);
+        let gh = preset("github").expect("preset").token_response_options();
+        assert!(gh.allow_form_encoded && gh.error_in_200 && !gh.errcode_in_200);
+        let g = preset("google").expect("preset").token_response_options();
+        assert_eq!(g, TokenResponseOptions::default());
     }
 }

@@ -681,3 +681,52 @@ pub fn revocation_request(
     }
     Ok(b.finish(json_content_type(profile)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6749 §2.3.1 + Appendix B: id and secret are form-urlencoded before base64.
+    #[test]
+    fn basic_auth_encoding() {
+        assert_eq!(
+            basic_auth_value("my client", "a+b:c%d/e f"),
+            "Basic bXkrY2xpZW50OmElMkJiJTNBYyUyNWQlMkZlK2Y="
+        );
+        // RFC 6749 §2.3.1 example: `Authorization: Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW`.
+        assert_eq!(
+            basic_auth_value("s6BhdRkqt3", "gX1fBat3bV"),
+            "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"
+        );
+    }
+
+    /// REFERENCE §3.14: only allow-listed query values survive in Debug output.
+    #[test]
+    fn url_redaction() {
+        assert_eq!(
+            redact_url("https://x/t?appid=wx1&secret=S&code=C&grant_type=authorization_code"),
+            "https://x/t?appid=wx1&secret=[redacted]&code=[redacted]&grant_type=authorization_code"
+        );
+        assert_eq!(redact_url("https://x/t"), "https://x/t");
+        assert_eq!(
+            redact_url("https://x/t?access_token=a%20b&state=s"),
+            "https://x/t?access_token=[redacted]&state=[redacted]"
+        );
+    }
+
+    /// Non-object JSON bodies are fully redacted in Debug.
+    #[test]
+    fn body_debug_redaction() {
+        let dbg = format!(
+            "{:?}",
+            Body::Json(
+                serde_json::json!({"clientId": "id", "clientSecret": "S", "nested": {"clientId": "x"}})
+            )
+        );
+        assert!(
+            dbg.contains("\"id\"") && !dbg.contains("\"S\"") && !dbg.contains("\"x\""),
+            "{dbg}"
+        );
+        assert!(!format!("{:?}", Body::Json(serde_json::json!(["S"]))).contains('S'));
+    }
+}

@@ -610,3 +610,162 @@ pub fn parse_revocation_response(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// QQ JSONP: `callback( {...} );` with any spacing, and nothing else.
+    #[test]
+    fn jsonp_stripping() {
+        assert_eq!(
+            strip_jsonp(br#"callback( {"a":1} );"#),
+            Some(&br#"{"a":1}"#[..])
+        );
+        assert_eq!(strip_jsonp(b"callback({\"a\":1})"), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(strip_jsonp(b"{\"a\":1}"), None);
+        assert_eq!(strip_jsonp(b"evil( {} );"), None);
+    }
+
+    /// Form bodies: numbers for expires_in-like keys, duplicates and markup refused.
+    #[test]
+    fn form_decoding() {
+        let o = form_object(b"access_token=x&expires_in=7776000&scope=a%2Cb").expect("form");
+        assert_eq!(o.get("expires_in"), Some(&Value::from(7_776_000u64)));
+        assert_eq!(o.get("scope"), Some(&Value::from("a,b")));
+        assert!(form_object(b"a=1&a=2").is_none());
+        assert!(form_object(b"<html>a=1</html>").is_none());
+        assert!(form_object(b"hello").is_none());
+        assert!(form_object(b"").is_none());
+    }
+
+    /// RFC 6749 §5.1: `Json` format requires a JSON media type; the lenient formats do not.
+    #[test]
+    fn json_media_type() {
+        assert!(
+            decode(
+                BodyFormat::Json,
+                Some("application/json; charset=utf-8"),
+                b"{}"
+            )
+            .is_some()
+        );
+        assert!(decode(BodyFormat::Json, Some("application/problem+json"), b"{}").is_some());
+        assert!(decode(BodyFormat::Json, Some("text/plain"), b"{}").is_none());
+        assert!(decode(BodyFormat::JsonAnyContentType, Some("text/plain"), b"{}").is_some());
+        assert!(decode(BodyFormat::JsonAnyContentType, None, b"[1]").is_none());
+    }
+
+    /// Provider error signals per style (PROVIDERS.md summary table, "Error signalling").
+    #[test]
+    fn error_signals() {
+        let o = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => Object::new(),
+        };
+        assert!(
+            detect_error(
+                ErrorStyle::Rfc6749,
+                200,
+                &o(serde_json::json!({"error": "x"}))
+            )
+            .is_none()
+        );
+        assert!(
+            detect_error(
+                ErrorStyle::Rfc6749,
+                400,
+                &o(serde_json::json!({"error": "x"}))
+            )
+            .is_some()
+        );
+        assert!(
+            detect_error(
+                ErrorStyle::ErrorIn200,
+                200,
+                &o(serde_json::json!({"error": "x"}))
+            )
+            .is_some()
+        );
+        assert!(
+            detect_error(
+                ErrorStyle::Errcode,
+                200,
+                &o(serde_json::json!({"errcode": 0}))
+            )
+            .is_none()
+        );
+        assert_eq!(
+            detect_error(
+                ErrorStyle::Errcode,
+                200,
+                &o(serde_json::json!({"errcode": 40029}))
+            )
+            .map(|s| s.code),
+            Some("40029".to_owned())
+        );
+        assert!(
+            detect_error(
+                ErrorStyle::NumericCode,
+                200,
+                &o(serde_json::json!({"code": 0}))
+            )
+            .is_none()
+        );
+        assert!(
+            detect_error(
+                ErrorStyle::NumericCode,
+                400,
+                &o(serde_json::json!({"code": 20003}))
+            )
+            .is_some()
+        );
+        assert!(
+            detect_error(
+                ErrorStyle::StringCode,
+                400,
+                &o(serde_json::json!({"code": "x"}))
+            )
+            .is_some()
+        );
+        assert!(
+            detect_error(ErrorStyle::QqStyle, 200, &o(serde_json::json!({"ret": 0}))).is_none()
+        );
+        assert!(
+            detect_error(
+                ErrorStyle::QqStyle,
+                200,
+                &o(serde_json::json!({"ret": 1002}))
+            )
+            .is_some()
+        );
+        assert!(
+            detect_error(
+                ErrorStyle::QqStyle,
+                200,
+                &o(serde_json::json!({"error": 100020}))
+            )
+            .is_some()
+        );
+        // Microsoft: AADSTS code looked up first, RFC code reported.
+        let s = detect_error(
+            ErrorStyle::Rfc6749,
+            400,
+            &o(serde_json::json!({"error": "invalid_grant", "error_codes": [54005]})),
+        )
+        .expect("signal");
+        assert_eq!(
+            s.lookup,
+            vec!["AADSTS54005".to_owned(), "invalid_grant".to_owned()]
+        );
+        assert_eq!(s.code, "invalid_grant");
+    }
+
+    /// Provider descriptions are bounded and control characters dropped (no log injection).
+    #[test]
+    fn descriptions_are_cleaned() {
+        let d = clean_description(format!("a\nb\u{1b}[31m{}", "x".repeat(1000)));
+        assert!(!d.contains('\n') && !d.contains('\u{1b}'));
+        assert_eq!(d.chars().count(), MAX_DESCRIPTION);
+    }
+}
