@@ -137,9 +137,6 @@ pub(crate) struct SessionCookie {
     pub provider: String,
     #[serde(default)]
     pub refresh_token: Option<String>,
-    /// The ID token, for `id_token_hint` at end-session.
-    #[serde(default)]
-    pub id_token: Option<String>,
     #[serde(default)]
     pub sub: Option<String>,
     pub created_at: u64,

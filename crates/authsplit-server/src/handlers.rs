@@ -28,8 +28,6 @@ use crate::provider::{Endpoints, Provider};
 /// upstream result (rotation must never burn the grant, REFERENCE §3.10).
 pub(crate) const REFRESH_SHARE_WINDOW: Duration = Duration::from_secs(30);
 const MAX_CODE_LEN: usize = 2048;
-/// Browsers cap a cookie at ~4 KB; drop the ID token hint above this.
-const MAX_SESSION_JSON: usize = 2800;
 
 fn invalid(msg: &'static str) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, msg)
@@ -295,7 +293,6 @@ async fn exchange(
             sid: random_id()?,
             provider: provider.id.clone(),
             refresh_token: tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
-            id_token: tokens.id_token.as_ref().map(|t| t.secret().to_owned()),
             sub: user.map(|u| u.subject),
             created_at: app.now(),
         };
@@ -317,15 +314,11 @@ async fn exchange(
 
 fn set_session(app: &AppState, headers: &mut HeaderMap, session: &SessionCookie) {
     let c = &app.inner.cookies;
-    let mut s = session.clone();
-    if serde_json::to_string(&s).map(|j| j.len()).unwrap_or(0) > MAX_SESSION_JSON {
-        s.id_token = None;
-    }
     c.set(
         headers,
         &app.inner.key,
         c.session_name,
-        &s,
+        session,
         app.inner.server.session_ttl_secs,
     );
 }
@@ -550,8 +543,7 @@ pub(crate) async fn logout(
                 if let (Some(rt), Some(url)) = (&session.refresh_token, &ep.revocation_endpoint) {
                     reply.revoked = revoke(&app, &provider, url, rt).await;
                 }
-                reply.end_session_url =
-                    end_session_url(&provider, &ep, session.id_token.as_deref());
+                reply.end_session_url = end_session_url(&provider, &ep);
             }
             Err(e) => {
                 tracing::warn!(provider = %provider.id, code = e.code().as_str(),
@@ -592,15 +584,15 @@ async fn revoke(app: &AppState, provider: &Provider, url: &str, rt: &str) -> boo
     }
 }
 
-fn end_session_url(provider: &Provider, ep: &Endpoints, id_token: Option<&str>) -> Option<String> {
+/// `client_id` (+ `post_logout_redirect_uri`) identify the RP (OIDC RP-Initiated Logout §2).
+/// The raw ID token is deliberately not sent as `id_token_hint`: it would reach the browser
+/// in a response body and then a URL; the provider asks the user to confirm instead.
+fn end_session_url(provider: &Provider, ep: &Endpoints) -> Option<String> {
     let base = ep.end_session_endpoint.as_ref()?;
     let mut u = url::Url::parse(base).ok()?;
     {
         let mut q = u.query_pairs_mut();
         q.append_pair("client_id", &provider.cfg.client_id);
-        if let Some(t) = id_token {
-            q.append_pair("id_token_hint", t);
-        }
         if let Some(p) = &provider.cfg.post_logout_redirect_uri {
             q.append_pair("post_logout_redirect_uri", p);
         }

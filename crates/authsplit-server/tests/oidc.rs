@@ -129,7 +129,8 @@ async fn discovery_id_token_and_userinfo() {
         1,
         "discovery cached"
     );
-    // Logout: end-session URL with id_token_hint (OIDC RP-Initiated Logout §2).
+    // Logout: end-session URL with client_id (OIDC RP-Initiated Logout §2); the raw ID token
+    // is never put into a body or a URL.
     let r = send(
         &app,
         post("/auth/logout", &json!({}), Some(&r.cookie_header())),
@@ -137,7 +138,8 @@ async fn discovery_id_token_and_userinfo() {
     .await;
     let end = r.json["end_session_url"].as_str().unwrap();
     assert!(
-        end.starts_with(&stub.url("/session/end?")) && end.contains("id_token_hint="),
+        end.starts_with(&stub.url("/session/end?client_id=my+client"))
+            && !end.contains("id_token_hint"),
         "{end}"
     );
 }
