@@ -629,6 +629,21 @@ fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '%')
 }
 
+/// `lower_case_words` or `lower-case-words` (≥2 words, letters only): protocol identifiers such
+/// as `bad_verification_code` or `authorization_response_iss_parameter_supported`, kept in
+/// snippets although long. Random tokens essentially never have this shape (no digit, no
+/// capital letter in ≥20 characters).
+fn is_snake_words(run: &str) -> bool {
+    let mut words = 0;
+    for word in run.split(['_', '-']) {
+        if word.is_empty() || !word.bytes().all(|b| b.is_ascii_lowercase()) {
+            return false;
+        }
+        words += 1;
+    }
+    words >= 2
+}
+
 /// Invisible or direction-changing characters that could disguise log lines.
 fn is_format_char(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
@@ -684,7 +699,8 @@ impl Budget {
 /// `id_token`, `code`, `client_secret`, anything ending in `token`/`secret`, in JSON or form
 /// syntax) and any long base64url/JWT-like run (≥20 chars) replaced with `[redacted]`.
 ///
-/// Details: tabs and line breaks become a space, other control and invisible formatting
+/// Details: long runs that are lower-case words joined by `_`/`-` (`bad_verification_code`)
+/// are protocol identifiers and stay; tabs and line breaks become a space, other control and invisible formatting
 /// characters are dropped; a truncated snippet ends with `…`; only the first 64 KiB of the body
 /// are looked at, and a run cut by that limit is redacted whatever its length.
 pub fn redact_snippet(body: &[u8]) -> String {
@@ -739,7 +755,8 @@ fn redact_text(text: &str, input_cut: bool, max: usize) -> String {
                 chars.next();
             }
             let at_cut = input_cut && chars.peek().is_none();
-            let redact = key_state == 2 || len >= REDACT_RUN_MIN || at_cut;
+            let long = len >= REDACT_RUN_MIN && !(len < 256 && is_snake_words(&run));
+            let redact = key_state == 2 || long || at_cut;
             let is_key = key_state != 2 && len < 256 && is_sensitive_key(&run);
             let pushed = if redact {
                 out.push_str(REDACTED)
@@ -1451,6 +1468,15 @@ mod tests {
         assert!(!s.contains("eyJhbGciOiJSUzI1NiJ9"), "{s}");
         assert!(s.contains("\"token_type\":\"bearer\""), "{s}");
         assert!(s.contains("\"access_token\":\"[redacted]\""), "{s}");
+
+        // Long protocol identifiers stay readable; their values under secret keys do not.
+        let s = redact_snippet(
+            br#"{"error":"bad_verification_code","refresh_token":"only_lower_case_words_here"}"#,
+        );
+        assert_eq!(
+            s,
+            r#"{"error":"bad_verification_code","refresh_token":"[redacted]"}"#
+        );
 
         let form = "access_token=abc:def&code=x y&scope=repo";
         let s = redact_snippet(form.as_bytes());
