@@ -359,6 +359,60 @@ fn unsupported_refresh_and_revocation_are_refused_clearly() {
     }
 }
 
+/// Issue 5 "Configuration": an unknown preset fails with a message listing the known ones.
+#[test]
+fn unknown_preset_error_lists_presets() {
+    let e = provider::preset_or_error("myspace").expect_err("unknown");
+    assert_eq!(e.code(), ErrorCode::Configuration);
+    assert!(
+        e.message.contains("myspace") && e.message.contains("github, google"),
+        "{}",
+        e.message
+    );
+    assert_eq!(provider::preset_or_error("qq").expect("known").id, "qq");
+}
+
+/// The quirk-test helper rebases every endpoint onto a loopback origin, keeping the provider
+/// host in the path; the rebased profile still passes the start-up checks.
+#[test]
+fn with_origin_rebases_every_endpoint_for_tests() {
+    for name in PRESET_NAMES {
+        let p = resolved(name)
+            .with_origin("http://127.0.0.1:9999")
+            .expect("rebase");
+        p.check().expect(name);
+        let e = &p.endpoints;
+        for url in [
+            &e.authorization,
+            &e.token,
+            &e.refresh,
+            &e.userinfo,
+            &e.openid,
+            &e.code_identity,
+            &e.revocation,
+            &e.end_session,
+            &e.jwks,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(url.starts_with("http://127.0.0.1:9999/"), "{name}: {url}");
+        }
+    }
+    let wx = resolved("wechat_mp")
+        .with_origin("http://127.0.0.1:9999")
+        .expect("rebase");
+    assert_eq!(
+        wx.endpoints.token.as_deref(),
+        Some("http://127.0.0.1:9999/api.weixin.qq.com/sns/oauth2/access_token")
+    );
+    assert!(
+        resolved("github")
+            .with_origin("http://evil.example")
+            .is_err()
+    );
+}
+
 // ---------- GitHub (PROVIDERS.md § GitHub) ----------
 
 #[test]
@@ -1144,7 +1198,7 @@ fn linuxdo_everything() {
 
 // ---------- WeChat (PROVIDERS.md § WeChat MP / Open QR) ----------
 
-const WX_TOKEN: &str = r#"{"access_token":"at-0123456789-SECRET-ACCESS","expires_in":7200,"refresh_token":"rt-0123456789-SECRET-REFRESH","openid":"oLVPpjqs9BhvzwPj5A-vTYAX3GLc","scope":"snsapi_userinfo","is_snapshotuser":1,"unionid":"o6_bmasdasdsad6_2sgVt7hMZOPfL"}"#;
+const WX_TOKEN: &str = r#"{"access_token":"at-0123456789-SECRET-ACCESS","expires_in":7200,"refresh_token":"rt-0123456789-SECRET-REFRESH","openid":"oLVPpjqs9BhvzwPj5A-vTYAX3GLc","scope":"snsapi_userinfo","unionid":"o6_bmasdasdsad6_2sgVt7hMZOPfL"}"#;
 
 /// `appid`, exact order `appid, redirect_uri, response_type, scope, state`, mandatory
 /// `#wechat_redirect`, no PKCE.
@@ -1264,6 +1318,22 @@ fn wechat_mp_base_user_from_token_response() {
             .code(),
         ErrorCode::Configuration
     );
+}
+
+/// WeChat `is_snapshotuser = 1` (snapshot-page virtual user) is not a real account: refused
+/// with `AccessDenied` (unverified meaning; PROVIDERS.md lists only the field).
+#[test]
+fn wechat_snapshot_user_is_refused() {
+    let p = resolved("wechat_mp");
+    let ctx = obj(json!({"openid": "OPENID", "is_snapshotuser": 1}));
+    let e = normalize_user(&p, &json!({"openid": "OPENID", "nickname": "x"}), &ctx)
+        .expect_err("virtual");
+    assert_eq!(
+        (e.code(), e.class()),
+        (ErrorCode::AccessDenied, ErrorClass::Reauthenticate)
+    );
+    let ctx = obj(json!({"openid": "OPENID", "is_snapshotuser": 0}));
+    assert!(normalize_user(&p, &Value::Null, &ctx).is_ok());
 }
 
 /// `errcode`/`errmsg` on HTTP 200: 40029 invalid code, 40163 code used → InvalidGrant;

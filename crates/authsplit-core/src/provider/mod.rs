@@ -340,6 +340,10 @@ pub struct UserMapping {
     /// Members removed from `raw` because they are credentials (LinuxDo `api_key`).
     #[serde(default)]
     pub omit_from_raw: Vec<String>,
+    /// Members that, when `true` or `1`, refuse the sign-in with `AccessDenied` (WeChat
+    /// `is_snapshotuser`: a virtual user of the snapshot-page mode, not a real account).
+    #[serde(default)]
+    pub reject_if_true: Vec<String>,
 }
 
 /// Which code path the provider needs.
@@ -844,6 +848,50 @@ impl ProviderProfile {
         } else {
             (None, false)
         }
+    }
+}
+
+/// [`preset`], or a `Configuration` error that lists the known presets (issue 5: "unknown
+/// preset" fails at start-up with a message that says what to fix).
+pub fn preset_or_error(name: &str) -> Result<ProviderProfile, Error> {
+    preset(name).ok_or_else(|| {
+        config_error(format!(
+            "unknown provider preset `{name}`; known presets: {} (or configure `issuer` for any OIDC provider, or explicit endpoints for any OAuth 2.0 provider)",
+            PRESET_NAMES.join(", ")
+        ))
+    })
+}
+
+impl ProviderProfile {
+    /// **For tests** (the quirk server): every endpoint `https://host/path` becomes
+    /// `{origin}/host/path`, so one local server can play every provider host; the OIDC
+    /// issuer and tenant template are rebased the same way. `origin` must be `http://127.0.0.1:PORT`
+    /// style (no trailing `/`). Call on a resolved profile.
+    pub fn with_origin(&self, origin: &str) -> Result<Self, Error> {
+        check_endpoint_url(origin, "test origin", &self.id)?;
+        let origin = origin.trim_end_matches('/');
+        let rebase = |v: &Option<String>| {
+            v.as_deref().map(|u| match u.split_once("://") {
+                Some((_, rest)) => format!("{origin}/{rest}"),
+                None => u.to_owned(),
+            })
+        };
+        let mut out = self.clone();
+        let e = &self.endpoints;
+        out.endpoints = Endpoints {
+            authorization: rebase(&e.authorization),
+            token: rebase(&e.token),
+            refresh: rebase(&e.refresh),
+            userinfo: rebase(&e.userinfo),
+            openid: rebase(&e.openid),
+            code_identity: rebase(&e.code_identity),
+            revocation: rebase(&e.revocation),
+            end_session: rebase(&e.end_session),
+            jwks: rebase(&e.jwks),
+        };
+        out.oidc.issuer = rebase(&self.oidc.issuer);
+        out.oidc.tenant_issuer_template = rebase(&self.oidc.tenant_issuer_template);
+        Ok(out)
     }
 }
 

@@ -155,6 +155,7 @@ fn oidc_user() -> UserMapping {
         email_verified: EmailVerified::Field(s("email_verified")),
         avatar: vec![avatar("picture")],
         omit_from_raw: Vec::new(),
+        reject_if_true: Vec::new(),
     }
 }
 
@@ -233,6 +234,7 @@ fn github() -> ProviderProfile {
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.headers = pairs(&[("User-Agent", USER_AGENT)]);
@@ -329,6 +331,7 @@ fn microsoft() -> ProviderProfile {
             email_verified: EmailVerified::Unknown,
             avatar: Vec::new(),
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.vars.insert(s("tenant"), s("common"));
@@ -408,6 +411,7 @@ fn gitee() -> ProviderProfile {
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.headers = pairs(&[("User-Agent", USER_AGENT)]);
@@ -456,6 +460,7 @@ fn oschina() -> ProviderProfile {
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatar")],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.userinfo = Some(ApiCall {
@@ -498,6 +503,7 @@ fn linuxdo() -> ProviderProfile {
                 AvatarSource::Template(s("https://linux.do{avatar_template}")),
             ],
             omit_from_raw: strings(&["api_key"]),
+            reject_if_true: Vec::new(),
         },
     );
     p.oidc.issuer_trailing_slash_lenient = true;
@@ -577,6 +583,7 @@ fn wechat_base(
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("headimgurl")],
             omit_from_raw: Vec::new(),
+            reject_if_true: strings(&["is_snapshotuser"]),
         },
     );
     p.params = ParamNames {
@@ -601,6 +608,7 @@ fn wechat_base(
     });
     p.unverified = strings(&[
         "errcode 42003 (code expired), 40030/42002 (refresh token invalid/expired), 40164 (IP not allow-listed) are from WeChat's global code list, not PROVIDERS.md",
+        "is_snapshotuser = 1 means a virtual snapshot-page user (refused with access_denied); PROVIDERS.md lists only the field",
     ]);
     p
 }
@@ -708,6 +716,7 @@ fn feishu(lark: bool) -> ProviderProfile {
             email_verified: EmailVerified::Fixed(false),
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.userinfo = Some(ApiCall {
@@ -785,6 +794,7 @@ fn dingtalk() -> ProviderProfile {
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatarUrl")],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.params = ParamNames {
@@ -858,6 +868,7 @@ fn qq() -> ProviderProfile {
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("figureurl_qq_2"), avatar("figureurl_qq_1")],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     let qq_api = ApiCall {
@@ -915,6 +926,7 @@ fn weibo() -> ProviderProfile {
             email_verified: EmailVerified::Unknown,
             avatar: vec![avatar("avatar_large"), avatar("profile_image_url")],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.refresh = None;
@@ -1001,6 +1013,7 @@ fn wecom() -> ProviderProfile {
             email_verified: EmailVerified::Unknown,
             avatar: Vec::new(),
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.flow = Flow::CorpToken;
@@ -1050,6 +1063,7 @@ fn discord() -> ProviderProfile {
                 "https://cdn.discordapp.com/avatars/{id}/{avatar}.png",
             ))],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     p.oidc = OidcRules {
@@ -1113,6 +1127,7 @@ pub fn generic_oauth2(id: &str, endpoints: Endpoints) -> ProviderProfile {
             email_verified: EmailVerified::Field(s("email_verified")),
             avatar: vec![avatar("picture"), avatar("avatar_url")],
             omit_from_raw: Vec::new(),
+            reject_if_true: Vec::new(),
         },
     );
     if !has_userinfo {

@@ -138,6 +138,9 @@ const SAFE_PARAMS: &[&str] = &[
 ];
 const SAFE_HEADERS: &[&str] = &["accept", "content-type", "user-agent"];
 const REDACTED: &str = "[redacted]";
+/// Content type of JSON request bodies (Feishu documents the charset; all JSON endpoints
+/// accept it).
+const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 fn redact_pairs(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
@@ -308,7 +311,7 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
-    fn finish(self, json_content_type: &str) -> HttpRequestSpec {
+    fn finish(self) -> HttpRequestSpec {
         let Self {
             method,
             url,
@@ -342,7 +345,7 @@ impl<'p> Builder<'p> {
             }
             ParamEncoding::Json => {
                 if !has(&headers, "content-type") {
-                    headers.push(("Content-Type".into(), json_content_type.into()));
+                    headers.push(("Content-Type".into(), JSON_CONTENT_TYPE.into()));
                 }
                 let map: serde_json::Map<String, serde_json::Value> = params
                     .into_iter()
@@ -463,13 +466,7 @@ pub fn token_request(
     }
     b.params.extend(call.extra_params.iter().cloned());
     b.headers.extend(call.headers.iter().cloned());
-    Ok(b.finish(json_content_type(profile)))
-}
-
-fn json_content_type(profile: &ProviderProfile) -> &'static str {
-    // Feishu documents `application/json; charset=utf-8`; every JSON endpoint accepts it.
-    let _ = profile;
-    "application/json; charset=utf-8"
+    Ok(b.finish())
 }
 
 fn context_value(
@@ -517,7 +514,7 @@ fn api_request(
         b.params.push((name.clone(), value));
     }
     b.headers.extend(call.headers.iter().cloned());
-    Ok(b.finish("application/json"))
+    Ok(b.finish())
 }
 
 /// The userinfo call: the access token as `Authorization: Bearer` (RFC 6750 §2.1), a custom
@@ -597,7 +594,7 @@ pub fn app_token_request(
     b.client_auth(profile.token.client_auth, client)?;
     b.params.extend(profile.token.extra_params.iter().cloned());
     b.headers.extend(profile.token.headers.iter().cloned());
-    Ok(b.finish(json_content_type(profile)))
+    Ok(b.finish())
 }
 
 /// WeCom step 2: `GET auth/getuserinfo?access_token=<app token>&code=…`.
@@ -633,7 +630,7 @@ pub fn code_identity_request(
         .push(("access_token".into(), app_token.secret().to_owned()));
     b.params
         .push((profile.params.code.clone(), code.secret().to_owned()));
-    Ok(b.finish("application/json"))
+    Ok(b.finish())
 }
 
 /// The revocation request (RFC 7009 §2.1, or the provider's own call: GitHub `DELETE
@@ -679,7 +676,7 @@ pub fn revocation_request(
     if call.encoding == ParamEncoding::Json {
         b.headers.push(("Accept".into(), "application/json".into()));
     }
-    Ok(b.finish(json_content_type(profile)))
+    Ok(b.finish())
 }
 
 #[cfg(test)]

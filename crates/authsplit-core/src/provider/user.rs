@@ -145,6 +145,23 @@ pub fn normalize_user(
         ));
     }
     let m = &profile.user;
+    for flag in &m.reject_if_true {
+        let set = match lookup(userinfo, context, flag) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_i64() == Some(1),
+            Some(Value::String(s)) => s == "1" || s.eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        if set {
+            return Err(Error::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "{}: the provider marks this sign-in as `{flag}`; it is not a real account (ask the user to open the full page and sign in again)",
+                    profile.display_name
+                ),
+            ));
+        }
+    }
     let email = first_text(userinfo, context, &m.email);
     let email_verified = match (&email, &m.email_verified) {
         (None, _) | (_, EmailVerified::Unknown) => None,
