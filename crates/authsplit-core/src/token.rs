@@ -146,8 +146,7 @@ pub fn parse_token_response(
     };
 
     // Errors inside a 200 (GitHub `error`, WeChat `errcode`).
-    if let Some(pe) = error_in_map(&map, options.errcode_in_200) {
-        let from_errcode = !map.contains_key("error");
+    if let Some((pe, from_errcode)) = error_in_map(&map, options.errcode_in_200) {
         let tolerated = if from_errcode {
             options.errcode_in_200
         } else {
@@ -270,7 +269,9 @@ pub fn parse_error_response(
         if options.allow_form_encoded
             && matches!(media_kind(content_type), MediaKind::Form | MediaKind::Text)
         {
-            form_map(body).and_then(|m| error_in_map(&m, false))
+            form_map(body)
+                .and_then(|m| error_in_map(&m, false))
+                .map(|(p, _)| p)
         } else {
             None
         }
@@ -279,7 +280,7 @@ pub fn parse_error_response(
         // WeChat sends errcode bodies with any status.
         if options.errcode_in_200 {
             match serde_json::from_slice::<Value>(body) {
-                Ok(Value::Object(m)) => error_in_map(&m, true),
+                Ok(Value::Object(m)) => error_in_map(&m, true).map(|(p, _)| p),
                 _ => None,
             }
         } else {
@@ -402,7 +403,7 @@ fn error_for_provider(status: u16, pe: ProviderError) -> Error {
 pub fn parse_error_body(body: &[u8]) -> Option<crate::error::ProviderError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => match map.get("error") {
-            Some(Value::String(_)) => error_in_map(&map, false),
+            Some(Value::String(_)) => error_in_map(&map, false).map(|(p, _)| p),
             _ => None,
         },
         _ => None,
@@ -433,8 +434,9 @@ fn bad_response(
 }
 
 /// Extracts a provider error from a decoded body: a string (or integer) `error`, or — when
-/// `errcode` is set — a non-zero `errcode` with `errmsg`.
-fn error_in_map(map: &Map<String, Value>, errcode: bool) -> Option<ProviderError> {
+/// `errcode` is set — a non-zero `errcode` with `errmsg`. The flag says whether it came from
+/// `errcode`.
+fn error_in_map(map: &Map<String, Value>, errcode: bool) -> Option<(ProviderError, bool)> {
     let text = |key: &str| match map.get(key) {
         Some(Value::String(s)) => Some(sanitize_text(s, MAX_DESCRIPTION_CHARS)),
         _ => None,
@@ -449,11 +451,12 @@ fn error_in_map(map: &Map<String, Value>, errcode: bool) -> Option<ProviderError
         _ => None,
     };
     if let Some(code) = code {
-        return Some(ProviderError {
+        let pe = ProviderError {
             error: OAuthErrorCode::parse(&code),
             error_description: text("error_description"),
             error_uri: uri("error_uri"),
-        });
+        };
+        return Some((pe, false));
     }
     if errcode {
         let code = match map.get("errcode") {
@@ -462,11 +465,12 @@ fn error_in_map(map: &Map<String, Value>, errcode: bool) -> Option<ProviderError
             _ => None,
         };
         if let Some(c) = code.filter(|c| *c != 0) {
-            return Some(ProviderError {
+            let pe = ProviderError {
                 error: OAuthErrorCode::Other(c.to_string()),
                 error_description: text("errmsg"),
                 error_uri: None,
-            });
+            };
+            return Some((pe, true));
         }
     }
     None
