@@ -64,6 +64,13 @@ pub(crate) async fn config(State(app): State<AppState>) -> Json<ConfigReply> {
     })
 }
 
+/// A known route with the wrong method: JSON 405.
+pub(crate) async fn method_not_allowed() -> Response {
+    ApiError::new(ErrorCode::InvalidRequest, "method not allowed")
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+        .into_response()
+}
+
 /// Unknown routes: JSON 404.
 pub(crate) async fn not_found() -> Response {
     ApiError::new(ErrorCode::InvalidRequest, "no such endpoint")
@@ -198,6 +205,9 @@ pub(crate) async fn token(
 ) -> Result<Response, ApiError> {
     let provider = app.provider(&req.provider)?;
     let (tx, verifier) = check_transaction(&app, &headers, &provider, &req)?;
+    // Endpoints (normally cached since /transactions); a discovery failure here does not burn
+    // the transaction.
+    let ep = provider.endpoints(&app.inner.out).await?;
     // Single use from here on: the exchange is about to be attempted.
     if !app.mark_used(&tx.id, tx.created_at.saturating_add(app.inner.ttl)) {
         return Err(ApiError::new(
@@ -208,7 +218,7 @@ pub(crate) async fn token(
     let c = &app.inner.cookies;
     let mut out_headers = HeaderMap::new();
     c.clear(&mut out_headers, c.tx_name);
-    match exchange(&app, &provider, &tx, &req, verifier).await {
+    match exchange(&app, &provider, &ep, &tx, &req, verifier).await {
         Ok((reply, session)) => {
             set_session(&app, &mut out_headers, &session);
             Ok((out_headers, Json(reply)).into_response())
@@ -220,6 +230,7 @@ pub(crate) async fn token(
 async fn exchange(
     app: &AppState,
     provider: &Provider,
+    ep: &Endpoints,
     tx: &TxCookie,
     req: &TokenRequest,
     verifier: PkceCodeVerifier,
@@ -228,7 +239,6 @@ async fn exchange(
     let span = tracing::info_span!("token_exchange", provider = %provider.id);
     let result = async {
         let out = &app.inner.out;
-        let ep = provider.endpoints(out).await?;
         // RFC 6749 §4.1.3 + RFC 7636 §4.5; grant_type and redirect_uri fixed server-side.
         let form = vec![
             ("grant_type", "authorization_code".to_owned()),
@@ -237,7 +247,7 @@ async fn exchange(
             ("code_verifier", verifier.secret().to_owned()),
         ];
         let tokens = provider
-            .token_request(out, &ep, EndpointKind::Token, form, app.now())
+            .token_request(out, ep, EndpointKind::Token, form, app.now())
             .await?;
         // OIDC Core §3.1.3.7.
         let claims = match &tokens.id_token {
@@ -254,7 +264,7 @@ async fn exchange(
                     nonce: tx.nonce.as_deref(),
                     now: app.now(),
                 };
-                Some(crate::idtoken::validate(provider, out, &ep, idt.secret(), &expect).await?)
+                Some(crate::idtoken::validate(provider, out, ep, idt.secret(), &expect).await?)
             }
             None if provider.require_id_token => {
                 return Err(ApiError::new(

@@ -371,6 +371,7 @@ impl Authsplit {
             .route("/config", get(handlers::config))
             .route("/healthz", get(handlers::healthz))
             .fallback(handlers::not_found)
+            .method_not_allowed_fallback(handlers::method_not_allowed)
             .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("no-store"),

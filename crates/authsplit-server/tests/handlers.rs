@@ -845,6 +845,9 @@ async fn config_and_healthz() {
     assert!(!r.text.contains(SECRET) && !r.text.contains("client_secret"));
     let r = send(&app, get("/auth/healthz")).await;
     assert_eq!(r.status, StatusCode::OK);
+    let r = send(&app, get("/auth/token")).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.text);
+    assert_eq!(r.error(), "invalid_request");
     let r = send(&app, get("/auth/nothing-here")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error(), "invalid_request");
