@@ -39,7 +39,7 @@ use crate::{Error, ErrorClass};
 pub mod discovery;
 pub mod entra;
 pub mod google;
-mod presets;
+pub mod presets;
 mod request;
 mod response;
 mod user;

@@ -202,7 +202,9 @@ fn base(
 /// `{"access_token":…}` (access tokens only). User: `GET api.github.com/user` (Bearer,
 /// `User-Agent` required by the REST API); subject = numeric `id`. `email` may be null
 /// (the `/user/emails` call is not modelled); `email_verified` unknown.
-fn github() -> ProviderProfile {
+///
+/// **Unverified:** refresh exists only for apps with expiring user tokens enabled.
+pub fn github() -> ProviderProfile {
     let mut p = base(
         "github",
         "GitHub",
@@ -255,7 +257,9 @@ fn github() -> ProviderProfile {
 /// refresh token is issued. Token: POST form, `client_secret_post`; errors HTTP 400/401 RFC 6749.
 /// PKCE S256. Refresh; revocation `POST oauth2.googleapis.com/revoke` (`token=`, no client
 /// auth). User: OIDC userinfo `sub`, `email_verified`.
-fn google() -> ProviderProfile {
+///
+/// **Unverified:** the JWKS URI comes from Google's discovery document, not PROVIDERS.md.
+pub fn google() -> ProviderProfile {
     let mut a = authorize(" ", &["openid", "email", "profile"]);
     a.extra_params = pairs(&[("access_type", "offline")]);
     let mut p = base(
@@ -296,7 +300,9 @@ fn google() -> ProviderProfile {
 /// Issuer: multi-tenant template `https://login.microsoftonline.com/{tenantid}/v2.0`, checked
 /// against the token's `tid` with [`super::entra::check_issuer`]. No RFC 7009 revocation.
 /// Subject `"{tid}:{oid}"` — `oid`/`tid` come from the validated ID token claims in the context.
-fn microsoft() -> ProviderProfile {
+///
+/// **Unverified:** no RFC 7009 revocation endpoint; AADSTS70008/7000215/700016/50011 meanings come from Microsoft's AADSTS list.
+pub fn microsoft() -> ProviderProfile {
     let mut p = base(
         "microsoft",
         "Microsoft",
@@ -351,7 +357,9 @@ fn microsoft() -> ProviderProfile {
 /// (issuer = base URL). Scopes `openid profile email`. Token: POST form, `client_secret_post`;
 /// errors HTTP 400/401. PKCE S256. Refresh (rotating); revocation `POST {base}/oauth/revoke`.
 /// User: `{base}/oauth/userinfo` → `sub`.
-fn gitlab() -> ProviderProfile {
+///
+/// **Unverified:** the JWKS path `/oauth/discovery/keys`.
+pub fn gitlab() -> ProviderProfile {
     let mut p = base(
         "gitlab",
         "GitLab",
@@ -387,7 +395,9 @@ fn gitlab() -> ProviderProfile {
 /// body), `client_secret_post`; **403 without `User-Agent`**, sent on every call. PKCE unknown →
 /// not sent. Refresh via the token endpoint; no revocation. User: `GET api/v5/user?access_token=`
 /// → `id`.
-fn gitee() -> ProviderProfile {
+///
+/// **Unverified:** HTTP 4xx on errors; all token parameters accepted in the form body; PKCE support.
+pub fn gitee() -> ProviderProfile {
     let mut p = base(
         "gitee",
         "Gitee",
@@ -430,7 +440,9 @@ fn gitee() -> ProviderProfile {
 /// OSChina (PROVIDERS.md § OSChina). No scopes. Token: GET with parameters in the query,
 /// **`dataType=json` required**; errors HTTP 400/401 RFC 6749 members. No PKCE. Refresh via the
 /// token endpoint. User: `openapi/user?access_token=…&dataType=json` → `id`.
-fn oschina() -> ProviderProfile {
+///
+/// **Unverified:** the content type of JSON responses (read whatever it says).
+pub fn oschina() -> ProviderProfile {
     let mut p = base(
         "oschina",
         "OSChina",
@@ -476,7 +488,9 @@ fn oschina() -> ProviderProfile {
 /// LinuxDo Connect (PROVIDERS.md § LinuxDo). Plain OAuth, no scopes. Token: POST form,
 /// `client_secret_basic`. PKCE S256, refresh, RFC 6749 errors — all unverified. User:
 /// `GET connect.linux.do/api/user` (Bearer) → immutable `id`.
-fn linuxdo() -> ProviderProfile {
+///
+/// **Unverified:** PKCE S256, refresh, RFC 6749 errors, the avatar base URL.
+pub fn linuxdo() -> ProviderProfile {
     let mut p = base(
         "linuxdo",
         "LINUX DO",
@@ -622,7 +636,9 @@ fn wechat_base(
 /// 40125/40013 → InvalidClient; -1 busy → retryable). No PKCE (not sent). Refresh: GET
 /// `sns/oauth2/refresh_token` without the secret. No revocation. User: `sns/userinfo?
 /// access_token&openid&lang=zh_CN`; subject `unionid` when present, else `openid`.
-fn wechat_mp(userinfo: bool) -> ProviderProfile {
+///
+/// **Unverified:** errcodes 42003/40030/42002/40164 (WeChat's global list); the meaning of `is_snapshotuser` (refused as a virtual user).
+pub fn wechat_mp(userinfo: bool) -> ProviderProfile {
     if userinfo {
         wechat_base(
             "wechat_mp",
@@ -644,7 +660,9 @@ fn wechat_mp(userinfo: bool) -> ProviderProfile {
 
 /// WeChat Open Platform website QR login (PROVIDERS.md § WeChat Open QR): `connect/qrconnect`,
 /// scope `snsapi_login`; everything else as [`wechat_mp`].
-fn wechat_open() -> ProviderProfile {
+///
+/// **Unverified:** the refresh-token lifetime for websites.
+pub fn wechat_open() -> ProviderProfile {
     let mut p = wechat_base(
         "wechat_open",
         "WeChat",
@@ -666,7 +684,9 @@ fn wechat_open() -> ProviderProfile {
 /// InvalidGrant; 20070 Basic + secret → Configuration). Refresh (needs `offline_access`, RT
 /// single-use). User: `authen/v1/user_info` (Bearer) → `data.union_id`; emails are
 /// admin-entered, so `email_verified = false`.
-fn feishu(lark: bool) -> ProviderProfile {
+///
+/// **Unverified:** that the v3 endpoint takes the same JSON body and answers like v2; Lark still on v2.
+pub fn feishu(lark: bool) -> ProviderProfile {
     let (id, name, accounts, open, token) = if lark {
         (
             "lark",
@@ -740,7 +760,9 @@ fn feishu(lark: bool) -> ProviderProfile {
 /// No PKCE documented (not sent). Refresh `{grantType: refresh_token, refreshToken}`. User:
 /// `GET api.dingtalk.com/v1.0/contact/users/me` with header `x-acs-dingtalk-access-token`;
 /// subject `unionId`.
-fn dingtalk() -> ProviderProfile {
+///
+/// **Unverified:** the error shape and code strings; authCode lifetime.
+pub fn dingtalk() -> ProviderProfile {
     let mut a = authorize(" ", &["openid"]);
     a.prompt = some("consent");
     a.callback_code_param = s("authCode");
@@ -824,7 +846,9 @@ fn dingtalk() -> ProviderProfile {
 /// token endpoint. Extra step: `GET oauth2.0/me?access_token&fmt=json` → `openid` (client id
 /// checked). User: `user/get_user_info?access_token&oauth_consumer_key=<appid>&openid` (`ret` ≠ 0
 /// = error). Subject `unionid` when present, else `openid`.
-fn qq() -> ProviderProfile {
+///
+/// **Unverified:** error numbers other than 100020; the access-token lifetime (trust `expires_in`).
+pub fn qq() -> ProviderProfile {
     let mut p = base(
         "qq",
         "QQ",
@@ -899,7 +923,9 @@ fn qq() -> ProviderProfile {
 /// `text/plain`; errors HTTP 400 + `error`/`error_code` (unverified). No PKCE, no refresh for web
 /// apps (unverified). Revocation `GET oauth2/revokeoauth2?access_token` → `{"result":"true"}`.
 /// User: `2/users/show.json?access_token&uid` (uid from the token response) → `idstr`.
-fn weibo() -> ProviderProfile {
+///
+/// **Unverified:** the error shape, no refresh for web apps, revocation as a GET.
+pub fn weibo() -> ProviderProfile {
     let mut p = base(
         "weibo",
         "Weibo",
@@ -959,7 +985,9 @@ fn weibo() -> ProviderProfile {
 /// (cache 7200 s), then `GET cgi-bin/auth/getuserinfo?access_token&code` → `userid` (members) or
 /// `openid` (non-members). Errors `errcode` ≠ 0 on 200 (40029 → InvalidGrant, 50001 redirect
 /// domain → Configuration). No PKCE, no refresh, no revocation.
-fn wecom() -> ProviderProfile {
+///
+/// **Unverified:** errcodes 40013/40001/42001.
+pub fn wecom() -> ProviderProfile {
     let mut a = authorize(",", &["snsapi_base"]);
     a.quirks.client_id_param = some("appid");
     a.quirks.fragment = some("wechat_redirect");
@@ -1036,7 +1064,9 @@ fn wecom() -> ProviderProfile {
 /// Refresh; revocation `POST api/oauth2/token/revoke` (RFC 7009). Authorization responses carry
 /// `iss` = `https://discord.com` (RFC 9207). User: `GET api/users/@me` → snowflake `id`;
 /// `verified` = email verified; avatar from the CDN template.
-fn discord() -> ProviderProfile {
+///
+/// **Unverified:** nothing beyond PROVIDERS.md.
+pub fn discord() -> ProviderProfile {
     let mut p = base(
         "discord",
         "Discord",
