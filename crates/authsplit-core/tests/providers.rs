@@ -1457,6 +1457,12 @@ fn feishu_success_user_errors_refresh() {
     let t = token_ok(&p, 200, Some("application/json; charset=utf-8"), &json!({"code": 0, "access_token": AT, "expires_in": 7200, "refresh_token": RT, "refresh_token_expires_in": 604_800, "scope": "auth:user.id:read offline_access", "token_type": "Bearer"}).to_string());
     assert_eq!(t.refresh_token.as_ref().map(RefreshToken::secret), Some(RT));
     assert!(!t.extra.contains_key("code"), "envelope code removed");
+    // tolerated: the same payload inside `data` (v3 shape unverified)
+    let wrapped = token_ok(&p, 200, Some("application/json"), &json!({"code": 0, "msg": "success", "data": {"access_token": AT, "expires_in": 7200, "token_type": "Bearer"}}).to_string());
+    assert_eq!(
+        (wrapped.access_token.secret(), wrapped.expires_in),
+        (AT, Some(7200))
+    );
     let spec = userinfo_spec(&p, &t.extra);
     assert_eq!(
         spec.url,

@@ -330,6 +330,15 @@ pub fn parse_token_response(
             )),
         };
     };
+    // Feishu-style envelopes: tolerate `{code:0, data:{access_token…}}` as well as the
+    // documented top-level shape (the v3 endpoint's shape is unverified).
+    if rules.errors == ErrorStyle::NumericCode && !obj.contains_key("access_token") {
+        if let Some(Value::Object(inner)) = obj.get("data") {
+            if inner.contains_key("access_token") {
+                obj = inner.clone();
+            }
+        }
+    }
     for (from, to) in &rules.rename {
         if let Some(v) = obj.remove(from) {
             obj.entry(to.clone()).or_insert(v);
