@@ -2380,3 +2380,238 @@ mod props {
         }
     }
 }
+
+// ---------- cross-preset tables ----------
+
+/// Every preset: the documented bad-code response (PROVIDERS.md, each provider's error format)
+/// becomes `invalid_grant`, class re-authenticate (issue 5: "the documented bad-code error
+/// becomes the right typed error").
+#[test]
+fn every_preset_bad_code_is_invalid_grant() {
+    let table: &[(&str, u16, &str, &str)] = &[
+        (
+            "github",
+            200,
+            "application/json",
+            r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#,
+        ),
+        (
+            "google",
+            400,
+            "application/json",
+            r#"{"error":"invalid_grant","error_description":"Bad Request"}"#,
+        ),
+        (
+            "microsoft",
+            400,
+            "application/json",
+            r#"{"error":"invalid_grant","error_description":"AADSTS54005: OAuth2 Authorization code was already redeemed.","error_codes":[54005]}"#,
+        ),
+        (
+            "gitlab",
+            400,
+            "application/json",
+            r#"{"error":"invalid_grant","error_description":"The provided authorization grant is invalid."}"#,
+        ),
+        (
+            "gitee",
+            401,
+            "application/json",
+            r#"{"error":"invalid_grant","error_description":"invalid code"}"#,
+        ),
+        (
+            "oschina",
+            401,
+            "application/json",
+            r#"{"error":"invalid_grant","error_description":"invalid code"}"#,
+        ),
+        (
+            "linuxdo",
+            400,
+            "application/json",
+            r#"{"error":"invalid_grant"}"#,
+        ),
+        (
+            "wechat_mp",
+            200,
+            "text/plain",
+            r#"{"errcode":40029,"errmsg":"invalid code"}"#,
+        ),
+        (
+            "wechat_mp_base",
+            200,
+            "text/plain",
+            r#"{"errcode":40163,"errmsg":"code been used"}"#,
+        ),
+        (
+            "wechat_open",
+            200,
+            "text/plain",
+            r#"{"errcode":40029,"errmsg":"invalid code"}"#,
+        ),
+        (
+            "feishu",
+            400,
+            "application/json",
+            r#"{"code":20003,"error":"invalid_grant","error_description":"The authorization code has been used."}"#,
+        ),
+        (
+            "lark",
+            400,
+            "application/json",
+            r#"{"code":20004,"error":"invalid_grant","error_description":"The authorization code has expired."}"#,
+        ),
+        (
+            "dingtalk",
+            400,
+            "application/json",
+            r#"{"code":"invalidParameter.authCode.notFound","message":"invalid authCode","requestid":"r"}"#,
+        ),
+        (
+            "qq",
+            200,
+            "text/html",
+            r#"callback( {"error":100020,"error_description":"code is reused error"} );"#,
+        ),
+        (
+            "weibo",
+            400,
+            "text/plain;charset=UTF-8",
+            r#"{"error":"invalid_grant","error_code":21325,"error_description":"invalid authorization code"}"#,
+        ),
+        (
+            "wecom",
+            200,
+            "application/json",
+            r#"{"errcode":40029,"errmsg":"invalid code"}"#,
+        ),
+        (
+            "discord",
+            400,
+            "application/json",
+            r#"{"error":"invalid_grant","error_description":"Invalid \"code\" in request."}"#,
+        ),
+    ];
+    assert_eq!(table.len(), PRESET_NAMES.len());
+    for (name, status, ct, body) in table {
+        let p = resolved(name);
+        let r = if p.flow == provider::Flow::CorpToken {
+            provider::parse_code_identity_response(&p, *status, Some(ct), body.as_bytes())
+                .map(|_| ())
+        } else {
+            provider::parse_token_response(&p, *status, Some(ct), body.as_bytes(), NOW).map(|_| ())
+        };
+        let e = r.expect_err(name);
+        assert_eq!(
+            (e.code(), e.class()),
+            (ErrorCode::InvalidGrant, ErrorClass::Reauthenticate),
+            "{name}: {e:?}"
+        );
+        assert!(e.provider_error().is_some(), "{name}: provider error kept");
+        assert!(!e.message.contains(CODE), "{name}");
+    }
+}
+
+/// Every preset: exact method and headers of the code exchange (GET query for WeChat, QQ,
+/// OSChina, WeCom; JSON for Feishu/Lark/DingTalk; Basic for LinuxDo/Discord; `User-Agent` for
+/// GitHub/Gitee).
+#[test]
+fn every_preset_token_request_method_and_headers() {
+    let post_form = vec![("Accept", "application/json"), ("Content-Type", FORM)];
+    let post_json = vec![("Accept", "application/json"), ("Content-Type", JSON_UTF8)];
+    let basic_form = vec![
+        ("Authorization", BASIC),
+        ("Accept", "application/json"),
+        ("Content-Type", FORM),
+    ];
+    let ua_form = vec![
+        ("User-Agent", UA),
+        ("Accept", "application/json"),
+        ("Content-Type", FORM),
+    ];
+    let get_accept = vec![("Accept", "application/json")];
+    let table: Vec<(&str, HttpMethod, Vec<(&str, &str)>)> = vec![
+        ("github", HttpMethod::Post, ua_form.clone()),
+        ("google", HttpMethod::Post, post_form.clone()),
+        ("microsoft", HttpMethod::Post, post_form.clone()),
+        ("gitlab", HttpMethod::Post, post_form.clone()),
+        ("gitee", HttpMethod::Post, ua_form),
+        ("oschina", HttpMethod::Get, get_accept.clone()),
+        ("linuxdo", HttpMethod::Post, basic_form.clone()),
+        ("wechat_mp", HttpMethod::Get, vec![]),
+        ("wechat_mp_base", HttpMethod::Get, vec![]),
+        ("wechat_open", HttpMethod::Get, vec![]),
+        ("feishu", HttpMethod::Post, post_json.clone()),
+        ("lark", HttpMethod::Post, post_json.clone()),
+        ("dingtalk", HttpMethod::Post, post_json),
+        ("qq", HttpMethod::Get, get_accept),
+        ("weibo", HttpMethod::Post, post_form),
+        ("discord", HttpMethod::Post, basic_form),
+    ];
+    for (name, method, headers) in table {
+        let spec = code_spec(&resolved(name));
+        assert_eq!(spec.method, method, "{name}");
+        assert_eq!(spec.headers, h(&headers), "{name}");
+        assert_eq!(spec.body.is_none(), method == HttpMethod::Get, "{name}");
+    }
+    // Microsoft body (RFC 6749 §4.1.3 + RFC 7636 §4.5, client_secret_post)
+    assert_eq!(
+        code_spec(&resolved("microsoft")).body,
+        form(&[
+            ("client_id", CLIENT_ID),
+            ("client_secret", SECRET),
+            ("grant_type", "authorization_code"),
+            ("code", CODE),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+    );
+}
+
+/// Every preset with a documented success body: tokens parse and the normalized user has the
+/// documented stable id (issue 5: "the exchange succeeds and yields the normalized user").
+#[test]
+fn every_preset_success_yields_normalized_user() {
+    let tok = json!({"access_token": AT, "token_type": "bearer", "expires_in": 3600, "refresh_token": RT});
+    let ms_ctx = json!({"tid": TID, "oid": OID});
+    let table: Vec<(&str, String, Value, Value, &str)> = vec![
+        // (preset, token body, userinfo, extra context, expected id)
+        ("github", tok.to_string(), json!({"id": 1, "login": "octocat"}), json!({}), "github:1"),
+        ("google", tok.to_string(), json!({"sub": "1101", "email": "a@b.c", "email_verified": true}), json!({}), "google:1101"),
+        ("microsoft", tok.to_string(), json!({"sub": "pairwise"}), ms_ctx, "microsoft:72f988bf-86f1-41af-91ab-2d7cd011db47:00000000-0000-0000-66f3-3332eca7ea81"),
+        ("gitlab", tok.to_string(), json!({"sub": "1234"}), json!({}), "gitlab:1234"),
+        ("gitee", tok.to_string(), json!({"id": 2_264_455, "login": "octo"}), json!({}), "gitee:2264455"),
+        ("oschina", json!({"access_token": AT, "refresh_token": RT, "token_type": "bearer", "expires_in": 604_799, "uid": 12345}).to_string(), json!({"id": 12345, "name": "oscer"}), json!({}), "oschina:12345"),
+        ("linuxdo", tok.to_string(), json!({"id": 1, "username": "neo"}), json!({}), "linuxdo:1"),
+        ("wechat_mp", WX_TOKEN.to_owned(), json!({"openid": "oLVPpjqs9BhvzwPj5A-vTYAX3GLc", "nickname": "n"}), json!({}), "wechat_mp:o6_bmasdasdsad6_2sgVt7hMZOPfL"),
+        ("wechat_mp_base", json!({"access_token": AT, "expires_in": 7200, "refresh_token": RT, "openid": "OPENID", "scope": "snsapi_base"}).to_string(), Value::Null, json!({}), "wechat_mp_base:OPENID"),
+        ("wechat_open", WX_TOKEN.to_owned(), json!({"openid": "oLVPpjqs9BhvzwPj5A-vTYAX3GLc", "nickname": "n", "unionid": "o6_bmasdasdsad6_2sgVt7hMZOPfL"}), json!({}), "wechat_open:o6_bmasdasdsad6_2sgVt7hMZOPfL"),
+        ("feishu", json!({"code": 0, "access_token": AT, "expires_in": 7200, "token_type": "Bearer"}).to_string(), json!({"open_id": "ou-1", "union_id": "on-1", "name": "z"}), json!({}), "feishu:on-1"),
+        ("lark", json!({"code": 0, "access_token": AT, "expires_in": 7200, "token_type": "Bearer"}).to_string(), json!({"open_id": "ou-2", "union_id": "on-2"}), json!({}), "lark:on-2"),
+        ("dingtalk", json!({"expireIn": 7200, "accessToken": AT, "refreshToken": RT, "corpId": "c"}).to_string(), json!({"nick": "z", "openId": "123", "unionId": "u-1"}), json!({}), "dingtalk:u-1"),
+        ("qq", format!("access_token={AT}&expires_in=7776000&refresh_token={RT}"), json!({"ret": 0, "nickname": "Peter"}), json!({"openid": "D9F1"}), "qq:D9F1"),
+        ("weibo", json!({"access_token": AT, "expires_in": 1234, "remind_in": "798114", "uid": "1404376560"}).to_string(), json!({"id": 1_404_376_560_u64, "idstr": "1404376560"}), json!({}), "weibo:1404376560"),
+        ("discord", tok.to_string(), json!({"id": "80351110224678912", "username": "nelly"}), json!({}), "discord:80351110224678912"),
+    ];
+    assert_eq!(
+        table.len() + 1,
+        PRESET_NAMES.len(),
+        "all but WeCom (no token) — see wecom_corp_token_flow"
+    );
+    for (name, body, info, extra, expected) in table {
+        let p = resolved(name);
+        // strict RFC 6749 §5.1 profiles get application/json; the quirky ones text/plain
+        let ct = if p.response.format == provider::BodyFormat::Json {
+            "application/json"
+        } else {
+            "text/plain"
+        };
+        let t = token_ok(&p, 200, Some(ct), &body);
+        assert_eq!(t.access_token.secret(), AT, "{name}");
+        let mut ctx = t.extra.clone();
+        ctx.extend(obj(extra));
+        let u = normalize_user(&p, &info, &ctx).expect(name);
+        assert_eq!(u.id, expected, "{name}");
+        assert_eq!(u.provider, name);
+    }
+}
