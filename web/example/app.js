@@ -120,7 +120,11 @@ async function callApi() {
   out.textContent = 'Calling /api/hello…';
   delete out.dataset.status;
   try {
-    const res = await client.fetch('/api/hello');
+    // The demo API validates the token at the provider's userinfo endpoint; name the provider
+    // when the backend has several.
+    const provider = client.user()?.provider;
+    const url = provider ? `/api/hello?provider=${encodeURIComponent(provider)}` : '/api/hello';
+    const res = await client.fetch(url);
     const text = await res.text();
     out.dataset.status = String(res.status);
     out.textContent = `${res.status} ${res.statusText}\n${text}`;
