@@ -2530,7 +2530,8 @@ fn every_preset_token_request_method_and_headers() {
         ("Content-Type", FORM),
     ];
     let get_accept = vec![("Accept", "application/json")];
-    let table: Vec<(&str, HttpMethod, Vec<(&str, &str)>)> = vec![
+    type Headers = Vec<(&'static str, &'static str)>;
+    let table: Vec<(&str, HttpMethod, Headers)> = vec![
         ("github", HttpMethod::Post, ua_form.clone()),
         ("google", HttpMethod::Post, post_form.clone()),
         ("microsoft", HttpMethod::Post, post_form.clone()),
