@@ -310,6 +310,26 @@ fn missing_secret_is_a_configuration_error() {
     }
 }
 
+/// Issue 5 "Configuration": a missing secret fails at start-up with a message naming the key.
+#[test]
+fn check_client_requires_id_and_secret() {
+    for name in PRESET_NAMES {
+        let p = resolved(name);
+        p.check_client(&creds()).expect(name);
+        let e = p
+            .check_client(&ClientCredentials {
+                client_id: CLIENT_ID.into(),
+                client_secret: None,
+            })
+            .expect_err(name);
+        assert!(e.message.contains("client_secret"), "{name}: {}", e.message);
+        let e = p
+            .check_client(&ClientCredentials::new(" ", SECRET))
+            .expect_err(name);
+        assert!(e.message.contains("client_id"), "{name}: {}", e.message);
+    }
+}
+
 /// RFC 7636 §4.5: `code_verifier` is sent exactly where the profile supports PKCE, and the
 /// authorization URL carries `code_challenge` + `S256` exactly there (issue 5: "PKCE is sent
 /// wherever the provider supports it").

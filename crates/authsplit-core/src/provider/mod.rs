@@ -807,6 +807,30 @@ impl ProviderProfile {
         Ok(())
     }
 
+    /// Start-up check of the client registration against this profile: a non-empty client id,
+    /// and a non-empty secret whenever the token (or WeCom corp-token) call authenticates with
+    /// one. Messages say which key to set.
+    pub fn check_client(&self, client: &ClientCredentials) -> Result<(), Error> {
+        if client.client_id.trim().is_empty() {
+            return Err(config_error(format!(
+                "provider `{}`: client_id is empty; set `client_id`",
+                self.id
+            )));
+        }
+        let needs_secret = matches!(self.token.client_auth, ClientAuth::Basic | ClientAuth::Post);
+        let has_secret = client
+            .client_secret
+            .as_ref()
+            .is_some_and(|s| !s.secret().is_empty());
+        if needs_secret && !has_secret {
+            return Err(config_error(format!(
+                "provider `{}`: client_secret is missing; set `client_secret` (the backend is a confidential client)",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+
     /// The callback's code parameter name (`code`; DingTalk `authCode`) — the value for
     /// [`crate::wire::TransactionResponse::code_param`] and [`crate::callback::ParseOptions`].
     pub fn callback_code_param(&self) -> &str {
