@@ -1,0 +1,399 @@
+// Fault matrix (issue 6; REFERENCE §4 "Token endpoint replies", §3.5–§3.8, §3.15): every bad
+// answer a token endpoint can give, injected by tests/support/faulty-provider.mjs, through the
+// real authsplit-server binary. For each fault: the HTTP status and typed error the browser sees
+// (stable codes of authsplit-core error.rs; statuses of authsplit-server error.rs), exactly one
+// upstream token call (a code exchange is never retried, RFC 6749 §4.1.2/§10.5, REFERENCE §3.8),
+// time to fail within the configured deadline plus a margin, /auth/healthz still answering and
+// the process alive (no panic).
+//
+// Providers are plain OAuth 2.0 (explicit endpoints, no ID token, no userinfo), so the token
+// endpoint is the only upstream call of an exchange. `strict` has every tolerance off (RFC 6749
+// §5.1 exactly); `github`, `wechat` and `lenient` switch on the documented opt-in tolerances.
+
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+
+import { startFaultyProvider } from '../support/faulty-provider.mjs';
+import { startServer, randomCookieKey } from '../support/server.mjs';
+import { backendClient, pkcePair, randomToken } from '../support/http.mjs';
+
+const ORIGIN = 'http://127.0.0.1:5173';
+const REDIRECT_URI = `${ORIGIN}/callback`;
+const CLIENT_ID = 'fp client/ü';
+// RFC 6749 §2.3.1: must be form-urlencoded before base64 (REFERENCE §3.4).
+const CLIENT_SECRET = 'a+b:c%d/e f';
+/** outbound total deadline (server.request_timeout_ms). */
+const DEADLINE_MS = 1500;
+/** slack for a debug build on a shared 2-core machine. */
+const MARGIN_MS = 750;
+
+let fp;
+let srv;
+let refusedPort;
+
+function provider(extra = {}) {
+  return {
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    client_auth: 'client_secret_basic',
+    redirect_uri: REDIRECT_URI,
+    authorization_endpoint: fp.authorizationEndpoint,
+    token_endpoint: fp.tokenEndpoint,
+    ...extra,
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+async function closedPort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+before(async () => {
+  fp = await startFaultyProvider();
+  refusedPort = await closedPort();
+  srv = await startServer({
+    config: {
+      server: {
+        listen: '127.0.0.1:0',
+        allowed_origins: [ORIGIN],
+        cookie_key: randomCookieKey(),
+        connect_timeout_ms: 500,
+        request_timeout_ms: DEADLINE_MS,
+      },
+      providers: {
+        strict: provider(),
+        post: provider({ client_auth: 'client_secret_post' }),
+        github: provider({ token_response: { error_in_200: true } }),
+        wechat: provider({ token_response: { errcode_in_200: true, allow_json_as_text: true } }),
+        lenient: provider({
+          token_response: {
+            allow_json_as_text: true,
+            expires_in_as_string: true,
+            allow_missing_token_type: true,
+          },
+        }),
+        refused: provider({ token_endpoint: `http://127.0.0.1:${refusedPort}/token` }),
+      },
+    },
+  });
+});
+
+after(async () => {
+  await srv?.close();
+  await fp?.close();
+});
+
+/** POST /transactions for a fresh browser; returns what POST /token needs. */
+async function registerTransaction(providerId) {
+  const client = backendClient(srv.authUrl, { origin: ORIGIN });
+  const { verifier, challenge } = pkcePair();
+  const state = randomToken();
+  const r = await client.post('/transactions', {
+    provider: providerId,
+    state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
+  assert.equal(r.status, 201, r.text);
+  return { client, verifier, state };
+}
+
+/**
+ * One exchange through the backend with `fault` at the token endpoint.
+ * @returns {Promise<{ r: object, ms: number, tokenCalls: number, calls: object[] }>}
+ */
+async function exchangeWith(fault, providerId = 'strict') {
+  const { client, verifier, state } = await registerTransaction(providerId);
+  fp.reset();
+  fp.setFault(fault);
+  const t0 = performance.now();
+  const r = await client.post('/token', {
+    provider: providerId,
+    code: `made-up-code-${randomToken(16)}`,
+    state,
+    code_verifier: verifier,
+  });
+  const ms = performance.now() - t0;
+  const calls = [...fp.calls];
+  fp.reset();
+  return { r, ms, tokenCalls: calls.filter((c) => c.endpoint === 'token').length, calls, client };
+}
+
+async function assertHealthy() {
+  assert.ok(srv.running(), 'the server process is still alive');
+  const h = await fetch(`${srv.authUrl}/healthz`);
+  assert.equal(h.status, 200);
+  assert.deepEqual(await h.json(), { status: 'ok' });
+}
+
+/** The common assertions of an error outcome. */
+function assertError(out, { status, code, cls, providerError, retryAfter, deadline = false }) {
+  const { r, ms, tokenCalls, calls } = out;
+  assert.equal(r.status, status, `status (body ${r.text})`);
+  assert.equal(r.json?.error, code, `typed code (body ${r.text})`);
+  if (cls) assert.equal(r.json.class, cls, 'error class');
+  assert.equal(typeof r.json.error_description, 'string');
+  if (providerError !== undefined) assert.equal(r.json.provider_error ?? null, providerError, 'provider_error');
+  // REFERENCE §3.8: exactly one upstream call, never a retry; nothing else was called.
+  assert.equal(tokenCalls, 1, 'exactly one token request reached the provider');
+  assert.equal(calls.length, 1, `no other upstream call (${calls.map((c) => c.endpoint)})`);
+  // REFERENCE §3.15: fails within the configured total deadline (+ margin).
+  assert.ok(ms <= DEADLINE_MS + MARGIN_MS, `failed after ${ms.toFixed(0)} ms (deadline ${DEADLINE_MS})`);
+  if (deadline) assert.ok(ms >= DEADLINE_MS - 100, `a timeout fires at the deadline, not early (${ms.toFixed(0)} ms)`);
+  // REFERENCE §3.9 on error bodies too; no tokens reach the browser, no session cookie.
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+  assert.ok(!('access_token' in r.json), 'no access token in an error body');
+  const setCookies = r.headers.getSetCookie();
+  assert.ok(!setCookies.some((h) => /^__Host-authsplit-session=[^;]+;/.test(h) && !/Max-Age=0/i.test(h)), 'no session cookie');
+  // The transaction was consumed (single use) whatever happened upstream.
+  assert.ok(setCookies.some((h) => h.startsWith('__Host-authsplit-tx=') && /Max-Age=0/i.test(h)), 'tx cookie cleared');
+  if (retryAfter === null) assert.equal(r.headers.get('retry-after'), null, 'no Retry-After');
+  else if (typeof retryAfter === 'number') assert.equal(r.headers.get('retry-after'), String(retryAfter));
+  else if (Array.isArray(retryAfter)) {
+    const v = Number(r.headers.get('retry-after'));
+    assert.ok(v >= retryAfter[0] && v <= retryAfter[1], `Retry-After ${r.headers.get('retry-after')} in ${retryAfter}`);
+  }
+}
+
+// fault → what the browser must see, from the core parser's documented mapping (token.rs module
+// docs) and the server's status table (server error.rs).
+const BAD = { status: 502, code: 'provider_bad_response' };
+const MATRIX = [
+  // RFC 6749 §5.1: a success is 200 + application/json + JSON object + string access_token +
+  // token_type bearer + numeric expires_in.
+  ['html', 'strict', { ...BAD, cls: 'configuration', providerError: null }],
+  ['text_json', 'strict', { ...BAD }],
+  ['github_error', 'strict', { ...BAD, providerError: 'bad_verification_code' }],
+  ['wechat_errcode', 'strict', { ...BAD }],
+  ['broken_json', 'strict', { ...BAD }],
+  ['truncated_json', 'strict', { ...BAD }],
+  ['null_json', 'strict', { ...BAD }],
+  ['array_json', 'strict', { ...BAD }],
+  ['no_access_token', 'strict', { ...BAD }],
+  ['numeric_access_token', 'strict', { ...BAD }],
+  ['empty_access_token', 'strict', { ...BAD }],
+  ['unknown_token_type', 'strict', { ...BAD }],
+  ['no_token_type', 'strict', { ...BAD }],
+  ['string_expires_in', 'strict', { ...BAD }],
+  // Opt-in provider shapes (token.rs: GitHub `error` in 200, WeChat `errcode`).
+  ['github_error', 'github', { status: 400, code: 'invalid_grant', cls: 'reauthenticate', providerError: 'bad_verification_code' }],
+  ['wechat_errcode', 'wechat', { status: 400, code: 'invalid_grant', cls: 'reauthenticate', providerError: '40029' }],
+  // RFC 6749 §5.2 errors.
+  ['invalid_grant', 'strict', { status: 400, code: 'invalid_grant', cls: 'reauthenticate', providerError: 'invalid_grant' }],
+  // REFERENCE §3.7: 401 + WWW-Authenticate is a configuration error.
+  ['invalid_client_401', 'strict', { status: 502, code: 'invalid_client', cls: 'configuration', providerError: 'invalid_client' }],
+  ['unauthorized_401', 'strict', { status: 502, code: 'invalid_client', cls: 'configuration', providerError: null }],
+  // REFERENCE §3.5: redirects are never followed.
+  ['redirect', 'strict', { ...BAD }],
+  // 429/503 → provider_unavailable, retryable, Retry-After passed on when it is usable.
+  ['rate_limited_seconds', 'strict', { status: 503, code: 'provider_unavailable', cls: 'retryable', retryAfter: 7 }],
+  ['rate_limited_date', 'strict', { status: 503, code: 'provider_unavailable', cls: 'retryable', retryAfter: [110, 120] }],
+  ['rate_limited_garbage', 'strict', { status: 503, code: 'provider_unavailable', cls: 'retryable', retryAfter: null }],
+  ['unavailable_seconds', 'strict', { status: 503, code: 'provider_unavailable', cls: 'retryable', retryAfter: 42 }],
+  ['unavailable_date', 'strict', { status: 503, code: 'provider_unavailable', cls: 'retryable', retryAfter: [290, 300] }],
+  ['unavailable_garbage', 'strict', { status: 503, code: 'provider_unavailable', cls: 'retryable', retryAfter: null }],
+  // 5xx without a §5.2 body → provider_bad_response (retryable); with one → provider_error.
+  ['server_error_500', 'strict', { ...BAD, cls: 'retryable', providerError: null }],
+  ['server_error_json', 'strict', { status: 502, code: 'provider_error', cls: 'retryable', providerError: 'server_error' }],
+  // REFERENCE §3.15: a cap on the response body size (max_response_bytes, 256 KiB by default).
+  ['huge_body', 'strict', { ...BAD }],
+  ['huge_chunked', 'strict', { ...BAD }],
+  // Transport failures.
+  ['truncated_body', 'strict', { status: 502, code: 'provider_unreachable', cls: 'retryable' }],
+  ['reset_before_headers', 'strict', { status: 502, code: 'provider_unreachable', cls: 'retryable' }],
+  ['reset_after_headers', 'strict', { status: 502, code: 'provider_unreachable', cls: 'retryable' }],
+  // REFERENCE §3.15: total deadline, body included.
+  ['never', 'strict', { status: 504, code: 'provider_timeout', cls: 'retryable', deadline: true }],
+  ['slow_headers', 'strict', { status: 504, code: 'provider_timeout', cls: 'retryable', deadline: true }],
+  [{ name: 'slow_body', intervalMs: 100 }, 'strict', { status: 504, code: 'provider_timeout', cls: 'retryable', deadline: true }],
+];
+
+describe('token endpoint fault matrix (REFERENCE §4)', () => {
+  for (const [fault, providerId, expect] of MATRIX) {
+    const name = typeof fault === 'string' ? fault : fault.name;
+    test(`${name} via ${providerId} → ${expect.status} ${expect.code}, one upstream call, ≤ deadline, still healthy`, async () => {
+      const out = await exchangeWith(fault, providerId);
+      assertError(out, expect);
+      if (name === 'redirect') assert.equal(fp.count('elsewhere'), 0, 'the redirect target was never called');
+      await assertHealthy();
+    });
+  }
+
+  test('connection refused → 502 provider_unreachable (retryable), fast, still healthy', async () => {
+    const { client, verifier, state } = await registerTransaction('refused');
+    fp.reset();
+    const t0 = performance.now();
+    const r = await client.post('/token', { provider: 'refused', code: 'made-up-code-refused', state, code_verifier: verifier });
+    const ms = performance.now() - t0;
+    assert.equal(r.status, 502, r.text);
+    assert.equal(r.json.error, 'provider_unreachable');
+    assert.equal(r.json.class, 'retryable');
+    assert.ok(ms <= DEADLINE_MS + MARGIN_MS, `${ms} ms`);
+    assert.equal(fp.count(), 0);
+    await assertHealthy();
+  });
+});
+
+describe('tolerances switch on only where configured', () => {
+  for (const [fault, providerId] of [
+    ['text_json', 'lenient'],
+    ['text_json', 'wechat'],
+    ['string_expires_in', 'lenient'],
+    ['no_token_type', 'lenient'],
+  ]) {
+    test(`${fault} via ${providerId} → 200 with an access token (same fault is 502 via strict)`, async () => {
+      const { r, tokenCalls, calls } = await exchangeWith(fault, providerId);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(typeof r.json.access_token, 'string');
+      assert.equal(r.json.token_type, 'bearer');
+      assert.equal(tokenCalls, 1);
+      assert.equal(calls.length, 1);
+      assert.ok(!('refresh_token' in r.json));
+    });
+  }
+});
+
+describe('the token request itself (REFERENCE §3.4, RFC 6749 §4.1.3, §2.3.1; RFC 7636 §4.5)', () => {
+  test('client_secret_basic: form POST, Accept JSON, id and secret form-urlencoded before base64, one auth method', async () => {
+    const { client, verifier, state } = await registerTransaction('strict');
+    fp.reset();
+    const code = `code-${randomToken()}`;
+    const r = await client.post('/token', { provider: 'strict', code, state, code_verifier: verifier });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(fp.count('token'), 1);
+    const call = fp.tokenCalls()[0];
+    assert.equal(call.method, 'POST');
+    assert.equal(call.headers['content-type'], 'application/x-www-form-urlencoded');
+    assert.match(call.headers.accept, /application\/json/);
+    assert.equal(call.clientAuth, 'client_secret_basic');
+    const raw = Buffer.from(call.headers.authorization.replace(/^Basic /, ''), 'base64').toString('utf8');
+    const enc = (s) => new URLSearchParams({ x: s }).toString().slice(2);
+    assert.equal(raw, `${enc(CLIENT_ID)}:${enc(CLIENT_SECRET)}`);
+    assert.deepEqual(call.basic, { id: CLIENT_ID, secret: CLIENT_SECRET });
+    assert.deepEqual(Object.keys(call.form).sort(), ['code', 'code_verifier', 'grant_type', 'redirect_uri']);
+    assert.deepEqual(call.form, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+    });
+    // The success reply: no-store, session cookie set, tx cookie cleared, no refresh token.
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    assert.equal(r.headers.get('pragma'), 'no-cache');
+    assert.ok(!('refresh_token' in r.json));
+    assert.ok(client.jar.cookies.has('__Host-authsplit-session'));
+    assert.ok(!client.jar.cookies.has('__Host-authsplit-tx'));
+  });
+
+  test('client_secret_post: id and secret in the body only, no Authorization header', async () => {
+    const { client, verifier, state } = await registerTransaction('post');
+    fp.reset();
+    const r = await client.post('/token', { provider: 'post', code: 'code-post-1', state, code_verifier: verifier });
+    assert.equal(r.status, 200, r.text);
+    const call = fp.tokenCalls()[0];
+    assert.equal(call.clientAuth, 'client_secret_post');
+    assert.equal(call.headers.authorization, undefined);
+    assert.equal(call.form.client_id, CLIENT_ID);
+    assert.equal(call.form.client_secret, CLIENT_SECRET);
+  });
+});
+
+describe('no upstream call without a valid bound transaction (REFERENCE §3.2)', () => {
+  test('a made-up code with no transaction cookie → 400 transaction_missing, 0 upstream calls', async () => {
+    const client = backendClient(srv.authUrl, { origin: ORIGIN });
+    fp.reset();
+    const r = await client.post('/token', {
+      provider: 'strict',
+      code: 'made-up-code',
+      state: randomToken(),
+      code_verifier: pkcePair().verifier,
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error, 'transaction_missing');
+    assert.equal(fp.count(), 0);
+  });
+
+  test('a forged transaction cookie → 400 transaction_missing, 0 upstream calls', async () => {
+    const client = backendClient(srv.authUrl, { origin: ORIGIN });
+    client.jar.cookies.set('__Host-authsplit-tx', randomToken(120));
+    fp.reset();
+    const r = await client.post('/token', {
+      provider: 'strict',
+      code: 'made-up-code',
+      state: randomToken(),
+      code_verifier: pkcePair().verifier,
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error, 'transaction_missing');
+    assert.equal(fp.count(), 0);
+  });
+
+  test('a failed exchange consumed the transaction: the same cookie again → transaction_used, 0 calls', async () => {
+    const { client, verifier, state } = await registerTransaction('strict');
+    const saved = client.jar.clone();
+    fp.setFault('reset_before_headers');
+    const first = await client.post('/token', { provider: 'strict', code: 'c1-abcdef', state, code_verifier: verifier });
+    assert.equal(first.json.error, 'provider_unreachable');
+    fp.reset();
+    const again = await client.post(
+      '/token',
+      { provider: 'strict', code: 'c1-abcdef', state, code_verifier: verifier },
+      { jar: saved },
+    );
+    assert.equal(again.status, 400, again.text);
+    assert.equal(again.json.error, 'transaction_used');
+    assert.equal(fp.count(), 0, 'a retry of a possibly-delivered code exchange never reaches the provider');
+  });
+});
+
+describe('refresh faults (RFC 6749 §6; REFERENCE §3.10)', () => {
+  /** A signed-in browser (ok exchange with a refresh token). */
+  async function session() {
+    const { client, verifier, state } = await registerTransaction('strict');
+    fp.reset();
+    const r = await client.post('/token', { provider: 'strict', code: `c-${randomToken(8)}`, state, code_verifier: verifier });
+    assert.equal(r.status, 200, r.text);
+    return client;
+  }
+
+  for (const [fault, status, code, keepsSession, deadline] of [
+    ['invalid_grant', 400, 'invalid_grant', false],
+    ['unavailable_seconds', 503, 'provider_unavailable', true],
+    ['html', 502, 'provider_bad_response', true],
+    ['reset_before_headers', 502, 'provider_unreachable', true],
+    ['never', 504, 'provider_timeout', true, true],
+  ]) {
+    test(`refresh with ${fault} → ${status} ${code}, one upstream call, session ${keepsSession ? 'kept' : 'ended'}`, async () => {
+      const client = await session();
+      fp.reset();
+      fp.setFault(fault);
+      const t0 = performance.now();
+      const r = await client.post('/refresh', {});
+      const ms = performance.now() - t0;
+      assert.equal(r.status, status, r.text);
+      assert.equal(r.json.error, code);
+      assert.equal(fp.tokenCalls('refresh_token').length, 1);
+      assert.equal(fp.count(), 1);
+      assert.ok(ms <= DEADLINE_MS + MARGIN_MS, `${ms} ms`);
+      if (deadline) assert.ok(ms >= DEADLINE_MS - 100, `${ms} ms`);
+      const cleared = r.headers.getSetCookie().some((h) => h.startsWith('__Host-authsplit-session=') && /Max-Age=0/i.test(h));
+      assert.equal(cleared, !keepsSession, 'session cookie cleared only when the grant is dead');
+      assert.equal(client.jar.cookies.has('__Host-authsplit-session'), keepsSession);
+      fp.reset();
+      await assertHealthy();
+    });
+  }
+});
+
+test('after the whole matrix: a normal exchange still works and nothing panicked', async () => {
+  const { r } = await exchangeWith('ok');
+  assert.equal(r.status, 200, r.text);
+  await assertHealthy();
+  const logs = srv.logs();
+  assert.ok(!/panicked|RUST_BACKTRACE|stack backtrace/i.test(logs), 'no panic in the server log');
+});
