@@ -17,6 +17,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
+pub mod oidc;
+
 pub const ORIGIN: &str = "https://app.example";
 pub const FOREIGN: &str = "https://evil.example";
 /// RFC 7636 Appendix B.
