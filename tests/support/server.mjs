@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
 
 import { stringify as toToml } from 'smol-toml';
 
@@ -48,6 +49,24 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     for (const child of live) child.kill('SIGKILL');
     process.exit(130);
   });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). For when
+ * a URL containing the port must be known before the process that listens on it starts (the
+ * SPA's redirect URI served by authsplit-server itself). A tiny race remains; prefer port 0 plus
+ * `op.setRedirectUris` when the redirect URI does not depend on the server's own port.
+ * @returns {Promise<number>}
+ */
+export async function freePort() {
+  const s = createNetServer();
+  await new Promise((res, rej) => {
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', res);
+  });
+  const { port } = s.address();
+  await new Promise((res) => s.close(res));
+  return port;
 }
 
 /** A fresh random cookie key (64 bytes, base64) for one server run. */
