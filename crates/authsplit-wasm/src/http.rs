@@ -2,13 +2,14 @@
 //! JSON bodies, `credentials: "include"` (the backend's HttpOnly cookies), and the CSRF
 //! header `x-authsplit: 1` (RFC 10017 §6.1.3.3).
 //!
-//! The `fetch` plumbing is a few lines of JS (one import, one await in Rust) — smaller than
-//! driving `Request`/`Headers`/`Response` from Rust (REFERENCE §6).
+//! The `fetch` plumbing and the promise chaining are a few lines of JS: each asynchronous call
+//! is `fetch → [ok, json] → step.run(…)` where `step` is a Rust continuation object. No Rust
+//! futures, no closures crossing the boundary — much smaller than an async executor in the
+//! module (REFERENCE §6).
 
 use authsplit_core::ErrorCode;
 use js_sys::{Array, JSON, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{ClientError, internal};
 use crate::js;
@@ -25,6 +26,12 @@ export function authsplitPost(url, body) {
     () => null,
   );
 }
+export function authsplitThen(p, step) {
+  return p.then((v) => step.run(v), () => step.run(null));
+}
+export function authsplitThenOk(p, step) {
+  return p.then((v) => step.run(v));
+}
 export function authsplitRequest(input, init) {
   return new Request(input, init ?? undefined);
 }
@@ -33,16 +40,21 @@ extern "C" {
     /// `fetch(url, {POST, credentials: include, JSON, x-authsplit: 1})` → `[ok, json|null]`, or
     /// `null` when the network call failed.
     #[wasm_bindgen(js_name = authsplitPost)]
-    fn post(url: &str, body: &str) -> Promise;
+    fn post_raw(url: &str, body: &str) -> Promise;
+    /// `p.then(v => step.run(v), () => step.run(null))`.
+    #[wasm_bindgen(js_name = authsplitThen)]
+    pub(crate) fn then(p: &Promise, step: JsValue) -> Promise;
+    /// `p.then(v => step.run(v))` (a rejection of `p` passes through).
+    #[wasm_bindgen(js_name = authsplitThenOk)]
+    pub(crate) fn then_ok(p: &Promise, step: JsValue) -> Promise;
     /// `new Request(input, init)`.
     #[wasm_bindgen(js_name = authsplitRequest, catch)]
     pub(crate) fn new_request(input: &JsValue, init: &JsValue)
     -> Result<web_sys::Request, JsValue>;
 }
 
-/// Starts `POST {base}{path}`; see [`finish`].
-#[inline(never)]
-fn start(base: &str, path: &str, body: &JsValue) -> Result<JsFuture, ClientError> {
+/// Starts `POST {base}{path}` with a JSON body; the promise resolves to what [`finish`] reads.
+pub fn post(base: &str, path: &str, body: &JsValue) -> Result<Promise, ClientError> {
     let mut url = String::with_capacity(base.len() + path.len());
     url.push_str(base);
     url.push_str(path);
@@ -50,17 +62,18 @@ fn start(base: &str, path: &str, body: &JsValue) -> Result<JsFuture, ClientError
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| internal("request body not serializable"))?;
-    Ok(JsFuture::from(post(&url, &text)))
+    Ok(post_raw(&url, &text))
 }
 
-/// Classifies the reply of [`post`].
-#[inline(never)]
-fn finish(result: Result<JsValue, JsValue>) -> Result<JsValue, ClientError> {
+/// Classifies what a [`post`] promise resolved to: the parsed JSON object of a 2xx reply; a
+/// non-2xx reply as the backend's `ErrorBody`; a network failure or a reply that is not the
+/// protocol's JSON as `backend_unreachable`.
+pub fn finish(result: JsValue) -> Result<JsValue, ClientError> {
     let unexpected = |message| ClientError::new(ErrorCode::BackendUnreachable, message);
-    let pair = match result {
-        Ok(v) if Array::is_array(&v) => Array::from(&v),
-        _ => return Err(unexpected("the authsplit backend could not be reached")),
-    };
+    if !Array::is_array(&result) {
+        return Err(unexpected("the authsplit backend could not be reached"));
+    }
+    let pair = Array::from(&result);
     let ok = pair.get(0).is_truthy();
     let json = pair.get(1);
     if ok && js::is_plain_object(&json) {
@@ -74,12 +87,4 @@ fn finish(result: Result<JsValue, JsValue>) -> Result<JsValue, ClientError> {
             unexpected("the backend answered with an unexpected error (check backendUrl)")
         }))
     }
-}
-
-/// `POST {base}{path}` with a JSON body. Resolves to the parsed JSON object of a 2xx reply;
-/// a non-2xx reply becomes the backend's `ErrorBody` as a [`ClientError`]; a network failure
-/// or a reply that is not the protocol's JSON becomes `backend_unreachable`.
-pub async fn post_json(base: &str, path: &str, body: &JsValue) -> Result<JsValue, ClientError> {
-    let fut = start(base, path, body)?;
-    finish(fut.await)
 }

@@ -34,7 +34,6 @@ use authsplit_core::pkce::{CODE_CHALLENGE_METHOD_S256, PkceCodeVerifier};
 use authsplit_core::random::{Nonce, State};
 use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::error::{ClientError, config_error, internal};
 use crate::store::PendingTransaction;
@@ -131,11 +130,9 @@ fn window() -> Result<web_sys::Window, ClientError> {
     web_sys::window().ok_or_else(|| internal("no window"))
 }
 
-fn to_promise<F>(f: F) -> Promise
-where
-    F: core::future::Future<Output = Result<JsValue, ClientError>> + 'static,
-{
-    future_to_promise(async move { f.await.map_err(JsValue::from) })
+/// A promise from a step that may fail before any network call.
+fn promise(r: Result<Promise, ClientError>) -> Promise {
+    r.unwrap_or_else(|e| Promise::reject(&e.into()))
 }
 
 /// Resolves `url` against the page and returns its origin if it is an http(s) URL.
@@ -352,11 +349,14 @@ impl Inner {
             .map_err(|_| internal("navigation to the authorization endpoint failed"))
     }
 
-    async fn login(self: Rc<Self>, options: JsValue) -> Result<JsValue, ClientError> {
-        let (secrets, body) = self.start_login(&options)?;
-        let reply = http::post_json(&self.backend, "/transactions", &body).await?;
-        self.finish_login(secrets, &reply)?;
-        Ok(JsValue::UNDEFINED)
+    fn login(self: &Rc<Self>, options: &JsValue) -> Result<Promise, ClientError> {
+        let (secrets, body) = self.start_login(options)?;
+        let reply = http::post(&self.backend, "/transactions", &body)?;
+        let step = LoginStep {
+            inner: Rc::clone(self),
+            secrets,
+        };
+        Ok(http::then(&reply, step.into()))
     }
 
     /// `handleCallback()` before the network: strips the address bar, validates the callback
@@ -420,11 +420,15 @@ impl Inner {
         Ok(out.into())
     }
 
-    async fn handle_callback(self: Rc<Self>, url: Option<String>) -> Result<JsValue, ClientError> {
+    fn handle_callback(self: &Rc<Self>, url: Option<String>) -> Result<Promise, ClientError> {
         let (tx, body) = self.start_callback(url)?;
-        let epoch = self.epoch.get();
-        let reply = http::post_json(&self.backend, "/token", &body).await?;
-        self.finish_callback(tx, &reply, epoch)
+        let reply = http::post(&self.backend, "/token", &body)?;
+        let step = CallbackStep {
+            inner: Rc::clone(self),
+            tx,
+            epoch: self.epoch.get(),
+        };
+        Ok(http::then(&reply, step.into()))
     }
 
     /// `refresh()` after `POST /refresh`.
@@ -456,16 +460,6 @@ impl Inner {
             .ok_or_else(|| internal("no token after refresh"))
     }
 
-    async fn refresh(self: Rc<Self>) -> Result<JsValue, ClientError> {
-        let epoch = self.epoch.get();
-        let reply = http::post_json(&self.backend, "/refresh", &Object::new()).await;
-        let r = self.finish_refresh(reply, epoch);
-        if self.epoch.get() == epoch {
-            self.refreshing.replace(None);
-        }
-        r
-    }
-
     fn access_token(self: &Rc<Self>) -> Promise {
         if let Some(s) = self.session.borrow().as_ref()
             && s.refresh_at_ms.is_none_or(|at| js_sys::Date::now() < at)
@@ -475,9 +469,15 @@ impl Inner {
         if let Some(p) = self.refreshing.borrow().as_ref() {
             return p.clone();
         }
-        // The future first runs in a later microtask, so it clears this slot only after it
-        // was filled.
-        let p = to_promise(Rc::clone(self).refresh());
+        let step = RefreshStep {
+            inner: Rc::clone(self),
+            epoch: self.epoch.get(),
+        };
+        // The step runs in a later microtask, so it clears this slot only after it was filled.
+        let p = promise(
+            http::post(&self.backend, "/refresh", &Object::new())
+                .map(|reply| http::then(&reply, step.into())),
+        );
         self.refreshing.replace(Some(p.clone()));
         p
     }
@@ -511,19 +511,13 @@ impl Inner {
         Ok(req)
     }
 
-    async fn fetch(self: Rc<Self>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
-        let token = JsFuture::from(self.access_token()).await?;
-        let req = self.bearer_request(&input, &init, &token)?;
-        JsFuture::from(window()?.fetch_with_request(&req)).await
-    }
-
-    async fn logout(self: Rc<Self>) -> Result<JsValue, ClientError> {
+    fn logout(&self) -> Result<Promise, ClientError> {
         self.forget();
         if let Ok(storage) = store::session_storage() {
             let _ = store::clear_all(&storage);
         }
-        let reply = http::post_json(&self.backend, "/logout", &Object::new()).await;
-        logout_result(reply)
+        let reply = http::post(&self.backend, "/logout", &Object::new())?;
+        Ok(http::then(&reply, LogoutStep.into()))
     }
 }
 
@@ -537,7 +531,6 @@ struct LoginSecrets {
 }
 
 /// `{ revoked, endSessionUrl }` from a `POST /logout` reply (`not_authenticated` is fine).
-#[inline(never)]
 fn logout_result(reply: Result<JsValue, ClientError>) -> Result<JsValue, ClientError> {
     let (revoked, end_session) = match reply {
         Ok(r) => (
@@ -551,6 +544,97 @@ fn logout_result(reply: Result<JsValue, ClientError>) -> Result<JsValue, ClientE
     js::set(&out, "revoked", &JsValue::from_bool(revoked));
     js::set(&out, "endSessionUrl", &js::opt_str(end_session.as_deref()));
     Ok(out.into())
+}
+
+// Continuations: each async call is `JS promise → step.run(value)`, with no Rust futures or
+// closures (REFERENCE §6: the futures executor and closure glue cost more than the logic).
+// They are exported only so the JS side can call `run`; they are not part of the API.
+
+/// Internal continuation of `login()`.
+#[doc(hidden)]
+#[wasm_bindgen(skip_typescript)]
+pub struct LoginStep {
+    inner: Rc<Inner>,
+    secrets: LoginSecrets,
+}
+
+#[wasm_bindgen]
+impl LoginStep {
+    /// Internal.
+    pub fn run(self, reply: JsValue) -> Result<JsValue, JsValue> {
+        let reply = http::finish(reply)?;
+        self.inner.finish_login(self.secrets, &reply)?;
+        Ok(JsValue::UNDEFINED)
+    }
+}
+
+/// Internal continuation of `handleCallback()`.
+#[doc(hidden)]
+#[wasm_bindgen(skip_typescript)]
+pub struct CallbackStep {
+    inner: Rc<Inner>,
+    tx: PendingTransaction,
+    epoch: u32,
+}
+
+#[wasm_bindgen]
+impl CallbackStep {
+    /// Internal.
+    pub fn run(self, reply: JsValue) -> Result<JsValue, JsValue> {
+        let reply = http::finish(reply)?;
+        Ok(self.inner.finish_callback(self.tx, &reply, self.epoch)?)
+    }
+}
+
+/// Internal continuation of the refresh behind `getAccessToken()`.
+#[doc(hidden)]
+#[wasm_bindgen(skip_typescript)]
+pub struct RefreshStep {
+    inner: Rc<Inner>,
+    epoch: u32,
+}
+
+#[wasm_bindgen]
+impl RefreshStep {
+    /// Internal.
+    pub fn run(self, reply: JsValue) -> Result<JsValue, JsValue> {
+        let r = self.inner.finish_refresh(http::finish(reply), self.epoch);
+        if self.inner.epoch.get() == self.epoch {
+            self.inner.refreshing.replace(None);
+        }
+        Ok(r?)
+    }
+}
+
+/// Internal continuation of `fetch()`.
+#[doc(hidden)]
+#[wasm_bindgen(skip_typescript)]
+pub struct FetchStep {
+    inner: Rc<Inner>,
+    input: JsValue,
+    init: JsValue,
+}
+
+#[wasm_bindgen]
+impl FetchStep {
+    /// Internal.
+    pub fn run(self, token: JsValue) -> Result<JsValue, JsValue> {
+        let req = self.inner.bearer_request(&self.input, &self.init, &token)?;
+        Ok(window()?.fetch_with_request(&req).into())
+    }
+}
+
+/// Internal continuation of `logout()`.
+#[doc(hidden)]
+#[wasm_bindgen(skip_typescript)]
+pub struct LogoutStep;
+
+#[wasm_bindgen]
+impl LogoutStep {
+    /// Internal.
+    pub fn run(self, reply: JsValue) -> Result<JsValue, JsValue> {
+        Ok(logout_result(http::finish(reply))?)
+    }
 }
 
 impl From<JsValue> for ClientError {
@@ -629,7 +713,7 @@ impl AuthClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "LoginOptions | undefined")] options: JsValue,
     ) -> Promise {
-        to_promise(Rc::clone(&self.inner).login(options))
+        promise(self.inner.login(&options))
     }
 
     /// Completes a sign-in on the redirect URI page (RFC 6749 §4.1.2): parses the callback
@@ -647,7 +731,7 @@ impl AuthClient {
     /// `invalid_grant`, `pkce_mismatch`, `provider_unreachable`, `backend_unreachable`, …
     #[wasm_bindgen(js_name = handleCallback, unchecked_return_type = "Promise<CallbackResult>")]
     pub fn handle_callback(&self, url: Option<String>) -> Promise {
-        to_promise(Rc::clone(&self.inner).handle_callback(url))
+        promise(self.inner.handle_callback(url))
     }
 
     /// The access token (kept in memory only, REFERENCE §2.10). Shortly before it expires — or
@@ -673,7 +757,12 @@ impl AuthClient {
         #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
         #[wasm_bindgen(unchecked_param_type = "RequestInit | undefined")] init: JsValue,
     ) -> Promise {
-        future_to_promise(Rc::clone(&self.inner).fetch(input, init))
+        let step = FetchStep {
+            inner: Rc::clone(&self.inner),
+            input,
+            init,
+        };
+        http::then_ok(&self.inner.access_token(), step.into())
     }
 
     /// Whether an access token is held in memory (it may be due for a refresh).
@@ -697,6 +786,6 @@ impl AuthClient {
     /// @throws {AuthsplitError} `backend_unreachable`, … (the local state is forgotten anyway).
     #[wasm_bindgen(unchecked_return_type = "Promise<LogoutResult>")]
     pub fn logout(&self) -> Promise {
-        to_promise(Rc::clone(&self.inner).logout())
+        promise(self.inner.logout())
     }
 }
