@@ -55,7 +55,12 @@ before(async () => {
     postLogoutRedirectUris: [`${spaOrigin}/`],
   });
   cookieKey = randomCookieKey();
-  const config = opServerConfig({ op, redirectUri: catcher.redirectUri, spaOrigin });
+  const config = opServerConfig({
+    op,
+    redirectUri: catcher.redirectUri,
+    spaOrigin,
+    server: { demo_api: true },
+  });
   config.server.cookie_key = cookieKey;
   config.providers.basic.post_logout_redirect_uri = `${spaOrigin}/`;
   // debug logs everywhere (our crate, tower-http, reqwest, hyper): more lines to search for
@@ -104,13 +109,13 @@ async function registerTransaction(provider, c = client()) {
 }
 
 /** Register, log in + consent in Chromium, and capture the callback (code, state, iss). */
-async function signIn(provider, { login = 'alice', c } = {}) {
+async function signIn(provider, { login = 'alice', c, urlNonce } = {}) {
   const t = await registerTransaction(provider, c);
   assert.equal(t.tx.status, 201, t.tx.text);
   const url = buildAuthorizeUrl(t.tx.json.authorize, {
     state: t.state,
     challenge: t.challenge,
-    nonce: t.nonce,
+    nonce: urlNonce ?? t.nonce,
   });
   const context = await newLoopbackContext(browser);
   try {
@@ -443,6 +448,65 @@ test('replayed code with a different verifier → invalid_grant from the OP\'s P
   assert.equal(op.counters.token - snap.token, 1, 'one exchange, never retried');
   assert.equal(op.tokenCalls.at(-1).error, 'invalid_grant');
   assertTypedError(again, [400, 502], 'invalid_grant');
+});
+
+test('ID token whose nonce differs from the registered one → invalid_id_token, no session (OIDC Core §3.1.3.7 step 11)', async () => {
+  // The authorization request carries another nonce than the one bound to the transaction, so
+  // the provider signs an ID token the backend must refuse.
+  const s = await signIn('basic', { login: 'nonce-mismatch', urlNonce: randomToken() });
+  const calls = op.tokenCalls.length;
+  const snap = op.snapshot();
+  const r = await exchange(s);
+  harvestOpTokens(calls);
+  assert.equal(op.counters.token - snap.token, 1, 'one exchange');
+  assert.equal(op.tokenCalls.at(-1).status, 200, 'the provider issued tokens');
+  assertTypedError(r, [400, 502], 'invalid_id_token');
+  assert.ok(
+    ![...s.c.jar.cookies.keys()].some((k) => k.includes('session')),
+    `no session cookie: ${[...s.c.jar.cookies.keys()]}`,
+  );
+  assert.ok(!r.text.includes(op.tokenCalls.at(-1).accessToken));
+});
+
+// Known gap (reported to the server owner): check_transaction in crates/authsplit-server
+// src/handlers.rs compares `iss` only when the request carries one, so a request that omits it
+// goes to the provider although discovery said `authorization_response_iss_parameter_supported`.
+// The browser half rejects such callbacks; the backend should too (defence in depth).
+// Marked todo so it runs and reports without failing the suite; drop `todo` once fixed.
+test('callback without iss while the provider advertises it → iss_missing, zero calls (RFC 9207 §2.4)', {
+  todo: 'server accepts a missing iss when require_iss is true (handlers.rs check_transaction)',
+}, async () => {
+  const t = await registerTransaction('post');
+  assert.equal(t.tx.json.require_iss, true);
+  const snap = op.snapshot();
+  const r = await exchange({ ...t, code: 'made-up-code', iss: undefined });
+  assertTypedError(r, 400, 'iss_missing');
+  assertNoOutbound(snap, 'iss missing');
+});
+
+test('demo API: the access token works at GET /api/hello until logout revokes the grant', async () => {
+  const s = await signIn('post', { login: 'api-user' });
+  const calls = op.tokenCalls.length;
+  const r = await exchange(s);
+  assert.equal(r.status, 200, r.text);
+  harvestOpTokens(calls);
+  const hello = (token) =>
+    fetch(`${srv.url}/api/hello?provider=post`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  const ok = await hello(r.json.access_token);
+  const okBody = await ok.json();
+  assert.equal(ok.status, 200, JSON.stringify(okBody));
+  assert.equal(okBody.sub, 'api-user');
+  assert.match(okBody.message, /Test User api-user/);
+  const none = await hello();
+  assert.equal(none.status, 401);
+  assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+  const bogus = await hello('not-a-token');
+  assert.equal(bogus.status, 401);
+  assert.equal((await s.c.post('/logout', {})).status, 200);
+  const revoked = await hello(r.json.access_token);
+  assert.equal(revoked.status, 401, 'the revoked grant took the access token with it');
 });
 
 test('wrong verifier → pkce_mismatch with zero calls to the provider (RFC 7636 §4.6, REFERENCE §3.2)', async () => {
