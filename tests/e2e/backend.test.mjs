@@ -122,7 +122,7 @@ async function signIn(provider, { login = 'alice', c, urlNonce } = {}) {
     const page = await context.newPage();
     await page.goto(url);
     await loginAndConsent(page, { login });
-    const cb = await catcher.next();
+    const cb = await catcher.forState(t.state);
     assert.equal(cb.searchParams.get('state'), t.state, 'state round-trips (RFC 6749 §4.1.2)');
     const code = cb.searchParams.get('code');
     assert.ok(code, `callback has a code: ${cb.search}`);

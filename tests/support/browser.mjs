@@ -145,17 +145,19 @@ async function waitForInteractionOrExit(page, timeout) {
  */
 export async function startCallbackCatcher(opts = {}) {
   const { path = '/callback' } = opts;
-  /** @type {URL[]} */
+  /** @type {URL[]} every callback URL seen, in order */
   const urls = [];
-  /** @type {((u: URL) => void)[]} */
+  /** URLs not yet handed out by next()/waitFor() */
+  const unclaimed = [];
+  /** @type {{ pred: (u: URL) => boolean, resolve: (u: URL) => void }[]} */
   const waiters = [];
-  let consumed = 0;
   const server = createServer((req, res) => {
     const u = new URL(req.url, `http://${req.headers.host}`);
     if (u.pathname === path) {
       urls.push(u);
-      const w = waiters.shift();
-      if (w) w(u);
+      const i = waiters.findIndex((w) => w.pred(u));
+      if (i >= 0) waiters.splice(i, 1)[0].resolve(u);
+      else unclaimed.push(u);
     }
     res.writeHead(u.pathname === path ? 200 : 404, {
       'content-type': 'text/html; charset=utf-8',
@@ -167,25 +169,37 @@ export async function startCallbackCatcher(opts = {}) {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address();
+
+  /** Resolves with the first unclaimed callback URL matching `pred` (waiting if needed). */
+  function waitFor(pred, timeout = 15000) {
+    const i = unclaimed.findIndex(pred);
+    if (i >= 0) return Promise.resolve(unclaimed.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        resolve: (u) => {
+          clearTimeout(t);
+          resolve(u);
+        },
+      };
+      const t = setTimeout(() => {
+        waiters.splice(waiters.indexOf(w), 1);
+        reject(new Error(`no matching request to ${path} within ${timeout} ms`));
+      }, timeout);
+      waiters.push(w);
+    });
+  }
+
   return {
     redirectUri: `http://127.0.0.1:${port}${path}`,
     port,
     urls,
-    /** Resolves with the next callback URL not yet returned by next(). */
-    next(timeout = 15000) {
-      if (consumed < urls.length) return Promise.resolve(urls[consumed++]);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(
-          () => reject(new Error(`no request to ${path} within ${timeout} ms`)),
-          timeout,
-        );
-        waiters.push((u) => {
-          clearTimeout(t);
-          consumed += 1;
-          resolve(u);
-        });
-      });
-    },
+    waitFor,
+    /** The next unclaimed callback URL. */
+    next: (timeout = 15000) => waitFor(() => true, timeout),
+    /** The callback URL carrying this `state` (ignores strays from other flows). */
+    forState: (state, timeout = 15000) =>
+      waitFor((u) => u.searchParams.get('state') === state, timeout),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(() => resolve()));
