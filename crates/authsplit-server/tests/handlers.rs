@@ -591,7 +591,8 @@ async fn cookie_attributes_are_exact() {
     assert!(!session.to_ascii_lowercase().contains("domain"));
 }
 
-// insecure_dev_cookies (dev only): drops Secure and the __Host- prefix, nothing else.
+// REFERENCE §1: plain-http loopback may relax `Secure` by explicit configuration only —
+// insecure_dev_cookies drops Secure and the __Host- prefix (which requires Secure), nothing else.
 #[tokio::test]
 async fn insecure_dev_cookies_drop_secure_and_prefix() {
     let stub = Stub::start().await;
@@ -645,7 +646,8 @@ async fn concurrent_refreshes_share_one_upstream_call() {
     );
 }
 
-// /refresh and /logout without a session.
+// RFC 10017 §6.2.2.2: refresh works only through the backend-held session; without one,
+// /refresh is 401 not_authenticated and /logout is a harmless no-op — zero provider calls.
 #[tokio::test]
 async fn refresh_without_session_is_not_authenticated() {
     let (stub, app) = setup().await;
@@ -828,7 +830,8 @@ async fn timeouts_refused_connections_and_huge_bodies() {
     assert_eq!(r.json["class"], "retryable");
 }
 
-// GET /config lists providers without secrets; /healthz answers.
+// REFERENCE §3.14: GET /config lists providers (id, name) and never a secret; /healthz answers;
+// unknown routes and methods get the JSON error body, not a bare status.
 #[tokio::test]
 async fn config_and_healthz() {
     let (_stub, app) = setup().await;
