@@ -65,7 +65,7 @@ before(async () => {
   config.providers.basic.post_logout_redirect_uri = `${spaOrigin}/`;
   // debug logs everywhere (our crate, tower-http, reqwest, hyper): more lines to search for
   // leaked secrets at the end of the run.
-  srv = await startServer({ config, env: { RUST_LOG: 'debug' } });
+  srv = await startServer({ config, env: { RUST_LOG: process.env.AUTHSPLIT_TEST_RUST_LOG ?? 'debug' } });
   browser = await launchBrowser();
 });
 
