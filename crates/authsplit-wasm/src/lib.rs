@@ -473,13 +473,16 @@ impl Inner {
             inner: Rc::clone(self),
             epoch: self.epoch.get(),
         };
-        // The step runs in a later microtask, so it clears this slot only after it was filled.
-        let p = promise(
-            http::post(&self.backend, "/refresh", &Object::new())
-                .map(|reply| http::then(&reply, step.into())),
-        );
-        self.refreshing.replace(Some(p.clone()));
-        p
+        match http::post(&self.backend, "/refresh", &Object::new()) {
+            Ok(reply) => {
+                // The step runs in a later microtask, so it clears this slot only after it was
+                // filled.
+                let p = http::then(&reply, step.into());
+                self.refreshing.replace(Some(p.clone()));
+                p
+            }
+            Err(e) => Promise::reject(&e.into()),
+        }
     }
 
     /// The `Request` for `client.fetch`, with the bearer token, after the origin check.
