@@ -768,7 +768,8 @@ impl AuthClient {
         http::then_ok(&self.inner.access_token(), step.into())
     }
 
-    /// Whether an access token is held in memory (it may be due for a refresh).
+    /// Whether an access token (RFC 6749 §1.4) is held in memory — never in web storage
+    /// (REFERENCE §2.10). It may be due for a refresh.
     #[wasm_bindgen(js_name = isAuthenticated)]
     pub fn is_authenticated(&self) -> bool {
         self.inner.session.borrow().is_some()
