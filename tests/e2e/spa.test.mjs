@@ -383,3 +383,37 @@ test('returnTo: a same-origin path is honoured; a tampered stored one is not', a
     await second.context.close();
   }
 });
+
+test('provider error text is shown as text, never as HTML (REFERENCE §2.5)', async () => {
+  const { context, page, count } = await newPage();
+  try {
+    let authState = null;
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.origin === op.issuer && u.pathname === '/auth') authState = u.searchParams.get('state');
+    });
+    await page.goto(`${app}/`);
+    await ready(page);
+    await clickSignIn(page);
+    assert.ok(authState, 'saw the authorization request');
+    // At the provider: instead of logging in, come back with an error response for this very
+    // transaction (its real state, the real issuer) whose error_description carries markup.
+    const payload = '<img src=x onerror="window.__xss=1">denied <b>bold</b>';
+    const cb = new URL(`${app}/callback`);
+    cb.searchParams.set('error', 'access_denied');
+    cb.searchParams.set('error_description', payload);
+    cb.searchParams.set('state', authState);
+    cb.searchParams.set('iss', op.issuer);
+    await page.goto(cb.href);
+    await ready(page);
+    assert.equal(await errorCode(page), 'access_denied');
+    assert.equal(await text(page, 'error-provider'), `The provider said: access_denied: ${payload}`);
+    const markup = page.locator('[data-testid="error"] img, [data-testid="error"] b');
+    assert.equal(await markup.count(), 0);
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+    assert.equal(count('/auth/token'), 0);
+    assert.equal(await pendingTransactions(page), 0);
+  } finally {
+    await context.close();
+  }
+});
