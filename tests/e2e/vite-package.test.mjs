@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { build } from 'vite';
+import { build, createServer as createViteServer } from 'vite';
 
 import { startOP } from '../support/op.mjs';
 import { startServer, opProvider, randomCookieKey, REPO_ROOT } from '../support/server.mjs';
@@ -24,6 +24,7 @@ let op;
 let srv;
 let browser;
 let app;
+let appDir;
 
 async function freePort() {
   const s = createServer();
@@ -87,7 +88,7 @@ before(async () => {
   npm(['pack', WEB, '--pack-destination', dir], REPO_ROOT);
   const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'));
   assert.ok(tgz, 'npm pack produced a tarball');
-  const appDir = join(dir, 'app');
+  appDir = join(dir, 'app');
   execFileSync('mkdir', ['-p', join(appDir, 'src')]);
   writeFileSync(
     join(appDir, 'package.json'),
@@ -161,5 +162,33 @@ test('a Vite 7 production build of the packed tarball signs in', async () => {
     for (const ct of wasmLoads) assert.match(ct, /^application\/wasm/);
   } finally {
     await context.close();
+  }
+});
+
+test('vite dev works with the documented optimizeDeps.exclude setting', async () => {
+  // `vite dev` pre-bundles dependencies with esbuild, which loses the .wasm next to the glue;
+  // excluding the package keeps `new URL('…_bg.wasm', import.meta.url)` intact (web/README.md).
+  const dev = await createViteServer({
+    root: appDir,
+    configFile: false,
+    logLevel: 'silent',
+    server: { host: '127.0.0.1', port: 0, strictPort: false },
+    optimizeDeps: { exclude: ['authsplit'] },
+  });
+  await dev.listen();
+  const context = await newLoopbackContext(browser);
+  try {
+    const page = await context.newPage();
+    await page.goto(dev.resolvedUrls.local[0]);
+    await page.waitForFunction(
+      () => document.getElementById('status').textContent !== 'loading',
+      null,
+      { timeout: 20000 },
+    );
+    // init() resolved and `new AuthClient(…)` worked (the page is not on /callback).
+    assert.equal(await page.textContent('#status'), 'signed-out');
+  } finally {
+    await context.close();
+    await dev.close();
   }
 });
