@@ -13,16 +13,83 @@
  * @packageDocumentation
  */
 
-import type {
-  AuthClientOptions,
-  CallbackResult,
-  InitInput,
-  LoginOptions,
-  LogoutResult,
-  User,
-} from './pkg/authsplit_wasm.js';
+// The public types are declared here (not imported from ./pkg): the wasm-bindgen declarations
+// use `Symbol.dispose`, which would force consumers onto `lib: esnext` (see
+// tests/e2e/vite-package.test.mjs, which type-checks a consumer with `lib: es2022`).
 
-export type { AuthClientOptions, CallbackResult, InitInput, LoginOptions, LogoutResult, User };
+/** What {@link init} accepts: where to get the WebAssembly module. */
+export type InitInput =
+  | RequestInfo
+  | URL
+  | Response
+  | BufferSource
+  | WebAssembly.Module;
+
+/** Options of `new AuthClient(…)`. */
+export interface AuthClientOptions {
+  /** The authsplit backend mount point, absolute or relative to the page, e.g. `"/auth"`. */
+  backendUrl: string;
+  /** The provider id, one of `GET {backendUrl}/config`'s `providers[].id`. */
+  provider: string;
+  /**
+   * If set, must equal the backend's registered redirect URI byte for byte (RFC 6749 §3.1.2);
+   * a mismatch is a `configuration` error.
+   */
+  redirectUri?: string;
+  /** Space-separated scopes replacing the backend's defaults (RFC 6749 §3.3). */
+  scope?: string;
+  /**
+   * Extra authorization request parameters (e.g. `{ login_hint: "…" }`); a clash with a
+   * protocol parameter is a `configuration` error.
+   */
+  extraParams?: Record<string, string>;
+  /** Origins besides this page's and the backend's to which `client.fetch` may send the token. */
+  apiOrigins?: string[];
+}
+
+/** Options of `client.login(…)`. */
+export interface LoginOptions {
+  /** The provider id for this sign-in (default: the client's `provider`). */
+  provider?: string;
+  /**
+   * Same-origin path to return to after sign-in (`/` by default); anything else is refused with
+   * `invalid_return_to`.
+   */
+  returnTo?: string;
+}
+
+/** The signed-in user as the backend normalized it (keyed by `provider` + `subject`). */
+export interface User {
+  /** `"<provider>:<subject>"`. */
+  id: string;
+  provider: string;
+  /** The provider's stable subject. */
+  subject: string;
+  name: string | null;
+  email: string | null;
+  emailVerified: boolean | null;
+  avatarUrl: string | null;
+  /** The provider's raw profile. */
+  raw: unknown;
+}
+
+/** What `handleCallback` resolves to. */
+export interface CallbackResult {
+  /** The user, when the backend fetched one (userinfo). */
+  user: User | null;
+  /** The checked same-origin path given to `login({ returnTo })`. */
+  returnTo: string;
+  /** When the access token expires, in ms since the epoch (like `Date.now()`), if known. */
+  expiresAt: number | null;
+}
+
+/** What `logout` resolves to. */
+export interface LogoutResult {
+  /** Whether the provider confirmed revocation of the refresh token (RFC 7009 §2.2). */
+  revoked: boolean;
+  /** The provider's end-session URL (OIDC RP-Initiated Logout), to navigate to if wanted. */
+  endSessionUrl: string | null;
+}
 
 /**
  * Loads and instantiates the WebAssembly module; call (and await) it once before creating an

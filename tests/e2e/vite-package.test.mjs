@@ -165,6 +165,57 @@ test('a Vite 7 production build of the packed tarball signs in', async () => {
   }
 });
 
+test('the package types check under tsc --strict (exports.types, nodenext)', () => {
+  // A TypeScript consumer of the installed tarball: every export and option type-checks, and
+  // a missing required option is an error.
+  writeFileSync(
+    join(appDir, 'src', 'check.ts'),
+    `import { init, isInitialized, AuthClient, AuthsplitError } from 'authsplit';
+import type { AuthsplitErrorCode, CallbackResult, LogoutResult, User } from 'authsplit';
+
+export async function use(): Promise<string | null> {
+  await init();
+  await init(new URL('https://cdn.example/authsplit_wasm_bg.wasm'));
+  const ready: boolean = isInitialized();
+  const c = new AuthClient({
+    backendUrl: '/auth',
+    provider: 'local',
+    scope: 'openid profile',
+    extraParams: { login_hint: 'a' },
+    apiOrigins: ['https://api.example'],
+  });
+  await c.login({ returnTo: '/account', provider: 'github' });
+  const r: CallbackResult = await c.handleCallback();
+  const u: User | null = r.user ?? c.user();
+  const token: string = await c.getAccessToken();
+  const res: Response = await c.fetch('/api/hello', { method: 'GET' });
+  const out: LogoutResult = await c.logout();
+  try {
+    await c.getAccessToken();
+  } catch (e) {
+    if (e instanceof AuthsplitError) {
+      const code: AuthsplitErrorCode = e.code;
+      return code + (e.errorDescription ?? '') + String(ready) + token + res.status + (u?.name ?? '');
+    }
+  }
+  c.free();
+  return out.endSessionUrl;
+}
+
+// @ts-expect-error provider is required
+new AuthClient({ backendUrl: '/auth' });
+`,
+  );
+  const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
+  const args = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext'];
+  args.push('--target', 'es2022', '--lib', 'es2022,dom', '--skipLibCheck', 'false');
+  try {
+    execFileSync(tsc, [...args, join('src', 'check.ts')], { cwd: appDir, encoding: 'utf8' });
+  } catch (e) {
+    assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
+  }
+});
+
 test('vite dev works with the documented optimizeDeps.exclude setting', async () => {
   // `vite dev` pre-bundles dependencies with esbuild, which loses the .wasm next to the glue;
   // excluding the package keeps `new URL('…_bg.wasm', import.meta.url)` intact (web/README.md).
