@@ -371,9 +371,9 @@ impl Inner {
             Some(u) => u,
             None => win.location().href().map_err(|_| internal("no location"))?,
         };
-        let storage = store::session_storage()?;
         // Strip code/state/… from the address bar before anything can fail (REFERENCE §2.7).
         strip_address_bar(&win, None);
+        let storage = store::session_storage()?;
         let prepared = flow::prepare_callback(&url, &storage, js_sys::Date::now())?;
         if prepared.tx.code_param != "code" {
             strip_address_bar(&win, Some(&prepared.tx.code_param));
