@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # Ignore any host-wide flags (coverage, sanitizers) that would bloat or break the wasm build.
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 
-WASM_IN=target/wasm32-unknown-unknown/wasm-release/authsplit_wasm.wasm
+WASM_IN=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/authsplit_wasm.wasm
 PKG=web/pkg
 DIST=web/example/dist
 WASM_OPT=node_modules/.bin/wasm-opt

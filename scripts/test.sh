@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# The Node suites run the binary this script builds (never build inside a test).
+export AUTHSPLIT_SERVER_BIN="${AUTHSPLIT_SERVER_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/authsplit-server}"
 
 t0=$(date +%s)
 stage() {
