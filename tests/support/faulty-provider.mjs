@@ -11,7 +11,8 @@
 // Endpoints (all relative to fp.url):
 //   GET  /authorize   auto-approves: 302 to redirect_uri?code=<fresh code>&state=…  (browser tests)
 //   POST /token       the fault under test (authorization_code and refresh_token grants)
-//   GET  /userinfo    200 {sub,name,…} for an access token this server issued, else 401
+//   GET  /userinfo    200 {sub,name,…} for an access token this server issued, else 401;
+//                     setUserinfoFault(name) makes it answer any fault below instead
 //   POST /revoke      200 (RFC 7009 §2.2), records the token
 //   GET  /elsewhere   the target of the `redirect` fault (must never be called: redirects are
 //                     never followed, REFERENCE §3.5)
@@ -115,6 +116,8 @@ function text(res, status, body, contentType = 'text/plain; charset=utf-8', head
 export async function startFaultyProvider(opts = {}) {
   const { port = 0, expiresIn = 3600, rotate = true } = opts;
   let defaultFault = normalise(opts.defaultFault ?? 'ok');
+  /** The userinfo endpoint's behaviour: `ok` (profile for issued tokens) or any fault. */
+  let userinfoFault = { name: 'ok' };
   /** @type {object[]} */
   const queue = [];
   /** @type {object[]} */
@@ -396,6 +399,13 @@ export async function startFaultyProvider(opts = {}) {
         return res.end();
       }
       case 'userinfo': {
+        const uf = userinfoFault;
+        rec.fault = uf.name;
+        if (uf.name !== 'ok') {
+          const handler = uf.handler ?? FAULTS[uf.name];
+          if (!handler) return text(res, 500, `faulty-provider: unknown fault ${uf.name}`);
+          return handler(rec, req, res, uf);
+        }
         const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
         if (!m || !activeAccess.has(m[1])) {
           return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
@@ -453,6 +463,10 @@ export async function startFaultyProvider(opts = {}) {
       defaultFault = normalise(f);
       queue.length = 0;
     },
+    /** The userinfo endpoint's behaviour from now on: 'ok' (the default) or any fault name. */
+    setUserinfoFault(f) {
+      userinfoFault = normalise(f);
+    },
     /** One fault per coming token request, in order; then the default again. */
     queueFault(...fs) {
       for (const f of fs) queue.push(normalise(f));
@@ -470,6 +484,7 @@ export async function startFaultyProvider(opts = {}) {
       calls.length = 0;
       queue.length = 0;
       defaultFault = { name: 'ok' };
+      userinfoFault = { name: 'ok' };
     },
     /** Whether a refresh token is still usable here. */
     refreshTokenIsActive: (rt) => activeRefresh.has(rt),
