@@ -36,6 +36,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for StrictJson<T> {
             .and_then(|v| v.parse::<u64>().ok())
             && len > limit as u64
         {
+            if len <= DRAIN_MAX_BYTES as u64 {
+                drain(req.into_body()).await;
+            }
             return Err(too_large());
         }
         let bytes = read_limited(req.into_body(), limit).await?;
@@ -66,24 +69,44 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Reads at most `limit` bytes. Past the limit the rest of the body is drained (bounded in
+/// bytes and time) before answering 413: closing a socket with unread input makes the kernel
+/// send a reset, which can destroy the 413 response before the client reads it.
 async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    match axum::body::to_bytes(body, limit).await {
-        Ok(b) => Ok(b),
-        Err(e) => {
-            let inner = e.into_inner();
-            let mut src: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
-            while let Some(s) = src {
-                if s.is::<http_body_util::LengthLimitError>() {
-                    return Err(too_large());
-                }
-                src = s.source();
+    use http_body_util::BodyExt as _;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| {
+            ApiError::new(ErrorCode::InvalidRequest, "could not read the request body")
+        })?;
+        if let Some(data) = frame.data_ref() {
+            if buf.len() + data.len() > limit {
+                drain(body).await;
+                return Err(too_large());
             }
-            Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "could not read the request body",
-            ))
+            buf.extend_from_slice(data);
         }
     }
+    Ok(buf.freeze())
+}
+
+/// How much of an oversized body is read and discarded before the 413 (lingering close).
+const DRAIN_MAX_BYTES: usize = 4 * 1024 * 1024;
+const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt as _;
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, async {
+        let mut total = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            total += frame.data_ref().map_or(0, |d| d.len());
+            if total > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Parses JSON into `T`. The message names unknown/missing fields but never echoes a value.
