@@ -22,7 +22,9 @@
 // Faults (names for setFault / queueFault; an object `{ name, …options }` works too):
 //   ok                 200 JSON token response with fresh random tokens (recorded in `issued`);
 //                      refresh grants rotate the refresh token and detect reuse (a consumed
-//                      refresh token → 400 invalid_grant, like oidc-provider). Option delayMs.
+//                      refresh token → 400 invalid_grant, like oidc-provider). Options: delayMs
+//                      (decide and answer after the delay), answerDelayMs (decide — rotate — at
+//                      once, answer after the delay).
 //   html               200 text/html login page
 //   html_echo          200 text/html page that echoes the code, verifier, client secret and a
 //                      fresh access/refresh token (leak tests)
@@ -162,6 +164,12 @@ export async function startFaultyProvider(opts = {}) {
 
   /** The `ok` answer, with refresh-token rotation and reuse detection. */
   function ok(rec, res) {
+    const [status, body] = okAnswer(rec);
+    return json(res, status, body);
+  }
+
+  /** The `ok` outcome as [status, body]; state changes (rotation) happen here. */
+  function okAnswer(rec) {
     if (rec.grantType === 'refresh_token') {
       const old = rec.form.refresh_token;
       if (!activeRefresh.has(old)) {
@@ -169,19 +177,19 @@ export async function startFaultyProvider(opts = {}) {
           // Reuse of a rotated token: revoke the whole family (RFC 9700 §4.14.2).
           activeRefresh.clear();
         }
-        return json(res, 400, { error: 'invalid_grant', error_description: 'grant request is invalid' });
+        return [400, { error: 'invalid_grant', error_description: 'grant request is invalid' }];
       }
       if (rotate) {
         activeRefresh.delete(old);
         consumedRefresh.add(old);
-        return json(res, 200, issueTokens(rec));
+        return [200, issueTokens(rec)];
       }
       const at = `fp_at_${rand(32)}`;
       issued.access.push(at);
       activeAccess.add(at);
-      return json(res, 200, { access_token: at, token_type: 'Bearer', expires_in: expiresIn, scope: 'read' });
+      return [200, { access_token: at, token_type: 'Bearer', expires_in: expiresIn, scope: 'read' }];
     }
-    return json(res, 200, issueTokens(rec));
+    return [200, issueTokens(rec)];
   }
 
   function tokenBody(extra = {}) {
@@ -203,7 +211,14 @@ export async function startFaultyProvider(opts = {}) {
 
   /** @type {Record<string, (rec: object, req: http.IncomingMessage, res: http.ServerResponse, f: object) => void>} */
   const FAULTS = {
-    ok: (rec, req, res, f) => (f.delayMs ? later(f.delayMs, () => ok(rec, res)) : ok(rec, res)),
+    ok: (rec, req, res, f) => {
+      if (f.answerDelayMs) {
+        // Decide (rotate) at once, answer later: the provider committed before replying.
+        const [status, body] = okAnswer(rec);
+        return later(f.answerDelayMs, () => json(res, status, body));
+      }
+      return f.delayMs ? later(f.delayMs, () => ok(rec, res)) : ok(rec, res);
+    },
     html: (rec, req, res) =>
       text(res, 200, '<!doctype html><html><head><title>Sign in</title></head><body><form>Please sign in</form></body></html>', 'text/html; charset=utf-8'),
     html_echo: (rec, req, res) => {
