@@ -474,6 +474,19 @@ describe('refresh under rotation (REFERENCE §3.10; RFC 9700 §4.14.2)', () => {
     assert.ok(fp.refreshTokenIsActive(fp.issued.refresh.at(-1)), 'the grant is alive at the provider');
   });
 
+  test('N=10 concurrent POST /token with one transaction and one code → exactly ONE upstream exchange, one success (RFC 6749 §4.1.2, §10.5)', async () => {
+    const { c, state, verifier } = await transaction();
+    fp.reset();
+    fp.setFault({ name: 'ok', delayMs: 300 });
+    const body = { provider: 'fp', code: `code-race-${randomToken(8)}`, state, code_verifier: verifier };
+    const rs = await Promise.all(Array.from({ length: 10 }, () => c.post('/token', body, { jar: c.jar.clone() })));
+    fp.setFault('ok');
+    assert.equal(fp.tokenCalls('authorization_code').length, 1, 'the code reached the provider once');
+    const statuses = rs.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, ...Array(9).fill(400)], JSON.stringify(rs.map((r) => r.json?.error)));
+    for (const r of rs.filter((x) => x.status === 400)) assert.equal(r.json.error, 'transaction_used');
+  });
+
   test('N=10 concurrent refreshes of ten different sessions → ten upstream refreshes (no cross-session sharing)', async () => {
     const sessions = [];
     for (let i = 0; i < 10; i++) sessions.push((await signIn()).c);
