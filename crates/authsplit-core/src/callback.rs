@@ -384,9 +384,11 @@ pub fn is_safe_return_to(return_to: &str) -> bool {
 
 /// One form (raw or decoded) of a `returnTo`.
 fn is_safe_path_form(s: &str) -> bool {
+    // Byte scans rather than `str::contains(&str)`: the substring searcher drags slicing
+    // panics and `Debug` formatting into the wasm module (REFERENCE §6).
     s.starts_with('/')
-        && !s.contains("//")
-        && !s.contains('\\')
+        && !s.as_bytes().windows(2).any(|w| w == b"//")
+        && !s.as_bytes().contains(&b'\\')
         && !s.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 

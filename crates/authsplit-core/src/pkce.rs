@@ -50,7 +50,22 @@ const fn is_base64url(b: u8) -> bool {
 pub(crate) fn random_base64url_32() -> Result<String, Error> {
     let mut bytes = [0u8; 32];
     crate::random::fill_random(&mut bytes)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(base64url_32(&bytes))
+}
+
+/// Base64url without padding of 32 bytes (43 chars). Through `encode_slice` into a stack
+/// buffer rather than `Engine::encode`: the latter's `String::from_utf8(..).expect(..)` links
+/// `Debug` formatting into the wasm module (REFERENCE §6). The output is ASCII by construction.
+fn base64url_32(bytes: &[u8; 32]) -> String {
+    let mut buf = [0u8; CHALLENGE_LEN];
+    let n = URL_SAFE_NO_PAD
+        .encode_slice(bytes, &mut buf)
+        .unwrap_or_default();
+    buf.get(..n)
+        .unwrap_or_default()
+        .iter()
+        .map(|&b| char::from(b))
+        .collect()
 }
 
 /// A PKCE code verifier (RFC 7636 §4.1). Secret: `Debug` prints `[redacted]`.
@@ -112,8 +127,8 @@ impl core::fmt::Debug for PkceCodeVerifier {
 impl PkceCodeChallenge {
     /// `BASE64URL-ENCODE(SHA256(ASCII(code_verifier)))` (RFC 7636 §4.2).
     pub fn from_verifier_s256(verifier: &PkceCodeVerifier) -> Self {
-        let digest = Sha256::digest(verifier.0.as_bytes());
-        Self(URL_SAFE_NO_PAD.encode(digest))
+        let digest: [u8; 32] = Sha256::digest(verifier.0.as_bytes()).into();
+        Self(base64url_32(&digest))
     }
     /// Validates a challenge received from the browser: exactly 43 base64url chars (S256 output).
     /// Error: [`ErrorCode::InvalidRequest`].
