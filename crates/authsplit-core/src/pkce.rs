@@ -53,19 +53,27 @@ pub(crate) fn random_base64url_32() -> Result<String, Error> {
     Ok(base64url_32(&bytes))
 }
 
-/// Base64url without padding of 32 bytes (43 chars). Through `encode_slice` into a stack
-/// buffer rather than `Engine::encode`: the latter's `String::from_utf8(..).expect(..)` links
-/// `Debug` formatting into the wasm module (REFERENCE §6). The output is ASCII by construction.
+/// Base64url without padding (RFC 4648 §5) of 32 bytes: 43 chars. Hand-written for this one
+/// fixed size because the `base64` crate's general-purpose engine was ~2.9 KB of the wasm
+/// module (web/README.md "Size"); `base64url_32_matches_the_base64_crate` checks it against
+/// the crate, which the backend still uses.
 fn base64url_32(bytes: &[u8; 32]) -> String {
-    let mut buf = [0u8; CHALLENGE_LEN];
-    let n = URL_SAFE_NO_PAD
-        .encode_slice(bytes, &mut buf)
-        .unwrap_or_default();
-    buf.get(..n)
-        .unwrap_or_default()
-        .iter()
-        .map(|&b| char::from(b))
-        .collect()
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let sextet = |v: u32| char::from(ALPHABET[(v & 63) as usize]);
+    let mut out = String::with_capacity(CHALLENGE_LEN);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(sextet(acc >> bits));
+        }
+    }
+    if bits > 0 {
+        out.push(sextet(acc << (6 - bits)));
+    }
+    out
 }
 
 /// A PKCE code verifier (RFC 7636 §4.1). Secret: `Debug` prints `[redacted]`.
@@ -165,6 +173,25 @@ mod tests {
 
     const APPENDIX_B_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const APPENDIX_B_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    #[test]
+    fn base64url_32_matches_the_base64_crate() {
+        // RFC 4648 §5 base64url, no padding (RFC 7636 §4.1, App. B): same output as the crate.
+        let mut cases = vec![[0u8; 32], [0xff; 32]];
+        for seed in 0u8..64 {
+            let mut b = [0u8; 32];
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = seed
+                    .wrapping_mul(31)
+                    .wrapping_add((i as u8).wrapping_mul(97))
+                    ^ (i as u8);
+            }
+            cases.push(b);
+        }
+        for b in cases {
+            assert_eq!(base64url_32(&b), URL_SAFE_NO_PAD.encode(b));
+        }
+    }
 
     #[test]
     fn rfc7636_appendix_b_vector() {
