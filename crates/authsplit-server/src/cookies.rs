@@ -32,7 +32,7 @@ impl CookieSettings {
         }
     }
 
-    fn build(&self, name: &'static str, value: String, max_age_secs: u64) -> Cookie<'static> {
+    fn build(&self, name: String, value: String, max_age_secs: u64) -> Cookie<'static> {
         Cookie::build((name, value))
             .http_only(true)
             .secure(self.secure)
@@ -44,63 +44,127 @@ impl CookieSettings {
             .build()
     }
 
-    /// Appends an encrypted `Set-Cookie` carrying `payload` as JSON.
-    pub fn set<T: Serialize>(
-        &self,
-        headers: &mut HeaderMap,
-        key: &Key,
-        name: &'static str,
-        payload: &T,
-        max_age_secs: u64,
-    ) {
-        let Ok(json) = serde_json::to_string(payload) else {
-            return;
-        };
-        let mut jar = CookieJar::new();
-        jar.private_mut(key)
-            .add(self.build(name, json, max_age_secs));
-        for c in jar.delta() {
-            if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
-                headers.append(header::SET_COOKIE, v);
-            }
-        }
-    }
-
-    /// Appends a `Set-Cookie` that deletes `name` (same attributes, `Max-Age=0`).
-    pub fn clear(&self, headers: &mut HeaderMap, name: &'static str) {
-        let mut c = self.build(name, String::new(), 0);
-        c.make_removal();
+    fn append(headers: &mut HeaderMap, c: &Cookie<'_>) {
         if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
             headers.append(header::SET_COOKIE, v);
         }
     }
 
-    /// Reads and decrypts `name`, then parses the JSON payload. Anything that fails (absent,
-    /// tampered, old key, bad JSON) is `None`.
+    /// Appends encrypted `Set-Cookie`s carrying `payload` as JSON. The sealed value (AEAD, the
+    /// base name as associated data) is split over `name`, `name-1`, … so that each cookie
+    /// stays under the browsers' 4096-byte limit; chunk cookies the request carried but this
+    /// payload does not need are deleted. Fails when more than [`MAX_CHUNKS`] would be needed.
+    pub fn set<T: Serialize>(
+        &self,
+        headers: &mut HeaderMap,
+        request: Option<&HeaderMap>,
+        key: &Key,
+        name: &'static str,
+        payload: &T,
+        max_age_secs: u64,
+    ) -> Result<(), CookieTooLarge> {
+        let json = serde_json::to_string(payload).map_err(|_| CookieTooLarge)?;
+        let mut jar = CookieJar::new();
+        jar.private_mut(key).add(Cookie::new(name, json));
+        let sealed = jar
+            .get(name)
+            .map(|c| c.value().to_owned())
+            .ok_or(CookieTooLarge)?;
+        let chunks: Vec<&str> = sealed
+            .as_bytes()
+            .chunks(CHUNK_CHARS)
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+            .collect();
+        if chunks.len() > MAX_CHUNKS {
+            return Err(CookieTooLarge);
+        }
+        for (i, chunk) in chunks.iter().enumerate() {
+            Self::append(
+                headers,
+                &self.build(chunk_name(name, i), (*chunk).to_owned(), max_age_secs),
+            );
+        }
+        if let Some(req) = request {
+            for i in chunks.len().max(1)..MAX_CHUNKS {
+                if raw_cookie(req, &chunk_name(name, i)).is_some() {
+                    self.clear_one(headers, chunk_name(name, i));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn clear_one(&self, headers: &mut HeaderMap, name: String) {
+        let mut c = self.build(name, String::new(), 0);
+        c.make_removal();
+        Self::append(headers, &c);
+    }
+
+    /// Appends `Set-Cookie`s that delete `name` (same attributes, `Max-Age=0`) and any of its
+    /// chunk cookies the request carried.
+    pub fn clear(&self, headers: &mut HeaderMap, request: Option<&HeaderMap>, name: &'static str) {
+        self.clear_one(headers, name.to_owned());
+        if let Some(req) = request {
+            for i in 1..MAX_CHUNKS {
+                if raw_cookie(req, &chunk_name(name, i)).is_some() {
+                    self.clear_one(headers, chunk_name(name, i));
+                }
+            }
+        }
+    }
+
+    /// Reads `name` (and its chunks, in order), decrypts, parses the JSON payload. Anything
+    /// that fails (absent, tampered, mixed chunks, old key, bad JSON) is `None`.
     pub fn get<T: DeserializeOwned>(
         &self,
         headers: &HeaderMap,
         key: &Key,
-        name: &str,
+        name: &'static str,
     ) -> Option<T> {
-        let mut jar = CookieJar::new();
-        for v in headers.get_all(header::COOKIE) {
-            let Ok(s) = v.to_str() else { continue };
-            for part in s.split(';') {
-                let part = part.trim();
-                if part.is_empty() {
-                    continue;
-                }
-                if let Ok(c) = Cookie::parse(part.to_owned())
-                    && c.name() == name
-                {
-                    jar.add_original(c);
-                }
+        let mut sealed = raw_cookie(headers, name)?;
+        for i in 1..MAX_CHUNKS {
+            match raw_cookie(headers, &chunk_name(name, i)) {
+                Some(part) => sealed.push_str(&part),
+                None => break,
             }
         }
+        let mut jar = CookieJar::new();
+        jar.add_original(Cookie::new(name, sealed));
         let c = jar.private(key).get(name)?;
         serde_json::from_str(c.value()).ok()
     }
+}
+
+/// A payload too large for [`MAX_CHUNKS`] cookies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CookieTooLarge;
+
+/// Characters of sealed value per cookie (name, attributes and value stay < 4096 bytes).
+const CHUNK_CHARS: usize = 3800;
+/// At most this many cookies per payload (≈ 15 KB sealed).
+pub(crate) const MAX_CHUNKS: usize = 4;
+
+fn chunk_name(name: &str, i: usize) -> String {
+    if i == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}-{i}")
+    }
+}
+
+/// The raw value of the first cookie called `name` in the request's `Cookie` headers.
+fn raw_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    for v in headers.get_all(header::COOKIE) {
+        let Ok(s) = v.to_str() else { continue };
+        for part in s.split(';') {
+            if let Some((n, val)) = part.trim().split_once('=')
+                && n == name
+            {
+                return Some(val.trim_matches('"').to_owned());
+            }
+        }
+    }
+    None
 }
 
 /// The transaction cookie payload (REFERENCE §1: state + challenge + provider, never the verifier).

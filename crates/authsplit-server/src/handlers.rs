@@ -124,7 +124,8 @@ pub(crate) async fn create_transaction(
     };
     let mut headers = HeaderMap::new();
     let c = &app.inner.cookies;
-    c.set(&mut headers, &app.inner.key, c.tx_name, &tx, ttl);
+    c.set(&mut headers, None, &app.inner.key, c.tx_name, &tx, ttl)
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "the transaction cookie is too large"))?;
     tracing::info!(provider = %provider.id, "transaction registered");
     Ok((StatusCode::CREATED, headers, Json(reply)).into_response())
 }
@@ -217,12 +218,12 @@ pub(crate) async fn token(
     }
     let c = &app.inner.cookies;
     let mut out_headers = HeaderMap::new();
-    c.clear(&mut out_headers, c.tx_name);
+    c.clear(&mut out_headers, Some(&headers), c.tx_name);
     match exchange(&app, &provider, &ep, &tx, &req, verifier).await {
-        Ok((reply, session)) => {
-            set_session(&app, &mut out_headers, &session);
-            Ok((out_headers, Json(reply)).into_response())
-        }
+        Ok((reply, session)) => match set_session(&app, &mut out_headers, &headers, &session) {
+            Ok(()) => Ok((out_headers, Json(reply)).into_response()),
+            Err(e) => Ok((out_headers, e).into_response()),
+        },
         Err(e) => Ok((out_headers, e).into_response()),
     }
 }
@@ -322,15 +323,29 @@ async fn exchange(
     result
 }
 
-fn set_session(app: &AppState, headers: &mut HeaderMap, session: &SessionCookie) {
+/// Writes the session cookie(s). A refresh token too large even for the chunked cookie is a
+/// typed error (never a silently dropped cookie).
+fn set_session(
+    app: &AppState,
+    headers: &mut HeaderMap,
+    request: &HeaderMap,
+    session: &SessionCookie,
+) -> Result<(), ApiError> {
     let c = &app.inner.cookies;
     c.set(
         headers,
+        Some(request),
         &app.inner.key,
         c.session_name,
         session,
         app.inner.server.session_ttl_secs,
-    );
+    )
+    .map_err(|_| {
+        ApiError::new(
+            ErrorCode::ProviderBadResponse,
+            "the provider's refresh token is too large to keep in the session cookie",
+        )
+    })
 }
 
 /// Calls userinfo with the access token (OIDC Core §5.3).
@@ -451,8 +466,14 @@ pub(crate) async fn refresh(
     };
     let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
     let slot = app.session_slot(&session.sid);
+    let mut out_headers = HeaderMap::new();
     let outcome = {
         let mut guard = slot.lock().await;
+        if app.session_ended(&session.sid) {
+            // Logged out meanwhile (a logout waits for this lock): no refresh, no cookie.
+            c.clear(&mut out_headers, Some(&headers), c.session_name);
+            return Ok((out_headers, not_auth()).into_response());
+        }
         match &*guard {
             Some(cached)
                 if cached.rt_hash == rt_hash && cached.at.elapsed() < REFRESH_SHARE_WINDOW =>
@@ -471,20 +492,21 @@ pub(crate) async fn refresh(
             }
         }
     };
-    let mut out_headers = HeaderMap::new();
     match outcome {
         Ok((reply, new_rt)) => {
             let mut s = session;
             if let Some(n) = new_rt {
                 s.refresh_token = Some(n);
             }
-            set_session(&app, &mut out_headers, &s);
-            Ok((out_headers, Json(reply)).into_response())
+            match set_session(&app, &mut out_headers, &headers, &s) {
+                Ok(()) => Ok((out_headers, Json(reply)).into_response()),
+                Err(e) => Ok((out_headers, e).into_response()),
+            }
         }
         Err(e) => {
             if e.code() == ErrorCode::InvalidGrant {
                 // The grant is dead: end the session.
-                c.clear(&mut out_headers, c.session_name);
+                c.clear(&mut out_headers, Some(&headers), c.session_name);
             }
             Ok((out_headers, e).into_response())
         }
@@ -538,8 +560,8 @@ pub(crate) async fn logout(
 ) -> Result<Response, ApiError> {
     let c = &app.inner.cookies;
     let mut out_headers = HeaderMap::new();
-    c.clear(&mut out_headers, c.session_name);
-    c.clear(&mut out_headers, c.tx_name);
+    c.clear(&mut out_headers, Some(&headers), c.session_name);
+    c.clear(&mut out_headers, Some(&headers), c.tx_name);
     let session: Option<SessionCookie> = c.get(&headers, &app.inner.key, c.session_name);
     let mut reply = LogoutReply {
         revoked: false,
@@ -548,10 +570,35 @@ pub(crate) async fn logout(
     if let Some(session) = session
         && let Ok(provider) = app.provider(&session.provider)
     {
+        // Wait for an in-flight refresh of this session, end the session so no later refresh
+        // runs, and collect the refresh tokens to revoke: the cookie's, and the one a refresh
+        // just rotated it into (its reply may still set a cookie in the browser).
+        let slot = app.session_slot(&session.sid);
+        let guard = slot.lock().await;
+        app.end_session(&session.sid);
+        let mut tokens: Vec<String> = Vec::new();
+        if let Some(rt) = &session.refresh_token {
+            let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
+            if let Some(crate::RefreshCache {
+                rt_hash: h,
+                outcome: Ok((_, Some(rotated))),
+                ..
+            }) = &*guard
+                && *h == rt_hash
+            {
+                tokens.push(rotated.clone());
+            }
+            tokens.push(rt.clone());
+        }
         match provider.endpoints(&app.inner.out).await {
             Ok(ep) => {
-                if let (Some(rt), Some(url)) = (&session.refresh_token, &ep.revocation_endpoint) {
-                    reply.revoked = revoke(&app, &provider, url, rt).await;
+                if let Some(url) = &ep.revocation_endpoint {
+                    for (i, rt) in tokens.iter().enumerate() {
+                        let ok = revoke(&app, &provider, url, rt).await;
+                        if i == 0 {
+                            reply.revoked = ok;
+                        }
+                    }
                 }
                 reply.end_session_url = end_session_url(&provider, &ep);
             }

@@ -83,6 +83,7 @@ pub(crate) struct Inner {
     pub clock: Clock,
     pub ttl: u64,
     pub used_tx: StdMutex<HashMap<String, u64>>,
+    pub ended_sessions: StdMutex<HashMap<String, u64>>,
     pub sessions: StdMutex<HashMap<String, SessionSlot>>,
     pub warnings: Vec<String>,
 }
@@ -128,24 +129,26 @@ impl AppState {
     /// Marks a transaction id used; false if it already was. Bounded: expired ids are pruned,
     /// and when still full the id closest to expiry is evicted (its cookie dies with it soon).
     pub(crate) fn mark_used(&self, id: &str, expires_at: u64) -> bool {
-        let now = self.now();
-        let Ok(mut m) = self.inner.used_tx.lock() else {
-            return false;
-        };
-        if m.contains_key(id) {
-            return false;
-        }
-        let cap = self.inner.server.max_used_transactions.max(1);
-        if m.len() >= cap {
-            m.retain(|_, exp| *exp > now);
-        }
-        if m.len() >= cap
-            && let Some(oldest) = m.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone())
-        {
-            m.remove(&oldest);
-        }
-        m.insert(id.to_owned(), expires_at);
-        true
+        let cap = self.inner.server.max_used_transactions;
+        insert_bounded(&self.inner.used_tx, id, expires_at, self.now(), cap)
+    }
+
+    /// Records that a session was logged out (its cookie may still be replayed until it expires).
+    pub(crate) fn end_session(&self, sid: &str) {
+        let exp = self
+            .now()
+            .saturating_add(self.inner.server.session_ttl_secs);
+        let cap = self.inner.server.max_used_transactions;
+        insert_bounded(&self.inner.ended_sessions, sid, exp, self.now(), cap);
+    }
+
+    /// Whether a session was logged out.
+    pub(crate) fn session_ended(&self, sid: &str) -> bool {
+        self.inner
+            .ended_sessions
+            .lock()
+            .map(|m| m.contains_key(sid))
+            .unwrap_or(true)
     }
 
     /// The per-session refresh slot (one refresh in flight per session).
@@ -169,6 +172,34 @@ impl AppState {
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
             .clone()
     }
+}
+
+/// Inserts `id` (expiring at `expires_at`) into a bounded set; false if it was there already
+/// (or the lock is poisoned: fail closed).
+fn insert_bounded(
+    set: &StdMutex<HashMap<String, u64>>,
+    id: &str,
+    expires_at: u64,
+    now: u64,
+    cap: usize,
+) -> bool {
+    let Ok(mut m) = set.lock() else {
+        return false;
+    };
+    if m.contains_key(id) {
+        return false;
+    }
+    let cap = cap.max(1);
+    if m.len() >= cap {
+        m.retain(|_, exp| *exp > now);
+    }
+    if m.len() >= cap
+        && let Some(oldest) = m.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone())
+    {
+        m.remove(&oldest);
+    }
+    m.insert(id.to_owned(), expires_at);
+    true
 }
 
 /// The configured service: build it once, then take its [`Authsplit::router`].
@@ -274,6 +305,7 @@ impl AuthsplitBuilder {
             out,
             clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
             used_tx: StdMutex::new(HashMap::new()),
+            ended_sessions: StdMutex::new(HashMap::new()),
             sessions: StdMutex::new(HashMap::new()),
             warnings,
             server,

@@ -889,3 +889,118 @@ async fn demo_api_hello() {
     let r = send(&app, get(Some("Bearer bad"))).await;
     assert_error(&r, 401, "not_authenticated");
 }
+
+// RFC 6265 §6.1 (browsers keep ≥ 4096 bytes per cookie, not more): a long refresh token is
+// split over `__Host-authsplit-session`, `…-1`, … each under the limit, and read back whole.
+#[tokio::test]
+async fn long_refresh_token_is_chunked_under_the_cookie_limit() {
+    let (stub, app) = setup().await;
+    let long_rt = format!("rt-{}", "L".repeat(3500));
+    stub.push_token(Reply::json(
+        200,
+        json!({"access_token": ACCESS_TOKEN, "token_type": "bearer",
+        "refresh_token": long_rt}),
+    ));
+    let cookie = register(&app, "stub").await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let session: Vec<String> = r
+        .set_cookies()
+        .into_iter()
+        .filter(|c| c.starts_with("__Host-authsplit-session"))
+        .collect();
+    assert_eq!(session.len(), 2, "{session:?}");
+    for c in &session {
+        let name_value = c.split(';').next().unwrap();
+        assert!(
+            name_value.len() < 4000,
+            "each cookie under the limit: {}",
+            name_value.len()
+        );
+        assert!(c.contains("HttpOnly") && c.contains("Secure") && c.contains("SameSite=Strict"));
+        assert!(!c.contains(&long_rt[..40]));
+    }
+    // The next refresh presents the whole token; a rotated short one shrinks back to one
+    // cookie and deletes the extra chunk.
+    let r2 = send(
+        &app,
+        post("/auth/refresh", &json!({}), Some(&r.cookie_header())),
+    )
+    .await;
+    assert_eq!(r2.status, StatusCode::OK, "{}", r2.text);
+    assert_eq!(
+        stub.calls_to("/token")
+            .pop()
+            .unwrap()
+            .form_get("refresh_token")
+            .as_deref(),
+        Some(long_rt.as_str())
+    );
+    let set = r2.set_cookies();
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("__Host-authsplit-session-1=;") && c.contains("Max-Age=0")),
+        "{set:?}"
+    );
+    // A missing chunk makes the session unreadable (never a truncated token upstream).
+    let only_first = r.cookie_header().split("; ").next().unwrap().to_owned();
+    let before = stub.token_calls();
+    let r3 = send(&app, post("/auth/refresh", &json!({}), Some(&only_first))).await;
+    assert_error(&r3, 401, "not_authenticated");
+    assert_eq!(stub.token_calls(), before);
+}
+
+// RFC 7009 §2.1 + REFERENCE §3.10: a logout racing an in-flight refresh waits for it and
+// revokes the rotated token too; the ended session cannot be refreshed again (zero calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logout_during_refresh_revokes_the_rotated_token() {
+    let (stub, app) = setup().await;
+    let cookie = register(&app, "stub").await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie)),
+    )
+    .await;
+    let session = r.cookie_header();
+    let mut slow = Reply::json(
+        200,
+        json!({"access_token": "at-2", "token_type": "bearer",
+        "refresh_token": REFRESH_TOKEN_2}),
+    );
+    slow.delay_ms = 400;
+    stub.push_token(slow);
+    let refreshing = {
+        let (app, session) = (app.clone(), session.clone());
+        tokio::spawn(
+            async move { send(&app, post("/auth/refresh", &json!({}), Some(&session))).await },
+        )
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let lo = send(&app, post("/auth/logout", &json!({}), Some(&session))).await;
+    assert_eq!(lo.status, StatusCode::OK, "{}", lo.text);
+    let rr = refreshing.await.unwrap();
+    let revoked: Vec<String> = stub
+        .calls_to("/revoke")
+        .iter()
+        .filter_map(|c| c.form_get("token"))
+        .collect();
+    assert!(
+        revoked.contains(&REFRESH_TOKEN_2.to_owned()),
+        "the rotated token is revoked: {revoked:?}"
+    );
+    assert!(revoked.contains(&REFRESH_TOKEN.to_owned()));
+    // Whatever cookie the refresh reply set, the session is over.
+    let calls = stub.token_calls();
+    for cookie in [session, rr.cookie_header()] {
+        if cookie.is_empty() {
+            continue;
+        }
+        let again = send(&app, post("/auth/refresh", &json!({}), Some(&cookie))).await;
+        assert_error(&again, 401, "not_authenticated");
+    }
+    assert_eq!(stub.token_calls(), calls, "no refresh after logout");
+}
