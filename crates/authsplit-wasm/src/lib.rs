@@ -24,7 +24,7 @@ pub mod http;
 pub mod js;
 pub mod store;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use authsplit_core::ErrorCode;
@@ -108,6 +108,7 @@ export interface LogoutResult {
 /// lifetime otherwise).
 const REFRESH_SKEW_MS: f64 = 30_000.0;
 
+#[derive(Clone)]
 struct Session {
     token: String,
     refresh_at_ms: Option<f64>,
@@ -121,9 +122,11 @@ struct Inner {
     scope: Option<Vec<String>>,
     extra_params: Vec<(String, String)>,
     api_origins: Vec<String>,
-    session: RefCell<Option<Session>>,
-    user: RefCell<JsValue>,
-    refreshing: RefCell<Option<Promise>>,
+    // `Cell`s rather than `RefCell`s: no borrow-failure panic paths (and their formatting) in
+    // the module; values are read with [`peek`].
+    session: Cell<Option<Session>>,
+    user: Cell<JsValue>,
+    refreshing: Cell<Option<Promise>>,
     /// Bumped by `forget()`: a reply that arrives for an older epoch is dropped.
     epoch: Cell<u32>,
 }
@@ -134,6 +137,13 @@ struct Inner {
 #[wasm_bindgen]
 pub struct AuthClient {
     inner: Rc<Inner>,
+}
+
+/// A copy of a cell's value (taken and put back; a `Cell` has no borrow to fail).
+fn peek<T: Clone + Default>(cell: &Cell<T>) -> T {
+    let v = cell.take();
+    cell.set(v.clone());
+    v
 }
 
 fn window() -> Result<web_sys::Window, ClientError> {
@@ -221,9 +231,9 @@ impl Inner {
             scope,
             extra_params,
             api_origins,
-            session: RefCell::new(None),
-            user: RefCell::new(JsValue::NULL),
-            refreshing: RefCell::new(None),
+            session: Cell::new(None),
+            user: Cell::new(JsValue::NULL),
+            refreshing: Cell::new(None),
             epoch: Cell::new(0),
         })
     }
@@ -362,10 +372,7 @@ impl Inner {
     fn login(self: &Rc<Self>, options: &JsValue) -> Result<Promise, ClientError> {
         let (secrets, body) = self.start_login(options)?;
         let reply = http::post(&self.backend, "/transactions", &body)?;
-        let step = LoginStep {
-            inner: Rc::clone(self),
-            secrets,
-        };
+        let step = Step(StepKind::Login(Rc::clone(self), secrets));
         Ok(http::then(&reply, step.into()))
     }
 
@@ -433,11 +440,7 @@ impl Inner {
     fn handle_callback(self: &Rc<Self>, url: Option<String>) -> Result<Promise, ClientError> {
         let (tx, body) = self.start_callback(url)?;
         let reply = http::post(&self.backend, "/token", &body)?;
-        let step = CallbackStep {
-            inner: Rc::clone(self),
-            tx,
-            epoch: self.epoch.get(),
-        };
+        let step = Step(StepKind::Callback(Rc::clone(self), tx, self.epoch.get()));
         Ok(http::then(&reply, step.into()))
     }
 
@@ -464,25 +467,22 @@ impl Inner {
         if js::is_plain_object(&user) {
             self.user.replace(user_from_wire(&user));
         }
-        let token = self.session.borrow().as_ref().map(|s| s.token.clone());
+        let token = peek(&self.session).map(|s| s.token);
         token
             .map(|t| JsValue::from_str(&t))
             .ok_or_else(|| internal("no token after refresh"))
     }
 
     fn access_token(self: &Rc<Self>) -> Promise {
-        if let Some(s) = self.session.borrow().as_ref()
+        if let Some(s) = peek(&self.session)
             && s.refresh_at_ms.is_none_or(|at| js_sys::Date::now() < at)
         {
             return Promise::resolve(&JsValue::from_str(&s.token));
         }
-        if let Some(p) = self.refreshing.borrow().as_ref() {
-            return p.clone();
+        if let Some(p) = peek(&self.refreshing) {
+            return p;
         }
-        let step = RefreshStep {
-            inner: Rc::clone(self),
-            epoch: self.epoch.get(),
-        };
+        let step = Step(StepKind::Refresh(Rc::clone(self), self.epoch.get()));
         match http::post(&self.backend, "/refresh", &Object::new()) {
             Ok(reply) => {
                 // The step runs in a later microtask, so it clears this slot only after it was
@@ -530,7 +530,7 @@ impl Inner {
             let _ = store::clear_all(&storage);
         }
         let reply = http::post(&self.backend, "/logout", &Object::new())?;
-        Ok(http::then(&reply, LogoutStep.into()))
+        Ok(http::then(&reply, Step(StepKind::Logout).into()))
     }
 }
 
@@ -561,92 +561,55 @@ fn logout_result(reply: Result<JsValue, ClientError>) -> Result<JsValue, ClientE
 
 // Continuations: each async call is `JS promise → step.run(value)`, with no Rust futures or
 // closures (REFERENCE §6: the futures executor and closure glue cost more than the logic).
-// They are exported only so the JS side can call `run`; they are not part of the API.
+// One exported class for all of them (each exported class costs its own JS glue and wasm
+// shims); it is exported only so the JS side can call `run`; it is not part of the API.
 
-/// Internal continuation of `login()`.
+/// What a [`Step`] does with the value its promise resolved to.
+enum StepKind {
+    /// `login()` after `POST /transactions`.
+    Login(Rc<Inner>, LoginSecrets),
+    /// `handleCallback()` after `POST /token` (with the epoch at the start).
+    Callback(Rc<Inner>, PendingTransaction, u32),
+    /// The refresh behind `getAccessToken()` after `POST /refresh`.
+    Refresh(Rc<Inner>, u32),
+    /// `fetch()` once the access token is known: `(input, init)`.
+    Fetch(Rc<Inner>, JsValue, JsValue),
+    /// `logout()` after `POST /logout`.
+    Logout,
+}
+
+/// Internal continuation of an asynchronous call.
 #[doc(hidden)]
 #[wasm_bindgen(skip_typescript)]
-pub struct LoginStep {
-    inner: Rc<Inner>,
-    secrets: LoginSecrets,
-}
+pub struct Step(StepKind);
 
 #[wasm_bindgen]
-impl LoginStep {
+impl Step {
     /// Internal.
-    pub fn run(self, reply: JsValue) -> Result<JsValue, JsValue> {
-        let reply = http::finish(reply)?;
-        self.inner.finish_login(self.secrets, &reply)?;
-        Ok(JsValue::UNDEFINED)
-    }
-}
-
-/// Internal continuation of `handleCallback()`.
-#[doc(hidden)]
-#[wasm_bindgen(skip_typescript)]
-pub struct CallbackStep {
-    inner: Rc<Inner>,
-    tx: PendingTransaction,
-    epoch: u32,
-}
-
-#[wasm_bindgen]
-impl CallbackStep {
-    /// Internal.
-    pub fn run(self, reply: JsValue) -> Result<JsValue, JsValue> {
-        let reply = http::finish(reply)?;
-        Ok(self.inner.finish_callback(self.tx, &reply, self.epoch)?)
-    }
-}
-
-/// Internal continuation of the refresh behind `getAccessToken()`.
-#[doc(hidden)]
-#[wasm_bindgen(skip_typescript)]
-pub struct RefreshStep {
-    inner: Rc<Inner>,
-    epoch: u32,
-}
-
-#[wasm_bindgen]
-impl RefreshStep {
-    /// Internal.
-    pub fn run(self, reply: JsValue) -> Result<JsValue, JsValue> {
-        let r = self.inner.finish_refresh(http::finish(reply), self.epoch);
-        if self.inner.epoch.get() == self.epoch {
-            self.inner.refreshing.replace(None);
+    pub fn run(self, value: JsValue) -> Result<JsValue, JsValue> {
+        match self.0 {
+            StepKind::Login(inner, secrets) => {
+                let reply = http::finish(value)?;
+                inner.finish_login(secrets, &reply)?;
+                Ok(JsValue::UNDEFINED)
+            }
+            StepKind::Callback(inner, tx, epoch) => {
+                let reply = http::finish(value)?;
+                Ok(inner.finish_callback(tx, &reply, epoch)?)
+            }
+            StepKind::Refresh(inner, epoch) => {
+                let r = inner.finish_refresh(http::finish(value), epoch);
+                if inner.epoch.get() == epoch {
+                    inner.refreshing.replace(None);
+                }
+                Ok(r?)
+            }
+            StepKind::Fetch(inner, input, init) => {
+                let req = inner.bearer_request(&input, &init, &value)?;
+                Ok(window()?.fetch_with_request(&req).into())
+            }
+            StepKind::Logout => Ok(logout_result(http::finish(value))?),
         }
-        Ok(r?)
-    }
-}
-
-/// Internal continuation of `fetch()`.
-#[doc(hidden)]
-#[wasm_bindgen(skip_typescript)]
-pub struct FetchStep {
-    inner: Rc<Inner>,
-    input: JsValue,
-    init: JsValue,
-}
-
-#[wasm_bindgen]
-impl FetchStep {
-    /// Internal.
-    pub fn run(self, token: JsValue) -> Result<JsValue, JsValue> {
-        let req = self.inner.bearer_request(&self.input, &self.init, &token)?;
-        Ok(window()?.fetch_with_request(&req).into())
-    }
-}
-
-/// Internal continuation of `logout()`.
-#[doc(hidden)]
-#[wasm_bindgen(skip_typescript)]
-pub struct LogoutStep;
-
-#[wasm_bindgen]
-impl LogoutStep {
-    /// Internal.
-    pub fn run(self, reply: JsValue) -> Result<JsValue, JsValue> {
-        Ok(logout_result(http::finish(reply))?)
     }
 }
 
@@ -770,11 +733,7 @@ impl AuthClient {
         #[wasm_bindgen(unchecked_param_type = "RequestInfo | URL")] input: JsValue,
         #[wasm_bindgen(unchecked_param_type = "RequestInit | undefined")] init: JsValue,
     ) -> Promise {
-        let step = FetchStep {
-            inner: Rc::clone(&self.inner),
-            input,
-            init,
-        };
+        let step = Step(StepKind::Fetch(Rc::clone(&self.inner), input, init));
         http::then_ok(&self.inner.access_token(), step.into())
     }
 
@@ -782,14 +741,14 @@ impl AuthClient {
     /// (REFERENCE §2.10). It may be due for a refresh.
     #[wasm_bindgen(js_name = isAuthenticated)]
     pub fn is_authenticated(&self) -> bool {
-        self.inner.session.borrow().is_some()
+        peek(&self.inner.session).is_some()
     }
 
     /// The signed-in user from the last sign-in (OIDC Core §5.3 userinfo, normalized by the
     /// backend), or `null`.
     #[wasm_bindgen(unchecked_return_type = "User | null")]
     pub fn user(&self) -> JsValue {
-        self.inner.user.borrow().clone()
+        peek(&self.inner.user)
     }
 
     /// Signs out: forgets the in-memory token and user, drops pending transactions, and asks
