@@ -117,8 +117,9 @@ function rawChunkedPost(p, path, chunks, size) {
     const chunk = 'x'.repeat(size);
     const pump = () => {
       if (sock.destroyed) return;
-      if (i++ >= chunks) return sock.end('0\r\n\r\n');
-      sock.write(`${size.toString(16)}\r\n${chunk}\r\n`, () => setTimeout(pump, 20));
+      // Over the limit after `chunks` chunks: stop writing (no terminating chunk) and wait.
+      if (i++ >= chunks) return;
+      sock.write(`${size.toString(16)}\r\n${chunk}\r\n`, () => setTimeout(pump, 30));
     };
     pump();
     timer = setTimeout(() => {
@@ -316,7 +317,7 @@ describe('Origin and CORS (RFC 10017 §6.1.3.3; Fetch standard CORS protocol)', 
 
 // ---------------------------------------------------------------------------------------------
 describe('backend input catalogue (REFERENCE §4 "Backend input"; §3.2–§3.3)', () => {
-  test('1 MB body → 413 body_too_large (with Content-Length and chunked), no cookie, 0 calls', async () => {
+  test('1 MB body → 413 body_too_large (Content-Length), and a chunked body over the limit → 413, no cookie, 0 calls', async () => {
     fp.reset();
     const big = JSON.stringify({ provider: 'fp', code: 'x'.repeat(1024 * 1024), state: 's', code_verifier: 'v' });
     for (const path of ['/token', '/transactions', '/refresh']) {
@@ -325,11 +326,11 @@ describe('backend input catalogue (REFERENCE §4 "Backend input"; §3.2–§3.3)
       assert.equal(r.json.error, 'body_too_large');
       assert.deepEqual(r.headers.getSetCookie(), []);
     }
-    // chunked (no Content-Length): the limit applies while reading. A raw socket writing at a
-    // gentle pace: the server answers 413 mid-upload and closes without draining the rest, so a
-    // client still writing gets a TCP RST that can discard the 413 before it is read (Node's
-    // http/fetch report a network error then).
-    const res = await rawChunkedPost(srv.port, '/auth/token', 16, 64 * 1024);
+    // Chunked (no Content-Length): the limit applies while reading. A raw socket sending 3 × 4 KiB
+    // (over the 8 KiB limit) at a gentle pace and then waiting: the server answers 413 mid-body and
+    // closes without draining, so a client still writing would get a TCP RST that can discard the
+    // 413 before it is read (Node's http/fetch report a network error then).
+    const res = await rawChunkedPost(srv.port, '/auth/token', 3, 4096);
     assert.equal(res.status, 413, res.text);
     assert.equal(JSON.parse(res.text).error, 'body_too_large');
     assert.equal(fp.count(), 0);
