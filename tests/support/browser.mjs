@@ -59,56 +59,114 @@ const isInteraction = (url) => {
 };
 
 /**
+ * Records the URL of the latest main-frame navigation request of `page`. When the last hop of
+ * a redirect chain fails (e.g. a redirect_uri answering 404 with an empty body gives
+ * net::ERR_HTTP_RESPONSE_CODE_FAILURE and page.url() becomes chrome-error://…), this still
+ * knows where the browser was sent.
+ */
+function trackNavigations(page) {
+  let last;
+  const onRequest = (req) => {
+    if (req.isNavigationRequest() && req.frame() === page.mainFrame()) last = req.url();
+  };
+  page.on('request', onRequest);
+  return {
+    get last() {
+      return last;
+    },
+    stop: () => page.off('request', onRequest),
+  };
+}
+
+/**
  * Drive oidc-provider's dev interaction pages: log in (any login/password is accepted; `login`
  * becomes the account id = `sub`) and press "Continue" on the consent page. Pages that do not
  * appear (existing session, existing grant) are skipped. Returns once the browser has left the
- * provider's interaction pages, i.e. was redirected to the client's redirect_uri (or whatever
- * the caller's page.route turned that into).
+ * provider, i.e. was redirected to the client's redirect_uri — also when loading that URL
+ * failed (nothing listening, an empty 404): the returned URL is the one the provider sent the
+ * browser to, with its code/state/iss or error.
  *
  * Call it right after navigating to the authorization URL (or clicking "Sign in").
  *
  * @param {import('playwright-core').Page} page
  * @param {{ login?: string, password?: string, timeout?: number, consent?: boolean }} [opts]
  *   consent=false stops at the consent page without pressing anything (returns its URL).
- * @returns {Promise<string>} the URL the page ended on
+ * @returns {Promise<string>} the URL the browser was last sent to
  */
 export async function loginAndConsent(page, opts = {}) {
   const { login = 'alice', password = 'any-password', timeout = 15000, consent = true } = opts;
   const deadline = Date.now() + timeout;
   const remaining = () => Math.max(1, deadline - Date.now());
-
-  // Wait until we are on an interaction page or have already left the provider.
-  await waitForInteractionOrExit(page, remaining());
-  for (let step = 0; step < 6; step += 1) {
-    const url = page.url();
-    if (!isInteraction(url)) return url;
-    const loginInput = page.locator('input[name=login]');
-    const consentButton = page.locator('form:has(input[name=prompt][value=consent]) button[type=submit]');
-    if (await loginInput.count()) {
-      await loginInput.fill(login);
-      await page.locator('input[name=password]').fill(password);
-      await Promise.all([
-        page.waitForURL((u) => u.href !== url, { timeout: remaining(), waitUntil: 'commit' }),
-        page.locator('form:has(input[name=prompt][value=login]) button[type=submit]').click(),
-      ]);
-    } else if (await consentButton.count()) {
-      if (!consent) return url;
-      await Promise.all([
-        page.waitForURL((u) => u.href !== url, { timeout: remaining(), waitUntil: 'commit' }),
-        consentButton.click(),
-      ]);
-    } else {
-      throw new Error(`loginAndConsent: unknown interaction page at ${url}`);
+  const nav = trackNavigations(page);
+  let opOrigin;
+  // Resolves with the off-provider URL when the browser has left the provider (even through a
+  // failed navigation), or undefined while it is still on the provider's pages.
+  const settle = async (promise) => {
+    try {
+      await promise;
+    } catch (e) {
+      if (nav.last && opOrigin && new URL(nav.last).origin !== opOrigin) return nav.last;
+      throw e;
     }
-    await waitForInteractionOrExit(page, remaining());
+    const url = page.url();
+    if (isInteraction(url)) {
+      opOrigin ??= new URL(url).origin;
+      return undefined;
+    }
+    return nav.last && opOrigin && new URL(nav.last).origin !== opOrigin ? nav.last : url;
+  };
+  try {
+    // Called on the provider's authorization endpoint (or an interaction page): remember its
+    // origin, so leaving it can be recognised even when the next page fails to load.
+    const entry = page.url();
+    if (isInteraction(entry) || /^\/auth(\/|$)/.test(originOf(entry) ? new URL(entry).pathname : '')) {
+      opOrigin = originOf(entry);
+    }
+    let left = await settle(waitForInteractionOrExit(page, remaining()));
+    for (let step = 0; step < 6; step += 1) {
+      if (left !== undefined) return left;
+      const url = page.url();
+      const loginInput = page.locator('input[name=login]');
+      const consentButton = page.locator(
+        'form:has(input[name=prompt][value=consent]) button[type=submit]',
+      );
+      let submit;
+      if (await loginInput.count()) {
+        await loginInput.fill(login);
+        await page.locator('input[name=password]').fill(password);
+        submit = page.locator('form:has(input[name=prompt][value=login]) button[type=submit]');
+      } else if (await consentButton.count()) {
+        if (!consent) return url;
+        submit = consentButton;
+      } else {
+        throw new Error(`loginAndConsent: unknown interaction page at ${url}`);
+      }
+      left = await settle(
+        Promise.all([
+          page.waitForURL((u) => u.href !== url, { timeout: remaining(), waitUntil: 'commit' }),
+          submit.click(),
+        ]).then(() => waitForInteractionOrExit(page, remaining())),
+      );
+    }
+    throw new Error('loginAndConsent: too many interaction steps');
+  } finally {
+    nav.stop();
   }
-  throw new Error('loginAndConsent: too many interaction steps');
+}
+
+function originOf(url) {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * On a login or consent page of oidc-provider, press "[ Cancel ]": the provider finishes the
  * interaction with `error=access_denied` and redirects to the redirect_uri. Returns the URL the
- * page ended on.
+ * browser was sent to (also when loading it failed).
  * @param {import('playwright-core').Page} page
  * @param {{ timeout?: number }} [opts]
  */
@@ -119,12 +177,20 @@ export async function cancelAtConsent(page, opts = {}) {
   if (!isInteraction(url)) {
     throw new Error(`cancelAtConsent: not on an interaction page (${url})`);
   }
-  const cancel = page.locator('.login-help a', { hasText: 'Cancel' });
-  await Promise.all([
-    page.waitForURL((u) => !isInteraction(u.href), { timeout, waitUntil: 'commit' }),
-    cancel.click(),
-  ]);
-  return page.url();
+  const opOrigin = new URL(url).origin;
+  const nav = trackNavigations(page);
+  try {
+    const cancel = page.locator('.login-help a', { hasText: 'Cancel' });
+    await Promise.all([
+      page.waitForURL((u) => !isInteraction(u.href), { timeout, waitUntil: 'commit' }),
+      cancel.click(),
+    ]);
+  } catch (e) {
+    if (!(nav.last && new URL(nav.last).origin !== opOrigin)) throw e;
+  } finally {
+    nav.stop();
+  }
+  return nav.last && new URL(nav.last).origin !== opOrigin ? nav.last : page.url();
 }
 
 async function waitForInteractionOrExit(page, timeout) {

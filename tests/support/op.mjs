@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 import { Store } from './adapter.mjs';
 
@@ -130,7 +130,17 @@ export async function startOP(opts = {}) {
       },
       features: {
         devInteractions: { enabled: true },
-        revocation: { enabled: true },
+        revocation: {
+          enabled: true,
+          // RFC 7009 §2.1: a client may revoke only its own tokens (the default policy's rule,
+          // spelled out to silence the "you SHOULD change it" notice).
+          async allowedPolicy(_ctx, client, token) {
+            if (token.clientId !== client.clientId) {
+              throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+            }
+            return true;
+          },
+        },
         userinfo: { enabled: true },
         rpInitiatedLogout: { enabled: true },
       },
