@@ -13,7 +13,8 @@
 //   POST /token       the fault under test (authorization_code and refresh_token grants)
 //   GET  /userinfo    200 {sub,name,…} for an access token this server issued, else 401;
 //                     setUserinfoFault(name) makes it answer any fault below instead
-//   POST /revoke      200 (RFC 7009 §2.2), records the token
+//   POST /revoke      200 (RFC 7009 §2.2), revokes the token; setRevocationFault(name) makes it
+//                     answer any fault below instead
 //   GET  /elsewhere   the target of the `redirect` fault (must never be called: redirects are
 //                     never followed, REFERENCE §3.5)
 //   GET  /.well-known/openid-configuration   a discovery document (no issuer check needed by
@@ -47,6 +48,7 @@
 //   redirect           302 Location: <fp.url>/elsewhere
 //   rate_limited_seconds / rate_limited_date / rate_limited_garbage   429 + Retry-After
 //   unavailable_seconds / unavailable_date / unavailable_garbage      503 + Retry-After
+//                      (unavailable_seconds: option retryAfter, default 42)
 //   server_error_500   500 text/plain "Internal Server Error"
 //   server_error_json  500 {"error":"server_error"}
 //   server_error_echo  500 text/plain echoing the client secret and code
@@ -120,6 +122,8 @@ export async function startFaultyProvider(opts = {}) {
   let defaultFault = normalise(opts.defaultFault ?? 'ok');
   /** The userinfo endpoint's behaviour: `ok` (profile for issued tokens) or any fault. */
   let userinfoFault = { name: 'ok' };
+  /** The revocation endpoint's behaviour: `ok` (RFC 7009 §2.2: 200, token revoked) or any fault. */
+  let revocationFault = { name: 'ok' };
   /** @type {object[]} */
   const queue = [];
   /** @type {object[]} */
@@ -281,7 +285,8 @@ export async function startFaultyProvider(opts = {}) {
     rate_limited_seconds: (rec, req, res) => json(res, 429, '', { 'retry-after': '7' }),
     rate_limited_date: (rec, req, res) => json(res, 429, '', { 'retry-after': retryAfterDate(120) }),
     rate_limited_garbage: (rec, req, res) => json(res, 429, '', { 'retry-after': 'soon-ish, maybe' }),
-    unavailable_seconds: (rec, req, res) => text(res, 503, 'Service Unavailable', 'text/plain', { 'retry-after': '42' }),
+    unavailable_seconds: (rec, req, res, f) =>
+      text(res, 503, 'Service Unavailable', 'text/plain', { 'retry-after': String(f.retryAfter ?? 42) }),
     unavailable_date: (rec, req, res) =>
       text(res, 503, 'Service Unavailable', 'text/plain', { 'retry-after': retryAfterDate(300) }),
     unavailable_garbage: (rec, req, res) => text(res, 503, 'Service Unavailable', 'text/plain', { 'retry-after': '-1;x' }),
@@ -428,6 +433,12 @@ export async function startFaultyProvider(opts = {}) {
         return json(res, 200, { sub: 'fp-user-1', name: 'Faulty User', email: 'fp-user-1@example.test', email_verified: true });
       }
       case 'revocation':
+        if (revocationFault.name !== 'ok') {
+          rec.fault = revocationFault.name;
+          const handler = revocationFault.handler ?? FAULTS[revocationFault.name];
+          if (!handler) return text(res, 500, `faulty-provider: unknown fault ${revocationFault.name}`);
+          return handler(rec, req, res, revocationFault);
+        }
         activeRefresh.delete(rec.form.token);
         return json(res, 200, '');
       case 'discovery':
@@ -482,6 +493,10 @@ export async function startFaultyProvider(opts = {}) {
     setUserinfoFault(f) {
       userinfoFault = normalise(f);
     },
+    /** The revocation endpoint's behaviour from now on: 'ok' (the default) or any fault name. */
+    setRevocationFault(f) {
+      revocationFault = normalise(f);
+    },
     /** One fault per coming token request, in order; then the default again. */
     queueFault(...fs) {
       for (const f of fs) queue.push(normalise(f));
@@ -500,6 +515,7 @@ export async function startFaultyProvider(opts = {}) {
       queue.length = 0;
       defaultFault = { name: 'ok' };
       userinfoFault = { name: 'ok' };
+      revocationFault = { name: 'ok' };
     },
     /** Whether a refresh token is still usable here. */
     refreshTokenIsActive: (rt) => activeRefresh.has(rt),
