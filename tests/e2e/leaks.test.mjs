@@ -31,13 +31,6 @@ const SECRET_POST = `cs_post_${rand(30)}`;
 const COOKIE_KEY = randomBytes(64).toString('base64');
 
 let fp;
-let srv;
-
-/** Every value that must not leak, by kind. */
-const used = { codes: new Set(), verifiers: new Set() };
-/** Every response the browser side received: { label, path, status, headers: [[k,v]…], text }. */
-const responses = [];
-
 const enc = (s) => new URLSearchParams({ x: s }).toString().slice(2);
 const basicValue = (id, secret) => Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64');
 
@@ -55,225 +48,247 @@ function provider(extra = {}) {
   };
 }
 
-before(async () => {
-  fp = await startFaultyProvider();
-  srv = await startServer({
-    config: {
-      server: {
-        listen: '127.0.0.1:0',
-        allowed_origins: [ORIGIN],
-        connect_timeout_ms: 500,
-        request_timeout_ms: 1500,
-      },
-      providers: {
-        basic: provider(),
-        post: provider({ client_auth: 'client_secret_post', client_secret: SECRET_POST }),
-        github: provider({ token_response: { error_in_200: true } }),
-      },
-    },
-    // Secrets from the environment, as documented (never in the file)…
-    env: {
-      RUST_LOG: 'trace',
-      AUTHSPLIT__SERVER__COOKIE_KEY: COOKIE_KEY,
-    },
-  });
-});
-
-after(async () => {
-  await srv?.close();
-  await fp?.close();
-});
-
-/** A backend client that records every response. */
-function browser(label) {
-  const c = backendClient(srv.authUrl, { origin: ORIGIN });
-  const rec = (path, r) => {
-    responses.push({ label, path, status: r.status, headers: [...r.headers], setCookie: r.headers.getSetCookie(), text: r.text, json: r.json });
-    return r;
-  };
-  return {
-    jar: c.jar,
-    post: async (path, body, o) => rec(path, await c.post(path, body, o)),
-    get: async (path, o) => rec(path, await c.get(path, o)),
-  };
-}
-
-/** Registers a transaction and redeems `code` with a fault queued at the token endpoint. */
-async function exchange(label, providerId, fault, { code = `code_${rand(32)}` } = {}) {
-  const b = browser(label);
-  const { verifier, challenge } = pkcePair();
-  const state = randomToken();
-  used.codes.add(code);
-  used.verifiers.add(verifier);
-  const t = await b.post('/transactions', { provider: providerId, state, code_challenge: challenge, code_challenge_method: 'S256' });
-  assert.equal(t.status, 201, t.text);
-  fp.queueFault(fault);
-  const r = await b.post('/token', { provider: providerId, code, state, code_verifier: verifier });
-  return { b, r, code, verifier };
-}
-
-describe('flows with known secrets (all captured)', () => {
-  test('sign-in (userinfo), two rotated refreshes and logout with revocation', async () => {
-    const { b, r } = await exchange('happy', 'basic', 'ok');
-    assert.equal(r.status, 200, r.text);
-    assert.equal(r.json.user?.subject, 'fp-user-1', 'userinfo was called with the access token');
-    assert.equal(fp.count('userinfo'), 1);
-    for (let i = 0; i < 2; i++) {
-      const rr = await b.post('/refresh', {});
-      assert.equal(rr.status, 200, rr.text);
-    }
-    const lo = await b.post('/logout', {});
-    assert.equal(lo.status, 200, lo.text);
-    assert.equal(lo.json.revoked, true);
-    assert.equal(fp.count('revocation'), 1);
-    // What the provider received carried the secrets (so the search below is meaningful).
-    const tokenCalls = fp.tokenCalls();
-    assert.equal(tokenCalls.length, 3);
-    assert.equal(tokenCalls[0].basic.secret, SECRET_BASIC);
-    assert.equal(tokenCalls[1].form.refresh_token, fp.issued.refresh[0]);
-    assert.equal(tokenCalls[2].form.refresh_token, fp.issued.refresh[1]);
-  });
-
-  test('sign-in with client_secret_post', async () => {
-    const { r } = await exchange('post', 'post', 'ok');
-    assert.equal(r.status, 200, r.text);
-    assert.equal(fp.tokenCalls().at(-1).form.client_secret, SECRET_POST);
-  });
-
-  for (const [providerId, fault, status] of [
-    ['basic', 'invalid_grant_echo', 400],
-    ['post', 'invalid_grant_echo', 400],
-    ['github', 'github_echo', 400],
-    ['basic', 'html_echo', 502],
-    ['post', 'html_echo', 502],
-    ['basic', 'server_error_echo', 502],
-    ['post', 'server_error_echo', 502],
-  ]) {
-    test(`provider echoes secrets: ${fault} via ${providerId} → ${status}, typed error`, async () => {
-      const { r } = await exchange(`echo ${fault} ${providerId}`, providerId, fault);
-      assert.equal(r.status, status, r.text);
-      assert.equal(typeof r.json.error, 'string');
-      // The provider really echoed them (the search below is meaningful).
-      const call = fp.tokenCalls().at(-1);
-      assert.equal(call.fault, fault);
-    });
-  }
-
-  test('refresh error echoing the refresh token (400 invalid_grant) ends the session', async () => {
-    const { b, r } = await exchange('refresh echo', 'basic', 'ok');
-    assert.equal(r.status, 200, r.text);
-    fp.queueFault('invalid_grant_echo');
-    const rr = await b.post('/refresh', {});
-    assert.equal(rr.status, 400, rr.text);
-    assert.equal(rr.json.error, 'invalid_grant');
-  });
-
-  test('bad requests carrying secret-looking values are refused without echoing them', async () => {
-    const b = browser('bad input');
-    const { verifier, challenge } = pkcePair();
-    const state = randomToken();
-    await b.post('/transactions', { provider: 'basic', state, code_challenge: challenge, code_challenge_method: 'S256' });
-    // wrong verifier (pkce_mismatch), then a verifier breaking the grammar, then unknown field
-    // and broken JSON carrying a code.
-    const wrong = pkcePair().verifier;
-    used.verifiers.add(wrong);
-    const code = `code_${rand(32)}`;
-    used.codes.add(code);
-    const before = fp.count();
-    const r1 = await b.post('/token', { provider: 'basic', code, state, code_verifier: wrong });
-    assert.equal(r1.json.error, 'pkce_mismatch');
-    const longV = rand(100).slice(0, 129);
-    used.verifiers.add(longV);
-    const r2 = await b.post('/token', { provider: 'basic', code, state, code_verifier: longV });
-    assert.equal(r2.json.error, 'invalid_verifier');
-    const r3 = await b.post('/token', { provider: 'basic', code, state, code_verifier: verifier, client_secret: SECRET_BASIC });
-    assert.equal(r3.json.error, 'invalid_request');
-    const r4 = await b.post('/token', undefined, { rawBody: `{"provider":"basic","code":"${code}","code_verifier":"${verifier}"` });
-    assert.equal(r4.json.error, 'invalid_request');
-    used.verifiers.add(verifier);
-    assert.equal(fp.count(), before, 'none of these reached the provider');
-  });
-});
-
-/** Every needle that must not be found, by name. */
-function needles() {
-  const n = [];
-  const add = (kind, v) => n.push({ kind, v });
-  for (const [id, s] of [['leak-client', SECRET_BASIC], ['leak-client', SECRET_POST]]) {
-    add('client_secret', s);
-    add('client_secret (form-encoded)', enc(s));
-    add('Authorization header value', basicValue(id, s));
-  }
-  add('cookie_key', COOKIE_KEY);
-  add('cookie_key (hex)', Buffer.from(COOKIE_KEY, 'base64').toString('hex'));
-  for (const c of used.codes) add('code', c);
-  for (const v of used.verifiers) add('code_verifier', v);
-  for (const c of fp.issued.codes) add('code', c);
-  return n;
-}
-const accessTokens = () => fp.issued.access;
-const refreshTokens = () => fp.issued.refresh;
 
 function found(haystack, list) {
   return list.filter(({ v }) => v && haystack.includes(v)).map(({ kind, v }) => `${kind} ${JSON.stringify(v.slice(0, 12))}…`);
 }
 
-describe('nothing leaked (REFERENCE §3.14)', () => {
-  test('the captured material is real: trace logs were written and flows ran', () => {
-    const logs = srv.logs();
-    assert.ok(/TRACE|DEBUG/.test(logs), 'RUST_LOG=trace took effect');
-    assert.ok(logs.length > 10_000, `log volume ${logs.length} bytes`);
-    assert.ok(responses.length >= 20, `${responses.length} responses recorded`);
-    assert.ok(refreshTokens().length >= 4 && accessTokens().length >= 4);
-  });
-
-  test('no secret, code, verifier, access or refresh token in any log line (trace level)', () => {
-    const logs = srv.logs();
-    const all = [
-      ...needles(),
-      ...accessTokens().map((v) => ({ kind: 'access_token', v })),
-      ...refreshTokens().map((v) => ({ kind: 'refresh_token', v })),
-    ];
-    assert.deepEqual(found(logs, all), []);
-  });
-
-  test('no client secret, cookie key, Authorization value, code or verifier in any response', () => {
-    const leaks = [];
-    for (const r of responses) {
-      const hay = `${r.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${r.text}`;
-      for (const f of found(hay, needles())) leaks.push(`${r.label} ${r.path} ${r.status}: ${f}`);
-    }
-    assert.deepEqual(leaks, []);
-  });
-
-  test('the refresh token never reaches the browser: no body, no header, not in Set-Cookie', () => {
-    const leaks = [];
-    const list = refreshTokens().map((v) => ({ kind: 'refresh_token', v }));
-    for (const r of responses) {
-      const hay = `${r.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${r.text}`;
-      for (const f of found(hay, list)) leaks.push(`${r.label} ${r.path} ${r.status}: ${f}`);
-      // Not in any JSON member name either.
-      assert.ok(!/refresh_token/.test(r.text) || r.status >= 400, `${r.label} ${r.path}: no refresh_token member`);
-    }
-    assert.deepEqual(leaks, []);
-    // The session cookie exists and is opaque (encrypted): it carries the token, unreadable.
-    const sessions = responses.flatMap((r) => r.setCookie).filter((h) => /^__Host-authsplit-session=[^;]+/.test(h));
-    assert.ok(sessions.length >= 3, 'session cookies were set');
-  });
-
-  test('access tokens only as `access_token` of a 200 /token or /refresh reply', () => {
-    const leaks = [];
-    const list = accessTokens().map((v) => ({ kind: 'access_token', v }));
-    for (const r of responses) {
-      const headers = r.headers.map(([k, v]) => `${k}: ${v}`).join('\n');
-      for (const f of found(headers, list)) leaks.push(`${r.label} ${r.path} ${r.status} header: ${f}`);
-      const allowed = r.status === 200 && ['/token', '/refresh'].includes(r.path) ? r.json?.access_token : undefined;
-      const body = allowed ? r.text.replace(JSON.stringify(allowed), '""') : r.text;
-      for (const f of found(body, list)) leaks.push(`${r.label} ${r.path} ${r.status} body: ${f}`);
-    }
-    assert.deepEqual(leaks, []);
-  });
+before(async () => {
+  fp = await startFaultyProvider();
 });
+
+after(async () => {
+  await fp?.close();
+});
+
+// The same flows and searches with each log format of the binary (--log-format text|json).
+for (const format of ['text', 'json']) {
+  describe(`log format ${format}`, () => {
+    let srv;
+    /** Every value that must not leak, by kind. */
+    const used = { codes: new Set(), verifiers: new Set() };
+    /** Every response the browser side received: { label, path, status, headers: [[k,v]…], text }. */
+    const responses = [];
+
+    before(async () => {
+      srv = await startServer({
+        config: {
+          server: {
+            listen: '127.0.0.1:0',
+            allowed_origins: [ORIGIN],
+            connect_timeout_ms: 500,
+            request_timeout_ms: 1500,
+          },
+          providers: {
+            basic: provider(),
+            post: provider({ client_auth: 'client_secret_post', client_secret: SECRET_POST }),
+            github: provider({ token_response: { error_in_200: true } }),
+          },
+        },
+        args: ['--log-format', format],
+        // Secrets from the environment, as documented (never in the file)…
+        env: {
+          RUST_LOG: 'trace',
+          AUTHSPLIT__SERVER__COOKIE_KEY: COOKIE_KEY,
+        },
+      });
+    });
+
+    after(async () => {
+      await srv?.close();
+    });
+
+    /** A backend client that records every response. */
+    function browser(label) {
+      const c = backendClient(srv.authUrl, { origin: ORIGIN });
+      const rec = (path, r) => {
+        responses.push({ label, path, status: r.status, headers: [...r.headers], setCookie: r.headers.getSetCookie(), text: r.text, json: r.json });
+        return r;
+      };
+      return {
+        jar: c.jar,
+        post: async (path, body, o) => rec(path, await c.post(path, body, o)),
+        get: async (path, o) => rec(path, await c.get(path, o)),
+      };
+    }
+
+    /** Registers a transaction and redeems `code` with a fault queued at the token endpoint. */
+    async function exchange(label, providerId, fault, { code = `code_${rand(32)}` } = {}) {
+      const b = browser(label);
+      const { verifier, challenge } = pkcePair();
+      const state = randomToken();
+      used.codes.add(code);
+      used.verifiers.add(verifier);
+      const t = await b.post('/transactions', { provider: providerId, state, code_challenge: challenge, code_challenge_method: 'S256' });
+      assert.equal(t.status, 201, t.text);
+      fp.queueFault(fault);
+      const r = await b.post('/token', { provider: providerId, code, state, code_verifier: verifier });
+      return { b, r, code, verifier };
+    }
+
+    describe('flows with known secrets (all captured)', () => {
+      test('sign-in (userinfo), two rotated refreshes and logout with revocation', async () => {
+        fp.reset();
+        const base = fp.issued.refresh.length;
+        const { b, r } = await exchange('happy', 'basic', 'ok');
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.user?.subject, 'fp-user-1', 'userinfo was called with the access token');
+        assert.equal(fp.count('userinfo'), 1);
+        for (let i = 0; i < 2; i++) {
+          const rr = await b.post('/refresh', {});
+          assert.equal(rr.status, 200, rr.text);
+        }
+        const lo = await b.post('/logout', {});
+        assert.equal(lo.status, 200, lo.text);
+        assert.equal(lo.json.revoked, true);
+        assert.equal(fp.count('revocation'), 1);
+        // What the provider received carried the secrets (so the search below is meaningful).
+        const tokenCalls = fp.tokenCalls();
+        assert.equal(tokenCalls.length, 3);
+        assert.equal(tokenCalls[0].basic.secret, SECRET_BASIC);
+        assert.equal(tokenCalls[1].form.refresh_token, fp.issued.refresh[base]);
+        assert.equal(tokenCalls[2].form.refresh_token, fp.issued.refresh[base + 1]);
+      });
+
+      test('sign-in with client_secret_post', async () => {
+        const { r } = await exchange('post', 'post', 'ok');
+        assert.equal(r.status, 200, r.text);
+        assert.equal(fp.tokenCalls().at(-1).form.client_secret, SECRET_POST);
+      });
+
+      for (const [providerId, fault, status] of [
+        ['basic', 'invalid_grant_echo', 400],
+        ['post', 'invalid_grant_echo', 400],
+        ['github', 'github_echo', 400],
+        ['basic', 'html_echo', 502],
+        ['post', 'html_echo', 502],
+        ['basic', 'server_error_echo', 502],
+        ['post', 'server_error_echo', 502],
+      ]) {
+        test(`provider echoes secrets: ${fault} via ${providerId} → ${status}, typed error`, async () => {
+          const { r } = await exchange(`echo ${fault} ${providerId}`, providerId, fault);
+          assert.equal(r.status, status, r.text);
+          assert.equal(typeof r.json.error, 'string');
+          // The provider really echoed them (the search below is meaningful).
+          const call = fp.tokenCalls().at(-1);
+          assert.equal(call.fault, fault);
+        });
+      }
+
+      test('refresh error echoing the refresh token (400 invalid_grant) ends the session', async () => {
+        const { b, r } = await exchange('refresh echo', 'basic', 'ok');
+        assert.equal(r.status, 200, r.text);
+        fp.queueFault('invalid_grant_echo');
+        const rr = await b.post('/refresh', {});
+        assert.equal(rr.status, 400, rr.text);
+        assert.equal(rr.json.error, 'invalid_grant');
+      });
+
+      test('bad requests carrying secret-looking values are refused without echoing them', async () => {
+        const b = browser('bad input');
+        const { verifier, challenge } = pkcePair();
+        const state = randomToken();
+        await b.post('/transactions', { provider: 'basic', state, code_challenge: challenge, code_challenge_method: 'S256' });
+        // wrong verifier (pkce_mismatch), then a verifier breaking the grammar, then unknown field
+        // and broken JSON carrying a code.
+        const wrong = pkcePair().verifier;
+        used.verifiers.add(wrong);
+        const code = `code_${rand(32)}`;
+        used.codes.add(code);
+        const before = fp.count();
+        const r1 = await b.post('/token', { provider: 'basic', code, state, code_verifier: wrong });
+        assert.equal(r1.json.error, 'pkce_mismatch');
+        const longV = rand(100).slice(0, 129);
+        used.verifiers.add(longV);
+        const r2 = await b.post('/token', { provider: 'basic', code, state, code_verifier: longV });
+        assert.equal(r2.json.error, 'invalid_verifier');
+        const r3 = await b.post('/token', { provider: 'basic', code, state, code_verifier: verifier, client_secret: SECRET_BASIC });
+        assert.equal(r3.json.error, 'invalid_request');
+        const r4 = await b.post('/token', undefined, { rawBody: `{"provider":"basic","code":"${code}","code_verifier":"${verifier}"` });
+        assert.equal(r4.json.error, 'invalid_request');
+        used.verifiers.add(verifier);
+        assert.equal(fp.count(), before, 'none of these reached the provider');
+      });
+    });
+
+    /** Every needle that must not be found, by name. */
+    function needles() {
+      const n = [];
+      const add = (kind, v) => n.push({ kind, v });
+      for (const [id, s] of [['leak-client', SECRET_BASIC], ['leak-client', SECRET_POST]]) {
+        add('client_secret', s);
+        add('client_secret (form-encoded)', enc(s));
+        add('Authorization header value', basicValue(id, s));
+      }
+      add('cookie_key', COOKIE_KEY);
+      add('cookie_key (hex)', Buffer.from(COOKIE_KEY, 'base64').toString('hex'));
+      for (const c of used.codes) add('code', c);
+      for (const v of used.verifiers) add('code_verifier', v);
+      for (const c of fp.issued.codes) add('code', c);
+      return n;
+    }
+    const accessTokens = () => fp.issued.access;
+    const refreshTokens = () => fp.issued.refresh;
+
+
+    describe('nothing leaked (REFERENCE §3.14)', () => {
+      test('the captured material is real: trace logs were written and flows ran', () => {
+        const logs = srv.logs();
+        assert.ok(/TRACE|DEBUG/.test(logs), 'RUST_LOG=trace took effect');
+        assert.ok(logs.length > 10_000, `log volume ${logs.length} bytes`);
+        assert.ok(responses.length >= 20, `${responses.length} responses recorded`);
+        assert.ok(refreshTokens().length >= 4 && accessTokens().length >= 4);
+      });
+
+      test('no secret, code, verifier, access or refresh token in any log line (trace level)', () => {
+        const logs = srv.logs();
+        const all = [
+          ...needles(),
+          ...accessTokens().map((v) => ({ kind: 'access_token', v })),
+          ...refreshTokens().map((v) => ({ kind: 'refresh_token', v })),
+        ];
+        assert.deepEqual(found(logs, all), []);
+      });
+
+      test('no client secret, cookie key, Authorization value, code or verifier in any response', () => {
+        const leaks = [];
+        for (const r of responses) {
+          const hay = `${r.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${r.text}`;
+          for (const f of found(hay, needles())) leaks.push(`${r.label} ${r.path} ${r.status}: ${f}`);
+        }
+        assert.deepEqual(leaks, []);
+      });
+
+      test('the refresh token never reaches the browser: no body, no header, not in Set-Cookie', () => {
+        const leaks = [];
+        const list = refreshTokens().map((v) => ({ kind: 'refresh_token', v }));
+        for (const r of responses) {
+          const hay = `${r.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${r.text}`;
+          for (const f of found(hay, list)) leaks.push(`${r.label} ${r.path} ${r.status}: ${f}`);
+          // Not in any JSON member name either.
+          assert.ok(!/refresh_token/.test(r.text) || r.status >= 400, `${r.label} ${r.path}: no refresh_token member`);
+        }
+        assert.deepEqual(leaks, []);
+        // The session cookie exists and is opaque (encrypted): it carries the token, unreadable.
+        const sessions = responses.flatMap((r) => r.setCookie).filter((h) => /^__Host-authsplit-session=[^;]+/.test(h));
+        assert.ok(sessions.length >= 3, 'session cookies were set');
+      });
+
+      test('access tokens only as `access_token` of a 200 /token or /refresh reply', () => {
+        const leaks = [];
+        const list = accessTokens().map((v) => ({ kind: 'access_token', v }));
+        for (const r of responses) {
+          const headers = r.headers.map(([k, v]) => `${k}: ${v}`).join('\n');
+          for (const f of found(headers, list)) leaks.push(`${r.label} ${r.path} ${r.status} header: ${f}`);
+          const allowed = r.status === 200 && ['/token', '/refresh'].includes(r.path) ? r.json?.access_token : undefined;
+          const body = allowed ? r.text.replace(JSON.stringify(allowed), '""') : r.text;
+          for (const f of found(body, list)) leaks.push(`${r.label} ${r.path} ${r.status} body: ${f}`);
+        }
+        assert.deepEqual(leaks, []);
+      });
+    });
+  });
+}
 
 // Short secrets. The core's redaction of provider text (token.rs `redact_snippet`,
 // `sanitize_text`) is heuristic: runs of ≥20 token characters and `key=value` / `"key":value`
