@@ -47,19 +47,28 @@ function providerCfg(redirectUri, extra = {}) {
 
 before(async () => {
   fp = await startFaultyProvider();
-  port = await freePort();
-  srv = await startServer({
-    config: {
-      server: {
-        listen: `127.0.0.1:${port}`,
-        allowed_origins: [SPA],
-        cookie_key: randomCookieKey(),
-        request_timeout_ms: 3000,
-        static_dir: resolve(REPO_ROOT, 'web/example/dist'),
-      },
-      providers: { fp: providerCfg(`http://127.0.0.1:${port}/rt-callback`) },
-    },
-  });
+  // The redirect URI must name the server's own port (the browser test completes a sign-in on
+  // that origin), so pick a free port first; retry if another process grabbed it meanwhile.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    try {
+      srv = await startServer({
+        config: {
+          server: {
+            listen: `127.0.0.1:${port}`,
+            allowed_origins: [SPA],
+            cookie_key: randomCookieKey(),
+            request_timeout_ms: 3000,
+            static_dir: resolve(REPO_ROOT, 'web/example/dist'),
+          },
+          providers: { fp: providerCfg(`http://127.0.0.1:${port}/rt-callback`) },
+        },
+      });
+      break;
+    } catch (e) {
+      if (attempt >= 3 || !/listen|address|in use/i.test(String(e))) throw e;
+    }
+  }
 });
 
 after(async () => {
