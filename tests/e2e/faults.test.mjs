@@ -149,6 +149,8 @@ function assertError(out, { status, code, cls, providerError, retryAfter, deadli
   if (deadline) assert.ok(ms >= DEADLINE_MS - 100, `a timeout fires at the deadline, not early (${ms.toFixed(0)} ms)`);
   // REFERENCE §3.9 on error bodies too; no tokens reach the browser, no session cookie.
   assert.equal(r.headers.get('cache-control'), 'no-store');
+  // The provider's WWW-Authenticate is never passed on (it would open the browser's Basic dialog).
+  assert.equal(r.headers.get('www-authenticate'), null);
   assert.ok(!('access_token' in r.json), 'no access token in an error body');
   const setCookies = r.headers.getSetCookie();
   assert.ok(!setCookies.some((h) => /^__Host-authsplit-session=[^;]+;/.test(h) && !/Max-Age=0/i.test(h)), 'no session cookie');

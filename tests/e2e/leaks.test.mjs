@@ -274,6 +274,11 @@ for (const format of ['text', 'json']) {
         assert.ok(sessions.length >= 3, 'session cookies were set');
       });
 
+      test('every response is uncacheable (REFERENCE §3.9: Cache-Control: no-store, Pragma: no-cache)', () => {
+        const bad = responses.filter((r) => !r.headers.some(([k, v]) => k === 'cache-control' && v === 'no-store') || !r.headers.some(([k, v]) => k === 'pragma' && v === 'no-cache'));
+        assert.deepEqual(bad.map((r) => `${r.label} ${r.path} ${r.status}`), []);
+      });
+
       test('access tokens only as `access_token` of a 200 /token or /refresh reply', () => {
         const leaks = [];
         const list = accessTokens().map((v) => ({ kind: 'access_token', v }));
