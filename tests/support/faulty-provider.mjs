@@ -52,6 +52,8 @@
 //   server_error_500   500 text/plain "Internal Server Error"
 //   server_error_json  500 {"error":"server_error"}
 //   server_error_echo  500 text/plain echoing the client secret and code
+//   server_error_json_echo  500 JSON {"error":"server_error",...} echoing them, with "/" escaped
+//                      as "\/" (PHP json_encode style)
 //   huge_body          200 JSON, 10 MB, with Content-Length
 //   huge_chunked       200 JSON, 10 MB, chunked (no Content-Length)
 //   reset_before_headers   TCP RST as soon as the request arrived
@@ -293,6 +295,9 @@ export async function startFaultyProvider(opts = {}) {
     server_error_500: (rec, req, res) => text(res, 500, 'Internal Server Error'),
     server_error_json: (rec, req, res) => json(res, 500, { error: 'server_error', error_description: 'database down' }),
     server_error_echo: (rec, req, res) => text(res, 500, `Exception: ${echoText(rec)}`),
+    // PHP's json_encode escapes "/" as "\/": the raw body holds the secret in escaped form.
+    server_error_json_echo: (rec, req, res) =>
+      json(res, 500, JSON.stringify({ error: 'server_error', error_description: `failed: ${echoText(rec)}` }).replace(/\//g, '\\/')),
     huge_body: (rec, req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': HUGE });
       streamHuge(res);
