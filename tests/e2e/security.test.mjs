@@ -545,6 +545,19 @@ describe('refresh under rotation (REFERENCE §3.10; RFC 9700 §4.14.2)', () => {
 });
 
 describe('sessions are never silently lost or resurrected (REFERENCE §3.10)', () => {
+  test('a session cookie copied before logout is dead afterwards: 401 not_authenticated, 0 upstream calls', async () => {
+    const { c } = await signIn();
+    const copy = c.jar.clone();
+    const lo = await c.post('/logout', {});
+    assert.equal(lo.status, 200, lo.text);
+    assert.equal(lo.json.revoked, true);
+    fp.reset();
+    const r = await c.post('/refresh', {}, { jar: copy });
+    assert.equal(r.status, 401, r.text);
+    assert.equal(r.json.error, 'not_authenticated');
+    assert.equal(fp.count(), 0, 'the replayed cookie did not reach the provider');
+  });
+
   test(
     'logout while a refresh is in flight: afterwards no session in the browser and no live refresh token at the provider',
     async () => {
