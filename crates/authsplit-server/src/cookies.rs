@@ -180,6 +180,9 @@ pub(crate) struct TxCookie {
     /// Expected issuer (RFC 9207), if known.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// Whether the provider advertises `iss` in the authorization response (RFC 9207 §3).
+    #[serde(default)]
+    pub require_iss: bool,
     /// Unix seconds.
     pub created_at: u64,
 }

@@ -109,6 +109,7 @@ pub(crate) async fn create_transaction(
         code_challenge: req.code_challenge,
         nonce: req.nonce,
         issuer: ep.issuer.clone(),
+        require_iss: ep.require_iss,
         created_at: app.now(),
     };
     let reply = TransactionResponse {
@@ -180,7 +181,14 @@ fn check_transaction(
             "the code verifier does not match the registered challenge",
         ));
     }
-    // RFC 9207 §2.4: exact issuer when the callback carried one.
+    // RFC 9207 §2.4: a server that advertises `iss` must send it…
+    if req.iss.is_none() && tx.require_iss {
+        return Err(ApiError::new(
+            ErrorCode::IssMissing,
+            "iss is missing although the provider sends it",
+        ));
+    }
+    // …and it must be the exact issuer.
     if let (Some(got), Some(want)) = (&req.iss, &tx.issuer)
         && got != want
     {
@@ -238,7 +246,9 @@ async fn exchange(
 ) -> Result<(TokenReply, SessionCookie), ApiError> {
     let started = Instant::now();
     let span = tracing::info_span!("token_exchange", provider = %provider.id);
-    let result = async {
+    // One deadline for the whole exchange (token, JWKS, userinfo), not one per call.
+    let deadline = app.inner.out.total_timeout();
+    let work = async {
         let out = &app.inner.out;
         // RFC 6749 §4.1.3 + RFC 7636 §4.5; grant_type and redirect_uri fixed server-side.
         let form = vec![
@@ -308,8 +318,15 @@ async fn exchange(
             created_at: app.now(),
         };
         Ok::<_, ApiError>((reply, session))
-    }
-    .await;
+    };
+    let result = tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                ErrorCode::ProviderTimeout,
+                "the provider did not answer in time",
+            ))
+        });
     let latency_ms = started.elapsed().as_millis() as u64;
     let _g = span.enter();
     match &result {
@@ -365,7 +382,8 @@ async fn userinfo(
         .send(&provider.id, EndpointKind::Userinfo, &provider.permits, req)
         .await?;
     if f.status != 200 {
-        return Err(unexpected("the userinfo request failed", &f));
+        let e = unexpected("the userinfo request failed", &f);
+        return Err(crate::outbound::scrub(e, &[access_token.to_owned()]));
     }
     match serde_json::from_slice::<Value>(&f.body) {
         Ok(Value::Object(m)) => Ok(m),

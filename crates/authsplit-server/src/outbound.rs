@@ -86,6 +86,11 @@ impl Outbound {
         })
     }
 
+    /// The total timeout of one call; also the deadline of a whole code exchange.
+    pub fn total_timeout(&self) -> Duration {
+        self.total
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
@@ -212,6 +217,46 @@ pub(crate) fn parse_retry_after(v: &str) -> Option<u64> {
     let now = time::OffsetDateTime::now_utc();
     let secs = (when - now).whole_seconds();
     Some(secs.clamp(0, 3600) as u64)
+}
+
+/// Replaces every occurrence of a known secret (and its form-urlencoded and percent-encoded
+/// forms) in the provider-supplied parts of an error (`error_description`, `error_uri`, the
+/// response snippet) with `[redacted]` — for providers that echo the request back.
+pub(crate) fn scrub(mut e: Error, secrets: &[String]) -> Error {
+    let mut needles: Vec<String> = Vec::new();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        needles.push(s.clone());
+        needles.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
+        needles.push(s.replace(' ', "%20"));
+    }
+    // Longest first, so a secret is not partly replaced through one of its substrings.
+    needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    needles.dedup();
+    let clean = |text: &mut String| {
+        for n in &needles {
+            if text.contains(n.as_str()) {
+                *text = text.replace(n.as_str(), "[redacted]");
+            }
+        }
+    };
+    if let Some(pe) = e.provider_error.as_mut() {
+        if let Some(d) = pe.error_description.as_mut() {
+            clean(d);
+        }
+        if let Some(u) = pe.error_uri.as_mut() {
+            clean(u);
+        }
+    }
+    if let Some(r) = e.response.as_mut() {
+        clean(&mut r.snippet);
+    }
+    let mut m = e.message.to_string();
+    let before = m.clone();
+    clean(&mut m);
+    if m != before {
+        e.message = m.into();
+    }
+    e
 }
 
 /// Turns a non-2xx/unexpected response from a non-token endpoint into a typed error.

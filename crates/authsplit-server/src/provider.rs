@@ -421,7 +421,21 @@ impl Provider {
         form: Vec<(&'static str, String)>,
         now: u64,
     ) -> Result<TokenSet, ApiError> {
-        let f = self.post_form(out, kind, &ep.token_endpoint, form).await?;
+        // Values a provider might echo back in an error text: never pass them on.
+        let mut secrets: Vec<String> = form
+            .iter()
+            .filter(|(k, _)| matches!(*k, "code" | "code_verifier" | "refresh_token"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        if let Some(sec) = &self.cfg.client_secret {
+            secrets.push(sec.expose().to_owned());
+            let basic = basic_auth_value(&self.cfg.client_id, sec.expose());
+            secrets.push(basic.trim_start_matches("Basic ").to_owned());
+        }
+        let f = self
+            .post_form(out, kind, &ep.token_endpoint, form)
+            .await
+            .map_err(|e| crate::outbound::scrub(e, &secrets))?;
         authsplit_core::token::parse_token_response(
             f.status,
             f.content_type.as_deref(),
@@ -429,7 +443,9 @@ impl Provider {
             &self.token_options,
             now,
         )
-        .map_err(|e| ApiError::from(e).with_retry_after(f.retry_after))
+        .map_err(|e| {
+            ApiError::from(crate::outbound::scrub(e, &secrets)).with_retry_after(f.retry_after)
+        })
     }
 }
 

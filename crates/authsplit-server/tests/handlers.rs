@@ -1004,3 +1004,78 @@ async fn logout_during_refresh_revokes_the_rotated_token() {
     }
     assert_eq!(stub.token_calls(), calls, "no refresh after logout");
 }
+
+// REFERENCE §3.14: a provider that echoes the request (code, verifier, client secret in any
+// encoding) in its error text does not get those values to the browser.
+#[tokio::test]
+async fn echoed_secrets_are_scrubbed_from_provider_errors() {
+    let (stub, app) = setup().await;
+    let echo = format!(
+        "bad code {CODE} for client secret {SECRET} ({}), verifier {VERIFIER}",
+        "a%2Bb%3Ac%25d%2Fe+f"
+    );
+    stub.push_token(Reply::json(
+        400,
+        json!({"error": "invalid_grant", "error_description": echo}),
+    ));
+    let cookie = register(&app, "stub").await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie)),
+    )
+    .await;
+    assert_error(&r, 400, "invalid_grant");
+    let desc = r.json["provider_error_description"].as_str().unwrap();
+    assert!(desc.contains("[redacted]"), "{desc}");
+    for secret in [CODE, SECRET, "a%2Bb%3Ac%25d%2Fe+f", VERIFIER] {
+        assert!(!r.text.contains(secret), "{secret} echoed: {}", r.text);
+    }
+    // The same for an HTML error page (the snippet goes to the log, not the body).
+    stub.push_token(Reply {
+        status: 500,
+        content_type: "text/html",
+        body: format!("<p>{echo}</p>"),
+        extra: vec![],
+        delay_ms: 0,
+    });
+    let cookie = register(&app, "stub").await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 502, "{}", r.text);
+    for secret in [CODE, SECRET, VERIFIER] {
+        assert!(!r.text.contains(secret), "{secret} echoed: {}", r.text);
+    }
+}
+
+// REFERENCE §3.15: one deadline for the whole POST /token (token + userinfo), so the browser
+// gets an answer within request_timeout_ms + ε, not one timeout per upstream call.
+#[tokio::test]
+async fn whole_exchange_has_one_deadline() {
+    let stub = Stub::start().await;
+    let mut cfg = base_config(&stub);
+    cfg.server.request_timeout_ms = 700;
+    let app = app_with(cfg, None);
+    let mut slow = default_token_reply();
+    slow.delay_ms = 450;
+    stub.push_token(slow);
+    let mut hanging = Reply::json(200, json!({"sub": "user-1"}));
+    hanging.delay_ms = 5000;
+    *stub.inner.userinfo.lock().unwrap() = Some(hanging);
+    let cookie = register(&app, "stub").await;
+    let t0 = std::time::Instant::now();
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie)),
+    )
+    .await;
+    let took = t0.elapsed();
+    assert_error(&r, 504, "provider_timeout");
+    assert!(
+        took < std::time::Duration::from_millis(700 + 250),
+        "took {took:?}"
+    );
+    assert_eq!(stub.token_calls(), 1);
+}

@@ -43,7 +43,11 @@ async fn no_secret_in_logs() {
     let cookie = register(&app, "op").await;
     let idt = id_token(&good_claims(&stub));
     stub.push_token(token_reply_with(idt.clone()));
-    let r = send(&app, post("/auth/token", &token_body("op"), Some(&cookie))).await;
+    let r = send(
+        &app,
+        post("/auth/token", &op_token_body(&stub), Some(&cookie)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let session = r.cookie_header();
     let r = send(&app, post("/auth/refresh", &json!({}), Some(&session))).await;
@@ -55,7 +59,11 @@ async fn no_secret_in_logs() {
         json!({"error": "invalid_grant",
         "error_description": "bad", "refresh_token": REFRESH_TOKEN, "access_token": ACCESS_TOKEN}),
     ));
-    let r = send(&app, post("/auth/token", &token_body("op"), Some(&cookie))).await;
+    let r = send(
+        &app,
+        post("/auth/token", &op_token_body(&stub), Some(&cookie)),
+    )
+    .await;
     assert_eq!(r.error(), "invalid_grant");
     let _ = send(&app, post("/auth/logout", &json!({}), Some(&session))).await;
 

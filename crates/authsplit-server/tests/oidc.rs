@@ -88,7 +88,11 @@ async fn bad_id_tokens_are_refused() {
     for (what, idt) in cases {
         let cookie = register(&app, "op").await;
         stub.push_token(token_reply_with(idt));
-        let r = send(&app, post("/auth/token", &token_body("op"), Some(&cookie))).await;
+        let r = send(
+            &app,
+            post("/auth/token", &op_token_body(&stub), Some(&cookie)),
+        )
+        .await;
         assert_error(&r, 502, "invalid_id_token");
         assert!(r.json.get("access_token").is_none(), "{what}");
         assert!(
@@ -108,7 +112,11 @@ async fn userinfo_sub_must_match() {
     let app = app_with(oidc_config(&stub), None);
     let cookie = register(&app, "op").await;
     stub.push_token(token_reply_with(id_token(&good_claims(&stub))));
-    let r = send(&app, post("/auth/token", &token_body("op"), Some(&cookie))).await;
+    let r = send(
+        &app,
+        post("/auth/token", &op_token_body(&stub), Some(&cookie)),
+    )
+    .await;
     assert_error(&r, 502, "invalid_id_token");
 }
 
@@ -130,4 +138,16 @@ async fn issuer_mismatch_refuses_the_provider() {
     let app = axum::Router::new().nest("/auth", auth.router());
     let r = send(&app, post("/auth/transactions", &tx_body("op"), None)).await;
     assert_error(&r, 502, "discovery_failed");
+}
+
+// RFC 9207 §2.4: when the provider advertises `authorization_response_iss_parameter_supported`,
+// a callback without `iss` is refused (iss_missing) before any outbound call.
+#[tokio::test]
+async fn missing_iss_when_advertised_is_refused() {
+    let stub = oidc_stub().await;
+    let app = app_with(oidc_config(&stub), None);
+    let cookie = register(&app, "op").await;
+    let r = send(&app, post("/auth/token", &token_body("op"), Some(&cookie))).await;
+    assert_error(&r, 400, "iss_missing");
+    assert_eq!(stub.token_calls(), 0);
 }

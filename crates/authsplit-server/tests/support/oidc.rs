@@ -91,3 +91,10 @@ pub async fn oidc_stub() -> Stub {
     *stub.inner.jwks.lock().unwrap() = Some(jwks());
     stub
 }
+
+/// A `/token` body for the OIDC stub, with the `iss` the callback carries (RFC 9207).
+pub fn op_token_body(stub: &Stub) -> Value {
+    let mut b = token_body("op");
+    b["iss"] = json!(stub.base);
+    b
+}
