@@ -528,10 +528,24 @@ test('5 concurrent refreshes of one session while the provider never answers →
   await assertHealthy();
 });
 
-test('after the whole matrix: a normal exchange still works and nothing panicked', async () => {
+test('after the whole matrix: a normal exchange still works, nothing panicked, no secret in the log (REFERENCE §3.14)', async () => {
   const { r } = await exchangeWith('ok');
   assert.equal(r.status, 200, r.text);
   await assertHealthy();
   const logs = srv.logs();
   assert.ok(!/panicked|RUST_BACKTRACE|stack backtrace/i.test(logs), 'no panic in the server log');
+  // Every value that crossed to the provider during this file, and every token it issued.
+  const enc = (s) => new URLSearchParams({ x: s }).toString().slice(2);
+  const needles = new Map([
+    [CLIENT_SECRET, 'client_secret'],
+    [enc(CLIENT_SECRET), 'client_secret (form-encoded)'],
+  ]);
+  for (const c of fp.history) {
+    if (c.headers.authorization) needles.set(c.headers.authorization.replace(/^\w+ /, ''), `${c.endpoint} Authorization`);
+    for (const k of ['code', 'code_verifier', 'refresh_token', 'token']) if (c.form[k]) needles.set(c.form[k], k);
+  }
+  for (const t of [...fp.issued.access, ...fp.issued.refresh]) needles.set(t, 'issued token');
+  assert.ok(needles.size > 100, `${needles.size} values searched`);
+  const leaks = [...needles].filter(([v]) => logs.includes(v)).map(([v, k]) => `${k} ${v.slice(0, 10)}…`);
+  assert.deepEqual(leaks, []);
 });

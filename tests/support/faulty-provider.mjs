@@ -130,6 +130,8 @@ export async function startFaultyProvider(opts = {}) {
   const queue = [];
   /** @type {object[]} */
   const calls = [];
+  /** Every request ever received (not cleared by reset()). */
+  const history = [];
   const sockets = new Set();
   const timers = new Set();
   /** Tokens this server issued (every value, so tests can search for them). */
@@ -377,6 +379,7 @@ export async function startFaultyProvider(opts = {}) {
       fault: undefined,
     };
     calls.push(rec);
+    history.push(rec);
     return rec;
   }
 
@@ -483,8 +486,10 @@ export async function startFaultyProvider(opts = {}) {
     authorizationEndpoint: `${url}/authorize`,
     userinfoEndpoint: `${url}/userinfo`,
     revocationEndpoint: `${url}/revoke`,
-    /** Every recorded request. */
+    /** Every recorded request since the last reset(). */
     calls,
+    /** Every request since start (reset() does not clear it). */
+    history,
     /** Every token value this server issued. */
     issued,
     /** Fault names this server knows. */
