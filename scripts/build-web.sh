@@ -32,7 +32,7 @@ cargo build -p authsplit-wasm --target wasm32-unknown-unknown --profile wasm-rel
 
 # wasm-bindgen + wasm-opt only when the cargo output changed.
 stamp="$PKG/.build-stamp"
-sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0" web/scripts/minify-imports.mjs) | sha256sum | cut -d' ' -f1)
+sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0" web/scripts/minify-names.mjs) | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -f "$PKG/authsplit_wasm_bg.wasm" ]; then
   echo "[build-web] web/pkg up to date"
 else
@@ -40,8 +40,8 @@ else
   rm -rf "$PKG.tmp"
   wasm-bindgen --target web --remove-name-section --remove-producers-section \
     --out-dir "$PKG.tmp" --out-name authsplit_wasm "$WASM_IN"
-  echo "[build-web] short import names (web/scripts/minify-imports.mjs)"
-  node web/scripts/minify-imports.mjs "$PKG.tmp" authsplit_wasm
+  echo "[build-web] short import/export names (web/scripts/minify-names.mjs)"
+  node web/scripts/minify-names.mjs "$PKG.tmp" authsplit_wasm
   echo "[build-web] wasm-opt -Oz"
   # The features rustc enables by default for wasm32-unknown-unknown; the target_features
   # section itself is not needed at run time.

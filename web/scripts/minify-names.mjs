@@ -1,32 +1,37 @@
-// Shortens the import names of a wasm-bindgen `--target web` package (size, web/README.md
-// "Size"): wasm-bindgen names every JS import `__wbg_<name>_<16 hex digits>` in a module
-// called "./authsplit_wasm_bg.js"; those names are stored twice (the wasm import section and
-// the keys of the JS glue's import object) and the hex digits do not compress. This renames,
-// consistently in both files, the import *modules* to "a", "b", … and the import *fields* of
-// the glue's own module to "a", "b", … (snippet modules keep their field names: they are the
-// snippet's real export names).
+// Shortens the import and export names of a wasm-bindgen `--target web` package (size,
+// web/README.md "Size"): wasm-bindgen names every JS import `__wbg_<name>_<16 hex digits>` in
+// a module called "./authsplit_wasm_bg.js", and exports `authclient_handleCallback`,
+// `__wbindgen_malloc`, …; each name is stored in the wasm module and again in the JS glue
+// (import-object keys, `wasm.<export>` accesses that no minifier renames), and the hex digits
+// do not compress. This renames, consistently in the module, the glue and the glue's .d.ts:
+// - the import *modules* to "a", "b", …;
+// - the import *fields* of the glue's own module to "a", "b", … (snippet modules keep their
+//   field names: they are the snippet's real export names);
+// - every export the glue uses only as `wasm.<name>` (or not at all) to "a", "b", ….
 //
-//   node web/scripts/minify-imports.mjs <dir> <name>   # rewrites <dir>/<name>_bg.wasm and <dir>/<name>.js
+//   node web/scripts/minify-names.mjs <dir> <name>   # rewrites <dir>/<name>_bg.wasm, <dir>/<name>.js, <dir>/<name>.d.ts
 //
 // It refuses (exit 1, nothing written) when the glue does not look as expected, so a
 // wasm-bindgen upgrade that changes the glue's shape fails the build instead of producing a
 // broken package.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [dir, name] = process.argv.slice(2);
 if (!dir || !name) {
-  console.error('usage: minify-imports.mjs <dir> <name>');
+  console.error('usage: minify-names.mjs <dir> <name>');
   process.exit(2);
 }
 const wasmPath = join(dir, `${name}_bg.wasm`);
 const jsPath = join(dir, `${name}.js`);
+const dtsPaths = [join(dir, `${name}.d.ts`), join(dir, `${name}_bg.wasm.d.ts`)];
 const wasm = readFileSync(wasmPath);
 let js = readFileSync(jsPath, 'utf8');
+const dts = dtsPaths.map((p) => (existsSync(p) ? readFileSync(p, 'utf8') : null));
 
 const fail = (msg) => {
-  console.error(`minify-imports: ${msg}`);
+  console.error(`minify-names: ${msg}`);
   process.exit(1);
 };
 
@@ -136,27 +141,83 @@ for (const imp of imports) {
   fieldMap.set(imp.field, to);
 }
 
-// Rebuild the import section.
-const entries = imports.map((imp) =>
-  Buffer.concat([
-    encName(moduleMap.get(imp.module)),
-    encName(imp.module === glueModule ? fieldMap.get(imp.field) : imp.field),
-    imp.desc,
-  ]),
+// Exports: `name` (vec), kind byte, index (LEB128).
+const exportSection = sections.find((s) => s.id === 7);
+if (!exportSection) fail('no export section');
+const exports = [];
+{
+  let p = exportSection.start;
+  let count;
+  [count, p] = readU32(wasm, p);
+  for (let i = 0; i < count; i++) {
+    let field;
+    [field, p] = readName(wasm, p);
+    const descStart = p;
+    p += 1;
+    [, p] = readU32(wasm, p);
+    exports.push({ field, desc: wasm.subarray(descStart, p) });
+  }
+  if (p !== exportSection.end) fail('export section length mismatch');
+}
+const exportMap = new Map();
+{
+  const kept = new Set();
+  const renamable = [];
+  for (const exp of exports) {
+    const all = (js.match(new RegExp(`(?<![\\w$])${escape(exp.field)}(?![\\w$])`, 'g')) || []).length;
+    const viaWasm = (js.match(new RegExp(`\\bwasm\\.${escape(exp.field)}(?![\\w$])`, 'g')) || []).length;
+    if (all === viaWasm) renamable.push(exp.field);
+    else kept.add(exp.field);
+  }
+  let n = 0;
+  for (const field of renamable) {
+    let to;
+    do to = shortName(n++);
+    while (kept.has(to));
+    exportMap.set(field, to);
+    js = js.replace(new RegExp(`\\bwasm\\.${escape(field)}(?![\\w$])`, 'g'), `wasm.${to}`);
+    for (let i = 0; i < dts.length; i++) {
+      if (dts[i] === null) continue;
+      dts[i] = dts[i]
+        .replace(new RegExp(`^(\\s*readonly )${escape(field)}:`, 'm'), `$1${to}:`)
+        .replace(new RegExp(`^(export const )${escape(field)}:`, 'm'), `$1${to}:`);
+    }
+  }
+}
+
+// Rebuild the import and export sections (the export section comes after the import section).
+const section = (id, items) => {
+  const body = Buffer.concat([writeU32(items.length), ...items]);
+  return Buffer.concat([Buffer.from([id]), writeU32(body.length), body]);
+};
+const importBytes = section(
+  2,
+  imports.map((imp) =>
+    Buffer.concat([
+      encName(moduleMap.get(imp.module)),
+      encName(imp.module === glueModule ? fieldMap.get(imp.field) ?? imp.field : imp.field),
+      imp.desc,
+    ]),
+  ),
 );
-const body = Buffer.concat([writeU32(imports.length), ...entries]);
+const exportBytes = section(
+  7,
+  exports.map((exp) => Buffer.concat([encName(exportMap.get(exp.field) ?? exp.field), exp.desc])),
+);
+if (exportSection.headerStart < importSection.end) fail('export section before import section');
 const out = Buffer.concat([
   wasm.subarray(0, importSection.headerStart),
-  Buffer.from([2]),
-  writeU32(body.length),
-  body,
-  wasm.subarray(importSection.end),
+  importBytes,
+  wasm.subarray(importSection.end, exportSection.headerStart),
+  exportBytes,
+  wasm.subarray(exportSection.end),
 ]);
 
 writeFileSync(wasmPath, out);
 writeFileSync(jsPath, js);
+dts.forEach((text, i) => text !== null && writeFileSync(dtsPaths[i], text));
 console.log(
-  `minify-imports: ${imports.length} imports, ${fieldMap.size} renamed; import section ${
-    importSection.end - importSection.start
-  } → ${body.length} bytes`,
+  `minify-names: ${imports.length} imports (${fieldMap.size} fields renamed), ${exports.length} exports (${exportMap.size} renamed); ${
+    wasm.length
+  } → ${out.length} bytes`,
 );
