@@ -130,6 +130,9 @@ export async function startFaultyProvider(opts = {}) {
   const queue = [];
   /** @type {object[]} */
   const calls = [];
+  /** Requests in progress and the highest number seen at once, per endpoint. */
+  const inFlight = {};
+  const maxInFlight = {};
   /** Every request ever received (not cleared by reset()). */
   const history = [];
   const sockets = new Set();
@@ -404,6 +407,18 @@ export async function startFaultyProvider(opts = {}) {
       return;
     }
     const rec = record(req, endpoint, body);
+    // Requests being handled right now, per endpoint (for concurrency caps).
+    inFlight[endpoint] = (inFlight[endpoint] ?? 0) + 1;
+    maxInFlight[endpoint] = Math.max(maxInFlight[endpoint] ?? 0, inFlight[endpoint]);
+    let done = false;
+    const finish = () => {
+      if (!done) {
+        done = true;
+        inFlight[endpoint] -= 1;
+      }
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
     switch (endpoint) {
       case 'token': {
         const f = queue.length ? queue.shift() : defaultFault;
@@ -490,6 +505,8 @@ export async function startFaultyProvider(opts = {}) {
     calls,
     /** Every request since start (reset() does not clear it). */
     history,
+    /** The most requests one endpoint was handling at the same time since the last reset(). */
+    maxInFlight: (endpoint) => maxInFlight[endpoint] ?? 0,
     /** Every token value this server issued. */
     issued,
     /** Fault names this server knows. */
@@ -523,6 +540,7 @@ export async function startFaultyProvider(opts = {}) {
     reset() {
       calls.length = 0;
       queue.length = 0;
+      for (const k of Object.keys(maxInFlight)) maxInFlight[k] = inFlight[k] ?? 0;
       defaultFault = { name: 'ok' };
       userinfoFault = { name: 'ok' };
       revocationFault = { name: 'ok' };
