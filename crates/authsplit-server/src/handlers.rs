@@ -629,7 +629,15 @@ pub(crate) async fn logout(
     Ok((out_headers, Json(reply)).into_response())
 }
 
-async fn revoke(app: &AppState, provider: &Provider, url: &str, rt: &str) -> bool {
+/// What one revocation attempt achieved.
+enum Revocation {
+    Done,
+    /// 429/503 or a transport failure: worth retrying after this many seconds.
+    Later(u64),
+    Refused,
+}
+
+async fn revoke_once(app: &AppState, provider: &Provider, url: &str, rt: &str) -> Revocation {
     let form = vec![
         ("token", rt.to_owned()),
         ("token_type_hint", "refresh_token".to_owned()),
@@ -639,24 +647,63 @@ async fn revoke(app: &AppState, provider: &Provider, url: &str, rt: &str) -> boo
         .await
     {
         // RFC 7009 §2.2: 200 also for tokens the server does not know.
-        Ok(f) if f.status == 200 => true,
-        Ok(f) if f.status == 503 => {
-            // RFC 7009 §2.2.1: the client may retry later; the cookie is gone either way.
-            tracing::warn!(provider = %provider.id, retry_after = ?f.retry_after,
-                "revocation: provider unavailable (503); token not revoked");
-            false
+        Ok(f) if f.status == 200 => Revocation::Done,
+        Ok(f) if f.status == 503 || f.status == 429 => {
+            // RFC 7009 §2.2.1: retry later (Retry-After).
+            tracing::warn!(provider = %provider.id, status = f.status, retry_after = ?f.retry_after,
+                "revocation: provider unavailable; will retry");
+            Revocation::Later(f.retry_after.unwrap_or(REVOKE_RETRY_DEFAULT_SECS))
         }
         Ok(f) => {
             tracing::warn!(provider = %provider.id, status = f.status,
                 "revocation: provider refused; token not revoked");
-            false
+            Revocation::Refused
         }
         Err(e) => {
             tracing::warn!(provider = %provider.id, code = e.code().as_str(),
-                "revocation: provider unreachable; token not revoked");
-            false
+                "revocation: provider unreachable; will retry");
+            Revocation::Later(REVOKE_RETRY_DEFAULT_SECS)
         }
     }
+}
+
+const REVOKE_RETRY_DEFAULT_SECS: u64 = 2;
+const REVOKE_RETRY_MAX_DELAY_SECS: u64 = 60;
+const REVOKE_RETRY_ATTEMPTS: usize = 3;
+
+/// Revokes now; when the provider says "later" (RFC 7009 §2.2.1), retries in the background
+/// (bounded: a few attempts, Retry-After capped at 60 s, a limited number of pending retries).
+/// Returns whether the first attempt succeeded.
+async fn revoke(app: &AppState, provider: &std::sync::Arc<Provider>, url: &str, rt: &str) -> bool {
+    let mut delay = match revoke_once(app, provider, url, rt).await {
+        Revocation::Done => return true,
+        Revocation::Refused => return false,
+        Revocation::Later(d) => d,
+    };
+    let Ok(permit) = app.inner.revocation_retries.clone().try_acquire_owned() else {
+        tracing::warn!(provider = %provider.id, "revocation: too many pending retries; token not revoked");
+        return false;
+    };
+    let (app, provider, url, rt) = (app.clone(), provider.clone(), url.to_owned(), rt.to_owned());
+    tokio::spawn(async move {
+        let _permit = permit;
+        for attempt in 1..=REVOKE_RETRY_ATTEMPTS {
+            tokio::time::sleep(Duration::from_secs(
+                delay.clamp(1, REVOKE_RETRY_MAX_DELAY_SECS),
+            ))
+            .await;
+            match revoke_once(&app, &provider, &url, &rt).await {
+                Revocation::Done => {
+                    tracing::info!(provider = %provider.id, attempt, "revocation: done on retry");
+                    return;
+                }
+                Revocation::Refused => return,
+                Revocation::Later(d) => delay = d,
+            }
+        }
+        tracing::warn!(provider = %provider.id, "revocation: gave up after retries");
+    });
+    false
 }
 
 /// `client_id` (+ `post_logout_redirect_uri`) identify the RP (OIDC RP-Initiated Logout §2).

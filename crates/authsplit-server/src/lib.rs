@@ -84,6 +84,7 @@ pub(crate) struct Inner {
     pub ttl: u64,
     pub used_tx: StdMutex<HashMap<String, u64>>,
     pub ended_sessions: StdMutex<HashMap<String, u64>>,
+    pub revocation_retries: Arc<tokio::sync::Semaphore>,
     pub sessions: StdMutex<HashMap<String, SessionSlot>>,
     pub warnings: Vec<String>,
 }
@@ -306,6 +307,7 @@ impl AuthsplitBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
             used_tx: StdMutex::new(HashMap::new()),
             ended_sessions: StdMutex::new(HashMap::new()),
+            revocation_retries: Arc::new(tokio::sync::Semaphore::new(256)),
             sessions: StdMutex::new(HashMap::new()),
             warnings,
             server,

@@ -228,6 +228,14 @@ pub(crate) fn scrub(mut e: Error, secrets: &[String]) -> Error {
         needles.push(s.clone());
         needles.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
         needles.push(s.replace(' ', "%20"));
+        // As it appears inside a JSON string: escaped quotes/backslashes, and the optional
+        // escapes of "/" (`\/`, PHP style) and `\u002f`.
+        let json = serde_json::to_string(s).unwrap_or_default();
+        let json = json.trim_matches('"').to_owned();
+        needles.push(json.replace('/', "\\/"));
+        needles.push(json.replace('/', "\\u002f"));
+        needles.push(json.replace('/', "\\u002F"));
+        needles.push(json);
     }
     // Longest first, so a secret is not partly replaced through one of its substrings.
     needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
@@ -275,6 +283,27 @@ pub(crate) fn unexpected(what: &'static str, f: &Fetched) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // REFERENCE §3.14: echoed secrets are removed in every encoding a provider may use.
+    #[test]
+    fn scrub_covers_plain_form_and_json_escaped_forms() {
+        let secret = "a+b:c%d/e f".to_owned();
+        for text in [
+            "echo a+b:c%d/e f",
+            "echo a%2Bb%3Ac%25d%2Fe+f",
+            "echo a+b:c%d\\/e f",
+            "echo a+b:c%d\\u002fe f",
+        ] {
+            let mut e = Error::new(ErrorCode::ProviderError, "x").with_response(ResponseInfo {
+                status: 400,
+                content_type: None,
+                snippet: text.to_owned(),
+            });
+            e = scrub(e, std::slice::from_ref(&secret));
+            let snippet = &e.response().map(|r| r.snippet.clone()).unwrap_or_default();
+            assert_eq!(snippet, "echo [redacted]", "{text}");
+        }
+    }
 
     #[test]
     fn retry_after_forms() {

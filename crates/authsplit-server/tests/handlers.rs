@@ -1079,3 +1079,36 @@ async fn whole_exchange_has_one_deadline() {
     );
     assert_eq!(stub.token_calls(), 1);
 }
+
+// RFC 7009 §2.2.1 / REFERENCE §3.12: a 503 + Retry-After at revocation is retried later (in the
+// background, bounded); logout itself answers at once with revoked=false.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_503_is_retried_after_retry_after() {
+    let (stub, app) = setup().await;
+    let cookie = register(&app, "stub").await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie)),
+    )
+    .await;
+    *stub.inner.revoke.lock().unwrap() = Some(Reply {
+        status: 503,
+        content_type: "text/plain",
+        body: "busy".into(),
+        extra: vec![("retry-after", "1".into())],
+        delay_ms: 0,
+    });
+    let lo = send(
+        &app,
+        post("/auth/logout", &json!({}), Some(&r.cookie_header())),
+    )
+    .await;
+    assert_eq!(lo.status, StatusCode::OK, "{}", lo.text);
+    assert_eq!(lo.json["revoked"], false);
+    assert_eq!(stub.calls_to("/revoke").len(), 1);
+    *stub.inner.revoke.lock().unwrap() = None; // 200 from now on
+    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    let calls = stub.calls_to("/revoke");
+    assert_eq!(calls.len(), 2, "one retry after Retry-After, then done");
+    assert_eq!(calls[1].form_get("token").as_deref(), Some(REFRESH_TOKEN));
+}
