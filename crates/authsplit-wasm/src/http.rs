@@ -35,6 +35,39 @@ export function authsplitThenOk(p, step) {
 export function authsplitRequest(input, init) {
   return new Request(input, init ?? undefined);
 }
+export function authsplitOptions(o, page) {
+  const fail = (m) => { throw m; };
+  const isObj = (v) => typeof v == "object" && v !== null && !Array.isArray(v);
+  const isStr = (v) => typeof v == "string";
+  const http = (s) => {
+    try {
+      const u = new URL(s, page);
+      if (u.protocol == "https:" || u.protocol == "http:") return u;
+    } catch {}
+  };
+  if (!isObj(o)) fail("AuthClient options must be an object");
+  const b = o.backendUrl, p = o.provider, x = o.extraParams, a = o.apiOrigins, extras = [];
+  if (!isStr(b) || !b) fail("backendUrl (string) is required");
+  const u = http(b) || fail("backendUrl must be an http(s) URL or a path");
+  if (u.search || u.hash) fail("backendUrl must not have a query or fragment");
+  if (!isStr(p) || !p) fail("provider (string) is required");
+  const opt = (v, m) => (v == null ? undefined : isStr(v) ? v : fail(m));
+  const redirect = opt(o.redirectUri, "redirectUri must be a string");
+  const scope = opt(o.scope, "scope must be a space-separated string");
+  if (isObj(x)) {
+    for (const [k, v] of Object.entries(x)) extras.push(k, isStr(v) ? v : fail("extraParams values must be strings"));
+  } else if (x != null) fail("extraParams must be an object of strings");
+  if (a != null && (!Array.isArray(a) || !a.every(isStr))) fail("apiOrigins must be an array of origins");
+  return [
+    u.href.replace(/\/+$/, ""),
+    u.origin,
+    p,
+    redirect,
+    scope && scope.split(/\s+/).filter(Boolean),
+    extras,
+    (a || []).map((s) => (http(s) || fail("apiOrigins must be an array of http(s) origins")).origin),
+  ];
+}
 "#)]
 extern "C" {
     /// `fetch(url, {POST, credentials: include, JSON, x-authsplit: 1})` → `[ok, json|null]`, or
@@ -47,6 +80,10 @@ extern "C" {
     /// `p.then(v => step.run(v))` (a rejection of `p` passes through).
     #[wasm_bindgen(js_name = authsplitThenOk)]
     pub(crate) fn then_ok(p: &Promise, step: JsValue) -> Promise;
+    /// Checks and normalizes `new AuthClient(options)` (see `Inner::from_options`); throws the
+    /// `configuration` message as a string.
+    #[wasm_bindgen(js_name = authsplitOptions, catch)]
+    pub(crate) fn normalize_options(options: &JsValue, page: &str) -> Result<Array, JsValue>;
     /// `new Request(input, init)`.
     #[wasm_bindgen(js_name = authsplitRequest, catch)]
     pub(crate) fn new_request(input: &JsValue, init: &JsValue)

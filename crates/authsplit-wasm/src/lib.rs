@@ -24,6 +24,7 @@ pub mod http;
 pub mod js;
 pub mod store;
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -155,82 +156,47 @@ fn promise(r: Result<Promise, ClientError>) -> Promise {
     r.unwrap_or_else(|e| Promise::reject(&e.into()))
 }
 
-/// Resolves `url` against the page and returns its origin if it is an http(s) URL.
-fn origin_of(url: &str, base: &str) -> Option<(web_sys::Url, String)> {
-    let u = web_sys::Url::new_with_base(url, base).ok()?;
-    let protocol = u.protocol();
-    if protocol != "https:" && protocol != "http:" {
-        return None;
-    }
-    let origin = u.origin();
-    Some((u, origin))
-}
-
 impl Inner {
+    /// Reads `new AuthClient(options)`. The shape checks and URL resolution are a few lines of
+    /// JS (`authsplitOptions` in [`http`]; far smaller than the same plumbing through
+    /// wasm-bindgen): it returns `[backend, backendOrigin, provider, redirectUri?, scopes?,
+    /// [k, v, …], [origin, …]]` or throws the `configuration` message.
     fn from_options(o: &JsValue) -> Result<Self, ClientError> {
-        if !js::is_plain_object(o) {
-            return Err(config_error("AuthClient options must be an object"));
-        }
         let page = window()?
             .location()
             .href()
             .map_err(|_| internal("no location"))?;
-        let backend_url = js::get_str(o, "backendUrl")
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| config_error("backendUrl (string) is required"))?;
-        let (u, backend_origin) = origin_of(&backend_url, &page)
-            .ok_or_else(|| config_error("backendUrl must be an http(s) URL or a path"))?;
-        if !u.search().is_empty() || !u.hash().is_empty() {
-            return Err(config_error("backendUrl must not have a query or fragment"));
-        }
-        let mut backend = u.href();
-        while backend.ends_with('/') {
-            backend.pop();
-        }
-        let provider = js::get_str(o, "provider")
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| config_error("provider (string) is required"))?;
-        let opt_string = |key: &str, msg: &'static str| {
-            let v = js::get(o, key);
-            if v.is_undefined() || v.is_null() {
-                Ok(None)
-            } else {
-                v.as_string().map(Some).ok_or_else(|| config_error(msg))
-            }
+        let n = http::normalize_options(o, &page).map_err(|e| ClientError {
+            message: e
+                .as_string()
+                .map_or(Cow::Borrowed("invalid AuthClient options"), Cow::Owned),
+            ..config_error("")
+        })?;
+        let text = |i| n.get(i).as_string();
+        let list = |i| -> Vec<String> {
+            js_sys::Array::from(&n.get(i))
+                .iter()
+                .filter_map(|v| v.as_string())
+                .collect()
         };
-        let redirect_uri = opt_string("redirectUri", "redirectUri must be a string")?;
-        let scope = opt_string("scope", "scope must be a space-separated string")?
-            .map(|s| s.split_whitespace().map(str::to_owned).collect());
+        let (Some(backend), Some(backend_origin), Some(provider)) = (text(0), text(1), text(2))
+        else {
+            return Err(internal("options normalization failed"));
+        };
+        let scope = (!n.get(4).is_undefined()).then(|| list(4));
         let mut extra_params = Vec::new();
-        let extras = js::get(o, "extraParams");
-        if js::is_plain_object(&extras) {
-            for entry in Object::entries(extras.unchecked_ref()).iter() {
-                let entry: js_sys::Array = entry.unchecked_into();
-                let (Some(k), Some(v)) = (entry.get(0).as_string(), entry.get(1).as_string())
-                else {
-                    return Err(config_error("extraParams values must be strings"));
-                };
-                extra_params.push((k, v));
-            }
-        } else if !extras.is_undefined() && !extras.is_null() {
-            return Err(config_error("extraParams must be an object of strings"));
-        }
-        let mut api_origins = Vec::new();
-        let origins = js::get_str_array(o, "apiOrigins")
-            .map_err(|_| config_error("apiOrigins must be an array of origins"))?;
-        for s in origins.unwrap_or_default() {
-            let (_, origin) = origin_of(&s, &page)
-                .ok_or_else(|| config_error("apiOrigins must be an array of http(s) origins"))?;
-            api_origins.push(origin);
+        let mut flat = list(5).into_iter();
+        while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+            extra_params.push((k, v));
         }
         Ok(Self {
             backend,
             backend_origin,
             provider,
-            redirect_uri,
+            redirect_uri: text(3),
             scope,
             extra_params,
-            api_origins,
+            api_origins: list(6),
             session: Cell::new(None),
             user: Cell::new(JsValue::NULL),
             refreshing: Cell::new(None),
