@@ -9,6 +9,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http from 'node:http';
 import { resolve } from 'node:path';
 
 import { startFaultyProvider } from '../support/faulty-provider.mjs';
@@ -582,7 +583,7 @@ describe('sessions are never silently lost or resurrected (REFERENCE §3.10)', (
 });
 
 // ---------------------------------------------------------------------------------------------
-describe('open redirect: returnTo (REFERENCE §2.9) in Chromium with the real wasm package', () => {
+describe('in Chromium with the real wasm package: returnTo open redirect (REFERENCE §2.9), long sessions, a foreign page', () => {
   let browser;
   let context;
   let page;
@@ -734,5 +735,70 @@ describe('open redirect: returnTo (REFERENCE §2.9) in Chromium with the real wa
     });
     assert.equal(tampered.n, 1, 'the stored transaction was found and rewritten');
     assert.equal(tampered.returnTo, '/', 'an unsafe stored returnTo is never used');
+  });
+
+  test('a real foreign page (other origin, same site: the session cookie IS sent) cannot refresh, sign in or log out', async () => {
+    // The browser holds a session for the server from the sign-ins above.
+    const own = await page.evaluate(async () => {
+      const r = await fetch('/auth/refresh', { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-authsplit': '1' }, body: '{}' });
+      return r.status;
+    });
+    assert.equal(own, 200, 'the SPA origin itself can refresh');
+    const evil = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>evil</title><form id="f" method="POST" enctype="text/plain"><input name="{}" value=""></form>');
+    });
+    await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+    const evilPage = await context.newPage();
+    try {
+      await evilPage.goto(`http://127.0.0.1:${evil.address().port}/`);
+      const sent = [];
+      evilPage.on('request', async (r) => {
+        if (r.url().endsWith('/auth/refresh') && r.method() === 'POST') sent.push((await r.allHeaders()).cookie ?? '');
+      });
+      fp.reset();
+      const out = await evilPage.evaluate(async (auth) => {
+        const res = {};
+        const tryFetch = async (name, path, init) => {
+          try {
+            const r = await fetch(auth + path, init);
+            res[name] = `status ${r.status} type ${r.type}`;
+          } catch (e) {
+            res[name] = `blocked: ${e.name}`;
+          }
+        };
+        const json = { 'content-type': 'application/json', 'x-authsplit': '1' };
+        // CORS-preflighted requests: refused by the browser (no approval for this origin).
+        await tryFetch('refresh', '/refresh', { method: 'POST', credentials: 'include', headers: json, body: '{}' });
+        await tryFetch('logout', '/logout', { method: 'POST', credentials: 'include', headers: json, body: '{}' });
+        await tryFetch('transactions', '/transactions', { method: 'POST', credentials: 'include', headers: json, body: '{}' });
+        // "Simple" requests need no preflight but cannot carry x-authsplit or a JSON content type.
+        await tryFetch('simple', '/refresh', { method: 'POST', credentials: 'include', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{}' });
+        return res;
+      }, srv.authUrl);
+      assert.match(out.refresh, /^blocked/, JSON.stringify(out));
+      assert.match(out.logout, /^blocked/, JSON.stringify(out));
+      assert.match(out.transactions, /^blocked/, JSON.stringify(out));
+      assert.equal(out.simple, 'status 0 type opaque', 'an opaque answer the page cannot read');
+      // A top-level cross-origin form POST (no preflight, no custom header).
+      await evilPage.evaluate((auth) => {
+        const f = document.getElementById('f');
+        f.action = `${auth}/refresh`;
+        f.submit();
+      }, srv.authUrl);
+      await evilPage.waitForURL(/\/auth\/refresh$/);
+      const body = JSON.parse(await evilPage.textContent('body'));
+      assert.ok(['csrf_header_missing', 'unsupported_media_type', 'origin_rejected'].includes(body.error), JSON.stringify(body));
+      assert.equal(fp.count('token'), 0, 'no refresh reached the provider');
+      assert.ok(sent.some((c) => c.includes(`${SESSION}=`)), `the browser did send the session cookie (${sent.length} requests)`);
+    } finally {
+      await evilPage.close();
+      await new Promise((r) => evil.close(r));
+    }
+    const still = await page.evaluate(async () => {
+      const r = await fetch('/auth/refresh', { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-authsplit': '1' }, body: '{}' });
+      return r.status;
+    });
+    assert.equal(still, 200, 'the session survived and was never logged out by the foreign page');
   });
 });
