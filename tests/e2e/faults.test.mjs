@@ -483,11 +483,6 @@ describe('revocation faults at logout (RFC 7009 §2.2, §2.2.1; REFERENCE §3.12
 
 test(
   'revocation 503 + Retry-After: the token is revoked later (REFERENCE §3.12, RFC 7009 §2.2.1)',
-  {
-    todo:
-      'server (reported): after a 503 the refresh token is dropped with the cookie and never revoked; ' +
-      'REFERENCE §3.12 asks for a retry after Retry-After (e.g. a bounded background retry)',
-  },
   async () => {
     const { client, verifier, state } = await registerTransaction('revoking');
     fp.reset();
