@@ -4,7 +4,7 @@
 //!
 //! | status | codes |
 //! |---|---|
-//! | 400 | `invalid_request`, `invalid_verifier`, `pkce_mismatch`, `state_mismatch`, `iss_mismatch`, `transaction_missing`/`_expired`/`_used`, `unknown_provider`, `invalid_grant` (RFC 6749 §5.2 uses 400) |
+//! | 400 | `invalid_request`, `invalid_verifier`, `pkce_mismatch`, `state_mismatch`, `iss_missing`, `iss_mismatch`, `transaction_missing`/`_expired`/`_used`, `unknown_provider`, `invalid_grant` (RFC 6749 §5.2 uses 400) |
 //! | 401 | `csrf_header_missing`, `origin_rejected`, `not_authenticated` |
 //! | 404 | unknown route (`invalid_request`) |
 //! | 413 | `body_too_large` |

@@ -226,8 +226,16 @@ pub(crate) async fn token(
     }
     let c = &app.inner.cookies;
     let mut out_headers = HeaderMap::new();
+    let result = exchange(&app, &provider, &ep, &tx, &req, verifier).await;
+    if let Err(e) = &result
+        && crate::outbound::was_not_sent(&e.error)
+    {
+        // The token request never left: the code is intact, the transaction stays usable.
+        app.unmark_used(&tx.id);
+        return Err(e.clone());
+    }
     c.clear(&mut out_headers, Some(&headers), c.tx_name);
-    match exchange(&app, &provider, &ep, &tx, &req, verifier).await {
+    match result {
         Ok((reply, session)) => match set_session(&app, &mut out_headers, &headers, &session) {
             Ok(()) => Ok((out_headers, Json(reply)).into_response()),
             Err(e) => Ok((out_headers, e).into_response()),
@@ -501,11 +509,16 @@ pub(crate) async fn refresh(
             }
             _ => {
                 let outcome = do_refresh(&app, &provider, &rt).await;
-                *guard = Some(crate::RefreshCache {
-                    rt_hash,
-                    at: Instant::now(),
-                    outcome: outcome.clone(),
-                });
+                // Share the result with callers presenting the same token — unless the request
+                // provably never left (then a later caller may simply try again).
+                *guard = match &outcome {
+                    Err(e) if crate::outbound::was_not_sent(&e.error) => None,
+                    _ => Some(crate::RefreshCache {
+                        rt_hash,
+                        at: Instant::now(),
+                        outcome: outcome.clone(),
+                    }),
+                };
                 outcome
             }
         }

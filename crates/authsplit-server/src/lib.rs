@@ -134,6 +134,13 @@ impl AppState {
         insert_bounded(&self.inner.used_tx, id, expires_at, self.now(), cap)
     }
 
+    /// Forgets a used mark (the attempt provably never reached the provider).
+    pub(crate) fn unmark_used(&self, id: &str) {
+        if let Ok(mut m) = self.inner.used_tx.lock() {
+            m.remove(id);
+        }
+    }
+
     /// Records that a session was logged out (its cookie may still be replayed until it expires).
     pub(crate) fn end_session(&self, sid: &str) {
         let exp = self

@@ -105,16 +105,22 @@ impl Outbound {
     ) -> Result<Fetched, Error> {
         let span = tracing::info_span!("outbound", provider, endpoint = kind.as_str());
         let started = Instant::now();
-        let res = tokio::time::timeout(self.total, async {
-            let _permit = permits
-                .acquire()
-                .await
-                .map_err(|_| Error::new(ErrorCode::Internal, "outbound limiter closed"))?;
-            let resp = req.send().await.map_err(map_reqwest_error)?;
-            read_capped(resp, self.max_bytes).await
-        })
-        .await
-        .unwrap_or_else(|_| Err(timeout_error()));
+        let deadline = tokio::time::Instant::now() + self.total;
+        // A request that only gets a slot when (almost) no time is left is not sent at all:
+        // it could only be abandoned after reaching the provider (and burn a code).
+        let min_send = (self.total / 4)
+            .max(Duration::from_millis(250))
+            .min(self.total / 2);
+        let res = match tokio::time::timeout_at(deadline - min_send, permits.acquire()).await {
+            Err(_) => Err(Error::new(ErrorCode::ProviderTimeout, NOT_SENT)),
+            Ok(Err(_)) => Err(Error::new(ErrorCode::Internal, "outbound limiter closed")),
+            Ok(Ok(_permit)) => tokio::time::timeout_at(deadline, async {
+                let resp = req.send().await.map_err(map_reqwest_error)?;
+                read_capped(resp, self.max_bytes).await
+            })
+            .await
+            .unwrap_or_else(|_| Err(timeout_error())),
+        };
         let latency_ms = started.elapsed().as_millis() as u64;
         let _g = span.enter();
         match &res {
@@ -132,6 +138,16 @@ impl Outbound {
         }
         res
     }
+}
+
+/// The message of a `provider_timeout` for a request that was never sent (no free slot
+/// toward the provider in time): the caller may treat the attempt as not made.
+pub(crate) const NOT_SENT: &str =
+    "too many requests to this provider in flight; the request was not sent";
+
+/// Whether `e` is the error of a request that never left this process.
+pub(crate) fn was_not_sent(e: &Error) -> bool {
+    e.code() == ErrorCode::ProviderTimeout && e.message == NOT_SENT
 }
 
 fn timeout_error() -> Error {

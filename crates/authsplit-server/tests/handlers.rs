@@ -1112,3 +1112,57 @@ async fn revocation_503_is_retried_after_retry_after() {
     assert_eq!(calls.len(), 2, "one retry after Retry-After, then done");
     assert_eq!(calls[1].form_get("token").as_deref(), Some(REFRESH_TOKEN));
 }
+
+// REFERENCE §3.8 + §3.15: with the per-provider cap full, an exchange that would get its slot
+// only at the deadline is not sent at all (it could only burn the code); it fails with
+// provider_timeout and its transaction stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exchange_without_a_slot_in_time_is_not_sent() {
+    let stub = Stub::start().await;
+    let mut cfg = base_config(&stub);
+    cfg.server.max_concurrent_requests = 1;
+    cfg.server.request_timeout_ms = 800;
+    let app = app_with(cfg, None);
+    let mut hang = default_token_reply();
+    hang.delay_ms = 5000;
+    stub.push_token(hang);
+    let cookie_a = register(&app, "stub").await;
+    let cookie_b = register(&app, "stub").await;
+    let a = {
+        let (app, cookie_a) = (app.clone(), cookie_a.clone());
+        tokio::spawn(async move {
+            send(
+                &app,
+                post("/auth/token", &token_body("stub"), Some(&cookie_a)),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let t0 = std::time::Instant::now();
+    let b = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie_b)),
+    )
+    .await;
+    assert_error(&b, 504, "provider_timeout");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(800),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_error(&a.await.unwrap(), 504, "provider_timeout");
+    assert_eq!(
+        stub.token_calls(),
+        1,
+        "the second exchange never reached the provider"
+    );
+    // The code was never sent, so the same transaction still works.
+    let b2 = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie_b)),
+    )
+    .await;
+    assert_eq!(b2.status, StatusCode::OK, "{}", b2.text);
+    assert_eq!(stub.token_calls(), 2);
+}
