@@ -32,6 +32,17 @@ export function authsplitThen(p, step) {
 export function authsplitThenOk(p, step) {
   return p.then((v) => step.run(v));
 }
+export function authsplitGet(o, k) {
+  try {
+    return typeof o == "object" && o !== null ? o[k] : undefined;
+  } catch {}
+}
+export function authsplitSet(o, k, v) {
+  o[k] = v;
+}
+export function authsplitWindow() {
+  return typeof window == "object" ? window : null;
+}
 export function authsplitRequest(input, init) {
   return new Request(input, init ?? undefined);
 }
@@ -84,6 +95,17 @@ extern "C" {
     /// `configuration` message as a string.
     #[wasm_bindgen(js_name = authsplitOptions, catch)]
     pub(crate) fn normalize_options(options: &JsValue, page: &str) -> Result<Array, JsValue>;
+    /// `obj[key]`, or `undefined` when `obj` is not an object or the lookup throws.
+    #[wasm_bindgen(js_name = authsplitGet)]
+    pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue;
+    /// `obj[key] = value` on a plain object made by this crate.
+    #[wasm_bindgen(js_name = authsplitSet)]
+    pub(crate) fn set(obj: &js_sys::Object, key: &str, value: &JsValue);
+    /// The page's `window` (or `None` outside a window): smaller than `web_sys::window()`,
+    /// which probes `globalThis`/`global`/`self`/`window` through a lazily initialized
+    /// thread-local.
+    #[wasm_bindgen(js_name = authsplitWindow)]
+    pub(crate) fn window() -> Option<web_sys::Window>;
     /// `new Request(input, init)`.
     #[wasm_bindgen(js_name = authsplitRequest, catch)]
     pub(crate) fn new_request(input: &JsValue, init: &JsValue)

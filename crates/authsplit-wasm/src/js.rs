@@ -1,14 +1,12 @@
 //! Small helpers for reading and writing plain JS objects without serde (size: REFERENCE §6).
 
-use js_sys::{Object, Reflect};
+use js_sys::Object;
 use wasm_bindgen::{JsCast, JsValue};
 
-/// `obj[key]`, or `undefined` when `obj` is not an object or the lookup throws.
+/// `obj[key]`, or `undefined` when `obj` is not an object or the lookup throws (one JS call:
+/// smaller than `Reflect::get` with its key conversion and exception plumbing).
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    if !obj.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    crate::http::get(obj, key)
 }
 
 /// `obj[key]` when it is a string.
@@ -42,7 +40,7 @@ pub fn get_str_array(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, Ma
 
 /// `obj[key] = value` (on a plain object this cannot throw).
 pub fn set(obj: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+    crate::http::set(obj, key, value);
 }
 
 /// `Some(s)` → the string, `None` → `null`.

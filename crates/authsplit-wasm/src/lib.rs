@@ -148,7 +148,7 @@ fn peek<T: Clone + Default>(cell: &Cell<T>) -> T {
 }
 
 fn window() -> Result<web_sys::Window, ClientError> {
-    web_sys::window().ok_or_else(|| internal("no window"))
+    http::window().ok_or_else(|| internal("no window"))
 }
 
 /// A promise from a step that may fail before any network call.

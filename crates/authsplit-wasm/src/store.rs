@@ -119,7 +119,7 @@ pub fn storage_key(state: &str) -> String {
 
 /// The page's `sessionStorage`.
 pub fn session_storage() -> Result<Storage, ClientError> {
-    web_sys::window()
+    crate::http::window()
         .ok_or_else(storage_error)?
         .session_storage()
         .ok()
