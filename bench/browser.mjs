@@ -1,0 +1,209 @@
+// Benchmark 2 (issue 7), in headless Chromium (playwright-core, /usr/bin/chromium):
+//  (a) login() call → navigation issued: PKCE + state + nonce + sessionStorage + the real HTTP
+//      `POST /auth/transactions` to a stub on the static server + location.assign. The
+//      navigation is observed with the Navigation API's `navigate` event and cancelled there
+//      (preventDefault), so the page stays and the next run starts at once. Median of N.
+//  (b) operations/s, sequential, for a fixed time after a warm-up: oauth4webapi
+//      generateRandomCodeVerifier + await calculatePKCECodeChallenge, against authsplit — whose
+//      package exports no PKCE function — measured as a whole login() with the registration
+//      answered in memory (window.fetch replaced by a function returning a Response) and the
+//      navigation cancelled: PKCE + state + nonce + storage + URL building + navigation call.
+//  (c) cold init: a fresh browser context (empty HTTP cache) per run; time of `await init()`
+//      (fetch + compile + instantiate of the .wasm) and of import() + init(). Median of N.
+//
+//   node bench/browser.mjs [out.json]     env: LOGIN_RUNS=200 OPS_MS=3000 INIT_RUNS=30
+import { writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { startStatic } from './lib/static-server.mjs';
+import { median, percentile } from './lib/util.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const LOGIN_RUNS = Number(process.env.LOGIN_RUNS ?? 200);
+const OPS_MS = Number(process.env.OPS_MS ?? 3000);
+const INIT_RUNS = Number(process.env.INIT_RUNS ?? 30);
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+
+const o4w = await build({
+  stdin: { contents: "export * from 'oauth4webapi';", resolveDir: here, loader: 'js' },
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  write: false,
+  logLevel: 'silent',
+});
+
+const srv = await startStatic({
+  webDir: join(root, 'web'),
+  vendor: { 'oauth4webapi.js': Buffer.from(o4w.outputFiles[0].contents) },
+});
+let browser;
+try {
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS, headless: true });
+  const result = { chromium: browser.version(), runs: { login: LOGIN_RUNS, opsMs: OPS_MS, init: INIT_RUNS } };
+
+  // ---- (a) + (b) in one page ------------------------------------------------------------
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(`${srv.url}/`);
+  const isolated = await page.evaluate(() => self.crossOriginIsolated);
+
+  const txBefore = srv.counts.transactions;
+  const login = await page.evaluate(async (runs) => {
+    const { init, AuthClient } = await import('/web/index.js');
+    await init();
+    const client = new AuthClient({ backendUrl: '/auth', provider: 'stub' });
+    let onNav = null;
+    let navs = 0;
+    let lastUrl = '';
+    navigation.addEventListener('navigate', (e) => {
+      const t = performance.now();
+      navs++;
+      lastUrl = e.destination.url;
+      e.preventDefault();
+      onNav?.(t);
+    });
+    const times = [];
+    for (let i = 0; i < runs + 20; i++) {
+      sessionStorage.clear();
+      const nav = new Promise((r) => (onNav = r));
+      const t0 = performance.now();
+      const done = client.login({ returnTo: '/account' });
+      const t1 = await nav;
+      await done;
+      if (i >= 20) times.push(t1 - t0); // 20 warm-up runs
+    }
+    return { times, navs, lastUrl };
+  }, LOGIN_RUNS);
+  const u = new URL(login.lastUrl);
+  if (u.origin + u.pathname !== `${srv.url}/authorize` || u.searchParams.get('code_challenge_method') !== 'S256') {
+    throw new Error(`login navigated to an unexpected URL: ${u.origin}${u.pathname}`);
+  }
+  if (login.navs !== LOGIN_RUNS + 20 || srv.counts.transactions - txBefore !== LOGIN_RUNS + 20) {
+    throw new Error(`login runs incomplete: ${login.navs} navigations, ${srv.counts.transactions - txBefore} registrations`);
+  }
+  result.login = {
+    n: login.times.length,
+    medianMs: median(login.times),
+    p90Ms: percentile(login.times, 90),
+    minMs: Math.min(...login.times),
+    crossOriginIsolated: isolated,
+  };
+
+  const ops = await page.evaluate(async (ms) => {
+    const o = await import('/vendor/oauth4webapi.js');
+    const { AuthClient } = await import('/web/index.js');
+    const loop = async (fn) => {
+      const warm = performance.now() + Math.min(500, ms / 4);
+      while (performance.now() < warm) await fn();
+      let n = 0;
+      const t0 = performance.now();
+      let t = t0;
+      while (t - t0 < ms) {
+        await fn();
+        n++;
+        t = performance.now();
+      }
+      return { n, ms: t - t0, opsPerSec: (n * 1000) / (t - t0) };
+    };
+    let check = '';
+    const o4wPkce = await loop(async () => {
+      const v = o.generateRandomCodeVerifier();
+      check = await o.calculatePKCECodeChallenge(v);
+    });
+    const o4wPkceState = await loop(async () => {
+      const v = o.generateRandomCodeVerifier();
+      check = await o.calculatePKCECodeChallenge(v);
+      o.generateRandomState();
+      o.generateRandomState(); // nonce
+    });
+    // authsplit: login() with the registration answered in memory.
+    const reply = JSON.stringify({
+      authorize: {
+        authorization_endpoint: `${location.origin}/authorize`,
+        client_id: 'bench-client',
+        redirect_uri: `${location.origin}/callback`,
+        scopes: ['openid', 'profile'],
+      },
+      issuer: location.origin,
+      require_iss: false,
+      expires_in: 600,
+    });
+    const realFetch = window.fetch;
+    let fetches = 0;
+    window.fetch = () => {
+      fetches++;
+      return Promise.resolve(new Response(reply, { status: 201, headers: { 'content-type': 'application/json' } }));
+    };
+    let navs = 0;
+    navigation.addEventListener('navigate', () => navs++);
+    const client = new AuthClient({ backendUrl: '/auth', provider: 'stub' });
+    const navsBefore = navs;
+    const authsplitLogin = await loop(async () => {
+      sessionStorage.clear();
+      await client.login();
+    });
+    window.fetch = realFetch;
+    // What the navigation call alone costs in this set-up (the same cancelled navigation).
+    const target = `${location.origin}/authorize?client_id=bench-client&response_type=code`;
+    const navOnly = await loop(async () => {
+      location.assign(target);
+    });
+    return { o4wPkce, o4wPkceState, authsplitLogin, navOnly, fetches, navs: navs - navsBefore, checkLen: check.length };
+  }, OPS_MS);
+  if (ops.checkLen !== 43) throw new Error('oauth4webapi challenge has an unexpected length');
+  if (ops.navs < ops.authsplitLogin.n) throw new Error(`authsplit login loop: ${ops.navs} navigations for ${ops.authsplitLogin.n}+ runs`);
+  result.ops = ops;
+  await ctx.close();
+
+  // ---- (c) cold init ---------------------------------------------------------------------
+  const init = [];
+  for (let i = 0; i < INIT_RUNS + 2; i++) {
+    const c = await browser.newContext();
+    const p = await c.newPage();
+    await p.goto(`${srv.url}/blank.html`);
+    const r = await p.evaluate(async () => {
+      const t0 = performance.now();
+      const m = await import('/web/index.js');
+      const t1 = performance.now();
+      await m.init();
+      const t2 = performance.now();
+      const wasm = performance.getEntriesByType('resource').find((e) => e.name.endsWith('.wasm'));
+      return { importMs: t1 - t0, initMs: t2 - t1, totalMs: t2 - t0, wasmFetchMs: wasm ? wasm.responseEnd - wasm.startTime : null };
+    });
+    await c.close();
+    if (i >= 2) init.push(r); // 2 warm-up runs (browser process start-up effects)
+  }
+  result.init = {
+    n: init.length,
+    initMedianMs: median(init.map((r) => r.initMs)),
+    initP90Ms: percentile(init.map((r) => r.initMs), 90),
+    importPlusInitMedianMs: median(init.map((r) => r.totalMs)),
+    wasmFetchMedianMs: median(init.map((r) => r.wasmFetchMs)),
+  };
+  result.pageErrors = pageErrors;
+
+  const outPath = process.argv[2];
+  if (outPath) writeFileSync(outPath, JSON.stringify(result, null, 2));
+  const f = (x) => x.toFixed(3);
+  console.log(`login() → navigation: median ${f(result.login.medianMs)} ms (p90 ${f(result.login.p90Ms)}, n=${result.login.n}, crossOriginIsolated=${isolated})`);
+  console.log(`oauth4webapi verifier+challenge: ${ops.o4wPkce.opsPerSec.toFixed(0)} ops/s; +state+nonce: ${ops.o4wPkceState.opsPerSec.toFixed(0)} ops/s`);
+  console.log(`authsplit login() in memory: ${ops.authsplitLogin.opsPerSec.toFixed(0)} ops/s; location.assign alone (cancelled): ${ops.navOnly.opsPerSec.toFixed(0)} ops/s`);
+  console.log(`cold init(): median ${f(result.init.initMedianMs)} ms; import()+init(): ${f(result.init.importPlusInitMedianMs)} ms (n=${result.init.n})`);
+  if (pageErrors.length) console.log('page errors:', pageErrors);
+} finally {
+  await browser?.close();
+  await srv.close();
+}

@@ -1,0 +1,2 @@
+// oidc-client-ts 3.5.0: UserManager (signinRedirect + signinCallback).
+export { UserManager } from 'oidc-client-ts';

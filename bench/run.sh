@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs every benchmark of issue 7 and (re)writes the generated part of docs/BENCHMARKS.md
+# (between the `bench:begin` / `bench:end` markers; the rest of the file is left alone).
+# Benchmarks, not tests: nothing here passes or fails on a figure.
+#
+#   bench/run.sh                 # full run (~5 min on 2 cores; run it on a quiet machine)
+#   QUICK=1 DOC=/tmp/B.md bench/run.sh   # smoke run: short durations, few repetitions
+#
+# Environment: DURATION (wrk run length, 15s), THREADS (2), CONNS (50), RATE (1000 req/s for
+# the added-latency run), LAT_SECONDS (10), COLD_RUNS (20), LOGIN_RUNS (200), OPS_MS (3000),
+# INIT_RUNS (30), OUT (bench/results), DOC (docs/BENCHMARKS.md), BUILD_WEB=1 (rebuild web/pkg
+# with scripts/build-web.sh even if it exists).
+# Needs: cargo, node 20 + npm, python3 (venv), wrk, /usr/bin/chromium, strip. Every process
+# started here listens on 127.0.0.1 and is stopped when its step ends (also on failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${QUICK:-0}" = 1 ]; then
+  export DURATION=${DURATION:-3s} RATE=${RATE:-300} LAT_SECONDS=${LAT_SECONDS:-2} COLD_RUNS=${COLD_RUNS:-3}
+  export LOGIN_RUNS=${LOGIN_RUNS:-20} OPS_MS=${OPS_MS:-500} INIT_RUNS=${INIT_RUNS:-3}
+fi
+OUT=${OUT:-bench/results}
+DOC=${DOC:-docs/BENCHMARKS.md}
+mkdir -p "$OUT"
+rm -f "$OUT/loads.jsonl"
+load() { printf '{"phase":"%s","load":[%s]}\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)" >> "$OUT/loads.jsonl"; }
+
+echo "== dependencies"
+if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then
+  (cd bench && npm ci --no-audit --no-fund)
+fi
+if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c 'import fastapi_oauth20, uvicorn' 2>/dev/null; then
+  python3 -m venv bench/.venv
+  bench/.venv/bin/pip install --quiet -r bench/requirements.txt
+fi
+command -v wrk >/dev/null || { echo "wrk is required" >&2; exit 1; }
+
+echo "== builds"
+cargo build --release -p authsplit-server --bins --examples
+if [ "${BUILD_WEB:-0}" = 1 ] || [ ! -f web/pkg/authsplit_wasm_bg.wasm ]; then
+  scripts/build-web.sh
+fi
+
+node bench/machine.mjs "$OUT/machine.json"
+load start
+echo "== 1. payload"
+node bench/payload.mjs "$OUT/payload.json"
+load browser
+echo "== 2. headless Chromium"
+node bench/browser.mjs "$OUT/browser.json"
+load backend
+echo "== 3 + 4. backend exchange, cold start, binary size"
+node bench/backend.mjs "$OUT/backend.json"
+node bench/machine.mjs "$OUT/machine-end.json" >/dev/null
+load end
+node bench/report.mjs "$OUT" "$DOC"
