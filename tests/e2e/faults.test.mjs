@@ -645,6 +645,54 @@ describe('bounded concurrency toward a provider (REFERENCE §3.15: max_concurren
   });
 });
 
+test(
+  'a code redeemed at the provider is never sent again, even when the userinfo call after it got no slot (REFERENCE §3.8, RFC 6749 §4.1.2)',
+  {
+    todo:
+      'server bug (reported): handlers::token unmarks the transaction whenever the final error is the ' +
+      '"not sent" provider_timeout — also when that came from the userinfo call after the token request ' +
+      'had redeemed the code; the retry then sends the same code again (a real provider answers ' +
+      'invalid_grant and revokes the tokens of the first redemption). Fix: unmark only when the token ' +
+      'request itself was not sent',
+  },
+  async () => {
+    // One slot. A's token call holds it briefly; B queues behind and then hangs in it, so A's userinfo
+    // call gets no slot in time.
+    const one = await startServer({
+      config: {
+        server: { listen: '127.0.0.1:0', allowed_origins: [ORIGIN], cookie_key: randomCookieKey(), request_timeout_ms: 800, max_concurrent_requests: 1 },
+        providers: { profile: provider({ userinfo_endpoint: fp.userinfoEndpoint }) },
+      },
+    });
+    try {
+      const open = async () => {
+        const client = backendClient(one.authUrl, { origin: ORIGIN });
+        const { verifier, challenge } = pkcePair();
+        const state = randomToken();
+        assert.equal((await client.post('/transactions', { provider: 'profile', state, code_challenge: challenge, code_challenge_method: 'S256' })).status, 201);
+        const code = `code-${randomToken(8)}`;
+        return { code, go: () => client.post('/token', { provider: 'profile', code, state, code_verifier: verifier }) };
+      };
+      const a = await open();
+      const b = await open();
+      fp.reset();
+      fp.queueFault({ name: 'ok', delayMs: 150 }, 'never');
+      const pa = a.go();
+      await new Promise((r) => setTimeout(r, 20));
+      const [ra] = await Promise.all([pa, b.go()]);
+      assert.ok(ra.status >= 500, ra.text);
+      assert.equal(fp.tokenCalls().filter((c) => c.form.code === a.code).length, 1, 'A\'s code was redeemed once');
+      // The browser may retry what the server calls retryable; the code must not go out again.
+      const again = await a.go();
+      assert.equal(fp.tokenCalls().filter((c) => c.form.code === a.code).length, 1, `A's code sent again (retry answered ${again.status})`);
+      assert.equal(again.json?.error, 'transaction_used', again.text);
+    } finally {
+      fp.reset();
+      await one.close();
+    }
+  },
+);
+
 test('after the whole matrix: a normal exchange still works, nothing panicked, no secret in the log (REFERENCE §3.14)', async () => {
   const { r } = await exchangeWith('ok');
   assert.equal(r.status, 200, r.text);
