@@ -243,6 +243,26 @@ describe('token endpoint fault matrix (REFERENCE §4)', () => {
   });
 });
 
+describe('HTTP-level oddities (beyond REFERENCE §4)', () => {
+  // Not in the catalogue: the code may be either transport or protocol flavoured, but it is typed,
+  // one call, fast, and the server stays healthy.
+  for (const fault of ['huge_header', 'garbage_http']) {
+    test(`${fault} → 502 typed (provider_unreachable or provider_bad_response), one call, still healthy`, async () => {
+      const out = await exchangeWith(fault);
+      assert.equal(out.r.status, 502, out.r.text);
+      assert.ok(['provider_unreachable', 'provider_bad_response'].includes(out.r.json.error), out.r.text);
+      assert.equal(out.tokenCalls, 1);
+      assert.ok(out.ms <= DEADLINE_MS + MARGIN_MS);
+      await assertHealthy();
+    });
+  }
+  test('a valid answer framed without Content-Length (ended by close, legal HTTP/1.1) → 200', async () => {
+    const out = await exchangeWith('close_delimited_ok');
+    assert.equal(out.r.status, 200, out.r.text);
+    assert.equal(out.tokenCalls, 1);
+  });
+});
+
 describe('tolerances switch on only where configured', () => {
   for (const [fault, providerId] of [
     ['text_json', 'lenient'],

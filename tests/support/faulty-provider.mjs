@@ -60,6 +60,9 @@
 //   reset_after_headers    200 headers + part of the body, then TCP RST
 //   slow_body          200 headers at once, then one byte every `intervalMs` (default 200) forever
 //   slow_headers       headers only after `delayMs` (default 60 s), i.e. like never
+//   huge_header        200 with a 1 MiB header
+//   garbage_http       a reply that is not HTTP
+//   close_delimited_ok a valid `ok` answer without Content-Length, ended by closing (legal HTTP/1.1)
 //   never              never answers (the socket stays open until close())
 //
 // Every request is recorded in `calls`: { n, at, endpoint, method, path, query, headers (lower-
@@ -330,6 +333,20 @@ export async function startFaultyProvider(opts = {}) {
       step();
     },
     slow_headers: (rec, req, res, f) => later(f.delayMs ?? 60_000, () => ok(rec, res)),
+    // 200 with a 1 MiB header (past any sane client header limit).
+    huge_header: (rec, req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-padding': 'p'.repeat(1024 * 1024) });
+      res.end(JSON.stringify(tokenBody()));
+    },
+    // Not HTTP at all.
+    garbage_http: (rec, req) => {
+      req.socket.end('HELLO THIS IS NOT HTTP\r\n\r\n{"access_token":"x"}');
+    },
+    // A valid token response framed HTTP/1.0-style: no Content-Length, the body ends at close.
+    close_delimited_ok: (rec, req) => {
+      const [status, body] = okAnswer(rec);
+      req.socket.end(`HTTP/1.1 ${status} OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify(body)}`);
+    },
     never: () => {},
   };
 
