@@ -29,6 +29,8 @@ const rand = (n = 32) => randomBytes(n).toString('base64url');
 const SECRET_BASIC = `cs_basic_${rand(30)}`;
 const SECRET_POST = `cs_post_${rand(30)}`;
 const COOKIE_KEY = randomBytes(64).toString('base64');
+/** A value the provider puts in its own response headers (cookies, debug headers). */
+const PROVIDER_HEADER_SECRET = `ph_${rand(30)}`;
 
 let fp;
 const enc = (s) => new URLSearchParams({ x: s }).toString().slice(2);
@@ -150,6 +152,22 @@ for (const format of ['text', 'json']) {
         assert.equal(tokenCalls[2].form.refresh_token, fp.issued.refresh[base + 1]);
       });
 
+      test('provider response headers (Set-Cookie, debug headers) are never passed to the browser', async () => {
+        const headers = {
+          'set-cookie': `provider_sid=${PROVIDER_HEADER_SECRET}; Path=/; HttpOnly`,
+          'x-debug-secret': PROVIDER_HEADER_SECRET,
+          'www-authenticate': `Bearer realm="${PROVIDER_HEADER_SECRET}"`,
+        };
+        const withHeaders = (status) => ({ name: status === 200 ? 'ok' : 'invalid_grant', headers });
+        for (const status of [200, 400]) {
+          const { r } = await exchange(`provider headers ${status}`, 'basic', withHeaders(status));
+          assert.equal(r.status, status, r.text);
+          assert.ok(!r.headers.getSetCookie().some((h) => h.startsWith('provider_sid')));
+          assert.equal(r.headers.get('x-debug-secret'), null);
+          assert.equal(r.headers.get('www-authenticate'), null);
+        }
+      });
+
       test('sign-in with client_secret_post', async () => {
         const { r } = await exchange('post', 'post', 'ok');
         assert.equal(r.status, 200, r.text);
@@ -221,6 +239,7 @@ for (const format of ['text', 'json']) {
         add('Authorization header value', basicValue(id, s));
       }
       add('cookie_key', COOKIE_KEY);
+      add('provider response header', PROVIDER_HEADER_SECRET);
       add('cookie_key (hex)', Buffer.from(COOKIE_KEY, 'base64').toString('hex'));
       for (const c of used.codes) add('code', c);
       for (const v of used.verifiers) add('code_verifier', v);

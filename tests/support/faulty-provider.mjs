@@ -20,7 +20,8 @@
 //   GET  /.well-known/openid-configuration   a discovery document (no issuer check needed by
 //                     the plain OAuth 2.0 tests; present for completeness)
 //
-// Faults (names for setFault / queueFault; an object `{ name, …options }` works too):
+// Faults (names for setFault / queueFault; an object `{ name, …options }` works too; every fault
+// takes the option `headers`: extra response headers):
 //   ok                 200 JSON token response with fresh random tokens (recorded in `issued`);
 //                      refresh grants rotate the refresh token and detect reuse (a consumed
 //                      refresh token → 400 invalid_grant, like oidc-provider). Options: delayMs
@@ -442,6 +443,11 @@ export async function startFaultyProvider(opts = {}) {
         rec.fault = f.name;
         const handler = f.handler ?? FAULTS[f.name];
         if (!handler) return text(res, 500, `faulty-provider: unknown fault ${f.name}`);
+        if (f.headers) {
+          // Option `headers`: extra response headers on whatever the fault answers.
+          const writeHead = res.writeHead.bind(res);
+          res.writeHead = (status, h = {}) => writeHead(status, { ...h, ...f.headers });
+        }
         try {
           return handler(rec, req, res, f);
         } catch (e) {
