@@ -244,6 +244,19 @@ pub(crate) async fn token(
     }
 }
 
+/// After the token request went out, a later call that was "not sent" (JWKS, userinfo) is an
+/// ordinary timeout: the code is consumed and the transaction must stay used.
+fn after_code_sent(e: Error) -> Error {
+    if crate::outbound::was_not_sent(&e) {
+        Error::new(
+            ErrorCode::ProviderTimeout,
+            "the provider did not answer in time",
+        )
+    } else {
+        e
+    }
+}
+
 async fn exchange(
     app: &AppState,
     provider: &Provider,
@@ -283,7 +296,11 @@ async fn exchange(
                     nonce: tx.nonce.as_deref(),
                     now: app.now(),
                 };
-                Some(crate::idtoken::validate(provider, out, ep, idt.secret(), &expect).await?)
+                Some(
+                    crate::idtoken::validate(provider, out, ep, idt.secret(), &expect)
+                        .await
+                        .map_err(after_code_sent)?,
+                )
             }
             None if provider.require_id_token => {
                 return Err(ApiError::new(
@@ -299,9 +316,11 @@ async fn exchange(
             .and_then(Value::as_str)
             .map(str::to_owned);
         let profile = match (&ep.userinfo_endpoint, provider.cfg.userinfo) {
-            (Some(url), true) => {
-                Some(userinfo(app, provider, url, tokens.access_token.secret()).await?)
-            }
+            (Some(url), true) => Some(
+                userinfo(app, provider, url, tokens.access_token.secret())
+                    .await
+                    .map_err(after_code_sent)?,
+            ),
             _ => None,
         };
         let user = build_user(
