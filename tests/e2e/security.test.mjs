@@ -468,13 +468,18 @@ describe('backend input catalogue (REFERENCE §4 "Backend input"; §3.2–§3.3)
     assert.equal(fp.count(), 0);
   });
 
-  test('other malformed requests → 400 typed errors, 0 calls (plain PKCE method, bad challenge, bad JSON, unknown field, overlong code)', async () => {
+  test('other malformed requests → 400 typed errors, 0 calls (plain PKCE method, bad challenge, overlong/odd state, bad nonce, bad JSON, unknown field, overlong code)', async () => {
     fp.reset();
     const { challenge } = pkcePair();
     const cases = [
       ['/transactions', { provider: 'fp', state: randomToken(), code_challenge: challenge, code_challenge_method: 'plain' }, 'invalid_request'],
       ['/transactions', { provider: 'fp', state: randomToken(), code_challenge: 'short', code_challenge_method: 'S256' }, null],
       ['/transactions', { provider: 'fp', state: randomToken(), code_challenge: challenge, code_challenge_method: 'S256', extra: 1 }, 'invalid_request'],
+      // state and nonce: bounded, URL-safe characters only (core random.rs: 1–512 of [A-Za-z0-9-._~]).
+      ['/transactions', { provider: 'fp', state: 'A'.repeat(4000), code_challenge: challenge, code_challenge_method: 'S256' }, 'invalid_request'],
+      ['/transactions', { provider: 'fp', state: `${randomToken()}<script>`, code_challenge: challenge, code_challenge_method: 'S256' }, 'invalid_request'],
+      ['/transactions', { provider: 'fp', state: randomToken(), code_challenge: challenge, code_challenge_method: 'S256', nonce: 'a b' }, 'invalid_request'],
+      ['/transactions', { provider: 'fp', state: randomToken(), code_challenge: `${challenge}=`, code_challenge_method: 'S256' }, null],
     ];
     for (const [path, body, code] of cases) {
       const r = await client().post(path, body);
