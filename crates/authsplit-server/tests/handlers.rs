@@ -1138,7 +1138,14 @@ async fn exchange_without_a_slot_in_time_is_not_sent() {
             .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // Wait until A holds the only slot (its request reached the stub).
+    for _ in 0..200 {
+        if stub.token_calls() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(stub.token_calls(), 1);
     let t0 = std::time::Instant::now();
     let b = send(
         &app,
