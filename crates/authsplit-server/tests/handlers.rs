@@ -979,7 +979,14 @@ async fn logout_during_refresh_revokes_the_rotated_token() {
             async move { send(&app, post("/auth/refresh", &json!({}), Some(&session))).await },
         )
     };
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Logout once the refresh is in flight at the provider.
+    for _ in 0..200 {
+        if stub.token_calls() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(stub.token_calls(), 2, "exchange + the in-flight refresh");
     let lo = send(&app, post("/auth/logout", &json!({}), Some(&session))).await;
     assert_eq!(lo.status, StatusCode::OK, "{}", lo.text);
     let rr = refreshing.await.unwrap();
