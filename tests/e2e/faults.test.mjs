@@ -667,14 +667,6 @@ describe('bounded concurrency toward a provider (REFERENCE §3.15: max_concurren
 
 test(
   'a code redeemed at the provider is never sent again, even when the userinfo call after it got no slot (REFERENCE §3.8, RFC 6749 §4.1.2)',
-  {
-    todo:
-      'server bug (reported): handlers::token unmarks the transaction whenever the final error is the ' +
-      '"not sent" provider_timeout — also when that came from the userinfo call after the token request ' +
-      'had redeemed the code; the retry then sends the same code again (a real provider answers ' +
-      'invalid_grant and revokes the tokens of the first redemption). Fix: unmark only when the token ' +
-      'request itself was not sent',
-  },
   async () => {
     // One slot. A's token call holds it briefly; B queues behind and then hangs in it, so A's userinfo
     // call gets no slot in time.
@@ -691,10 +683,11 @@ test(
         const state = randomToken();
         assert.equal((await client.post('/transactions', { provider: 'profile', state, code_challenge: challenge, code_challenge_method: 'S256' })).status, 201);
         const code = `code-${randomToken(8)}`;
-        return { code, go: () => client.post('/token', { provider: 'profile', code, state, code_verifier: verifier }) };
+        return { code, client, go: (o) => client.post('/token', { provider: 'profile', code, state, code_verifier: verifier }, o) };
       };
       const a = await open();
       const b = await open();
+      const saved = a.client.jar.clone();
       fp.reset();
       fp.queueFault({ name: 'ok', delayMs: 150 }, 'never');
       const pa = a.go();
@@ -705,7 +698,12 @@ test(
       // The browser may retry what the server calls retryable; the code must not go out again.
       const again = await a.go();
       assert.equal(fp.tokenCalls().filter((c) => c.form.code === a.code).length, 1, `A's code sent again (retry answered ${again.status})`);
-      assert.equal(again.json?.error, 'transaction_used', again.text);
+      // The failed reply cleared the tx cookie (so: missing) …
+      assert.equal(again.json?.error, 'transaction_missing', again.text);
+      // … and a browser that kept the old cookie is refused too.
+      const replay = await a.go({ jar: saved });
+      assert.equal(replay.json?.error, 'transaction_used', replay.text);
+      assert.equal(fp.tokenCalls().filter((c) => c.form.code === a.code).length, 1);
     } finally {
       fp.reset();
       await one.close();
