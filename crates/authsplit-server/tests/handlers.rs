@@ -1114,7 +1114,15 @@ async fn revocation_503_is_retried_after_retry_after() {
     assert_eq!(lo.json["revoked"], false);
     assert_eq!(stub.calls_to("/revoke").len(), 1);
     *stub.inner.revoke.lock().unwrap() = None; // 200 from now on
-    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    let t0 = std::time::Instant::now();
+    while stub.calls_to("/revoke").len() < 2 && t0.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(900),
+        "waited for Retry-After"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let calls = stub.calls_to("/revoke");
     assert_eq!(calls.len(), 2, "one retry after Retry-After, then done");
     assert_eq!(calls[1].form_get("token").as_deref(), Some(REFRESH_TOKEN));
