@@ -6,9 +6,13 @@
 // time to fail within the configured deadline plus a margin, /auth/healthz still answering and
 // the process alive (no panic).
 //
-// Providers are plain OAuth 2.0 (explicit endpoints, no ID token, no userinfo), so the token
-// endpoint is the only upstream call of an exchange. `strict` has every tolerance off (RFC 6749
-// §5.1 exactly); `github`, `wechat` and `lenient` switch on the documented opt-in tolerances.
+// Providers are plain OAuth 2.0 (explicit endpoints, no ID token; no userinfo except `profile`),
+// so the token endpoint is the only upstream call of an exchange. `strict` has every tolerance off
+// (RFC 6749 §5.1 exactly); `github`, `wechat` and `lenient` switch on the documented opt-in
+// tolerances. Also here: refresh faults, userinfo faults after a good token response (one
+// deadline for the whole exchange), revocation faults at logout (RFC 7009 §2.2.1 retries),
+// bounded concurrency toward the provider (and requests that never got a slot are never sent),
+// and a final search of the server log for every value that crossed to the provider.
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,9 @@
 // Security properties of the real authsplit-server binary (issue 6; REFERENCE §1–§4;
-// RFC 10017 §6.1.3): exact cookie attributes, CORS and Origin checks, the backend-input catalogue
-// of REFERENCE §4, refresh under rotation with concurrent callers, and the open-redirect guard
-// of the browser half (returnTo) in headless Chromium with the real wasm package.
+// RFC 10017 §6.1.3): exact cookie attributes (also chunked long sessions and the dev mode),
+// cookie integrity, CORS and Origin checks, the backend-input catalogue of REFERENCE §4, refresh
+// under rotation with concurrent callers, concurrent redemption of one code, logout racing a
+// refresh, and — in headless Chromium with the real wasm package — the open-redirect guard of the
+// browser half (returnTo), sessions with long refresh tokens, and a real foreign page.
 //
 // The provider is tests/support/faulty-provider.mjs answering `ok` (fresh random tokens,
 // refresh-token rotation with reuse detection), so every upstream call is counted.
