@@ -470,7 +470,7 @@ describe('backend input catalogue (REFERENCE §4 "Backend input"; §3.2–§3.3)
     assert.equal(fp.count(), 0);
   });
 
-  test('other malformed requests → 400 typed errors, 0 calls (plain PKCE method, bad challenge, overlong/odd state, bad nonce, bad JSON, unknown field, overlong code)', async () => {
+  test('other malformed requests → 400 typed errors, 0 calls (plain PKCE method, bad challenge, overlong/odd state, bad nonce, bad JSON, duplicated members, wrong types, unknown field, overlong code)', async () => {
     fp.reset();
     const { challenge } = pkcePair();
     const cases = [
@@ -492,6 +492,22 @@ describe('backend input catalogue (REFERENCE §4 "Backend input"; §3.2–§3.3)
     const bad = await client().post('/token', undefined, { rawBody: '{"provider":"fp",' });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error, 'invalid_request');
+    // Duplicated members are ambiguous (which one did the checks see?): refused.
+    const { c: dc, state: ds, verifier: dv } = await transaction();
+    for (const rawBody of [
+      `{"provider":"fp","provider":"nope","code":"c","state":"${ds}","code_verifier":"${dv}"}`,
+      `{"provider":"fp","code":"c1","code":"c2","state":"${ds}","code_verifier":"${dv}"}`,
+      `{"provider":"fp","code":"c","state":"${ds}","code_verifier":"${dv}","code_verifier":"${dv}"}`,
+      '[]',
+      'null',
+      '"x"',
+      '{"provider":null,"code":"c","state":"s","code_verifier":"v"}',
+      '{"provider":"fp","code":1,"state":"s","code_verifier":"v"}',
+    ]) {
+      const r = await dc.post('/token', undefined, { rawBody });
+      assert.equal(r.status, 400, `${rawBody}: ${r.text}`);
+      assert.equal(r.json.error, 'invalid_request', rawBody);
+    }
     const { c, state, verifier } = await transaction();
     const long = await c.post('/token', { provider: 'fp', code: 'c'.repeat(4096), state, code_verifier: verifier });
     assert.equal(long.status, 400, long.text);
