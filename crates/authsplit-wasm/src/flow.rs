@@ -16,16 +16,9 @@ use crate::error::{ClientError, internal};
 use crate::js;
 use crate::store::{self, PendingTransaction};
 
-/// Parameters removed from the address bar after a callback was read (REFERENCE §2.7).
-pub const CALLBACK_PARAMS: &[&str] = &[
-    "code",
-    "state",
-    "iss",
-    "error",
-    "error_description",
-    "error_uri",
-    "session_state",
-];
+/// Parameters removed from the address bar after a callback was read (REFERENCE §2.7),
+/// space-separated.
+pub const CALLBACK_PARAMS: &str = "code state iss error error_description error_uri session_state";
 
 fn bad_template() -> ClientError {
     internal("the backend's authorization template is malformed")
@@ -97,13 +90,7 @@ fn state_of(r: &CallbackResponse) -> Option<String> {
 
 /// The first `state` of a URL or query string that core could not parse.
 fn raw_state(input: &str) -> Option<String> {
-    let query = match web_sys::Url::new(input) {
-        Ok(u) => u.search(),
-        Err(_) => input.to_owned(),
-    };
-    web_sys::UrlSearchParams::new_with_str(&query)
-        .ok()?
-        .get("state")
+    crate::http::raw_state(input)
 }
 
 /// Reads a callback against this tab's stored transactions:
@@ -182,23 +169,5 @@ pub fn prepare_callback(
 
 /// `href` without the callback parameters (plus `extra`), or `None` when there were none.
 pub fn strip_callback_params(href: &str, extra: Option<&str>) -> Option<String> {
-    let url = web_sys::Url::new(href).ok()?;
-    let params = url.search_params();
-    let mut changed = false;
-    for name in CALLBACK_PARAMS.iter().copied().chain(extra) {
-        if params.has(name) {
-            params.delete(name);
-            changed = true;
-        }
-    }
-    if !changed {
-        return None;
-    }
-    let rest = params.to_string().as_string().unwrap_or_default();
-    if rest.is_empty() {
-        url.set_search("");
-    } else {
-        url.set_search(&rest);
-    }
-    Some(url.href())
+    crate::http::strip_params(href, CALLBACK_PARAMS, extra)
 }

@@ -40,6 +40,29 @@ export function authsplitGet(o, k) {
 export function authsplitSet(o, k, v) {
   o[k] = v;
 }
+export function authsplitRawState(input) {
+  let q = input;
+  try {
+    q = new URL(input).search;
+  } catch {}
+  return new URLSearchParams(q).get("state");
+}
+export function authsplitStrip(href, names, extra) {
+  try {
+    const u = new URL(href), p = u.searchParams;
+    let changed = false;
+    for (const n of names.split(" ").concat(extra ?? [])) {
+      if (p.has(n)) {
+        p.delete(n);
+        changed = true;
+      }
+    }
+    if (changed) {
+      u.search = p.toString();
+      return u.href;
+    }
+  } catch {}
+}
 export function authsplitWindow() {
   return typeof window == "object" ? window : null;
 }
@@ -101,6 +124,13 @@ extern "C" {
     /// `obj[key] = value` on a plain object made by this crate.
     #[wasm_bindgen(js_name = authsplitSet)]
     pub(crate) fn set(obj: &js_sys::Object, key: &str, value: &JsValue);
+    /// The first `state` parameter of a URL, or of a query string when `input` is no URL.
+    #[wasm_bindgen(js_name = authsplitRawState)]
+    pub(crate) fn raw_state(input: &str) -> Option<String>;
+    /// `href` without the space-separated parameter `names` (and `extra`); `None` when it had
+    /// none of them (or is no URL).
+    #[wasm_bindgen(js_name = authsplitStrip)]
+    pub(crate) fn strip_params(href: &str, names: &str, extra: Option<&str>) -> Option<String>;
     /// The page's `window` (or `None` outside a window): smaller than `web_sys::window()`,
     /// which probes `globalThis`/`global`/`self`/`window` through a lazily initialized
     /// thread-local.

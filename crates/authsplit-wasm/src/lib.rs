@@ -16,7 +16,7 @@
 //!
 //! Errors reach JS as an `Error` named `AuthsplitError` with a stable `code` (see
 //! [`error::ClientError`]). Size matters (REFERENCE §6): no serde, no `format!` on live paths,
-//! `web_sys::Url` instead of the url crate.
+//! the browser's `URL` (`web_sys::Url` and small snippet functions) instead of the url crate.
 
 pub mod error;
 pub mod flow;
