@@ -76,6 +76,13 @@ fn base64url_32(bytes: &[u8; 32]) -> String {
     out
 }
 
+/// SHA-256 of `data` (FIPS 180-4), the hash of the S256 method. Public and not inlined so the
+/// browser half's other SHA-256 use (its storage key) shares this one copy of the digest code.
+#[inline(never)]
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
 /// A PKCE code verifier (RFC 7636 §4.1). Secret: `Debug` prints `[redacted]`.
 #[derive(Clone)]
 pub struct PkceCodeVerifier(String);
@@ -135,8 +142,7 @@ impl core::fmt::Debug for PkceCodeVerifier {
 impl PkceCodeChallenge {
     /// `BASE64URL-ENCODE(SHA256(ASCII(code_verifier)))` (RFC 7636 §4.2).
     pub fn from_verifier_s256(verifier: &PkceCodeVerifier) -> Self {
-        let digest: [u8; 32] = Sha256::digest(verifier.0.as_bytes()).into();
-        Self(base64url_32(&digest))
+        Self(base64url_32(&sha256(verifier.0.as_bytes())))
     }
     /// Validates a challenge received from the browser: exactly 43 base64url chars (S256 output).
     /// Error: [`ErrorCode::InvalidRequest`].
@@ -173,6 +179,14 @@ mod tests {
 
     const APPENDIX_B_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const APPENDIX_B_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    #[test]
+    fn sha256_fips_180_abc_vector() {
+        // FIPS 180-2 Appendix B.1: SHA-256("abc").
+        let d = sha256(b"abc");
+        assert_eq!(d[..4], [0xba, 0x78, 0x16, 0xbf]);
+        assert_eq!(d[28..], [0xf2, 0x00, 0x15, 0xad]);
+    }
 
     #[test]
     fn base64url_32_matches_the_base64_crate() {

@@ -12,7 +12,6 @@
 use authsplit_core::ErrorCode;
 use authsplit_core::wire::TRANSACTION_TTL_SECS;
 use js_sys::{JSON, Object};
-use sha2::{Digest, Sha256};
 use wasm_bindgen::JsValue;
 use web_sys::Storage;
 
@@ -107,7 +106,7 @@ impl PendingTransaction {
 /// `authsplit.tx.` + the first 16 bytes of SHA-256(`state`) in lowercase hex.
 pub fn storage_key(state: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(state.as_bytes());
+    let digest = authsplit_core::pkce::sha256(state.as_bytes());
     let mut key = String::with_capacity(KEY_PREFIX.len() + 32);
     key.push_str(KEY_PREFIX);
     for b in digest.iter().take(16) {
