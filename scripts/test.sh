@@ -26,6 +26,8 @@ stage "rust tests (host)" cargo test --workspace --exclude authsplit-wasm --lock
 stage "build server binary" cargo build -p authsplit-server --locked
 if [ -x scripts/build-web.sh ]; then
   stage "build web package + example SPA" scripts/build-web.sh
+  # Fails when wasm + JS a SPA loads (gzip -9) grows past web/size-budget.json.
+  stage "size guard" node web/scripts/size-guard.mjs
 fi
 if [ -f crates/authsplit-wasm/tests/web.rs ] || ls crates/authsplit-wasm/tests/*.rs >/dev/null 2>&1; then
   stage "wasm tests (headless Chromium)" cargo test -p authsplit-wasm --target wasm32-unknown-unknown --locked
