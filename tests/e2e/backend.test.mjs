@@ -468,14 +468,9 @@ test('ID token whose nonce differs from the registered one → invalid_id_token,
   assert.ok(!r.text.includes(op.tokenCalls.at(-1).accessToken));
 });
 
-// Known gap (reported to the server owner): check_transaction in crates/authsplit-server
-// src/handlers.rs compares `iss` only when the request carries one, so a request that omits it
-// goes to the provider although discovery said `authorization_response_iss_parameter_supported`.
-// The browser half rejects such callbacks; the backend should too (defence in depth).
-// Marked todo so it runs and reports without failing the suite; drop `todo` once fixed.
-test('callback without iss while the provider advertises it → iss_missing, zero calls (RFC 9207 §2.4)', {
-  todo: 'server accepts a missing iss when require_iss is true (handlers.rs check_transaction)',
-}, async () => {
+// The backend refuses a token request without `iss` when the provider advertises RFC 9207
+// support (defence in depth: the browser half rejects such callbacks too).
+test('callback without iss while the provider advertises it → iss_missing, zero calls (RFC 9207 §2.4)', async () => {
   const t = await registerTransaction('post');
   assert.equal(t.tx.json.require_iss, true);
   const snap = op.snapshot();
