@@ -13,7 +13,7 @@ APP="http://127.0.0.1:${APP_PORT}"
 
 scripts/setup.sh
 echo "[demo] building (first run: a few minutes)"
-cargo build -p authsplit-server --release --locked
+cargo build -p authsplit-server --locked
 scripts/build-web.sh
 
 run_dir=$(mktemp -d)
@@ -42,7 +42,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-target/release/authsplit-server --config "$run_dir/authsplit.toml" --static-dir web/example/dist &
+"${CARGO_TARGET_DIR:-target}"/debug/authsplit-server --config "$run_dir/authsplit.toml" --static-dir web/example/dist &
 pids+=($!)
 
 cat <<MSG
