@@ -270,7 +270,7 @@ async function coldStart(stubUrl) {
 function binarySize() {
   const stripped = join(dir, 'authsplit-server.stripped');
   execFileSync('strip', ['-o', stripped, BIN]);
-  return { path: 'target/release/authsplit-server', bytes: statSync(BIN).size, strippedBytes: statSync(stripped).size };
+  return { path: 'target/release/authsplit-server', bytes: statSync(BIN).size, strippedBytes: statSync(stripped).size, builtAt: statSync(BIN).mtime.toISOString() };
 }
 
 const result = { config: { DURATION, THREADS, CONNS, WRK_TIMEOUT, RATE, LAT_SECONDS, COLD_RUNS } };

@@ -13,6 +13,7 @@ const mEnd = existsSync(join(dir, 'machine-end.json')) ? read('machine-end.json'
 const pay = read('payload.json');
 const br = read('browser.json');
 const be = read('backend.json');
+const buildNote = existsSync(join(dir, 'build-note.txt')) ? readFileSync(join(dir, 'build-note.txt'), 'utf8').trim() : null;
 const loads = existsSync(join(dir, 'loads.jsonl'))
   ? readFileSync(join(dir, 'loads.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
   : [];
@@ -207,6 +208,7 @@ p('| measure | value |');
 p('|---|---|');
 p(`| spawn → first \`200\` from \`GET /auth/healthz\`, median of ${cs.n} (p90, min) | **${f1(cs.medianMs)} ms** (${f1(cs.p90Ms)} ms, ${f1(cs.minMs)} ms) |`);
 p(`| spawn → the \`listening on\` stdout line, median | ${f1(cs.listeningLineMedianMs)} ms |`);
+p(`| binary built at | ${bin.builtAt ? bin.builtAt.slice(0, 16).replace('T', ' ') + ' UTC' : 'n/a'}${buildNote ? ` — ${buildNote}` : ''} |`);
 p(`| \`${bin.path}\` as built (\`--release\`: lto, codegen-units 1, opt-level 3) | ${int(bin.bytes)} B (${(bin.bytes / 1048576).toFixed(2)} MiB) |`);
 p(`| the same, \`strip\`ped | ${int(bin.strippedBytes)} B (${(bin.strippedBytes / 1048576).toFixed(2)} MiB) |`);
 p();
