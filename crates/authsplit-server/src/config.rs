@@ -145,6 +145,16 @@ pub struct ServerConfig {
     pub session_ttl_secs: u64,
     /// How many used-transaction ids are remembered (bounded replay protection).
     pub max_used_transactions: usize,
+    /// Binary only: a request's complete header block must arrive within this many seconds of
+    /// the server starting to wait for it (a new connection, or the previous response on a
+    /// keep-alive connection); otherwise the connection is closed (slowloris). Default 10.
+    pub header_read_timeout_secs: u64,
+    /// The whole request body must arrive within this many seconds of the request reaching
+    /// the router (else 400 `invalid_request` and the connection is closed). Default 30.
+    pub request_body_timeout_secs: u64,
+    /// Binary only: a connection on which no byte was read or written for this many seconds is
+    /// closed (a client that stops reading a response, a stuck peer). Default 60.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -166,6 +176,9 @@ impl Default for ServerConfig {
             transaction_ttl_secs: authsplit_core::wire::TRANSACTION_TTL_SECS,
             session_ttl_secs: 14 * 24 * 3600,
             max_used_transactions: 100_000,
+            header_read_timeout_secs: 10,
+            request_body_timeout_secs: 30,
+            idle_timeout_secs: 60,
         }
     }
 }

@@ -47,11 +47,13 @@ mod handlers;
 mod idtoken;
 mod outbound;
 mod provider;
+pub mod serve;
 
 pub use config::{ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig};
 pub use error::ApiError;
 pub use extract::StrictJson;
 pub use provider::basic_auth_value;
+pub use serve::{ConnectionTimeouts, serve};
 
 /// The clock: current time in unix seconds. Injectable for tests ([`AuthsplitBuilder::clock`]).
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -248,6 +250,16 @@ impl AuthsplitBuilder {
                 authsplit_core::wire::TRANSACTION_TTL_SECS
             )));
         }
+        if server.header_read_timeout_secs == 0
+            || server.request_body_timeout_secs == 0
+            || server.idle_timeout_secs == 0
+        {
+            return Err(ConfigError(
+                "server.header_read_timeout_secs, request_body_timeout_secs and \
+                 idle_timeout_secs must be positive"
+                    .to_owned(),
+            ));
+        }
         if server.max_body_bytes == 0 || server.max_response_bytes == 0 {
             return Err(ConfigError("body limits must be positive".to_owned()));
         }
@@ -423,6 +435,10 @@ impl Authsplit {
             ))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 handlers::panic_response,
+            ))
+            // Slow-drip bodies (REFERENCE §3.15): the whole body within the deadline.
+            .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(
+                std::time::Duration::from_secs(self.state.inner.server.request_body_timeout_secs),
             ));
         let r = match self.cors(&[
             HeaderName::from_static(authsplit_core::wire::CSRF_HEADER),

@@ -156,8 +156,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         let _ = stdout.flush();
     }
     tracing::info!(%local, "ready");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let timeouts = authsplit_server::ConnectionTimeouts::from_config(&server);
+    tracing::info!(
+        header_read_timeout_secs = server.header_read_timeout_secs,
+        request_body_timeout_secs = server.request_body_timeout_secs,
+        idle_timeout_secs = server.idle_timeout_secs,
+        "connection timeouts"
+    );
+    authsplit_server::serve(listener, app, timeouts, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
     tracing::info!("stopped");
