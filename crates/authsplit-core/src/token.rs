@@ -715,8 +715,8 @@ pub fn redact_snippet(body: &[u8]) -> String {
 }
 
 /// Provider text kept in errors (`error_description`, `errmsg`): redacted like a snippet,
-/// capped at `max` chars.
-fn sanitize_text(s: &str, max: usize) -> String {
+/// capped at `max` chars. Also used by the per-provider parsers in [`crate::provider`].
+pub(crate) fn sanitize_text(s: &str, max: usize) -> String {
     redact_text(s, false, max)
 }
 

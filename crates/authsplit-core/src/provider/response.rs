@@ -200,11 +200,11 @@ fn detect_error(style: ErrorStyle, status: u16, obj: &Object) -> Option<Signal> 
     found.or_else(|| if status == 200 { None } else { rfc_error(obj) })
 }
 
+/// Provider text shown in errors (description, and the error code in the message): the same
+/// redaction as the core token parser (token-like values and long base64url/JWT-like runs
+/// become `[redacted]`; REFERENCE §3.14), control characters dropped, capped.
 fn clean_description(d: String) -> String {
-    d.chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_DESCRIPTION)
-        .collect()
+    crate::token::sanitize_text(&d, MAX_DESCRIPTION)
 }
 
 fn map_signal(profile: &ProviderProfile, status: u16, step: &str, sig: Signal) -> Error {
@@ -773,8 +773,42 @@ mod tests {
     /// Provider descriptions are bounded and control characters dropped (no log injection).
     #[test]
     fn descriptions_are_cleaned() {
-        let d = clean_description(format!("a\nb\u{1b}[31m{}", "x".repeat(1000)));
+        let d = clean_description(format!("a\nb\u{1b}[31m{}", "x ".repeat(1000)));
         assert!(!d.contains('\n') && !d.contains('\u{1b}'));
         assert_eq!(d.chars().count(), MAX_DESCRIPTION);
+    }
+
+    /// REFERENCE §3.14 (RFC 6749 §10.3, §10.5): a provider that echoes a code or token in its
+    /// `error_description` (or error code) must not leak it into our errors and logs.
+    /// Found by the `token_response` fuzz target (DingTalk profile, HTTP 400): the
+    /// per-provider parser kept descriptions verbatim while the core parser redacted them.
+    #[test]
+    fn rfc6749_s10_3_provider_error_text_is_redacted() {
+        const RT: &str = "PlAnT3dT0k3n_q8Zr7Yx6Wv5Ut4Ss3R";
+        let body = format!(
+            r#"{{"error":"invalid_request","error_description":"code=SplxlOBeZQQYbYS6WxSbIA was already used; refresh_token={RT}"}}"#
+        );
+        for name in ["dingtalk", "github", "google", "feishu"] {
+            let profile = super::super::preset(name)
+                .and_then(|p| p.resolve().ok())
+                .expect("preset");
+            let e =
+                parse_token_response(&profile, 400, Some("application/json"), body.as_bytes(), 0)
+                    .expect_err("an error response");
+            let desc = e
+                .provider_error()
+                .and_then(|p| p.error_description.clone())
+                .unwrap_or_default();
+            let text = format!("{e} {desc}");
+            assert!(!text.contains(RT), "{name}: {text}");
+            assert!(!text.contains("SplxlOBeZQQYbYS6WxSbIA"), "{name}: {text}");
+            assert!(desc.contains("[redacted]"), "{name}: {desc}");
+        }
+        // Identifiers survive: snake_case codes and short numeric codes.
+        assert_eq!(
+            clean_description("bad_verification_code".to_owned()),
+            "bad_verification_code"
+        );
+        assert_eq!(clean_description("40029".to_owned()), "40029");
     }
 }

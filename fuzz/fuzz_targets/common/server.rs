@@ -1,0 +1,161 @@
+//! The real authsplit backend (`authsplit_server::Authsplit::router`), built once per fuzzing
+//! process and driven in-process with `tower::ServiceExt::oneshot` on a current-thread tokio
+//! runtime. The provider's endpoints point at 127.0.0.1:9 (discard port, nothing listens), so
+//! an exchange that gets past every local check fails fast with "connection refused".
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, LazyLock};
+
+use authsplit_server::{Authsplit, ClientAuth, Config, ProviderConfig};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt as _;
+
+/// The allowed SPA origin.
+pub const ORIGIN: &str = "https://app.example";
+/// The fixed cookie key (64 bytes) the fuzz server uses; the cookie target seals with it too.
+pub const KEY_BYTES: [u8; 64] = [42u8; 64];
+/// The fixed clock (unix seconds).
+pub const NOW: u64 = 1_800_000_000;
+/// Cookie names with production settings (`__Host-` prefix).
+pub const TX_COOKIE: &str = "__Host-authsplit-tx";
+/// Session cookie name.
+pub const SESSION_COOKIE: &str = "__Host-authsplit-session";
+/// The client secret: must never appear in any response.
+pub const CLIENT_SECRET: &str = "FUZZ_CLIENT_SECRET_5f1c2b9e7a";
+
+pub struct Harness {
+    pub rt: tokio::runtime::Runtime,
+    pub app: Router,
+}
+
+pub static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let provider = |auth| {
+        ProviderConfig::oauth2(
+            "http://127.0.0.1:9/authorize",
+            "http://127.0.0.1:9/token",
+            "fuzz-client",
+            CLIENT_SECRET,
+            "https://app.example/callback",
+        )
+        .client_auth(auth)
+        .scopes(&["profile"])
+        .revocation_endpoint("http://127.0.0.1:9/revoke")
+    };
+    let config = Config::builder()
+        .cookie_key_bytes(&KEY_BYTES)
+        .allowed_origin(ORIGIN)
+        .provider("stub", provider(ClientAuth::ClientSecretBasic))
+        .provider("stubpost", provider(ClientAuth::ClientSecretPost))
+        .build();
+    let app = {
+        let _guard = rt.enter();
+        let auth = Authsplit::builder(config)
+            .clock(Arc::new(|| NOW))
+            .build()
+            .expect("fuzz config builds");
+        Router::new().nest("/auth", auth.router())
+    };
+    Harness { rt, app }
+});
+
+/// A decoded response.
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    /// The `error` member of a JSON error body.
+    pub fn error(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        v.get("error")?.as_str().map(str::to_owned)
+    }
+    /// Every header value and the body, for leak searches.
+    pub fn everything(&self) -> Vec<u8> {
+        let mut all = self.body.clone();
+        for (k, v) in &self.headers {
+            all.extend_from_slice(k.as_bytes());
+            all.push(b':');
+            all.extend_from_slice(v);
+            all.push(b'\n');
+        }
+        all
+    }
+}
+
+/// A POST the way the browser half sends it (CSRF header, allowed Origin, JSON).
+pub fn post(path: &str, body: Vec<u8>, cookie: Option<&[u8]>) -> Request<Body> {
+    let mut b = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("x-authsplit", "1")
+        .header("origin", ORIGIN)
+        .header("host", "api.example");
+    if let Some(c) = cookie
+        && let Ok(v) = axum::http::HeaderValue::from_bytes(c)
+    {
+        b = b.header("cookie", v);
+    }
+    b.body(Body::from(body)).expect("request builds")
+}
+
+/// Sends one request through the real router and reads the whole response.
+pub fn send(req: Request<Body>) -> Resp {
+    let h = &*HARNESS;
+    h.rt.block_on(async {
+        let resp = h.app.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map(|c| c.to_bytes().to_vec())
+            .unwrap_or_default();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    })
+}
+
+/// Whether `needle` occurs in `hay`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Checks every response: never a 500 (the server turns handler panics into 500 `internal`),
+/// an error body always names a stable error code, and the client secret never appears.
+pub fn check_common(r: &Resp, what: &str) {
+    assert_ne!(
+        r.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{what}: 500 (a handler panicked?): {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    if r.status.is_client_error() || r.status.is_server_error() {
+        let code = r.error().unwrap_or_default();
+        assert!(
+            authsplit_core::ErrorCode::parse(&code).is_some(),
+            "{what}: status {} without a known error code: {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    assert!(
+        !contains(&r.everything(), CLIENT_SECRET.as_bytes()),
+        "{what}: the client secret leaked"
+    );
+}

@@ -1,0 +1,165 @@
+//! Fuzz target: token endpoint responses (core `token::parse_token_response` strict and
+//! lenient, `parse_error_body`, `redact_snippet`, and the per-provider parsers in core
+//! `provider` for the presets that need no variables).
+//!
+//! Input: line 1 = `<status> <flags> <content-type>` (`-` = no content type; missing or
+//! unparsable parts take defaults: 200, 0, `application/json`); the rest = the body.
+//! `flags` bits 0–5 are the six `TokenResponseOptions` tolerances; bits 6–7 pick where the
+//! planted token goes.
+//!
+//! Invariants beyond "no panic":
+//! - a token planted anywhere in the body (a 32-char base64url run with digits and capitals)
+//!   never appears in `redact_snippet`, nor in any error's message, snippet or provider
+//!   description (REFERENCE §3.14);
+//! - snippets are at most `SNIPPET_MAX_CHARS` characters and free of control characters;
+//! - success only for status 200, with a lower-case `token_type` that is `bearer` unless the
+//!   options tolerate more, and `expires_at = now + expires_in` (RFC 6749 §5.1);
+//! - strict options never accept a body lenient options refuse.
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use authsplit_core::provider::{ProviderProfile, preset};
+use authsplit_core::token::{
+    SNIPPET_MAX_CHARS, TokenResponseOptions, parse_error_body, parse_token_response,
+    redact_snippet,
+};
+use authsplit_core::Error;
+use libfuzzer_sys::fuzz_target;
+
+const NOW: u64 = 1_800_000_000;
+const PLANT: &str = "PlAnT3dT0k3n_q8Zr7Yx6Wv5Ut4Ss3R";
+
+static PROFILES: LazyLock<Vec<ProviderProfile>> = LazyLock::new(|| {
+    [
+        "github", "google", "gitee", "oschina", "linuxdo", "wechat_mp", "wechat_open", "feishu",
+        "lark", "dingtalk", "qq", "weibo", "discord",
+    ]
+    .iter()
+    .filter_map(|n| preset(n))
+    .filter_map(|p| p.resolve().ok())
+    .collect()
+});
+
+fn options(flags: u8) -> TokenResponseOptions {
+    let mut o = TokenResponseOptions::strict();
+    o.allow_form_encoded = flags & 1 != 0;
+    o.allow_json_as_text = flags & 2 != 0;
+    o.error_in_200 = flags & 4 != 0;
+    o.errcode_in_200 = flags & 8 != 0;
+    o.expires_in_as_string = flags & 16 != 0;
+    o.allow_missing_token_type = flags & 32 != 0;
+    o
+}
+
+fn check_snippet(s: &str, what: &str) {
+    assert!(s.chars().count() <= SNIPPET_MAX_CHARS, "{what}: snippet too long");
+    assert!(!s.chars().any(|c| c.is_control()), "{what}: control char in snippet {s:?}");
+    assert!(!s.contains(PLANT), "{what}: planted token in snippet {s:?}");
+}
+
+/// The planted token must not appear in what an error shows. (`error` / `error_uri` codes and
+/// the content type are identifiers kept verbatim by design, so a body whose *error code* is
+/// the token itself is out of scope; the token is planted as a value or in free text.)
+fn check_error(e: &Error, what: &str) {
+    let msg = e.to_string();
+    assert!(!msg.contains(PLANT), "{what}: planted token in message {msg:?}");
+    if let Some(info) = e.response() {
+        check_snippet(&info.snippet, what);
+    }
+    if let Some(pe) = e.provider_error()
+        && let Some(d) = &pe.error_description
+    {
+        assert!(!d.contains(PLANT), "{what}: planted token in error_description {d:?}");
+    }
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (head, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (&b""[..], data),
+    };
+    let head = String::from_utf8_lossy(head);
+    let mut parts = head.splitn(3, ' ');
+    let status: u16 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let flags: u8 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let ct = match parts.next() {
+        Some("-") => None,
+        Some(c) => Some(c),
+        None => Some("application/json"),
+    };
+
+    // 1. The body as given, strict and with the chosen tolerances and fully lenient.
+    let strict = parse_token_response(status, ct, body, &TokenResponseOptions::strict(), NOW);
+    let chosen = parse_token_response(status, ct, body, &options(flags), NOW);
+    let lenient = parse_token_response(status, ct, body, &TokenResponseOptions::lenient(), NOW);
+    for (r, opts) in [
+        (&strict, TokenResponseOptions::strict()),
+        (&chosen, options(flags)),
+        (&lenient, TokenResponseOptions::lenient()),
+    ] {
+        if let Ok(t) = r {
+            assert_eq!(status, 200, "accepted a non-200 response");
+            assert_eq!(t.token_type, t.token_type.to_ascii_lowercase());
+            if opts == TokenResponseOptions::strict() {
+                assert_eq!(t.token_type, "bearer", "strict accepted token_type {:?}", t.token_type);
+            }
+            match t.expires_in {
+                Some(s) => assert_eq!(t.expires_at, NOW.checked_add(s)),
+                None => assert_eq!(t.expires_at, None),
+            }
+            // Debug redacts the access token (checked when its value is distinctive: long
+            // and present once in the body, so no other member can carry it).
+            let at = t.access_token.secret();
+            if at.len() >= 12 && count(body, at.as_bytes()) == 1 {
+                assert!(!format!("{t:?}").contains(at), "access token in TokenSet Debug");
+            }
+        }
+    }
+    if strict.is_ok() {
+        assert!(chosen.is_ok() && lenient.is_ok(), "a tolerance refused what strict accepts");
+    }
+    let _ = parse_error_body(body);
+    check_snippet(&redact_snippet(body), "body snippet (no plant)");
+
+    // 2. The same body with a token planted as a value, after a sensitive key, or in free text.
+    let at = if body.is_empty() { 0 } else { (flags as usize * 7919 + body.len()) % (body.len() + 1) };
+    let insert: Vec<u8> = match flags >> 6 {
+        0 => PLANT.as_bytes().to_vec(),
+        1 => format!("\"access_token\":\"{PLANT}\"").into_bytes(),
+        2 => format!("refresh_token={PLANT}&").into_bytes(),
+        _ => format!("{{\"error\":\"invalid_grant\",\"error_description\":\"bad {PLANT}\"}}").into_bytes(),
+    };
+    let mut planted = body.to_vec();
+    planted.splice(at..at, insert);
+    check_snippet(&redact_snippet(&planted), "planted snippet");
+    for opts in [TokenResponseOptions::strict(), options(flags), TokenResponseOptions::lenient()] {
+        if let Err(e) = parse_token_response(status, ct, &planted, &opts, NOW) {
+            check_error(&e, "core parser");
+        }
+    }
+    if let Some(pe) = parse_error_body(&planted)
+        && let Some(d) = &pe.error_description
+    {
+        assert!(!d.contains(PLANT), "planted token in parse_error_body description {d:?}");
+    }
+
+    // 3. The provider parsers (PROVIDERS.md shapes: JSONP, errcode, Feishu `code`, …).
+    let profile = &PROFILES[flags as usize % PROFILES.len()];
+    for b in [body, &planted[..]] {
+        if let Err(e) = authsplit_core::provider::parse_token_response(profile, status, ct, b, NOW) {
+            if b != body {
+                check_error(&e, &profile.id);
+            }
+        }
+        if profile.userinfo.is_some() {
+            let _ = authsplit_core::provider::parse_userinfo_response(profile, status, ct, b);
+        }
+        let _ = authsplit_core::provider::parse_revocation_response(profile, status, ct, b);
+    }
+});
