@@ -466,6 +466,15 @@ test('ID token whose nonce differs from the registered one → invalid_id_token,
     `no session cookie: ${[...s.c.jar.cookies.keys()]}`,
   );
   assert.ok(!r.text.includes(op.tokenCalls.at(-1).accessToken));
+  // The discarded tokens are revoked (RFC 7009) in the background: wait for it, so its calls do
+  // not land in the next test's zero-call window, and check that they are dead at the provider.
+  const { accessToken, refreshToken } = op.tokenCalls.at(-1);
+  const until = Date.now() + 5000;
+  while (op.counters.revocation - snap.revocation < (refreshToken ? 2 : 1) && Date.now() < until) {
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(await op.accessTokenIsActive(accessToken), false, 'the issued access token was revoked');
+  if (refreshToken) assert.equal(await op.refreshTokenIsActive(refreshToken), false, 'the refresh token was revoked');
 });
 
 // The backend refuses a token request without `iss` when the provider advertises RFC 9207

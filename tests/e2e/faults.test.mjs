@@ -17,6 +17,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { createHash } from 'node:crypto';
 
 import { startFaultyProvider } from '../support/faulty-provider.mjs';
 import { startServer, randomCookieKey } from '../support/server.mjs';
@@ -159,7 +160,7 @@ function assertError(out, { status, code, cls, providerError, retryAfter, deadli
   const setCookies = r.headers.getSetCookie();
   assert.ok(!setCookies.some((h) => /^__Host-authsplit-session=[^;]+;/.test(h) && !/Max-Age=0/i.test(h)), 'no session cookie');
   // The transaction was consumed (single use) whatever happened upstream.
-  assert.ok(setCookies.some((h) => h.startsWith('__Host-authsplit-tx=') && /Max-Age=0/i.test(h)), 'tx cookie cleared');
+  assert.ok(setCookies.some((h) => h.startsWith('__Host-authsplit-tx-') && /Max-Age=0/i.test(h)), 'tx cookie cleared');
   if (retryAfter === null) assert.equal(r.headers.get('retry-after'), null, 'no Retry-After');
   else if (typeof retryAfter === 'number') assert.equal(r.headers.get('retry-after'), String(retryAfter));
   else if (Array.isArray(retryAfter)) {
@@ -315,7 +316,7 @@ describe('the token request itself (REFERENCE §3.4, RFC 6749 §4.1.3, §2.3.1; 
     assert.equal(r.headers.get('pragma'), 'no-cache');
     assert.ok(!('refresh_token' in r.json));
     assert.ok(client.jar.cookies.has('__Host-authsplit-session'));
-    assert.ok(!client.jar.cookies.has('__Host-authsplit-tx'));
+    assert.ok(![...client.jar.cookies.keys()].some((k) => k.startsWith('__Host-authsplit-tx')));
   });
 
   test('client_secret_post: id and secret in the body only, no Authorization header', async () => {
@@ -348,12 +349,14 @@ describe('no upstream call without a valid bound transaction (REFERENCE §3.2)',
 
   test('a forged transaction cookie → 400 transaction_missing, 0 upstream calls', async () => {
     const client = backendClient(srv.authUrl, { origin: ORIGIN });
-    client.jar.cookies.set('__Host-authsplit-tx', randomToken(120));
+    const state = randomToken();
+    // Named as the server names the tx cookie of this state (one per sign-in).
+    client.jar.cookies.set(`__Host-authsplit-tx-${createHash('sha256').update(state).digest('hex').slice(0, 16)}`, randomToken(120));
     fp.reset();
     const r = await client.post('/token', {
       provider: 'strict',
       code: 'made-up-code',
-      state: randomToken(),
+      state,
       code_verifier: pkcePair().verifier,
     });
     assert.equal(r.status, 400, r.text);
@@ -654,7 +657,7 @@ describe('bounded concurrency toward a provider (REFERENCE §3.15: max_concurren
       // The two never sent: same cookie, same code → now they go through, once each.
       let retried = 0;
       for (let i = 0; i < go.length; i++) {
-        const cleared = rs[i].headers.getSetCookie().some((h) => h.startsWith('__Host-authsplit-tx=') && /Max-Age=0/i.test(h));
+        const cleared = rs[i].headers.getSetCookie().some((h) => h.startsWith('__Host-authsplit-tx-') && /Max-Age=0/i.test(h));
         // Consumed exactly when the code reached the provider.
         assert.equal(cleared, codes.includes(go[i].code), `exchange ${i}: tx consumed iff its code was sent`);
         if (cleared) continue;

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 
 import { startFaultyProvider } from '../support/faulty-provider.mjs';
 import { startServer, randomCookieKey, REPO_ROOT } from '../support/server.mjs';
@@ -22,6 +23,8 @@ import { launchBrowser, newLoopbackContext } from '../support/browser.mjs';
 const SPA = 'http://127.0.0.1:5173';
 const FOREIGN = ['http://evil.example', 'null', `${SPA}/`, 'http://127.0.0.1:5174', 'https://127.0.0.1:5173', 'http://127.0.0.1:5173.evil.example', 'http://localhost:5173'];
 const TX = '__Host-authsplit-tx';
+// One tx cookie per sign-in, named after its state (parallel tabs, REFERENCE §4).
+const txName = (state) => `${TX}-${createHash('sha256').update(state).digest('hex').slice(0, 16)}`;
 const SESSION = '__Host-authsplit-session';
 
 let fp;
@@ -92,7 +95,7 @@ async function signIn() {
   const { c, state, verifier } = await transaction();
   const r = await c.post('/token', { provider: 'fp', code: `code-${randomToken()}`, state, code_verifier: verifier });
   assert.equal(r.status, 200, r.text);
-  return { c, r };
+  return { c, r, state };
 }
 
 /** `name=value; A; B=c` → { name, value, attrs: Map(lower-case attribute → value) }. */
@@ -166,31 +169,32 @@ describe('cookies (RFC 10017 §6.1.3.2; RFC 6265bis §4.1.3.2 __Host- prefix)', 
   }
 
   test('transaction cookie: __Host-, Secure, HttpOnly, SameSite=Strict, Path=/, no Domain, Max-Age = TTL', async () => {
-    const { r } = await transaction();
+    const { r, state } = await transaction();
     const hs = r.headers.getSetCookie();
     assert.equal(hs.length, 1);
-    const c = assertHostCookie(hs[0], TX, { maxAge: 600 });
+    const c = assertHostCookie(hs[0], txName(state), { maxAge: 600 });
     // Encrypted: neither state nor challenge readable in it.
     assert.ok(!/state|challenge|S256/.test(Buffer.from(decodeURIComponent(c.value), 'base64').toString('latin1')));
   });
 
   test('session cookie after sign-in, and the removal of the tx cookie, with the same attributes', async () => {
-    const { r } = await signIn();
+    const { r, state } = await signIn();
     const hs = r.headers.getSetCookie();
-    const tx = hs.find((h) => h.startsWith(`${TX}=`));
+    const tx = hs.find((h) => h.startsWith(`${txName(state)}=`));
     const session = hs.find((h) => h.startsWith(`${SESSION}=`));
     assert.ok(tx && session, hs.join('\n'));
-    assertHostCookie(tx, TX, { maxAge: 0 });
+    assertHostCookie(tx, txName(state), { maxAge: 0 });
     assertHostCookie(session, SESSION, { maxAge: 1209600 });
   });
 
   test('logout removes both cookies with the same attributes (a __Host- removal needs Secure + Path=/)', async () => {
     const { c } = await signIn();
+    const { state } = await transaction(c); // a sign-in pending in another tab
     const r = await c.post('/logout', {});
     assert.equal(r.status, 200, r.text);
     const hs = r.headers.getSetCookie();
     assertHostCookie(hs.find((h) => h.startsWith(`${SESSION}=`)), SESSION, { maxAge: 0 });
-    assertHostCookie(hs.find((h) => h.startsWith(`${TX}=`)), TX, { maxAge: 0 });
+    assertHostCookie(hs.find((h) => h.startsWith(`${txName(state)}=`)), txName(state), { maxAge: 0 });
   });
 
   test('a long session (9000-char refresh token) is split into __Host- chunk cookies, each < 4096 bytes with the same attributes; rotation to a short token deletes the chunks', async () => {
@@ -231,20 +235,20 @@ describe('cookies (RFC 10017 §6.1.3.2; RFC 6265bis §4.1.3.2 __Host- prefix)', 
 
   test('cookies are authenticated: tampered, swapped (session value as tx) or foreign-key cookies are refused, 0 calls', async () => {
     const { c, state, verifier } = await transaction();
-    const good = c.jar.cookies.get(TX);
+    const good = c.jar.cookies.get(txName(state));
     const body = { provider: 'fp', code: 'code-tamper-1', state, code_verifier: verifier };
     fp.reset();
     // one flipped character
     const flipped = good.slice(0, 10) + (good[10] === 'A' ? 'B' : 'A') + good.slice(11);
     const j1 = new CookieJar();
-    j1.cookies.set(TX, flipped);
+    j1.cookies.set(txName(state), flipped);
     const r1 = await c.post('/token', body, { jar: j1 });
     assert.equal(r1.json.error, 'transaction_missing');
     // a valid session cookie value presented as the tx cookie (names are authenticated)
     const { c: signed } = await signIn();
     fp.reset();
     const j2 = new CookieJar();
-    j2.cookies.set(TX, signed.jar.cookies.get(SESSION));
+    j2.cookies.set(txName(state), signed.jar.cookies.get(SESSION));
     const r2 = await c.post('/token', body, { jar: j2 });
     assert.equal(r2.json.error, 'transaction_missing');
     // a tx cookie made by a server with another key
@@ -283,7 +287,7 @@ describe('cookies (RFC 10017 §6.1.3.2; RFC 6265bis §4.1.3.2 __Host- prefix)', 
       const r = await dc.post('/transactions', { provider: 'fp', state: randomToken(), code_challenge: challenge, code_challenge_method: 'S256' });
       assert.equal(r.status, 201);
       const c = parseSetCookie(r.headers.getSetCookie()[0]);
-      assert.equal(c.name, 'authsplit-tx');
+      assert.match(c.name, /^authsplit-tx-[0-9a-f]{16}$/);
       assert.ok(!c.attrs.has('secure'));
       assert.ok(c.attrs.has('httponly'));
       assert.equal(c.attrs.get('samesite'), 'Strict');

@@ -1,7 +1,8 @@
-//! The two encrypted cookies (REFERENCE §1; RFC 10017 §6.1.3.2): `Secure; HttpOnly;
-//! SameSite=Strict; Path=/`, no `Domain`, `__Host-` prefix, AES-256-GCM through the `cookie`
-//! crate's private jar (the cookie name is authenticated, so one cannot be swapped for the other).
-//! `insecure_dev_cookies` drops `Secure` and the prefix for plain-http loopback only.
+//! The encrypted cookies — one transaction cookie per pending sign-in (`<base>-<16 hex of
+//! SHA-256(state)>`) and the session cookie (REFERENCE §1; RFC 10017 §6.1.3.2): `Secure;
+//! HttpOnly; SameSite=Strict; Path=/`, no `Domain`, `__Host-` prefix, AES-256-GCM through the
+//! `cookie` crate's private jar (the cookie name is authenticated, so one cannot be swapped for
+//! another). `insecure_dev_cookies` drops `Secure` and the prefix for plain-http loopback only.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, CookieJar, Key, SameSite};
@@ -10,7 +11,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// Cookie names and attributes.
 #[derive(Clone, Debug)]
 pub(crate) struct CookieSettings {
-    pub tx_name: &'static str,
+    /// Base of the per-sign-in transaction cookie names (`<base>-<16 hex>`).
+    pub tx_prefix: &'static str,
     pub session_name: &'static str,
     pub secure: bool,
 }
@@ -19,17 +21,57 @@ impl CookieSettings {
     pub fn new(insecure_dev: bool) -> Self {
         if insecure_dev {
             Self {
-                tx_name: "authsplit-tx",
+                tx_prefix: "authsplit-tx",
                 session_name: "authsplit-session",
                 secure: false,
             }
         } else {
             Self {
-                tx_name: "__Host-authsplit-tx",
+                tx_prefix: "__Host-authsplit-tx",
                 session_name: "__Host-authsplit-session",
                 secure: true,
             }
         }
+    }
+
+    /// The transaction cookie of the sign-in with this `state`: `<base>-<first 16 hex digits of
+    /// SHA-256(state)>`, so that sign-ins started in parallel tabs each keep their own cookie
+    /// (REFERENCE §4, callback in a different tab). The hash only names the cookie; the state
+    /// itself is still compared in constant time against the encrypted payload.
+    pub fn tx_name(&self, state: &str) -> String {
+        use sha2::Digest as _;
+        let d = sha2::Sha256::digest(state.as_bytes());
+        let mut name = String::with_capacity(self.tx_prefix.len() + 17);
+        name.push_str(self.tx_prefix);
+        name.push('-');
+        for b in d.iter().take(8) {
+            name.push_str(&format!("{b:02x}"));
+        }
+        name
+    }
+
+    /// The names of the transaction cookies (`<base>-<16 lower-case hex>`) the request carries.
+    pub fn tx_names_in(&self, headers: &HeaderMap) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for n in cookie_names(headers) {
+            let is_tx = n
+                .strip_prefix(self.tx_prefix)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|h| {
+                    h.len() == 16
+                        && h.bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                });
+            if is_tx && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
+    }
+
+    /// Whether the request carries a cookie called `name`.
+    pub fn has(headers: &HeaderMap, name: &str) -> bool {
+        raw_cookie(headers, name).is_some()
     }
 
     fn build(&self, name: String, value: String, max_age_secs: u64) -> Cookie<'static> {
@@ -59,13 +101,13 @@ impl CookieSettings {
         headers: &mut HeaderMap,
         request: Option<&HeaderMap>,
         key: &Key,
-        name: &'static str,
+        name: &str,
         payload: &T,
         max_age_secs: u64,
     ) -> Result<(), CookieTooLarge> {
         let json = serde_json::to_string(payload).map_err(|_| CookieTooLarge)?;
         let mut jar = CookieJar::new();
-        jar.private_mut(key).add(Cookie::new(name, json));
+        jar.private_mut(key).add(Cookie::new(name.to_owned(), json));
         let sealed = jar
             .get(name)
             .map(|c| c.value().to_owned())
@@ -102,7 +144,7 @@ impl CookieSettings {
 
     /// Appends `Set-Cookie`s that delete `name` (same attributes, `Max-Age=0`) and any of its
     /// chunk cookies the request carried.
-    pub fn clear(&self, headers: &mut HeaderMap, request: Option<&HeaderMap>, name: &'static str) {
+    pub fn clear(&self, headers: &mut HeaderMap, request: Option<&HeaderMap>, name: &str) {
         self.clear_one(headers, name.to_owned());
         if let Some(req) = request {
             for i in 1..MAX_CHUNKS {
@@ -119,7 +161,7 @@ impl CookieSettings {
         &self,
         headers: &HeaderMap,
         key: &Key,
-        name: &'static str,
+        name: &str,
     ) -> Option<T> {
         let mut sealed = raw_cookie(headers, name)?;
         for i in 1..MAX_CHUNKS {
@@ -129,7 +171,7 @@ impl CookieSettings {
             }
         }
         let mut jar = CookieJar::new();
-        jar.add_original(Cookie::new(name, sealed));
+        jar.add_original(Cookie::new(name.to_owned(), sealed));
         let c = jar.private(key).get(name)?;
         serde_json::from_str(c.value()).ok()
     }
@@ -150,6 +192,20 @@ fn chunk_name(name: &str, i: usize) -> String {
     } else {
         format!("{name}-{i}")
     }
+}
+
+/// The names of all cookies in the request's `Cookie` headers, in order.
+fn cookie_names(headers: &HeaderMap) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in headers.get_all(header::COOKIE) {
+        let Ok(s) = v.to_str() else { continue };
+        for part in s.split(';') {
+            if let Some((n, _)) = part.trim().split_once('=') {
+                out.push(n.to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// The raw value of the first cookie called `name` in the request's `Cookie` headers.

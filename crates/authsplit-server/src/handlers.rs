@@ -28,6 +28,8 @@ use crate::provider::{Endpoints, Provider};
 /// upstream result (rotation must never burn the grant, REFERENCE §3.10).
 pub(crate) const REFRESH_SHARE_WINDOW: Duration = Duration::from_secs(30);
 const MAX_CODE_LEN: usize = 2048;
+/// Shortest `state` accepted at `/transactions` (128 bits in base64url).
+pub(crate) const MIN_STATE_LEN: usize = 22;
 
 fn invalid(msg: &'static str) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, msg)
@@ -88,6 +90,7 @@ pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
 /// encrypted tx cookie (REFERENCE §1). The verifier never comes here.
 pub(crate) async fn create_transaction(
     State(app): State<AppState>,
+    request_headers: HeaderMap,
     StrictJson(req): StrictJson<TransactionRequest>,
 ) -> Result<Response, ApiError> {
     let provider = app.provider(&req.provider)?;
@@ -97,6 +100,13 @@ pub(crate) async fn create_transaction(
     }
     PkceCodeChallenge::parse(&req.code_challenge)?;
     RState::parse(&req.state)?;
+    // RFC 6749 §10.10 / RFC 9700 §2.1: state must not be guessable — at least 128 bits, i.e.
+    // 22 base64url characters (the browser half sends 43).
+    if req.state.len() < MIN_STATE_LEN {
+        return Err(invalid(
+            "state must be at least 22 characters (128 bits of base64url)",
+        ));
+    }
     if let Some(n) = &req.nonce {
         Nonce::parse(n)?;
     }
@@ -125,10 +135,45 @@ pub(crate) async fn create_transaction(
     };
     let mut headers = HeaderMap::new();
     let c = &app.inner.cookies;
-    c.set(&mut headers, None, &app.inner.key, c.tx_name, &tx, ttl)
+    let name = c.tx_name(&tx.state);
+    c.set(&mut headers, None, &app.inner.key, &name, &tx, ttl)
         .map_err(|_| ApiError::new(ErrorCode::Internal, "the transaction cookie is too large"))?;
+    prune_pending(&app, &request_headers, &name, &mut headers);
     tracing::info!(provider = %provider.id, "transaction registered");
     Ok((StatusCode::CREATED, headers, Json(reply)).into_response())
+}
+
+/// At most this many sign-ins may be pending per browser (one tx cookie each); registering
+/// one more evicts the oldest (its callback then gets `transaction_missing`).
+pub(crate) const MAX_PENDING_TRANSACTIONS: usize = 8;
+
+/// Deletes the request's expired or unreadable tx cookies, the unsuffixed one of older
+/// versions, and the oldest pending ones beyond [`MAX_PENDING_TRANSACTIONS`] (counting the one
+/// being registered, `new_name`).
+fn prune_pending(app: &AppState, request: &HeaderMap, new_name: &str, out: &mut HeaderMap) {
+    let c = &app.inner.cookies;
+    let now = app.now();
+    if crate::cookies::CookieSettings::has(request, c.tx_prefix) {
+        c.clear(out, None, c.tx_prefix);
+    }
+    let mut pending: Vec<(u64, String)> = Vec::new();
+    for name in c.tx_names_in(request) {
+        if name == new_name {
+            continue;
+        }
+        match c.get::<TxCookie>(request, &app.inner.key, &name) {
+            Some(tx) if now < tx.created_at.saturating_add(app.inner.ttl) => {
+                pending.push((tx.created_at, name));
+            }
+            _ => c.clear(out, None, &name),
+        }
+    }
+    pending.sort();
+    let excess = (pending.len() + 1).saturating_sub(MAX_PENDING_TRANSACTIONS);
+    for (_, name) in pending.into_iter().take(excess) {
+        tracing::info!("too many pending sign-ins in this browser; the oldest was dropped");
+        c.clear(out, None, &name);
+    }
 }
 
 /// The local checks of `POST /token`, in order, with no outbound call (REFERENCE §3.2).
@@ -139,12 +184,23 @@ fn check_transaction(
     req: &TokenRequest,
 ) -> Result<(TxCookie, PkceCodeVerifier), ApiError> {
     let c = &app.inner.cookies;
-    let tx: TxCookie = c.get(headers, &app.inner.key, c.tx_name).ok_or_else(|| {
-        ApiError::new(
+    // Each sign-in has its own cookie, named after its state (parallel tabs).
+    let name = c.tx_name(&req.state);
+    let Some(tx) = c.get::<TxCookie>(headers, &app.inner.key, &name) else {
+        // Pending sign-ins exist, but none with this state: RFC 6749 §10.12 mismatch.
+        if !crate::cookies::CookieSettings::has(headers, &name)
+            && !c.tx_names_in(headers).is_empty()
+        {
+            return Err(ApiError::new(
+                ErrorCode::StateMismatch,
+                "state does not match any pending sign-in of this browser",
+            ));
+        }
+        return Err(ApiError::new(
             ErrorCode::TransactionMissing,
             "no transaction is registered for this browser",
-        )
-    })?;
+        ));
+    };
     let now = app.now();
     if now >= tx.created_at.saturating_add(app.inner.ttl) || tx.created_at > now + 60 {
         return Err(ApiError::new(
@@ -228,17 +284,29 @@ pub(crate) async fn token(
     let mut out_headers = HeaderMap::new();
     let result = exchange(&app, &provider, &ep, &tx, &req, verifier).await;
     if let Err(e) = &result
-        && crate::outbound::was_not_sent(&e.error)
+        && (crate::outbound::was_not_sent(&e.error) || crate::outbound::not_connected(&e.error))
     {
-        // The token request never left: the code is intact, the transaction stays usable.
+        // The token request never left (no slot in time, or the connection could not be
+        // established — REFERENCE §3.8): the code is intact, the transaction stays usable so
+        // the user can try again. Nothing is retried automatically.
         app.unmark_used(&tx.id);
         return Err(e.clone());
     }
-    c.clear(&mut out_headers, Some(&headers), c.tx_name);
+    // Only this sign-in's cookie; other tabs' pending sign-ins stay.
+    c.clear(&mut out_headers, Some(&headers), &c.tx_name(&tx.state));
     match result {
         Ok((reply, session)) => match set_session(&app, &mut out_headers, &headers, &session) {
             Ok(()) => Ok((out_headers, Json(reply)).into_response()),
-            Err(e) => Ok((out_headers, e).into_response()),
+            Err(e) => {
+                revoke_discarded(
+                    &app,
+                    &provider,
+                    ep.revocation_endpoint.as_deref(),
+                    reply.access_token,
+                    session.refresh_token,
+                );
+                Ok((out_headers, e).into_response())
+            }
         },
         Err(e) => Ok((out_headers, e).into_response()),
     }
@@ -252,6 +320,12 @@ fn after_code_sent(e: Error) -> Error {
             ErrorCode::ProviderTimeout,
             "the provider did not answer in time",
         )
+    } else if crate::outbound::not_connected(&e) {
+        // Same code, but no longer the "token request never left" marker.
+        Error::new(
+            ErrorCode::ProviderUnreachable,
+            "could not connect to the provider (after the code was redeemed)",
+        )
     } else {
         e
     }
@@ -259,7 +333,7 @@ fn after_code_sent(e: Error) -> Error {
 
 async fn exchange(
     app: &AppState,
-    provider: &Provider,
+    provider: &std::sync::Arc<Provider>,
     ep: &Endpoints,
     tx: &TxCookie,
     req: &TokenRequest,
@@ -269,6 +343,8 @@ async fn exchange(
     let span = tracing::info_span!("token_exchange", provider = %provider.id);
     // One deadline for the whole exchange (token, JWKS, userinfo), not one per call.
     let deadline = app.inner.out.total_timeout();
+    // Tokens the provider issued, kept to revoke them if the sign-in fails afterwards.
+    let mut issued: Option<(String, Option<String>)> = None;
     let work = async {
         let out = &app.inner.out;
         // RFC 6749 §4.1.3 + RFC 7636 §4.5; grant_type and redirect_uri fixed server-side.
@@ -281,6 +357,10 @@ async fn exchange(
         let tokens = provider
             .token_request(out, ep, EndpointKind::Token, form, app.now())
             .await?;
+        issued = Some((
+            tokens.access_token.secret().to_owned(),
+            tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
+        ));
         // OIDC Core §3.1.3.7.
         let claims = match &tokens.id_token {
             Some(idt) => {
@@ -354,6 +434,11 @@ async fn exchange(
                 "the provider did not answer in time",
             ))
         });
+    if result.is_err()
+        && let Some((at, rt)) = issued
+    {
+        revoke_discarded(app, provider, ep.revocation_endpoint.as_deref(), at, rt);
+    }
     let latency_ms = started.elapsed().as_millis() as u64;
     let _g = span.enter();
     match &result {
@@ -531,7 +616,12 @@ pub(crate) async fn refresh(
                 // Share the result with callers presenting the same token — unless the request
                 // provably never left (then a later caller may simply try again).
                 *guard = match &outcome {
-                    Err(e) if crate::outbound::was_not_sent(&e.error) => None,
+                    Err(e)
+                        if crate::outbound::was_not_sent(&e.error)
+                            || crate::outbound::not_connected(&e.error) =>
+                    {
+                        None
+                    }
                     _ => Some(crate::RefreshCache {
                         rt_hash,
                         at: Instant::now(),
@@ -611,7 +701,12 @@ pub(crate) async fn logout(
     let c = &app.inner.cookies;
     let mut out_headers = HeaderMap::new();
     c.clear(&mut out_headers, Some(&headers), c.session_name);
-    c.clear(&mut out_headers, Some(&headers), c.tx_name);
+    for name in c.tx_names_in(&headers) {
+        c.clear(&mut out_headers, None, &name);
+    }
+    if crate::cookies::CookieSettings::has(&headers, c.tx_prefix) {
+        c.clear(&mut out_headers, None, c.tx_prefix);
+    }
     let session: Option<SessionCookie> = c.get(&headers, &app.inner.key, c.session_name);
     let mut reply = LogoutReply {
         revoked: false,
@@ -644,7 +739,7 @@ pub(crate) async fn logout(
             Ok(ep) => {
                 if let Some(url) = &ep.revocation_endpoint {
                     for (i, rt) in tokens.iter().enumerate() {
-                        let ok = revoke(&app, &provider, url, rt).await;
+                        let ok = revoke(&app, &provider, url, rt, "refresh_token").await;
                         if i == 0 {
                             reply.revoked = ok;
                         }
@@ -669,10 +764,16 @@ enum Revocation {
     Refused,
 }
 
-async fn revoke_once(app: &AppState, provider: &Provider, url: &str, rt: &str) -> Revocation {
+async fn revoke_once(
+    app: &AppState,
+    provider: &Provider,
+    url: &str,
+    token: &str,
+    hint: &'static str,
+) -> Revocation {
     let form = vec![
-        ("token", rt.to_owned()),
-        ("token_type_hint", "refresh_token".to_owned()),
+        ("token", token.to_owned()),
+        ("token_type_hint", hint.to_owned()),
     ];
     match provider
         .post_form(&app.inner.out, EndpointKind::Revocation, url, form)
@@ -706,8 +807,14 @@ const REVOKE_RETRY_ATTEMPTS: usize = 3;
 /// Revokes now; when the provider says "later" (RFC 7009 §2.2.1), retries in the background
 /// (bounded: a few attempts, Retry-After capped at 60 s, a limited number of pending retries).
 /// Returns whether the first attempt succeeded.
-async fn revoke(app: &AppState, provider: &std::sync::Arc<Provider>, url: &str, rt: &str) -> bool {
-    let mut delay = match revoke_once(app, provider, url, rt).await {
+async fn revoke(
+    app: &AppState,
+    provider: &std::sync::Arc<Provider>,
+    url: &str,
+    rt: &str,
+    hint: &'static str,
+) -> bool {
+    let mut delay = match revoke_once(app, provider, url, rt, hint).await {
         Revocation::Done => return true,
         Revocation::Refused => return false,
         Revocation::Later(d) => d,
@@ -724,7 +831,7 @@ async fn revoke(app: &AppState, provider: &std::sync::Arc<Provider>, url: &str, 
                 delay.clamp(1, REVOKE_RETRY_MAX_DELAY_SECS),
             ))
             .await;
-            match revoke_once(&app, &provider, &url, &rt).await {
+            match revoke_once(&app, &provider, &url, &rt, hint).await {
                 Revocation::Done => {
                     tracing::info!(provider = %provider.id, attempt, "revocation: done on retry");
                     return;
@@ -736,6 +843,40 @@ async fn revoke(app: &AppState, provider: &std::sync::Arc<Provider>, url: &str, 
         tracing::warn!(provider = %provider.id, "revocation: gave up after retries");
     });
     false
+}
+
+/// Tokens were issued but the sign-in failed afterwards (ID token, userinfo, session cookie):
+/// revoke them (RFC 7009 §2.1; the refresh token first, which on most servers also ends its
+/// access tokens) in the background, best effort, with the bounded retry of [`revoke`].
+/// Without a revocation endpoint they can only expire.
+pub(crate) fn revoke_discarded(
+    app: &AppState,
+    provider: &std::sync::Arc<Provider>,
+    revocation_endpoint: Option<&str>,
+    access_token: String,
+    refresh_token: Option<String>,
+) {
+    let Some(url) = revocation_endpoint else {
+        tracing::warn!(provider = %provider.id,
+            "issued tokens discarded without revocation (no revocation endpoint)");
+        return;
+    };
+    let Ok(permit) = app.inner.revocation_retries.clone().try_acquire_owned() else {
+        tracing::warn!(provider = %provider.id,
+            "revocation: too many pending; discarded tokens not revoked");
+        return;
+    };
+    let (app, provider, url) = (app.clone(), provider.clone(), url.to_owned());
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut done = Vec::new();
+        if let Some(rt) = &refresh_token {
+            done.push(revoke(&app, &provider, &url, rt, "refresh_token").await);
+        }
+        done.push(revoke(&app, &provider, &url, &access_token, "access_token").await);
+        tracing::info!(provider = %provider.id, revoked_now = ?done,
+            "revocation of discarded tokens attempted");
+    });
 }
 
 /// `client_id` (+ `post_logout_redirect_uri`) identify the RP (OIDC RP-Initiated Logout §2).

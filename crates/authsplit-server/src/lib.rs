@@ -475,10 +475,15 @@ impl Authsplit {
         if origins.is_empty() {
             return None;
         }
+        // Allow-Credentials only for an allow-listed Origin: a foreign preflight gets no CORS
+        // header at all (it was harmless without Allow-Origin, but said more than needed).
+        let allowed = origins.clone();
         Some(
             tower_http::cors::CorsLayer::new()
                 .allow_origin(tower_http::cors::AllowOrigin::list(origins))
-                .allow_credentials(true)
+                .allow_credentials(tower_http::cors::AllowCredentials::predicate(
+                    move |origin, _| allowed.iter().any(|o| o == origin),
+                ))
                 .allow_methods([Method::GET, Method::POST])
                 .allow_headers(headers.to_vec())
                 .max_age(std::time::Duration::from_secs(600)),

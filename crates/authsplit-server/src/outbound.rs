@@ -150,6 +150,16 @@ pub(crate) fn was_not_sent(e: &Error) -> bool {
     e.code() == ErrorCode::ProviderTimeout && e.message == NOT_SENT
 }
 
+/// The message of a `provider_unreachable` for a connection that could not be established
+/// (refused, DNS, TLS handshake): the HTTP request was provably never sent.
+pub(crate) const NOT_CONNECTED: &str = "could not connect to the provider";
+
+/// Whether `e` is a connect failure of the request itself (not a timeout, not a reset after
+/// sending): the request never left, so the attempt may be treated as not made.
+pub(crate) fn not_connected(e: &Error) -> bool {
+    e.code() == ErrorCode::ProviderUnreachable && e.message == NOT_CONNECTED
+}
+
 fn timeout_error() -> Error {
     Error::new(
         ErrorCode::ProviderTimeout,
@@ -163,10 +173,8 @@ pub(crate) fn map_reqwest_error(e: reqwest::Error) -> Error {
     if e.is_timeout() {
         timeout_error()
     } else if e.is_connect() {
-        Error::new(
-            ErrorCode::ProviderUnreachable,
-            "could not connect to the provider",
-        )
+        // Connecting (TCP, TLS) failed before any byte of the request was written.
+        Error::new(ErrorCode::ProviderUnreachable, NOT_CONNECTED)
     } else if e.is_body() || e.is_decode() {
         Error::new(
             ErrorCode::ProviderUnreachable,

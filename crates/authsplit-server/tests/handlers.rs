@@ -270,7 +270,10 @@ async fn token_without_transaction_cookie_is_transaction_missing() {
         post(
             "/auth/token",
             &token_body("stub"),
-            Some("__Host-authsplit-tx=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            Some(&format!(
+                "{}=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                tx_cookie_name(STATE)
+            )),
         ),
     )
     .await;
@@ -387,7 +390,8 @@ async fn replayed_transaction_cookie_is_transaction_used() {
     assert!(
         r.set_cookies()
             .iter()
-            .any(|c| c.starts_with("__Host-authsplit-tx=;") && c.contains("Max-Age=0"))
+            .any(|c| c.starts_with(&format!("{}=;", tx_cookie_name(STATE)))
+                && c.contains("Max-Age=0"))
     );
     // …but a replayed copy is still refused.
     let r = send(
@@ -544,7 +548,8 @@ async fn cookie_attributes_are_exact() {
     let set = r.set_cookies();
     assert_eq!(set.len(), 1);
     let c = &set[0];
-    assert!(c.starts_with("__Host-authsplit-tx="), "{c}");
+    // One cookie per sign-in, named after its state (parallel tabs, REFERENCE §4).
+    assert!(c.starts_with(&format!("{}=", tx_cookie_name(STATE))), "{c}");
     let attrs: Vec<&str> = c.split(';').skip(1).map(str::trim).collect();
     let mut sorted = attrs.clone();
     sorted.sort_unstable();
@@ -601,7 +606,10 @@ async fn insecure_dev_cookies_drop_secure_and_prefix() {
     let app = app_with(cfg, None);
     let r = send(&app, post("/auth/transactions", &tx_body("stub"), None)).await;
     let c = &r.set_cookies()[0];
-    assert!(c.starts_with("authsplit-tx="), "{c}");
+    assert!(
+        c.starts_with(&format!("{}=", &tx_cookie_name(STATE)["__Host-".len()..])),
+        "{c}"
+    );
     assert!(!c.contains("Secure"));
     assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/"));
 }

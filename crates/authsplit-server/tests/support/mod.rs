@@ -104,8 +104,12 @@ pub struct Stub {
 
 impl Stub {
     pub async fn start() -> Self {
-        let inner = Arc::new(StubInner::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener).await
+    }
+    /// The stub on a given listener (e.g. a port that refused connections before).
+    pub async fn start_on(listener: tokio::net::TcpListener) -> Self {
+        let inner = Arc::new(StubInner::default());
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = Router::new().fallback(handle).with_state(inner.clone());
         tokio::spawn(async move {
@@ -370,4 +374,45 @@ pub fn assert_error(r: &Resp, status: u16, code: &str) {
 
 pub fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The transaction cookie name of the sign-in with `state` (`__Host-authsplit-tx-` + the first
+/// 16 hex digits of SHA-256(state)).
+pub fn tx_cookie_name(state: &str) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(state.as_bytes());
+    let hex: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("__Host-authsplit-tx-{hex}")
+}
+
+/// A minimal cookie jar (name → value) fed with `Set-Cookie` headers.
+#[derive(Default, Debug, Clone)]
+pub struct Jar(pub std::collections::BTreeMap<String, String>);
+
+impl Jar {
+    pub fn apply(&mut self, r: &Resp) {
+        for c in r.set_cookies() {
+            let pair = c.split(';').next().unwrap();
+            let (n, v) = pair.split_once('=').unwrap();
+            if c.contains("Max-Age=0") {
+                self.0.remove(n);
+            } else {
+                self.0.insert(n.to_owned(), v.to_owned());
+            }
+        }
+    }
+    pub fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    pub fn tx_names(&self) -> Vec<String> {
+        self.0
+            .keys()
+            .filter(|k| k.starts_with("__Host-authsplit-tx-"))
+            .cloned()
+            .collect()
+    }
 }

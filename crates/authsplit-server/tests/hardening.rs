@@ -1,0 +1,351 @@
+//! Findings of the security review: parallel sign-ins (one tx cookie per state), the bound on
+//! pending sign-ins, revocation of tokens dropped after a failed validation, connection refused
+//! keeping the transaction usable, the minimum `state` length, and CORS on foreign preflights.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use authsplit_server::ClientAuth;
+use axum::http::StatusCode;
+use serde_json::json;
+use support::*;
+
+/// A distinct valid state (≥ 22 chars) per index.
+fn state_n(i: usize) -> String {
+    format!("st-{i:02}-0123456789abcdefghijklmnopqrstuvwxyzAB")
+}
+
+fn tx_body_state(state: &str) -> serde_json::Value {
+    json!({"provider": "stub", "state": state, "code_challenge": CHALLENGE,
+           "code_challenge_method": "S256", "nonce": NONCE})
+}
+
+fn token_body_state(state: &str, code: &str) -> serde_json::Value {
+    json!({"provider": "stub", "code": code, "state": state, "code_verifier": VERIFIER})
+}
+
+// REFERENCE §4 (callback in a different tab), RFC 6749 §10.12: two sign-ins started in two tabs
+// of one browser both complete; each /token clears only its own transaction cookie.
+#[tokio::test]
+async fn parallel_sign_ins_in_two_tabs_both_complete() {
+    let stub = Stub::start().await;
+    let app = app_with(base_config(&stub), None);
+    let mut jar = Jar::default();
+    let (s1, s2) = (state_n(1), state_n(2));
+    for s in [&s1, &s2] {
+        let r = send(
+            &app,
+            post("/auth/transactions", &tx_body_state(s), Some(&jar.header())),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        jar.apply(&r);
+    }
+    assert_eq!(
+        jar.tx_names(),
+        {
+            let mut v = vec![tx_cookie_name(&s1), tx_cookie_name(&s2)];
+            v.sort();
+            v
+        },
+        "one cookie per pending sign-in"
+    );
+    // Tab 1's callback completes and clears only tab 1's cookie.
+    let r = send(
+        &app,
+        post(
+            "/auth/token",
+            &token_body_state(&s1, "code-tab-1"),
+            Some(&jar.header()),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let cleared: Vec<String> = r
+        .set_cookies()
+        .into_iter()
+        .filter(|c| c.contains("Max-Age=0"))
+        .collect();
+    assert_eq!(cleared.len(), 1, "{cleared:?}");
+    assert!(cleared[0].starts_with(&format!("{}=", tx_cookie_name(&s1))));
+    jar.apply(&r);
+    assert_eq!(jar.tx_names(), vec![tx_cookie_name(&s2)]);
+    // Tab 2's callback still completes.
+    let r = send(
+        &app,
+        post(
+            "/auth/token",
+            &token_body_state(&s2, "code-tab-2"),
+            Some(&jar.header()),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(stub.token_calls(), 2);
+    // A state of no pending sign-in, while others are pending: state_mismatch, no call.
+    let r = send(
+        &app,
+        post(
+            "/auth/token",
+            &token_body_state(&state_n(3), "code-3"),
+            Some(&jar.header()),
+        ),
+    )
+    .await;
+    assert_error(&r, 400, "state_mismatch");
+    assert_eq!(stub.token_calls(), 2);
+}
+
+// Bounded cookies per browser: registering a 9th pending sign-in evicts the oldest one.
+#[tokio::test]
+async fn at_most_eight_pending_sign_ins_per_browser() {
+    let stub = Stub::start().await;
+    let clock = TestClock::new();
+    let app = app_with(base_config(&stub), Some(&clock));
+    let mut jar = Jar::default();
+    for i in 0..9 {
+        let r = send(
+            &app,
+            post(
+                "/auth/transactions",
+                &tx_body_state(&state_n(i)),
+                Some(&jar.header()),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let removed = r
+            .set_cookies()
+            .iter()
+            .filter(|c| c.contains("Max-Age=0"))
+            .count();
+        assert_eq!(removed, usize::from(i == 8), "registration {i}");
+        jar.apply(&r);
+        clock.advance(1);
+    }
+    let names = jar.tx_names();
+    assert_eq!(names.len(), 8);
+    assert!(
+        !names.contains(&tx_cookie_name(&state_n(0))),
+        "the oldest is gone"
+    );
+    // The evicted sign-in's callback fails cleanly (its state matches no pending sign-in),
+    // the newest one works.
+    let r = send(
+        &app,
+        post(
+            "/auth/token",
+            &token_body_state(&state_n(0), "code-0"),
+            Some(&jar.header()),
+        ),
+    )
+    .await;
+    assert_error(&r, 400, "state_mismatch");
+    let r = send(
+        &app,
+        post(
+            "/auth/token",
+            &token_body_state(&state_n(8), "code-8"),
+            Some(&jar.header()),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Expired ones are deleted at the next registration.
+    clock.advance(600);
+    let r = send(
+        &app,
+        post(
+            "/auth/transactions",
+            &tx_body_state(&state_n(20)),
+            Some(&jar.header()),
+        ),
+    )
+    .await;
+    jar.apply(&r);
+    assert_eq!(jar.tx_names(), vec![tx_cookie_name(&state_n(20))]);
+}
+
+/// Waits (≤ 5 s) until the stub saw `n` calls to `path`.
+async fn wait_calls(stub: &Stub, path: &str, n: usize) -> Vec<Call> {
+    let t0 = std::time::Instant::now();
+    while stub.calls_to(path).len() < n && t0.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stub.calls_to(path)
+}
+
+// RFC 7009 §2.1 (REFERENCE §3.12): when the sign-in fails after the token response (here:
+// userinfo answers 500), the issued refresh and access tokens are revoked, not just dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_a_failed_sign_in_are_revoked() {
+    let (stub, app) = {
+        let stub = Stub::start().await;
+        let app = app_with(base_config(&stub), None);
+        (stub, app)
+    };
+    *stub.inner.userinfo.lock().unwrap() = Some(Reply::json(500, json!({"error": "boom"})));
+    let cookie = register(&app, "stub").await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie)),
+    )
+    .await;
+    assert_error(&r, 502, "provider_bad_response");
+    assert!(!r.text.contains(ACCESS_TOKEN) && !r.text.contains(REFRESH_TOKEN));
+    let calls = wait_calls(&stub, "/revoke", 2).await;
+    assert_eq!(calls.len(), 2, "refresh and access token revoked");
+    assert_eq!(calls[0].form_get("token").as_deref(), Some(REFRESH_TOKEN));
+    assert_eq!(
+        calls[0].form_get("token_type_hint").as_deref(),
+        Some("refresh_token")
+    );
+    assert_eq!(calls[1].form_get("token").as_deref(), Some(ACCESS_TOKEN));
+    assert_eq!(
+        calls[1].form_get("token_type_hint").as_deref(),
+        Some("access_token")
+    );
+    // Client authentication as at the token endpoint (RFC 7009 §2.1).
+    assert!(calls[0].header("authorization").is_some());
+    // A successful sign-in revokes nothing.
+    *stub.inner.userinfo.lock().unwrap() = None;
+    let cookie = register(&app, "stub").await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("stub"), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(stub.calls_to("/revoke").len(), 2);
+}
+
+// REFERENCE §3.8: a refused connection provably never carried the code, so the transaction
+// stays usable (no automatic retry); the user's retry succeeds once the provider is back.
+#[tokio::test]
+async fn connection_refused_keeps_the_transaction_usable() {
+    // A loopback port with nothing listening (yet).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let stub = Stub::start().await;
+    let mut cfg = base_config(&stub);
+    let mut p = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    p.token_endpoint = Some(format!("http://127.0.0.1:{port}/token"));
+    cfg.providers.insert("later".into(), p);
+    let app = app_with(cfg, None);
+    let cookie = register(&app, "later").await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("later"), Some(&cookie)),
+    )
+    .await;
+    assert_error(&r, 502, "provider_unreachable");
+    assert_eq!(r.json["class"], "retryable");
+    assert!(
+        r.set_cookies().is_empty(),
+        "the tx cookie is kept: {:?}",
+        r.set_cookies()
+    );
+    // The provider comes up on that port; the same transaction now completes, once.
+    let back = Stub::start_on(
+        tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("later"), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(back.token_calls(), 1);
+    let r = send(
+        &app,
+        post("/auth/token", &token_body("later"), Some(&cookie)),
+    )
+    .await;
+    assert_error(&r, 400, "transaction_used");
+    assert_eq!(back.token_calls(), 1);
+}
+
+// RFC 6749 §10.10, RFC 9700 §2.1: a guessable state is refused at registration.
+#[tokio::test]
+async fn short_state_is_refused() {
+    let stub = Stub::start().await;
+    let app = app_with(base_config(&stub), None);
+    for short in ["abc", &"a".repeat(21)] {
+        let r = send(
+            &app,
+            post("/auth/transactions", &tx_body_state(short), None),
+        )
+        .await;
+        assert_error(&r, 400, "invalid_request");
+        assert!(
+            r.json["error_description"].as_str().unwrap().contains("22"),
+            "{}",
+            r.text
+        );
+        assert!(r.set_cookies().is_empty());
+    }
+    let r = send(
+        &app,
+        post("/auth/transactions", &tx_body_state(&"a".repeat(22)), None),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+// Fetch §3.2.3: a preflight from a foreign origin gets no CORS header at all — neither
+// Allow-Origin nor Allow-Credentials; an allowed origin gets both.
+#[tokio::test]
+async fn foreign_preflight_gets_no_allow_credentials() {
+    let stub = Stub::start().await;
+    let app = app_with(base_config(&stub), None);
+    let pre = |origin: &str| {
+        axum::http::Request::builder()
+            .method("OPTIONS")
+            .uri("/auth/token")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,x-authsplit")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let bad = send(&app, pre(FOREIGN)).await;
+    assert!(bad.header("access-control-allow-origin").is_none());
+    assert!(
+        bad.header("access-control-allow-credentials").is_none(),
+        "{:?}",
+        bad.headers
+    );
+    let good = send(&app, pre(ORIGIN)).await;
+    assert_eq!(good.header("access-control-allow-origin"), Some(ORIGIN));
+    assert_eq!(
+        good.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    // Also on actual (non-preflight) responses.
+    let get = |origin: &str| {
+        axum::http::Request::builder()
+            .uri("/auth/config")
+            .header("origin", origin)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    assert!(
+        send(&app, get(FOREIGN))
+            .await
+            .header("access-control-allow-credentials")
+            .is_none()
+    );
+    assert_eq!(
+        send(&app, get(ORIGIN))
+            .await
+            .header("access-control-allow-credentials"),
+        Some("true")
+    );
+}
