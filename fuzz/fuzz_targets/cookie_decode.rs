@@ -10,14 +10,14 @@
 //! - `raw` (or anything else): the data is the `Cookie` header, sent to `POST /auth/token`
 //!   (a well-formed body) and `POST /auth/refresh`.
 //! - `tx`: the data is a plaintext payload sealed with the server's key as the transaction
-//!   cookie (split into 3800-char chunks like the server does), sent to `POST /auth/token`
-//!   with state `fuzzstate1` and the RFC 7636 Appendix B verifier.
+//!   cookie of that state (`__Host-authsplit-tx-<16 hex of SHA-256(state)>`) (split into 3800-char chunks like the server does), sent to `POST /auth/token`
+//!   with a 43-char state and the RFC 7636 Appendix B verifier.
 //! - `session`: the data is sealed as the session cookie and sent to `POST /auth/refresh`.
 //!
 //! Invariants beyond "no panic":
 //! - never a 500; every error carries a stable code; the client secret never shows;
 //! - whatever the reference decoder cannot decrypt and parse, the server treats as absent
-//!   (`transaction_missing` / `not_authenticated`) — a forged or mangled cookie is never used;
+//!   (`transaction_missing` or `state_mismatch` / `not_authenticated`) — a forged or mangled cookie is never used;
 //! - the token endpoint is only ever attempted (a 5xx gateway answer) for a transaction whose
 //!   state and PKCE challenge match the request (REFERENCE §3.2);
 //! - a session's refresh token never appears in any response (REFERENCE §1, RFC 10017 §6.2).
@@ -30,13 +30,21 @@ mod server;
 use cookie::{Cookie, CookieJar, Key};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use server::{KEY_BYTES, SESSION_COOKIE, TX_COOKIE, check_common, contains, post, send};
+use server::{KEY_BYTES, SESSION_COOKIE, TX_COOKIE_PREFIX, check_common, contains, post, send};
 
-const STATE: &str = "fuzzstate1";
+const STATE: &str = "mJ8tZ2qWx9vN4kLp7sR1yB6cD3fG0hT5uE8aQeUoIiY";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const CHUNK: usize = 3800;
 const MAX_CHUNKS: usize = 4;
+
+/// The server's per-sign-in transaction cookie name: `<prefix>-<16 hex of SHA-256(state)>`.
+fn tx_cookie(state: &str) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(state.as_bytes());
+    let hex: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{TX_COOKIE_PREFIX}-{hex}")
+}
 
 fn key() -> Key {
     Key::from(&KEY_BYTES)
@@ -111,10 +119,13 @@ fn check_token(header: &str) {
     let r = send(post("/auth/token", token_body(), Some(header.as_bytes())));
     check_common(&r, "/token");
     let err = r.error().unwrap_or_default();
-    let decoded = open(header, TX_COOKIE).filter(|v| v.is_object() && tx_shape(v));
+    let decoded = open(header, &tx_cookie(STATE)).filter(|v| v.is_object() && tx_shape(v));
     match &decoded {
-        None => assert_eq!(err, "transaction_missing", "undecodable tx cookie was used: {} {}",
-                           r.status, String::from_utf8_lossy(&r.body)),
+        // No usable transaction for this state: `transaction_missing`, or `state_mismatch`
+        // when other sign-ins are pending.
+        None => assert!(err == "transaction_missing" || err == "state_mismatch",
+                        "undecodable tx cookie was used: {} {}",
+                        r.status, String::from_utf8_lossy(&r.body)),
         Some(tx) => {
             if matches!(r.status.as_u16(), 502..=504) {
                 assert_eq!(tx["state"], STATE, "exchange attempted with a wrong state");
@@ -149,7 +160,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let rest = String::from_utf8_lossy(rest);
     match mode {
-        b"tx" => check_token(&seal(TX_COOKIE, &rest)),
+        b"tx" => check_token(&seal(&tx_cookie(STATE), &rest)),
         b"session" => check_refresh(&seal(SESSION_COOKIE, &rest)),
         _ => {
             // Headers must be visible ASCII (plus tab/space) to be sent at all.

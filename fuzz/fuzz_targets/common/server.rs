@@ -19,8 +19,9 @@ pub const ORIGIN: &str = "https://app.example";
 pub const KEY_BYTES: [u8; 64] = [42u8; 64];
 /// The fixed clock (unix seconds).
 pub const NOW: u64 = 1_800_000_000;
-/// Cookie names with production settings (`__Host-` prefix).
-pub const TX_COOKIE: &str = "__Host-authsplit-tx";
+/// Cookie names with production settings (`__Host-` prefix); a transaction cookie is
+/// `<prefix>-<16 hex of SHA-256(state)>`.
+pub const TX_COOKIE_PREFIX: &str = "__Host-authsplit-tx";
 /// Session cookie name.
 pub const SESSION_COOKIE: &str = "__Host-authsplit-session";
 /// The client secret: must never appear in any response.
@@ -108,10 +109,14 @@ pub fn post(path: &str, body: Vec<u8>, cookie: Option<&[u8]>) -> Request<Body> {
     b.body(Body::from(body)).expect("request builds")
 }
 
+/// `FUZZ_DEBUG=1`: print every request's path and the response (to check what seeds reach).
+static DEBUG: LazyLock<bool> = LazyLock::new(|| std::env::var_os("FUZZ_DEBUG").is_some());
+
 /// Sends one request through the real router and reads the whole response.
 pub fn send(req: Request<Body>) -> Resp {
     let h = &*HARNESS;
-    h.rt.block_on(async {
+    let path = req.uri().path().to_owned();
+    let r = h.rt.block_on(async {
         let resp = h.app.clone().oneshot(req).await.expect("infallible");
         let status = resp.status();
         let headers = resp
@@ -128,7 +133,11 @@ pub fn send(req: Request<Body>) -> Resp {
             headers,
             body,
         }
-    })
+    });
+    if *DEBUG {
+        eprintln!("{path} -> {} {}", r.status, String::from_utf8_lossy(&r.body));
+    }
+    r
 }
 
 /// Whether `needle` occurs in `hay`.
