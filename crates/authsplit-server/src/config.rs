@@ -143,7 +143,9 @@ pub struct ServerConfig {
     pub transaction_ttl_secs: u64,
     /// Session cookie lifetime, seconds (≈ the refresh-token lifetime).
     pub session_ttl_secs: u64,
-    /// How many used-transaction ids are remembered (bounded replay protection).
+    /// How many used-transaction ids are remembered (bounded replay protection). Ids are kept
+    /// until their transaction expires, never evicted early: when full of live ids, `/token`
+    /// answers 503 `provider_unavailable` without sending anything.
     pub max_used_transactions: usize,
     /// Binary only: a request's complete header block must arrive within this many seconds of
     /// the server starting to wait for it (a new connection, or the previous response on a

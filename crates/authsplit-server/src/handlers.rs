@@ -274,11 +274,24 @@ pub(crate) async fn token(
     // the transaction.
     let ep = provider.endpoints(&app.inner.out).await?;
     // Single use from here on: the exchange is about to be attempted.
-    if !app.mark_used(&tx.id, tx.created_at.saturating_add(app.inner.ttl)) {
-        return Err(ApiError::new(
-            ErrorCode::TransactionUsed,
-            "the transaction was already used",
-        ));
+    match app.mark_used(&tx.id, tx.created_at.saturating_add(app.inner.ttl)) {
+        crate::Insert::Inserted => {}
+        crate::Insert::Present => {
+            return Err(ApiError::new(
+                ErrorCode::TransactionUsed,
+                "the transaction was already used",
+            ));
+        }
+        // Nothing was sent: the code is intact and the transaction stays usable.
+        crate::Insert::Full => {
+            tracing::warn!(
+                "used-transaction set is full of live ids (max_used_transactions); refusing the exchange"
+            );
+            return Err(ApiError::new(
+                ErrorCode::ProviderUnavailable,
+                "too many sign-ins in progress; try again shortly",
+            ));
+        }
     }
     let c = &app.inner.cookies;
     let mut out_headers = HeaderMap::new();

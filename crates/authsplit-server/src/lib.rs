@@ -129,11 +129,20 @@ impl AppState {
             .unwrap_or(true)
     }
 
-    /// Marks a transaction id used; false if it already was. Bounded: expired ids are pruned,
-    /// and when still full the id closest to expiry is evicted (its cookie dies with it soon).
-    pub(crate) fn mark_used(&self, id: &str, expires_at: u64) -> bool {
+    /// Marks a transaction id used. Bounded, and fail-closed: expired ids are pruned, but an id
+    /// whose cookie is still valid is never evicted (evicting it would let that cookie be
+    /// redeemed a second time), so a set full of live ids answers [`Insert::Full`] and the
+    /// caller refuses the exchange without sending it.
+    pub(crate) fn mark_used(&self, id: &str, expires_at: u64) -> Insert {
         let cap = self.inner.server.max_used_transactions;
-        insert_bounded(&self.inner.used_tx, id, expires_at, self.now(), cap)
+        insert_bounded(
+            &self.inner.used_tx,
+            id,
+            expires_at,
+            self.now(),
+            cap,
+            Evict::Never,
+        )
     }
 
     /// Forgets a used mark (the attempt provably never reached the provider).
@@ -149,7 +158,16 @@ impl AppState {
             .now()
             .saturating_add(self.inner.server.session_ttl_secs);
         let cap = self.inner.server.max_used_transactions;
-        insert_bounded(&self.inner.ended_sessions, sid, exp, self.now(), cap);
+        // Defence in depth only (the session's refresh token is revoked at the provider too),
+        // and a logout must never be refused: evict the entry closest to expiry when full.
+        let _ = insert_bounded(
+            &self.inner.ended_sessions,
+            sid,
+            exp,
+            self.now(),
+            cap,
+            Evict::ClosestToExpiry,
+        );
     }
 
     /// Whether a session was logged out.
@@ -184,32 +202,58 @@ impl AppState {
     }
 }
 
-/// Inserts `id` (expiring at `expires_at`) into a bounded set; false if it was there already
-/// (or the lock is poisoned: fail closed).
+/// The outcome of [`insert_bounded`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Insert {
+    /// Newly inserted.
+    Inserted,
+    /// Already present (or the lock is poisoned: fail closed).
+    Present,
+    /// Full of unexpired entries and eviction is not allowed.
+    Full,
+}
+
+/// What [`insert_bounded`] may do when the set is full of unexpired entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Evict {
+    /// Refuse the insertion ([`Insert::Full`]).
+    Never,
+    /// Drop the entry closest to expiry.
+    ClosestToExpiry,
+}
+
+/// Inserts `id` (expiring at `expires_at`) into a set bounded to `cap` entries; expired entries
+/// are pruned when it is full.
 fn insert_bounded(
     set: &StdMutex<HashMap<String, u64>>,
     id: &str,
     expires_at: u64,
     now: u64,
     cap: usize,
-) -> bool {
+    evict: Evict,
+) -> Insert {
     let Ok(mut m) = set.lock() else {
-        return false;
+        return Insert::Present;
     };
     if m.contains_key(id) {
-        return false;
+        return Insert::Present;
     }
     let cap = cap.max(1);
     if m.len() >= cap {
         m.retain(|_, exp| *exp > now);
     }
-    if m.len() >= cap
-        && let Some(oldest) = m.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone())
-    {
-        m.remove(&oldest);
+    if m.len() >= cap {
+        match evict {
+            Evict::Never => return Insert::Full,
+            Evict::ClosestToExpiry => {
+                if let Some(oldest) = m.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone()) {
+                    m.remove(&oldest);
+                }
+            }
+        }
     }
     m.insert(id.to_owned(), expires_at);
-    true
+    Insert::Inserted
 }
 
 /// The configured service: build it once, then take its [`Authsplit::router`].
