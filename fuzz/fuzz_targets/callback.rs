@@ -27,7 +27,10 @@ fn check_return_to(s: &str) {
     if !is_safe_return_to(s) {
         return;
     }
-    assert!(s.len() <= MAX_RETURN_TO_LEN, "accepted an overlong returnTo");
+    assert!(
+        s.len() <= MAX_RETURN_TO_LEN,
+        "accepted an overlong returnTo"
+    );
     assert!(s.starts_with('/'), "accepted {s:?}: not a path");
     assert!(!s.starts_with("//"), "accepted {s:?}: protocol-relative");
     let mut forms = vec![s.to_owned()];
@@ -42,7 +45,10 @@ fn check_return_to(s: &str) {
         forms.push(next);
     }
     for f in &forms {
-        assert!(f.starts_with('/'), "accepted {s:?}: a decoded form {f:?} is not a path");
+        assert!(
+            f.starts_with('/'),
+            "accepted {s:?}: a decoded form {f:?} is not a path"
+        );
         assert!(!f.contains("//"), "accepted {s:?}: `//` in {f:?}");
         assert!(!f.contains('\\'), "accepted {s:?}: backslash in {f:?}");
         assert!(
@@ -82,7 +88,9 @@ fn raw_codes<'a>(input: &'a str, param: &str) -> Vec<&'a str> {
     let q = q.split_once('?').map_or(q, |(_, after)| after);
     q.split('&')
         .filter_map(|seg| seg.split_once('='))
-        .filter(|(n, v)| *n == param && v.len() >= 12 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .filter(|(n, v)| {
+            *n == param && v.len() >= 12 && v.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
         .map(|(_, v)| v)
         .collect()
 }
@@ -126,7 +134,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(r @ CallbackResponse::Success { code, state, iss }) => {
             if distinctive(code.secret(), &[state.as_deref(), iss.as_deref()]) {
-                assert!(!format!("{r:?}").contains(code.secret()), "code in Debug: {r:?}");
+                assert!(
+                    !format!("{r:?}").contains(code.secret()),
+                    "code in Debug: {r:?}"
+                );
             }
         }
         Ok(_) => {}
@@ -152,7 +163,11 @@ fuzz_target!(|data: &[u8]| {
             let CallbackResponse::Success { code, state, iss } = snapshot else {
                 panic!("validated a non-success callback");
             };
-            assert_eq!(state.as_deref(), Some(expected.secret()), "state not checked");
+            assert_eq!(
+                state.as_deref(),
+                Some(expected.secret()),
+                "state not checked"
+            );
             assert!(!code.secret().is_empty());
             if let (Some(want), Some(got)) = (issuer, iss.as_deref()) {
                 assert_eq!(want, got, "iss not checked");
@@ -165,14 +180,22 @@ fuzz_target!(|data: &[u8]| {
 
     // 2. Round trip: what a real authorization server would send.
     let (code, state, iss) = (callback, state_line, issuer_line);
-    let mut url = format!("https://app.example/cb?code={}&state={}", form(code), form(state));
+    let mut url = format!(
+        "https://app.example/cb?code={}&state={}",
+        form(code),
+        form(state)
+    );
     if !iss.is_empty() {
         url.push_str("&iss=");
         url.push_str(&form(iss));
     }
     if !code.is_empty() && url.len() <= MAX_CALLBACK_LEN {
         match parse_callback(&url, &ParseOptions::default()) {
-            Ok(CallbackResponse::Success { code: c, state: s, iss: i }) => {
+            Ok(CallbackResponse::Success {
+                code: c,
+                state: s,
+                iss: i,
+            }) => {
                 assert_eq!(c.secret(), code);
                 assert_eq!(s.as_deref(), Some(state));
                 assert_eq!(i.as_deref(), (!iss.is_empty()).then_some(iss));

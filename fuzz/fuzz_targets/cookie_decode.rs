@@ -60,14 +60,22 @@ fn token_body() -> Vec<u8> {
 /// Seals `plain` like the server's `CookieSettings::set` and returns the `Cookie` header.
 fn seal(name: &str, plain: &str) -> String {
     let mut jar = CookieJar::new();
-    jar.private_mut(&key()).add(Cookie::new(name.to_owned(), plain.to_owned()));
-    let sealed = jar.get(name).map(|c| c.value().to_owned()).unwrap_or_default();
+    jar.private_mut(&key())
+        .add(Cookie::new(name.to_owned(), plain.to_owned()));
+    let sealed = jar
+        .get(name)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     sealed
         .as_bytes()
         .chunks(CHUNK)
         .enumerate()
         .map(|(i, c)| {
-            let n = if i == 0 { name.to_owned() } else { format!("{name}-{i}") };
+            let n = if i == 0 {
+                name.to_owned()
+            } else {
+                format!("{name}-{i}")
+            };
             format!("{n}={}", std::str::from_utf8(c).unwrap_or(""))
         })
         .collect::<Vec<_>>()
@@ -101,8 +109,12 @@ fn open(header: &str, name: &str) -> Option<Value> {
 fn tx_shape(v: &Value) -> bool {
     let s = |k: &str| v.get(k).is_some_and(Value::is_string);
     let opt_s = |k: &str| v.get(k).is_none_or(|x| x.is_string() || x.is_null());
-    s("id") && s("provider") && s("state") && s("code_challenge")
-        && opt_s("nonce") && opt_s("issuer")
+    s("id")
+        && s("provider")
+        && s("state")
+        && s("code_challenge")
+        && opt_s("nonce")
+        && opt_s("issuer")
         && v.get("require_iss").is_none_or(Value::is_boolean)
         && v.get("created_at").is_some_and(Value::is_u64)
 }
@@ -111,7 +123,10 @@ fn tx_shape(v: &Value) -> bool {
 fn session_shape(v: &Value) -> bool {
     let s = |k: &str| v.get(k).is_some_and(Value::is_string);
     let opt_s = |k: &str| v.get(k).is_none_or(|x| x.is_string() || x.is_null());
-    s("sid") && s("provider") && opt_s("refresh_token") && opt_s("sub")
+    s("sid")
+        && s("provider")
+        && opt_s("refresh_token")
+        && opt_s("sub")
         && v.get("created_at").is_some_and(Value::is_u64)
 }
 
@@ -123,31 +138,48 @@ fn check_token(header: &str) {
     match &decoded {
         // No usable transaction for this state: `transaction_missing`, or `state_mismatch`
         // when other sign-ins are pending.
-        None => assert!(err == "transaction_missing" || err == "state_mismatch",
-                        "undecodable tx cookie was used: {} {}",
-                        r.status, String::from_utf8_lossy(&r.body)),
+        None => assert!(
+            err == "transaction_missing" || err == "state_mismatch",
+            "undecodable tx cookie was used: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ),
         Some(tx) => {
             if matches!(r.status.as_u16(), 502..=504) {
                 assert_eq!(tx["state"], STATE, "exchange attempted with a wrong state");
-                assert_eq!(tx["code_challenge"], CHALLENGE, "exchange attempted without PKCE match");
+                assert_eq!(
+                    tx["code_challenge"], CHALLENGE,
+                    "exchange attempted without PKCE match"
+                );
             }
         }
     }
 }
 
 fn check_refresh(header: &str) {
-    let r = send(post("/auth/refresh", b"{}".to_vec(), Some(header.as_bytes())));
+    let r = send(post(
+        "/auth/refresh",
+        b"{}".to_vec(),
+        Some(header.as_bytes()),
+    ));
     check_common(&r, "/refresh");
     let decoded = open(header, SESSION_COOKIE).filter(|v| v.is_object() && session_shape(v));
     match &decoded {
-        None => assert_eq!(r.error().as_deref(), Some("not_authenticated"),
-                           "undecodable session cookie was used: {} {}",
-                           r.status, String::from_utf8_lossy(&r.body)),
+        None => assert_eq!(
+            r.error().as_deref(),
+            Some("not_authenticated"),
+            "undecodable session cookie was used: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ),
         Some(s) => {
             if let Some(rt) = s.get("refresh_token").and_then(Value::as_str)
                 && rt.len() >= 8
             {
-                assert!(!contains(&r.everything(), rt.as_bytes()), "refresh token reached the browser");
+                assert!(
+                    !contains(&r.everything(), rt.as_bytes()),
+                    "refresh token reached the browser"
+                );
             }
         }
     }

@@ -57,19 +57,32 @@ fn tx_ok(r: &TransactionRequest) -> bool {
 
 fn check_validators(s: &str) {
     if let Ok(v) = PkceCodeVerifier::parse(s) {
-        assert!((43..=128).contains(&s.len()), "verifier length {} accepted", s.len());
-        assert!(s.bytes().all(unreserved), "verifier outside [A-Za-z0-9-._~] accepted");
+        assert!(
+            (43..=128).contains(&s.len()),
+            "verifier length {} accepted",
+            s.len()
+        );
+        assert!(
+            s.bytes().all(unreserved),
+            "verifier outside [A-Za-z0-9-._~] accepted"
+        );
         let c = v.challenge();
         let back = PkceCodeChallenge::parse(c.as_str()).expect("own challenge parses");
         assert!(back.matches(&v));
         assert!(!format!("{v:?}").contains(s), "verifier in Debug");
     }
     if PkceCodeChallenge::parse(s).is_ok() {
-        assert!(s.len() == 43 && s.bytes().all(b64url), "challenge {s:?} accepted");
+        assert!(
+            s.len() == 43 && s.bytes().all(b64url),
+            "challenge {s:?} accepted"
+        );
     }
     for ok in [State::parse(s).is_ok(), Nonce::parse(s).is_ok()] {
         if ok {
-            assert!((1..=512).contains(&s.len()) && s.bytes().all(unreserved), "state/nonce {s:?} accepted");
+            assert!(
+                (1..=512).contains(&s.len()) && s.bytes().all(unreserved),
+                "state/nonce {s:?} accepted"
+            );
         }
     }
 }
@@ -101,9 +114,17 @@ fuzz_target!(|data: &[u8]| {
                 check_validators(s);
             }
             let again: TransactionRequest =
-                serde_json::from_str(&serde_json::to_string(t).expect("serializes")).expect("round trip");
-            assert_eq!((&again.provider, &again.state, &again.code_challenge, &again.nonce),
-                       (&t.provider, &t.state, &t.code_challenge, &t.nonce));
+                serde_json::from_str(&serde_json::to_string(t).expect("serializes"))
+                    .expect("round trip");
+            assert_eq!(
+                (
+                    &again.provider,
+                    &again.state,
+                    &again.code_challenge,
+                    &again.nonce
+                ),
+                (&t.provider, &t.state, &t.code_challenge, &t.nonce)
+            );
         }
     }
 
@@ -118,7 +139,13 @@ fuzz_target!(|data: &[u8]| {
             Ok(t) if t.provider != "stub" && t.provider != "stubpost" => "unknown_provider",
             Ok(_) => "transaction_missing",
         };
-        assert_eq!(code, want, "/token without a transaction: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            code,
+            want,
+            "/token without a transaction: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
         if let Ok(t) = &parsed {
             check_validators(&t.code_verifier);
             check_validators(&t.state);
@@ -134,14 +161,23 @@ fuzz_target!(|data: &[u8]| {
                     && !t.provider.contains(secret.as_str())
                     && !t.iss.as_deref().unwrap_or("").contains(secret.as_str());
                 if distinctive {
-                    assert!(!dbg.contains(secret.as_str()), "secret in TokenRequest Debug");
-                    assert!(!contains(&all, secret.as_bytes()), "secret echoed by /token");
+                    assert!(
+                        !dbg.contains(secret.as_str()),
+                        "secret in TokenRequest Debug"
+                    );
+                    assert!(
+                        !contains(&all, secret.as_bytes()),
+                        "secret echoed by /token"
+                    );
                 }
             }
             let again: TokenRequest =
-                serde_json::from_str(&serde_json::to_string(t).expect("serializes")).expect("round trip");
-            assert_eq!((&again.code, &again.code_verifier, &again.state, &again.iss),
-                       (&t.code, &t.code_verifier, &t.state, &t.iss));
+                serde_json::from_str(&serde_json::to_string(t).expect("serializes"))
+                    .expect("round trip");
+            assert_eq!(
+                (&again.code, &again.code_verifier, &again.state, &again.iss),
+                (&t.code, &t.code_verifier, &t.state, &t.iss)
+            );
         }
     }
 });

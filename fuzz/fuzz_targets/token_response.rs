@@ -20,12 +20,11 @@
 
 use std::sync::LazyLock;
 
+use authsplit_core::Error;
 use authsplit_core::provider::{ProviderProfile, preset};
 use authsplit_core::token::{
-    SNIPPET_MAX_CHARS, TokenResponseOptions, parse_error_body, parse_token_response,
-    redact_snippet,
+    SNIPPET_MAX_CHARS, TokenResponseOptions, parse_error_body, parse_token_response, redact_snippet,
 };
-use authsplit_core::Error;
 use libfuzzer_sys::fuzz_target;
 
 const NOW: u64 = 1_800_000_000;
@@ -33,8 +32,19 @@ const PLANT: &str = "PlAnT3dT0k3n_q8Zr7Yx6Wv5Ut4Ss3R";
 
 static PROFILES: LazyLock<Vec<ProviderProfile>> = LazyLock::new(|| {
     [
-        "github", "google", "gitee", "oschina", "linuxdo", "wechat_mp", "wechat_open", "feishu",
-        "lark", "dingtalk", "qq", "weibo", "discord",
+        "github",
+        "google",
+        "gitee",
+        "oschina",
+        "linuxdo",
+        "wechat_mp",
+        "wechat_open",
+        "feishu",
+        "lark",
+        "dingtalk",
+        "qq",
+        "weibo",
+        "discord",
     ]
     .iter()
     .filter_map(|n| preset(n))
@@ -54,8 +64,14 @@ fn options(flags: u8) -> TokenResponseOptions {
 }
 
 fn check_snippet(s: &str, what: &str) {
-    assert!(s.chars().count() <= SNIPPET_MAX_CHARS, "{what}: snippet too long");
-    assert!(!s.chars().any(|c| c.is_control()), "{what}: control char in snippet {s:?}");
+    assert!(
+        s.chars().count() <= SNIPPET_MAX_CHARS,
+        "{what}: snippet too long"
+    );
+    assert!(
+        !s.chars().any(|c| c.is_control()),
+        "{what}: control char in snippet {s:?}"
+    );
     assert!(!s.contains(PLANT), "{what}: planted token in snippet {s:?}");
 }
 
@@ -64,14 +80,20 @@ fn check_snippet(s: &str, what: &str) {
 /// the token itself is out of scope; the token is planted as a value or in free text.)
 fn check_error(e: &Error, what: &str) {
     let msg = e.to_string();
-    assert!(!msg.contains(PLANT), "{what}: planted token in message {msg:?}");
+    assert!(
+        !msg.contains(PLANT),
+        "{what}: planted token in message {msg:?}"
+    );
     if let Some(info) = e.response() {
         check_snippet(&info.snippet, what);
     }
     if let Some(pe) = e.provider_error()
         && let Some(d) = &pe.error_description
     {
-        assert!(!d.contains(PLANT), "{what}: planted token in error_description {d:?}");
+        assert!(
+            !d.contains(PLANT),
+            "{what}: planted token in error_description {d:?}"
+        );
     }
 }
 
@@ -107,7 +129,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(status, 200, "accepted a non-200 response");
             assert_eq!(t.token_type, t.token_type.to_ascii_lowercase());
             if opts == TokenResponseOptions::strict() {
-                assert_eq!(t.token_type, "bearer", "strict accepted token_type {:?}", t.token_type);
+                assert_eq!(
+                    t.token_type, "bearer",
+                    "strict accepted token_type {:?}",
+                    t.token_type
+                );
             }
             match t.expires_in {
                 Some(s) => assert_eq!(t.expires_at, NOW.checked_add(s)),
@@ -117,28 +143,43 @@ fuzz_target!(|data: &[u8]| {
             // and present once in the body, so no other member can carry it).
             let at = t.access_token.secret();
             if at.len() >= 12 && count(body, at.as_bytes()) == 1 {
-                assert!(!format!("{t:?}").contains(at), "access token in TokenSet Debug");
+                assert!(
+                    !format!("{t:?}").contains(at),
+                    "access token in TokenSet Debug"
+                );
             }
         }
     }
     if strict.is_ok() {
-        assert!(chosen.is_ok() && lenient.is_ok(), "a tolerance refused what strict accepts");
+        assert!(
+            chosen.is_ok() && lenient.is_ok(),
+            "a tolerance refused what strict accepts"
+        );
     }
     let _ = parse_error_body(body);
     check_snippet(&redact_snippet(body), "body snippet (no plant)");
 
     // 2. The same body with a token planted as a value, after a sensitive key, or in free text.
-    let at = if body.is_empty() { 0 } else { (flags as usize * 7919 + body.len()) % (body.len() + 1) };
+    let at = if body.is_empty() {
+        0
+    } else {
+        (flags as usize * 7919 + body.len()) % (body.len() + 1)
+    };
     let insert: Vec<u8> = match flags >> 6 {
         0 => PLANT.as_bytes().to_vec(),
         1 => format!("\"access_token\":\"{PLANT}\"").into_bytes(),
         2 => format!("refresh_token={PLANT}&").into_bytes(),
-        _ => format!("{{\"error\":\"invalid_grant\",\"error_description\":\"bad {PLANT}\"}}").into_bytes(),
+        _ => format!("{{\"error\":\"invalid_grant\",\"error_description\":\"bad {PLANT}\"}}")
+            .into_bytes(),
     };
     let mut planted = body.to_vec();
     planted.splice(at..at, insert);
     check_snippet(&redact_snippet(&planted), "planted snippet");
-    for opts in [TokenResponseOptions::strict(), options(flags), TokenResponseOptions::lenient()] {
+    for opts in [
+        TokenResponseOptions::strict(),
+        options(flags),
+        TokenResponseOptions::lenient(),
+    ] {
         if let Err(e) = parse_token_response(status, ct, &planted, &opts, NOW) {
             check_error(&e, "core parser");
         }
@@ -146,13 +187,17 @@ fuzz_target!(|data: &[u8]| {
     if let Some(pe) = parse_error_body(&planted)
         && let Some(d) = &pe.error_description
     {
-        assert!(!d.contains(PLANT), "planted token in parse_error_body description {d:?}");
+        assert!(
+            !d.contains(PLANT),
+            "planted token in parse_error_body description {d:?}"
+        );
     }
 
     // 3. The provider parsers (PROVIDERS.md shapes: JSONP, errcode, Feishu `code`, …).
     let profile = &PROFILES[flags as usize % PROFILES.len()];
     for b in [body, &planted[..]] {
-        if let Err(e) = authsplit_core::provider::parse_token_response(profile, status, ct, b, NOW) {
+        if let Err(e) = authsplit_core::provider::parse_token_response(profile, status, ct, b, NOW)
+        {
             if b != body {
                 check_error(&e, &profile.id);
             }

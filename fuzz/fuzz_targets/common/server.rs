@@ -135,7 +135,11 @@ pub fn send(req: Request<Body>) -> Resp {
         }
     });
     if *DEBUG {
-        eprintln!("{path} -> {} {}", r.status, String::from_utf8_lossy(&r.body));
+        eprintln!(
+            "{path} -> {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
     }
     r
 }
