@@ -739,7 +739,13 @@ fn clean_text(s: &str, max: usize) -> String {
 /// The redaction engine behind [`redact_snippet`].
 fn redact_text(text: &str, input_cut: bool, max: usize) -> String {
     let mut out = Budget::new(max);
-    let mut chars = text.chars().peekable();
+    // Characters that are dropped from the output are dropped *before* finding runs: otherwise
+    // `abc…(19 chars)<NUL>def…` would be two short runs in the input but one long, unredacted
+    // run in the output (found by the `token_response` fuzz target).
+    let mut chars = text
+        .chars()
+        .filter(|&c| !((c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_format_char(c)))
+        .peekable();
     // After a sensitive key: 0 = none, 1 = key seen (waiting for ':' or '='),
     // 2 = JSON separator seen (the next value is redacted). A form `=` redacts at once.
     let mut key_state = 0u8;
@@ -1500,6 +1506,34 @@ mod tests {
         assert_eq!(s.chars().count(), SNIPPET_MAX_CHARS);
         assert!(s.ends_with('…'));
         assert_eq!(redact_snippet(b""), "");
+    }
+
+    /// REFERENCE §3.14 (RFC 6749 §10.3): a token split by invisible characters (NUL, other
+    /// controls, zero-width or bidi formatting) is judged as it will be shown — joined — and
+    /// redacted. Found by the `token_response` fuzz target: two short runs separated by NULs
+    /// came out as one 36-char unredacted run.
+    #[test]
+    fn rfc6749_s10_3_token_split_by_invisible_chars_is_redacted() {
+        const HALF_A: &str = "ti5PlAnT3dT0k3n_q8Z";
+        const HALF_B: &str = "r7Yx6Wv5Ut4Ss3R03";
+        for sep in [
+            "\0", "\0\0\0\0", "\u{7f}", "\u{1b}", "\u{200B}", "\u{202E}", "\u{FEFF}",
+        ] {
+            let body = format!("<html>{HALF_A}{sep}{HALF_B}</html>");
+            let s = redact_snippet(body.as_bytes());
+            assert!(!s.contains(HALF_A) && !s.contains(HALF_B), "{sep:?}: {s}");
+            assert!(s.contains(REDACTED), "{sep:?}: {s}");
+            let text = sanitize_text(&body, 300);
+            assert!(
+                !text.contains(HALF_A) && !text.contains(HALF_B),
+                "{sep:?}: {text}"
+            );
+        }
+        // Visible separators still split runs: both halves are short and stay.
+        let s = redact_snippet(format!("{HALF_A} {HALF_B}").as_bytes());
+        assert_eq!(s, format!("{HALF_A} {HALF_B}"));
+        let s = redact_snippet(format!("{HALF_A}\t{HALF_B}").as_bytes());
+        assert_eq!(s, format!("{HALF_A} {HALF_B}"));
     }
 
     /// REFERENCE §3.14: no partial token leaks at the scan limit.
