@@ -65,10 +65,10 @@ sleep 1.5   # one more RSS sample after the load
 health=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$SERVER_URL/auth/healthz" || echo 000)
 post() { curl -s --max-time 10 -H 'content-type: application/json' -H 'x-authsplit: 1' -H "origin: $SERVER_URL" "$@"; }
 tx_cookie=$(post -D - -o /dev/null "$SERVER_URL/auth/transactions" \
-  -d '{"provider":"stub","state":"after","code_challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","code_challenge_method":"S256"}' |
+  -d '{"provider":"stub","state":"after-the-load-0123456789abcdef","code_challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","code_challenge_method":"S256"}' |
   sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)
 after=$(post -o /dev/null -w '%{http_code}' -H "cookie: $tx_cookie" "$SERVER_URL/auth/token" \
-  -d '{"provider":"stub","code":"after-code","state":"after","code_verifier":"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}' || echo 000)
+  -d '{"provider":"stub","code":"after-code","state":"after-the-load-0123456789abcdef","code_verifier":"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}' || echo 000)
 alive=$(kill -0 "$SERVER_PID" 2>/dev/null && echo yes || echo no)
 end_threads=$(nthreads "$SERVER_PID"); end_fds=$(nfds "$SERVER_PID")
 
