@@ -33,7 +33,7 @@ if [ -f crates/authsplit-wasm/tests/web.rs ] || ls crates/authsplit-wasm/tests/*
   stage "wasm tests (headless Chromium)" cargo test -p authsplit-wasm --target wasm32-unknown-unknown --locked
 fi
 if ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
-  stage "end-to-end (oidc-provider + authsplit-server + Chromium)" node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/
+  stage "end-to-end (oidc-provider + authsplit-server + Chromium)" node --test --test-concurrency=2 --test-timeout=180000 tests/e2e/
 fi
 
 printf '\nall stages passed in %ss\n' "$(( $(date +%s) - t0 ))"
