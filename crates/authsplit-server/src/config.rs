@@ -177,7 +177,7 @@ impl Default for ServerConfig {
             max_body_bytes: 8 * 1024,
             transaction_ttl_secs: authsplit_core::wire::TRANSACTION_TTL_SECS,
             session_ttl_secs: 14 * 24 * 3600,
-            max_used_transactions: 100_000,
+            max_used_transactions: 1_000_000,
             header_read_timeout_secs: 10,
             request_body_timeout_secs: 30,
             idle_timeout_secs: 60,

@@ -284,9 +284,14 @@ pub(crate) async fn token(
         }
         // Nothing was sent: the code is intact and the transaction stays usable.
         crate::Insert::Full => {
-            tracing::warn!(
-                "used-transaction set is full of live ids (max_used_transactions); refusing the exchange"
-            );
+            // At most one warning a second: a full set must not flood the log.
+            static LAST_WARN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let now = app.now();
+            if LAST_WARN.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
+                tracing::warn!(
+                    "used-transaction set is full of live ids (max_used_transactions); refusing exchanges"
+                );
+            }
             return Err(ApiError::new(
                 ErrorCode::ProviderUnavailable,
                 "too many sign-ins in progress; try again shortly",

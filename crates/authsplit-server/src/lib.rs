@@ -84,8 +84,8 @@ pub(crate) struct Inner {
     pub out: outbound::Outbound,
     pub clock: Clock,
     pub ttl: u64,
-    pub used_tx: StdMutex<HashMap<String, u64>>,
-    pub ended_sessions: StdMutex<HashMap<String, u64>>,
+    pub used_tx: StdMutex<ExpiringSet>,
+    pub ended_sessions: StdMutex<ExpiringSet>,
     pub revocation_retries: Arc<tokio::sync::Semaphore>,
     pub sessions: StdMutex<HashMap<String, SessionSlot>>,
     pub warnings: Vec<String>,
@@ -125,7 +125,7 @@ impl AppState {
         self.inner
             .used_tx
             .lock()
-            .map(|m| m.contains_key(id))
+            .map(|m| m.map.contains_key(&set_key(id)))
             .unwrap_or(true)
     }
 
@@ -148,7 +148,7 @@ impl AppState {
     /// Forgets a used mark (the attempt provably never reached the provider).
     pub(crate) fn unmark_used(&self, id: &str) {
         if let Ok(mut m) = self.inner.used_tx.lock() {
-            m.remove(id);
+            m.map.remove(&set_key(id));
         }
     }
 
@@ -175,7 +175,7 @@ impl AppState {
         self.inner
             .ended_sessions
             .lock()
-            .map(|m| m.contains_key(sid))
+            .map(|m| m.map.contains_key(&set_key(sid)))
             .unwrap_or(true)
     }
 
@@ -222,37 +222,58 @@ pub(crate) enum Evict {
     ClosestToExpiry,
 }
 
+/// A bounded set of ids with expiry times. Ids are stored as 128-bit hashes (≈30 bytes an
+/// entry), so the default bound of a million ids costs at most ≈30 MiB.
+#[derive(Debug, Default)]
+pub(crate) struct ExpiringSet {
+    map: HashMap<u128, u64>,
+    /// No prune scan before this time (unix seconds): a full set of live ids is scanned at most
+    /// once a second, never once per request.
+    next_prune: u64,
+}
+
+/// The key of `id` in an [`ExpiringSet`]: the first 128 bits of SHA-256(id).
+fn set_key(id: &str) -> u128 {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(id.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(b)
+}
+
 /// Inserts `id` (expiring at `expires_at`) into a set bounded to `cap` entries; expired entries
-/// are pruned when it is full.
+/// are pruned when it is full (at most once a second).
 fn insert_bounded(
-    set: &StdMutex<HashMap<String, u64>>,
+    set: &StdMutex<ExpiringSet>,
     id: &str,
     expires_at: u64,
     now: u64,
     cap: usize,
     evict: Evict,
 ) -> Insert {
-    let Ok(mut m) = set.lock() else {
+    let Ok(mut set) = set.lock() else {
         return Insert::Present;
     };
-    if m.contains_key(id) {
+    let key = set_key(id);
+    if set.map.contains_key(&key) {
         return Insert::Present;
     }
     let cap = cap.max(1);
-    if m.len() >= cap {
-        m.retain(|_, exp| *exp > now);
+    if set.map.len() >= cap && now >= set.next_prune {
+        set.map.retain(|_, exp| *exp > now);
+        set.next_prune = now.saturating_add(1);
     }
-    if m.len() >= cap {
+    if set.map.len() >= cap {
         match evict {
             Evict::Never => return Insert::Full,
             Evict::ClosestToExpiry => {
-                if let Some(oldest) = m.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone()) {
-                    m.remove(&oldest);
+                if let Some(oldest) = set.map.iter().min_by_key(|(_, e)| **e).map(|(k, _)| *k) {
+                    set.map.remove(&oldest);
                 }
             }
         }
     }
-    m.insert(id.to_owned(), expires_at);
+    set.map.insert(key, expires_at);
     Insert::Inserted
 }
 
@@ -368,8 +389,8 @@ impl AuthsplitBuilder {
             key,
             out,
             clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
-            used_tx: StdMutex::new(HashMap::new()),
-            ended_sessions: StdMutex::new(HashMap::new()),
+            used_tx: StdMutex::new(ExpiringSet::default()),
+            ended_sessions: StdMutex::new(ExpiringSet::default()),
             revocation_retries: Arc::new(tokio::sync::Semaphore::new(256)),
             sessions: StdMutex::new(HashMap::new()),
             warnings,
