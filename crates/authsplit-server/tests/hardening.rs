@@ -350,11 +350,27 @@ async fn foreign_preflight_gets_no_allow_credentials() {
     );
 }
 
+/// Registers a transaction for `state`; returns its cookie header.
+async fn open_tx(app: &axum::Router, state: &str) -> String {
+    let r = send(app, post("/auth/transactions", &tx_body_state(state), None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.cookie_header()
+}
+
+/// Redeems `code` for `state` with `cookie`.
+async fn redeem(app: &axum::Router, state: &str, code: &str, cookie: &str) -> Resp {
+    send(
+        app,
+        post("/auth/token", &token_body_state(state, code), Some(cookie)),
+    )
+    .await
+}
+
 // REFERENCE §3.8 and RFC 6749 §4.1.2 (a code is single use): the used-transaction set is
 // bounded by `max_used_transactions`, but it must never forget a used id whose cookie is still
 // valid — that would let the old cookie be redeemed a second time (found by
-// bench/soak/replay-after-eviction.sh). When the set is full of live ids the exchange is
-// refused with 503 before anything is sent, and the transaction stays usable.
+// bench/soak/replay-after-eviction.sh, now used-set-full.sh). When the set is full of live ids
+// the exchange is refused with 503 before anything is sent, and the transaction stays usable.
 #[tokio::test]
 async fn full_used_set_refuses_instead_of_forgetting_a_used_transaction() {
     let stub = Stub::start().await;
@@ -362,68 +378,29 @@ async fn full_used_set_refuses_instead_of_forgetting_a_used_transaction() {
     let mut config = base_config(&stub);
     config.server.max_used_transactions = 1;
     let app = app_with(config, Some(&clock));
+    let (a, b) = (state_n(1), state_n(2));
 
     // Sign-in A is redeemed: its id fills the set.
-    let a = state_n(1);
-    let r = send(&app, post("/auth/transactions", &tx_body_state(&a), None)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let cookie_a = r.cookie_header();
-    let r = send(
-        &app,
-        post(
-            "/auth/token",
-            &token_body_state(&a, "code-a"),
-            Some(&cookie_a),
-        ),
-    )
-    .await;
+    let cookie_a = open_tx(&app, &a).await;
+    let r = redeem(&app, &a, "code-a", &cookie_a).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(stub.token_calls(), 1);
 
     // Sign-in B while A's id is still live: refused, nothing sent.
-    let b = state_n(2);
-    let r = send(&app, post("/auth/transactions", &tx_body_state(&b), None)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let cookie_b = r.cookie_header();
-    let r = send(
-        &app,
-        post(
-            "/auth/token",
-            &token_body_state(&b, "code-b"),
-            Some(&cookie_b),
-        ),
-    )
-    .await;
+    let cookie_b = open_tx(&app, &b).await;
+    let r = redeem(&app, &b, "code-b", &cookie_b).await;
     assert_error(&r, 503, "provider_unavailable");
     assert_eq!(stub.token_calls(), 1, "a refused exchange is never sent");
 
     // A's old cookie is still refused: its id was not evicted.
-    let r = send(
-        &app,
-        post(
-            "/auth/token",
-            &token_body_state(&a, "code-a"),
-            Some(&cookie_a),
-        ),
-    )
-    .await;
+    let r = redeem(&app, &a, "code-a", &cookie_a).await;
     assert_error(&r, 400, "transaction_used");
     assert_eq!(stub.token_calls(), 1);
 
     // Once A's transaction has expired its id can go, and B (re-registered) completes.
     clock.advance(601);
-    let r = send(&app, post("/auth/transactions", &tx_body_state(&b), None)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let cookie_b = r.cookie_header();
-    let r = send(
-        &app,
-        post(
-            "/auth/token",
-            &token_body_state(&b, "code-b"),
-            Some(&cookie_b),
-        ),
-    )
-    .await;
+    let cookie_b = open_tx(&app, &b).await;
+    let r = redeem(&app, &b, "code-b", &cookie_b).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(stub.token_calls(), 2);
 }
