@@ -384,6 +384,43 @@ test('returnTo: a same-origin path is honoured; a tampered stored one is not', a
   }
 });
 
+
+test('redirect_uri is the configured constant, never derived from location (REFERENCE §2.8)', async () => {
+  const { context, page } = await newPage();
+  try {
+    const authRequests = [];
+    page.on('request', (r) => {
+      // The authorization endpoint itself (not the provider's own /auth/<uid> resume steps).
+      const u = new URL(r.url());
+      if (r.isNavigationRequest() && u.origin === new URL(op.issuer).origin && u.pathname === '/auth') {
+        authRequests.push(r.url());
+      }
+    });
+    // The SPA is opened at another path, with a query and fragment that name a different
+    // redirect URI: none of it may leak into the authorization request (RFC 6749 §3.1.2,
+    // RFC 9700 §4.1).
+    const evil = 'http://127.0.0.1:1/evil-callback';
+    await signIn(page, {
+      path: `/some/deep/page?redirect_uri=${encodeURIComponent(evil)}&returnTo=/x#redirect_uri=${evil}`,
+      login: 'kim',
+    });
+    assert.equal(authRequests.length, 1, 'exactly one authorization request');
+    const auth = new URL(authRequests[0]);
+    assert.deepEqual(auth.searchParams.getAll('redirect_uri'), [`${app}/callback`]);
+    assert.ok(!authRequests[0].includes('evil'), 'nothing from location reached the provider');
+    // Opened under another origin name (localhost instead of 127.0.0.1): the request still
+    // names the configured URI, not one built from location.origin.
+    authRequests.length = 0;
+    const other = app.replace('127.0.0.1', 'localhost');
+    await page.goto(`${other}/`);
+    await ready(page);
+    await clickSignIn(page);
+    assert.equal(authRequests.length, 1);
+    assert.deepEqual(new URL(authRequests[0]).searchParams.getAll('redirect_uri'), [`${app}/callback`]);
+  } finally {
+    await context.close();
+  }
+});
 test('provider error text is shown as text, never as HTML (REFERENCE §2.5)', async () => {
   const { context, page, count } = await newPage();
   try {
