@@ -157,6 +157,9 @@ pub struct ServerConfig {
     /// Binary only: a connection on which no byte was read or written for this many seconds is
     /// closed (a client that stops reading a response, a stuck peer). Default 60.
     pub idle_timeout_secs: u64,
+    /// Default redirect URI for providers that set no `redirect_uri` of their own (absolute,
+    /// byte for byte as registered at each provider), so a preset needs only id and secret.
+    pub redirect_uri: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -181,6 +184,7 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 10,
             request_body_timeout_secs: 30,
             idle_timeout_secs: 60,
+            redirect_uri: None,
         }
     }
 }
@@ -216,36 +220,38 @@ pub struct TokenQuirks {
     pub allow_missing_token_type: bool,
 }
 
-impl TokenQuirks {
-    pub(crate) fn to_core(&self) -> authsplit_core::token::TokenResponseOptions {
-        let mut o = authsplit_core::token::TokenResponseOptions::default();
-        o.allow_form_encoded = self.allow_form_encoded;
-        o.allow_json_as_text = self.allow_json_as_text;
-        o.error_in_200 = self.error_in_200;
-        o.errcode_in_200 = self.errcode_in_200;
-        o.expires_in_as_string = self.expires_in_as_string;
-        o.allow_missing_token_type = self.allow_missing_token_type;
-        o
-    }
-}
-
-/// `[providers.<id>]`: either `issuer` (OIDC discovery) or explicit endpoints, or both
-/// (explicit endpoints override discovered ones).
+/// `[providers.<id>]`: a **preset** (`preset = "github"`, or an id that is itself a preset
+/// name), an OIDC provider by `issuer` (discovery), or a plain OAuth 2.0 provider by explicit
+/// endpoints. Every kind becomes an [`authsplit_core::provider::ProviderProfile`] at start-up;
+/// the keys below adjust it, `overrides` can change any profile field.
+///
+/// Which profile is used:
+/// 1. `client_secrets_file` → the Google preset with the file's id, secret and redirect URI;
+/// 2. `preset = "<name>"` → that preset ([`authsplit_core::provider::PRESET_NAMES`]);
+/// 3. no `preset`, no `issuer`, no explicit endpoint, and the id is a preset name
+///    (`[providers.github]`) → that preset;
+/// 4. `issuer` → any OIDC provider (discovery, exact issuer match);
+/// 5. `authorization_endpoint` + `token_endpoint` → any OAuth 2.0 provider.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ProviderConfig {
-    /// Display name for the SPA (default: the id).
+    /// A preset name (`github`, `google`, `microsoft`, `wechat_mp`, … — see
+    /// [`authsplit_core::provider::PRESET_NAMES`]). Unknown names fail at start-up.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Display name for the SPA (default: the preset's name, else the id).
     #[serde(default)]
     pub name: Option<String>,
     /// OIDC issuer; discovery at `<issuer>/.well-known/openid-configuration`, and the
-    /// discovered `issuer` must equal this string exactly.
+    /// discovered `issuer` must equal this string exactly. With a preset: replaces the preset's
+    /// issuer.
     #[serde(default)]
     pub issuer: Option<String>,
-    /// Whether to use discovery when `issuer` is set (default true).
+    /// Whether to use discovery when `issuer` is set without a preset (default true).
     #[serde(default = "yes")]
     pub discovery: bool,
-    /// Authorization endpoint.
+    /// Authorization endpoint (replaces the preset's / discovered one).
     #[serde(default)]
     pub authorization_endpoint: Option<String>,
     /// Token endpoint.
@@ -263,35 +269,40 @@ pub struct ProviderConfig {
     /// JWKS URI for ID token signatures.
     #[serde(default)]
     pub jwks_uri: Option<String>,
-    /// Client id.
+    /// Client id (WeChat AppID, WeCom CorpID, DingTalk AppKey). Required, except with
+    /// `client_secrets_file`.
+    #[serde(default)]
     pub client_id: String,
-    /// Client secret (put it in the environment).
+    /// Client secret (put it in the environment). Required wherever the provider's token
+    /// call authenticates with one (every preset and generic provider).
     #[serde(default)]
     pub client_secret: Option<Secret>,
-    /// `client_secret_basic` (default) or `client_secret_post`.
+    /// `client_secret_basic` or `client_secret_post` (default: the preset's method;
+    /// `client_secret_basic` for generic providers).
     #[serde(default)]
-    pub client_auth: ClientAuth,
-    /// Registered redirect URI, absolute, byte for byte.
-    pub redirect_uri: String,
+    pub client_auth: Option<ClientAuth>,
+    /// Registered redirect URI, absolute, byte for byte (default: `[server] redirect_uri`).
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
     /// Where the provider sends the browser after logout (end-session), if any.
     #[serde(default)]
     pub post_logout_redirect_uri: Option<String>,
-    /// Scopes (default `["openid"]` with an issuer, otherwise none).
+    /// Scopes (default: the preset's; `["openid"]` with an issuer; none with endpoints).
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
-    /// Scope separator (default `" "`).
+    /// Scope separator (default: the preset's, `" "` for generic providers).
     #[serde(default)]
     pub scope_separator: Option<String>,
     /// `prompt` (e.g. `consent` to get a refresh token from some servers).
     #[serde(default)]
     pub prompt: Option<String>,
-    /// Extra authorization parameters.
+    /// Extra authorization parameters (added to the preset's; same name replaces).
     #[serde(default)]
     pub extra_params: BTreeMap<String, String>,
-    /// Authorization URL quirks.
+    /// Authorization URL quirks (replace the preset's when any is set).
     #[serde(default)]
     pub authorize_quirks: AuthorizeQuirks,
-    /// Token response tolerances.
+    /// Token response tolerances (generic providers; presets already know theirs).
     #[serde(default)]
     pub token_response: TokenQuirks,
     /// Accepted ID token signature algorithms (asymmetric only; never `none`).
@@ -300,20 +311,45 @@ pub struct ProviderConfig {
     /// Require an ID token in the token response (default: when `openid` is in the scopes).
     #[serde(default)]
     pub require_id_token: Option<bool>,
-    /// Call userinfo after the exchange when an endpoint is known (default true).
+    /// Call userinfo after the exchange when the profile has a userinfo call (default true).
     #[serde(default = "yes")]
     pub userinfo: bool,
-    /// The userinfo member holding the stable subject when there is no ID token
-    /// (default `sub`, falling back to `id`).
+    /// The member holding the stable subject (default: the preset's; `sub`, then `id` for
+    /// generic providers). Never an email.
     #[serde(default)]
     pub subject_field: Option<String>,
-    /// Name of the code parameter in the callback (default `code`).
+    /// Name of the code parameter in the callback (default: the preset's, `code`).
     #[serde(default)]
     pub code_param: Option<String>,
-    /// Override RFC 9207 `iss` expectation (default: the discovery document's
-    /// `authorization_response_iss_parameter_supported`).
+    /// Override RFC 9207 `iss` expectation (default: the preset's, or the discovery
+    /// document's `authorization_response_iss_parameter_supported`).
     #[serde(default)]
     pub require_iss: Option<bool>,
+    /// Values for the preset's `{placeholders}`: `tenant` (Microsoft: `common` default,
+    /// `organizations`, `consumers`, a tenant id), `base_url` (GitLab self-hosted, default
+    /// `https://gitlab.com`), `agentid` (WeCom, required).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Microsoft: tenant ids (`tid`) allowed to sign in; empty = any tenant the `tenant`
+    /// setting admits. Same as `overrides.oidc.allowed_tenants`.
+    #[serde(default)]
+    pub allowed_tenants: Vec<String>,
+    /// Any profile field, deep-merged into the profile after the keys above
+    /// ([`authsplit_core::provider::ProviderProfile::with_overrides`]); unknown fields fail at
+    /// start-up. Example: `overrides = { authorize = { prompt = "consent" } }`.
+    #[serde(default)]
+    pub overrides: Option<serde_json::Value>,
+    /// A Google `client_secrets.json` (`{"web": …}` / `{"installed": …}`): selects the Google
+    /// preset and supplies client id, secret and redirect URI (keys set here win; a
+    /// `redirect_uri` set here must be one of the file's `redirect_uris`).
+    #[serde(default)]
+    pub client_secrets_file: Option<PathBuf>,
+    /// DEV/TEST ONLY: rebase every endpoint (and the issuer) of the profile onto this loopback
+    /// origin, `https://host/path` → `http://127.0.0.1:PORT/host/path`
+    /// ([`authsplit_core::provider::ProviderProfile::with_origin`]) so a local server can play
+    /// the provider. Only `http(s)://127.0.0.1|localhost|[::1][:port]`; logged as a warning.
+    #[serde(default)]
+    pub dev_origin: Option<String>,
 }
 
 fn yes() -> bool {
@@ -332,6 +368,7 @@ fn default_algs() -> Vec<String> {
 impl ProviderConfig {
     fn base(client_id: &str, client_secret: &str, redirect_uri: &str) -> Self {
         Self {
+            preset: None,
             name: None,
             issuer: None,
             discovery: true,
@@ -343,8 +380,8 @@ impl ProviderConfig {
             jwks_uri: None,
             client_id: client_id.to_owned(),
             client_secret: Some(Secret::new(client_secret)),
-            client_auth: ClientAuth::default(),
-            redirect_uri: redirect_uri.to_owned(),
+            client_auth: None,
+            redirect_uri: (!redirect_uri.is_empty()).then(|| redirect_uri.to_owned()),
             post_logout_redirect_uri: None,
             scopes: None,
             scope_separator: None,
@@ -358,7 +395,38 @@ impl ProviderConfig {
             subject_field: None,
             code_param: None,
             require_iss: None,
+            vars: BTreeMap::new(),
+            allowed_tenants: Vec::new(),
+            overrides: None,
+            client_secrets_file: None,
+            dev_origin: None,
         }
+    }
+
+    /// A preset ([`authsplit_core::provider::PRESET_NAMES`]) with its client registration.
+    /// An empty `redirect_uri` means `[server] redirect_uri`.
+    pub fn preset(preset: &str, client_id: &str, client_secret: &str, redirect_uri: &str) -> Self {
+        let mut p = Self::base(client_id, client_secret, redirect_uri);
+        p.preset = Some(preset.to_owned());
+        p
+    }
+
+    /// Sets a `{placeholder}` value (`tenant`, `base_url`, `agentid`).
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets the profile overrides (a JSON object deep-merged into the profile).
+    pub fn overrides(mut self, overrides: serde_json::Value) -> Self {
+        self.overrides = Some(overrides);
+        self
+    }
+
+    /// DEV/TEST ONLY: rebases every endpoint onto a loopback origin.
+    pub fn dev_origin(mut self, origin: &str) -> Self {
+        self.dev_origin = Some(origin.to_owned());
+        self
     }
 
     /// An OpenID Connect provider configured by issuer (discovery).
@@ -389,7 +457,7 @@ impl ProviderConfig {
     }
     /// Sets the client authentication method.
     pub fn client_auth(mut self, auth: ClientAuth) -> Self {
-        self.client_auth = auth;
+        self.client_auth = Some(auth);
         self
     }
     /// Sets the scopes.

@@ -57,7 +57,7 @@ pub(crate) async fn hello(
                 .inner
                 .providers
                 .values()
-                .filter(|p| p.cfg.userinfo)
+                .filter(|p| p.base_profile().userinfo.is_some())
                 .collect();
             match with_userinfo.as_slice() {
                 [one] => (*one).clone(),
@@ -71,11 +71,11 @@ pub(crate) async fn hello(
             }
         }
     };
-    let ep = match provider.endpoints(out).await {
-        Ok(ep) => ep,
+    let profile = match provider.profile(out).await {
+        Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let Some(url) = &ep.userinfo_endpoint else {
+    let Some(url) = &profile.endpoints.userinfo else {
         return ApiError::new(
             ErrorCode::Configuration,
             "this provider has no userinfo endpoint",

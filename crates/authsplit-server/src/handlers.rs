@@ -6,7 +6,7 @@ use authsplit_core::pkce::{CODE_CHALLENGE_METHOD_S256, PkceCodeChallenge, PkceCo
 use authsplit_core::random::{Nonce, State as RState};
 use authsplit_core::wire::{
     ConfigReply, LogoutReply, ProviderInfo, TokenReply, TokenRequest, TransactionRequest,
-    TransactionResponse, User,
+    TransactionResponse,
 };
 use authsplit_core::{Error, ErrorCode};
 use axum::Json;
@@ -21,8 +21,13 @@ use crate::AppState;
 use crate::cookies::{SessionCookie, TxCookie};
 use crate::error::ApiError;
 use crate::extract::{Empty, StrictJson};
-use crate::outbound::{EndpointKind, unexpected};
-use crate::provider::{Endpoints, Provider};
+use authsplit_core::provider::{
+    self as core_provider, Flow, Grant, ProviderProfile, RevocableToken,
+};
+use authsplit_core::secret::{AccessToken, AuthorizationCode, RefreshToken};
+
+use crate::outbound::EndpointKind;
+use crate::provider::Provider;
 
 /// Concurrent `/refresh` calls with the same old refresh token within this window share one
 /// upstream result (rotation must never burn the grant, REFERENCE §3.10).
@@ -110,7 +115,25 @@ pub(crate) async fn create_transaction(
     if let Some(n) = &req.nonce {
         Nonce::parse(n)?;
     }
-    let ep = provider.endpoints(&app.inner.out).await?;
+    let profile = provider.profile(&app.inner.out).await?;
+    // WeChat / WeCom accept only `[A-Za-z0-9]{1,128}` as state (PROVIDERS.md § WeChat).
+    if !core_provider::state_is_acceptable(&profile, &req.state) {
+        return Err(ApiError::from(Error::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "provider `{}` accepts only an alphanumeric state ([A-Za-z0-9], at most 128 \
+                 characters); generate the state without `-` and `_`",
+                provider.id
+            ),
+        )));
+    }
+    let (issuer, require_iss) = callback_issuer(&provider, &profile);
+    let authorize = core_provider::authorize_template(
+        &profile,
+        &provider.creds.client_id,
+        &provider.redirect_uri,
+        None,
+    )?;
     let ttl = app.inner.ttl;
     let tx = TxCookie {
         id: random_id()?,
@@ -118,19 +141,15 @@ pub(crate) async fn create_transaction(
         state: req.state,
         code_challenge: req.code_challenge,
         nonce: req.nonce,
-        issuer: ep.issuer.clone(),
-        require_iss: ep.require_iss,
+        issuer: issuer.clone(),
+        require_iss,
         created_at: app.now(),
     };
     let reply = TransactionResponse {
-        authorize: provider.authorize_template(&ep),
-        issuer: ep.issuer.clone(),
-        require_iss: ep.require_iss,
-        code_param: provider
-            .cfg
-            .code_param
-            .clone()
-            .unwrap_or_else(|| "code".to_owned()),
+        authorize,
+        issuer,
+        require_iss,
+        code_param: profile.callback_code_param().to_owned(),
         expires_in: ttl,
     };
     let mut headers = HeaderMap::new();
@@ -174,6 +193,19 @@ fn prune_pending(app: &AppState, request: &HeaderMap, new_name: &str, out: &mut 
         tracing::info!("too many pending sign-ins in this browser; the oldest was dropped");
         c.clear(out, None, &name);
     }
+}
+
+/// The issuer the callback's `iss` is compared with (RFC 9207) and whether it is required:
+/// the profile's (`callback_issuer`), and for generic OIDC providers the issuer even when the
+/// provider does not advertise `iss` (an `iss` that does arrive must then match).
+fn callback_issuer(provider: &Provider, profile: &ProviderProfile) -> (Option<String>, bool) {
+    let (iss, required) = profile.callback_issuer();
+    let iss = iss.map(str::to_owned).or_else(|| {
+        (provider.kind == crate::provider::Kind::GenericOidc)
+            .then(|| profile.oidc.issuer.clone())
+            .flatten()
+    });
+    (iss, required)
 }
 
 /// The local checks of `POST /token`, in order, with no outbound call (REFERENCE §3.2).
@@ -270,9 +302,18 @@ pub(crate) async fn token(
 ) -> Result<Response, ApiError> {
     let provider = app.provider(&req.provider)?;
     let (tx, verifier) = check_transaction(&app, &headers, &provider, &req)?;
-    // Endpoints (normally cached since /transactions); a discovery failure here does not burn
-    // the transaction.
-    let ep = provider.endpoints(&app.inner.out).await?;
+    // The profile (discovered and cached since /transactions) and, for WeCom, the app token
+    // (cached): failures here send nothing with the code and do not burn the transaction.
+    let profile = provider.profile(&app.inner.out).await?;
+    let app_token = if profile.flow == Flow::CorpToken {
+        Some(
+            provider
+                .app_token(&app.inner.out, &profile, app.now())
+                .await?,
+        )
+    } else {
+        None
+    };
     // Single use from here on: the exchange is about to be attempted.
     match app.mark_used(&tx.id, tx.created_at.saturating_add(app.inner.ttl)) {
         crate::Insert::Inserted => {}
@@ -300,7 +341,7 @@ pub(crate) async fn token(
     }
     let c = &app.inner.cookies;
     let mut out_headers = HeaderMap::new();
-    let result = exchange(&app, &provider, &ep, &tx, &req, verifier).await;
+    let result = exchange(&app, &provider, &profile, app_token, &tx, &req, verifier).await;
     if let Err(e) = &result
         && (crate::outbound::was_not_sent(&e.error) || crate::outbound::not_connected(&e.error))
     {
@@ -319,7 +360,7 @@ pub(crate) async fn token(
                 revoke_discarded(
                     &app,
                     &provider,
-                    ep.revocation_endpoint.as_deref(),
+                    &profile,
                     reply.access_token,
                     session.refresh_token,
                 );
@@ -349,100 +390,27 @@ fn after_code_sent(e: Error) -> Error {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     app: &AppState,
     provider: &std::sync::Arc<Provider>,
-    ep: &Endpoints,
+    profile: &std::sync::Arc<ProviderProfile>,
+    app_token: Option<AccessToken>,
     tx: &TxCookie,
     req: &TokenRequest,
     verifier: PkceCodeVerifier,
 ) -> Result<(TokenReply, SessionCookie), ApiError> {
     let started = Instant::now();
     let span = tracing::info_span!("token_exchange", provider = %provider.id);
-    // One deadline for the whole exchange (token, JWKS, userinfo), not one per call.
+    // One deadline for the whole exchange (token, JWKS, openid, userinfo), not one per call.
     let deadline = app.inner.out.total_timeout();
     // Tokens the provider issued, kept to revoke them if the sign-in fails afterwards.
     let mut issued: Option<(String, Option<String>)> = None;
     let work = async {
-        let out = &app.inner.out;
-        // RFC 6749 §4.1.3 + RFC 7636 §4.5; grant_type and redirect_uri fixed server-side.
-        let form = vec![
-            ("grant_type", "authorization_code".to_owned()),
-            ("code", req.code.clone()),
-            ("redirect_uri", provider.cfg.redirect_uri.clone()),
-            ("code_verifier", verifier.secret().to_owned()),
-        ];
-        let tokens = provider
-            .token_request(out, ep, EndpointKind::Token, form, app.now())
-            .await?;
-        issued = Some((
-            tokens.access_token.secret().to_owned(),
-            tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
-        ));
-        // OIDC Core §3.1.3.7.
-        let claims = match &tokens.id_token {
-            Some(idt) => {
-                let issuer = ep.issuer.as_deref().ok_or_else(|| {
-                    ApiError::from(Error::new(
-                        ErrorCode::Configuration,
-                        "an ID token arrived but no issuer is configured",
-                    ))
-                })?;
-                let expect = crate::idtoken::Expect {
-                    issuer,
-                    client_id: &provider.cfg.client_id,
-                    nonce: tx.nonce.as_deref(),
-                    now: app.now(),
-                };
-                Some(
-                    crate::idtoken::validate(provider, out, ep, idt.secret(), &expect)
-                        .await
-                        .map_err(after_code_sent)?,
-                )
-            }
-            None if provider.require_id_token => {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidIdToken,
-                    "the token response has no id_token although openid was requested",
-                ));
-            }
-            None => None,
-        };
-        let id_sub = claims
-            .as_ref()
-            .and_then(|c| c.get("sub"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let profile = match (&ep.userinfo_endpoint, provider.cfg.userinfo) {
-            (Some(url), true) => Some(
-                userinfo(app, provider, url, tokens.access_token.secret())
-                    .await
-                    .map_err(after_code_sent)?,
-            ),
-            _ => None,
-        };
-        let user = build_user(
-            provider,
-            id_sub.as_deref(),
-            profile.as_ref(),
-            claims.as_ref(),
-        )?;
-        let reply = TokenReply {
-            access_token: tokens.access_token.secret().to_owned(),
-            token_type: tokens.token_type.clone(),
-            expires_at: tokens.expires_at,
-            scope: tokens.scope.clone(),
-            id_token_claims: claims.clone().map(Value::Object),
-            user: user.clone(),
-        };
-        let session = SessionCookie {
-            sid: random_id()?,
-            provider: provider.id.clone(),
-            refresh_token: tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
-            sub: user.map(|u| u.subject),
-            created_at: app.now(),
-        };
-        Ok::<_, ApiError>((reply, session))
+        match app_token {
+            Some(t) => corp_exchange(app, provider, profile, &t, tx, req).await,
+            None => code_exchange(app, provider, profile, tx, req, &verifier, &mut issued).await,
+        }
     };
     let result = tokio::time::timeout(deadline, work)
         .await
@@ -455,7 +423,7 @@ async fn exchange(
     if result.is_err()
         && let Some((at, rt)) = issued
     {
-        revoke_discarded(app, provider, ep.revocation_endpoint.as_deref(), at, rt);
+        revoke_discarded(app, provider, profile, at, rt);
     }
     let latency_ms = started.elapsed().as_millis() as u64;
     let _g = span.enter();
@@ -468,6 +436,226 @@ async fn exchange(
         ),
     }
     result
+}
+
+/// RFC 6749 §4.1.3 (+ RFC 7636 §4.5 where the profile supports PKCE): one token request, then
+/// the ID token (OIDC Core §3.1.3.7), QQ's openid step, userinfo and the normalized user.
+async fn code_exchange(
+    app: &AppState,
+    provider: &std::sync::Arc<Provider>,
+    profile: &ProviderProfile,
+    tx: &TxCookie,
+    req: &TokenRequest,
+    verifier: &PkceCodeVerifier,
+    issued: &mut Option<(String, Option<String>)>,
+) -> Result<(TokenReply, SessionCookie), ApiError> {
+    let out = &app.inner.out;
+    let code = AuthorizationCode::new(req.code.clone());
+    // grant_type and redirect_uri are fixed server-side.
+    let spec = core_provider::token_request(
+        profile,
+        &provider.creds,
+        Grant::AuthorizationCode {
+            code: &code,
+            code_verifier: Some(verifier),
+            redirect_uri: &provider.redirect_uri,
+        },
+    )?;
+    let secrets = provider.secrets(&[&req.code, verifier.secret()]);
+    let tokens = provider
+        .token_call(
+            out,
+            profile,
+            EndpointKind::Token,
+            &spec,
+            &secrets,
+            app.now(),
+        )
+        .await?;
+    *issued = Some((
+        tokens.access_token.secret().to_owned(),
+        tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
+    ));
+    let at_secret = [tokens.access_token.secret().to_owned()];
+    // OIDC Core §3.1.3.7.
+    let claims = match &tokens.id_token {
+        Some(idt) => {
+            let issuers: Vec<&str> = if profile.oidc.tenant_issuer_template.is_some() {
+                Vec::new()
+            } else {
+                let Some(issuer) = profile.oidc.issuer.as_deref() else {
+                    return Err(ApiError::from(Error::new(
+                        ErrorCode::Configuration,
+                        "an ID token arrived but no issuer is configured",
+                    )));
+                };
+                std::iter::once(issuer)
+                    .chain(profile.oidc.alternative_issuers.iter().map(String::as_str))
+                    .collect()
+            };
+            let expect = crate::idtoken::Expect {
+                issuers,
+                profile,
+                client_id: &provider.creds.client_id,
+                nonce: tx.nonce.as_deref(),
+                now: app.now(),
+            };
+            Some(
+                crate::idtoken::validate(provider, out, idt.secret(), &expect)
+                    .await
+                    .map_err(after_code_sent)?,
+            )
+        }
+        None if provider.require_id_token => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidIdToken,
+                "the token response has no id_token although openid was requested",
+            ));
+        }
+        None => None,
+    };
+    // The context of the user mapping: token response members, then the validated claims.
+    let mut ctx = tokens.extra.clone();
+    if let Some(c) = &claims {
+        for (k, v) in c {
+            ctx.insert(k.clone(), v.clone());
+        }
+    }
+    // QQ: the openid comes from a second call (PROVIDERS.md § QQ).
+    if profile.openid_step.is_some() {
+        let spec = core_provider::openid_request(profile, &provider.creds, &tokens.access_token)?;
+        let f = provider
+            .execute(out, EndpointKind::Userinfo, &spec)
+            .await
+            .map_err(|e| crate::outbound::scrub(after_code_sent(e), &at_secret))?;
+        if f.status >= 500 {
+            let e = crate::outbound::unexpected("the openid request failed", &f);
+            return Err(crate::outbound::scrub(e, &at_secret).into());
+        }
+        core_provider::parse_openid_response(
+            profile,
+            &provider.creds,
+            f.status,
+            f.content_type.as_deref(),
+            &f.body,
+            &mut ctx,
+        )
+        .map_err(|e| crate::outbound::scrub(e, &at_secret))?;
+    }
+    let info = if profile.userinfo.is_some() {
+        let spec =
+            core_provider::userinfo_request(profile, &provider.creds, &tokens.access_token, &ctx)?;
+        let f = provider
+            .execute(out, EndpointKind::Userinfo, &spec)
+            .await
+            .map_err(|e| crate::outbound::scrub(after_code_sent(e), &at_secret))?;
+        if f.status >= 500 {
+            // A server error is the provider's fault whatever its body says: retryable for
+            // 503, a bad response otherwise (never a configuration problem).
+            let e = crate::outbound::unexpected("the userinfo request failed", &f);
+            return Err(crate::outbound::scrub(e, &at_secret).into());
+        }
+        let v = core_provider::parse_userinfo_response(
+            profile,
+            f.status,
+            f.content_type.as_deref(),
+            &f.body,
+        )
+        .map_err(|e| crate::outbound::scrub(e, &at_secret))?;
+        // OIDC Core §5.3.4: the userinfo `sub` must be the ID token's.
+        if let (Some(c), Some(sub)) = (&claims, v.get("sub")) {
+            if c.get("sub") != Some(sub) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidIdToken,
+                    "userinfo sub differs from the ID token sub",
+                ));
+            }
+        }
+        Some(v)
+    } else {
+        None
+    };
+    // A generic provider without userinfo and without an ID token has no user to report.
+    let user = if info.is_none() && claims.is_none() && provider.is_generic() {
+        None
+    } else {
+        Some(core_provider::normalize_user(
+            profile,
+            info.as_ref().unwrap_or(&Value::Null),
+            &ctx,
+        )?)
+    };
+    let reply = TokenReply {
+        access_token: tokens.access_token.secret().to_owned(),
+        token_type: tokens.token_type.clone(),
+        expires_at: tokens.expires_at,
+        scope: tokens.scope.clone(),
+        id_token_claims: claims.map(Value::Object),
+        user: user.clone(),
+    };
+    let session = SessionCookie {
+        sid: random_id()?,
+        provider: provider.id.clone(),
+        refresh_token: tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
+        sub: user.map(|u| u.subject),
+        created_at: app.now(),
+    };
+    Ok((reply, session))
+}
+
+/// WeCom (PROVIDERS.md § WeCom): the code is resolved to a member with the cached app token;
+/// there is no user token (the reply's `access_token` is empty, `token_type` is `none`) and
+/// no refresh token.
+async fn corp_exchange(
+    app: &AppState,
+    provider: &Provider,
+    profile: &ProviderProfile,
+    app_token: &AccessToken,
+    _tx: &TxCookie,
+    req: &TokenRequest,
+) -> Result<(TokenReply, SessionCookie), ApiError> {
+    let out = &app.inner.out;
+    let code = AuthorizationCode::new(req.code.clone());
+    let spec = core_provider::code_identity_request(profile, app_token, &code)?;
+    let secrets = provider.secrets(&[&req.code, app_token.secret()]);
+    let f = provider
+        .execute(out, EndpointKind::Token, &spec)
+        .await
+        .map_err(|e| crate::outbound::scrub(e, &secrets))?;
+    let info = match core_provider::parse_code_identity_response(
+        profile,
+        f.status,
+        f.content_type.as_deref(),
+        &f.body,
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            if e.code() != ErrorCode::InvalidGrant {
+                // 42001 / 40014 (app token expired or invalid) and the like: fetch a new one next time.
+                provider.drop_app_token().await;
+            }
+            return Err(
+                ApiError::from(crate::outbound::scrub(e, &secrets)).with_retry_after(f.retry_after)
+            );
+        }
+    };
+    let user = core_provider::normalize_user(profile, &info, &serde_json::Map::new())?;
+    let reply = TokenReply {
+        access_token: String::new(),
+        token_type: "none".to_owned(),
+        expires_at: None,
+        scope: None,
+        id_token_claims: None,
+        user: Some(user.clone()),
+    };
+    let session = SessionCookie {
+        sid: random_id()?,
+        provider: provider.id.clone(),
+        refresh_token: None,
+        sub: Some(user.subject),
+        created_at: app.now(),
+    };
+    Ok((reply, session))
 }
 
 /// Writes the session cookie(s). A refresh token too large even for the chunked cookie is a
@@ -493,104 +681,6 @@ fn set_session(
             "the provider's refresh token is too large to keep in the session cookie",
         )
     })
-}
-
-/// Calls userinfo with the access token (OIDC Core §5.3).
-async fn userinfo(
-    app: &AppState,
-    provider: &Provider,
-    url: &str,
-    access_token: &str,
-) -> Result<serde_json::Map<String, Value>, Error> {
-    let out = &app.inner.out;
-    let req = out
-        .client()
-        .get(url)
-        .bearer_auth(access_token)
-        .header(reqwest::header::ACCEPT, "application/json");
-    let f = out
-        .send(&provider.id, EndpointKind::Userinfo, &provider.permits, req)
-        .await?;
-    if f.status != 200 {
-        let e = unexpected("the userinfo request failed", &f);
-        return Err(crate::outbound::scrub(e, &[access_token.to_owned()]));
-    }
-    match serde_json::from_slice::<Value>(&f.body) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(Error::new(
-            ErrorCode::ProviderBadResponse,
-            "userinfo is not a JSON object",
-        )
-        .with_response(f.info())),
-    }
-}
-
-fn value_string(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// The normalised user: `id = "<provider>:<subject>"`; userinfo `sub` must equal the ID
-/// token's `sub` (OIDC Core §5.3.4).
-fn build_user(
-    provider: &Provider,
-    id_sub: Option<&str>,
-    profile: Option<&serde_json::Map<String, Value>>,
-    claims: Option<&serde_json::Map<String, Value>>,
-) -> Result<Option<User>, ApiError> {
-    let source = match (profile, claims) {
-        (Some(p), _) => p,
-        (None, Some(c)) => c,
-        (None, None) => return Ok(None),
-    };
-    let field = provider.cfg.subject_field.as_deref().unwrap_or("sub");
-    let profile_sub = value_string(source.get(field)).or_else(|| {
-        if provider.cfg.subject_field.is_none() {
-            value_string(source.get("id"))
-        } else {
-            None
-        }
-    });
-    let subject = match (id_sub, profile.and(profile_sub.as_deref())) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidIdToken,
-                "userinfo sub differs from the ID token sub",
-            ));
-        }
-        (Some(a), _) => a.to_owned(),
-        (None, Some(b)) => b.to_owned(),
-        (None, None) => match profile_sub {
-            Some(s) => s,
-            None => {
-                return Err(ApiError::new(
-                    ErrorCode::ProviderBadResponse,
-                    "the profile has no subject identifier",
-                ));
-            }
-        },
-    };
-    let s = |k: &str| value_string(source.get(k));
-    let email_verified = match source.get("email_verified") {
-        Some(Value::Bool(b)) => Some(*b),
-        Some(Value::String(t)) => Some(t == "true"),
-        _ => None,
-    };
-    Ok(Some(User {
-        id: format!("{}:{}", provider.id, subject),
-        provider: provider.id.clone(),
-        subject,
-        name: s("name")
-            .or_else(|| s("preferred_username"))
-            .or_else(|| s("login")),
-        email: s("email"),
-        email_verified,
-        avatar_url: s("picture").or_else(|| s("avatar_url")),
-        raw: Value::Object(source.clone()),
-    }))
 }
 
 /// `POST /refresh`: one refresh in flight per session; concurrent callers with the same old
@@ -679,14 +769,36 @@ async fn do_refresh(
     let started = Instant::now();
     let out = &app.inner.out;
     let result = async {
-        let ep = provider.endpoints(out).await?;
+        let profile = provider.profile(out).await?;
+        if !profile.supports_refresh() {
+            // Nothing is sent: the provider has no refresh grant (PROVIDERS.md table).
+            return Err(ApiError::from(Error::new(
+                ErrorCode::NotAuthenticated,
+                format!(
+                    "provider `{}` does not support refresh tokens; sign in again",
+                    provider.id
+                ),
+            )));
+        }
         // RFC 6749 §6.
-        let form = vec![
-            ("grant_type", "refresh_token".to_owned()),
-            ("refresh_token", rt.to_owned()),
-        ];
+        let refresh_token = RefreshToken::new(rt.to_owned());
+        let spec = core_provider::token_request(
+            &profile,
+            &provider.creds,
+            Grant::RefreshToken {
+                refresh_token: &refresh_token,
+            },
+        )?;
+        let secrets = provider.secrets(&[rt]);
         let tokens = provider
-            .token_request(out, &ep, EndpointKind::Refresh, form, app.now())
+            .token_call(
+                out,
+                &profile,
+                EndpointKind::Refresh,
+                &spec,
+                &secrets,
+                app.now(),
+            )
             .await?;
         let reply = TokenReply {
             access_token: tokens.access_token.secret().to_owned(),
@@ -753,17 +865,30 @@ pub(crate) async fn logout(
             }
             tokens.push(rt.clone());
         }
-        match provider.endpoints(&app.inner.out).await {
-            Ok(ep) => {
-                if let Some(url) = &ep.revocation_endpoint {
-                    for (i, rt) in tokens.iter().enumerate() {
-                        let ok = revoke(&app, &provider, url, rt, "refresh_token").await;
-                        if i == 0 {
-                            reply.revoked = ok;
+        match provider.profile(&app.inner.out).await {
+            Ok(profile) => {
+                match &profile.revocation {
+                    Some(r) if r.accepts_refresh_token => {
+                        for (i, rt) in tokens.iter().enumerate() {
+                            let ok = revoke(&app, &provider, &profile, rt, Hint::Refresh).await;
+                            if i == 0 {
+                                reply.revoked = ok;
+                            }
                         }
                     }
+                    Some(_) if !tokens.is_empty() => {
+                        // GitHub: only access tokens can be revoked, and the backend never
+                        // keeps the access token (it lives in the browser's memory).
+                        tracing::info!(provider = %provider.id,
+                            "logout: the provider revokes only access tokens; refresh token not revoked (revoked: false)");
+                    }
+                    None if !tokens.is_empty() => {
+                        tracing::info!(provider = %provider.id,
+                            "logout: the provider has no token revocation; session ended locally only (revoked: false)");
+                    }
+                    _ => {}
                 }
-                reply.end_session_url = end_session_url(&provider, &ep);
+                reply.end_session_url = end_session_url(&provider, &profile);
             }
             Err(e) => {
                 tracing::warn!(provider = %provider.id, code = e.code().as_str(),
@@ -782,34 +907,60 @@ enum Revocation {
     Refused,
 }
 
+/// Which kind of token is revoked (RFC 7009 §2.1 `token_type_hint`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Hint {
+    Refresh,
+    Access,
+}
+
 async fn revoke_once(
     app: &AppState,
     provider: &Provider,
-    url: &str,
+    profile: &ProviderProfile,
     token: &str,
-    hint: &'static str,
+    hint: Hint,
 ) -> Revocation {
-    let form = vec![
-        ("token", token.to_owned()),
-        ("token_type_hint", hint.to_owned()),
-    ];
+    let (at, rt) = (
+        AccessToken::new(token.to_owned()),
+        RefreshToken::new(token.to_owned()),
+    );
+    let which = match hint {
+        Hint::Refresh => RevocableToken::Refresh(&rt),
+        Hint::Access => RevocableToken::Access(&at),
+    };
+    let spec = match core_provider::revocation_request(profile, &provider.creds, which) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(provider = %provider.id, code = e.code().as_str(),
+                "revocation: not supported for this token; not revoked");
+            return Revocation::Refused;
+        }
+    };
     match provider
-        .post_form(&app.inner.out, EndpointKind::Revocation, url, form)
+        .execute(&app.inner.out, EndpointKind::Revocation, &spec)
         .await
     {
-        // RFC 7009 §2.2: 200 also for tokens the server does not know.
-        Ok(f) if f.status == 200 => Revocation::Done,
-        Ok(f) if f.status == 503 || f.status == 429 => {
-            // RFC 7009 §2.2.1: retry later (Retry-After).
-            tracing::warn!(provider = %provider.id, status = f.status, retry_after = ?f.retry_after,
-                "revocation: provider unavailable; will retry");
-            Revocation::Later(f.retry_after.unwrap_or(REVOKE_RETRY_DEFAULT_SECS))
-        }
-        Ok(f) => {
-            tracing::warn!(provider = %provider.id, status = f.status,
-                "revocation: provider refused; token not revoked");
-            Revocation::Refused
-        }
+        Ok(f) => match core_provider::parse_revocation_response(
+            profile,
+            f.status,
+            f.content_type.as_deref(),
+            &f.body,
+        ) {
+            // RFC 7009 §2.2: 200 also for tokens the server does not know.
+            Ok(()) => Revocation::Done,
+            Err(e) if e.code() == ErrorCode::ProviderUnavailable || f.status == 429 => {
+                // RFC 7009 §2.2.1: retry later (Retry-After).
+                tracing::warn!(provider = %provider.id, status = f.status, retry_after = ?f.retry_after,
+                    "revocation: provider unavailable; will retry");
+                Revocation::Later(f.retry_after.unwrap_or(REVOKE_RETRY_DEFAULT_SECS))
+            }
+            Err(_) => {
+                tracing::warn!(provider = %provider.id, status = f.status,
+                    "revocation: provider refused; token not revoked");
+                Revocation::Refused
+            }
+        },
         Err(e) => {
             tracing::warn!(provider = %provider.id, code = e.code().as_str(),
                 "revocation: provider unreachable; will retry");
@@ -828,11 +979,11 @@ const REVOKE_RETRY_ATTEMPTS: usize = 3;
 async fn revoke(
     app: &AppState,
     provider: &std::sync::Arc<Provider>,
-    url: &str,
-    rt: &str,
-    hint: &'static str,
+    profile: &std::sync::Arc<ProviderProfile>,
+    token: &str,
+    hint: Hint,
 ) -> bool {
-    let mut delay = match revoke_once(app, provider, url, rt, hint).await {
+    let mut delay = match revoke_once(app, provider, profile, token, hint).await {
         Revocation::Done => return true,
         Revocation::Refused => return false,
         Revocation::Later(d) => d,
@@ -841,7 +992,12 @@ async fn revoke(
         tracing::warn!(provider = %provider.id, "revocation: too many pending retries; token not revoked");
         return false;
     };
-    let (app, provider, url, rt) = (app.clone(), provider.clone(), url.to_owned(), rt.to_owned());
+    let (app, provider, profile, token) = (
+        app.clone(),
+        provider.clone(),
+        profile.clone(),
+        token.to_owned(),
+    );
     tokio::spawn(async move {
         let _permit = permit;
         for attempt in 1..=REVOKE_RETRY_ATTEMPTS {
@@ -849,7 +1005,7 @@ async fn revoke(
                 delay.clamp(1, REVOKE_RETRY_MAX_DELAY_SECS),
             ))
             .await;
-            match revoke_once(&app, &provider, &url, &rt, hint).await {
+            match revoke_once(&app, &provider, &profile, &token, hint).await {
                 Revocation::Done => {
                     tracing::info!(provider = %provider.id, attempt, "revocation: done on retry");
                     return;
@@ -866,32 +1022,35 @@ async fn revoke(
 /// Tokens were issued but the sign-in failed afterwards (ID token, userinfo, session cookie):
 /// revoke them (RFC 7009 §2.1; the refresh token first, which on most servers also ends its
 /// access tokens) in the background, best effort, with the bounded retry of [`revoke`].
-/// Without a revocation endpoint they can only expire.
+/// Without revocation support they can only expire.
 pub(crate) fn revoke_discarded(
     app: &AppState,
     provider: &std::sync::Arc<Provider>,
-    revocation_endpoint: Option<&str>,
+    profile: &std::sync::Arc<ProviderProfile>,
     access_token: String,
     refresh_token: Option<String>,
 ) {
-    let Some(url) = revocation_endpoint else {
+    let Some(call) = &profile.revocation else {
         tracing::warn!(provider = %provider.id,
-            "issued tokens discarded without revocation (no revocation endpoint)");
+            "issued tokens discarded without revocation (the provider has no revocation)");
         return;
     };
+    let revoke_rt = call.accepts_refresh_token;
     let Ok(permit) = app.inner.revocation_retries.clone().try_acquire_owned() else {
         tracing::warn!(provider = %provider.id,
             "revocation: too many pending; discarded tokens not revoked");
         return;
     };
-    let (app, provider, url) = (app.clone(), provider.clone(), url.to_owned());
+    let (app, provider, profile) = (app.clone(), provider.clone(), profile.clone());
     tokio::spawn(async move {
         let _permit = permit;
         let mut done = Vec::new();
-        if let Some(rt) = &refresh_token {
-            done.push(revoke(&app, &provider, &url, rt, "refresh_token").await);
+        if revoke_rt && let Some(rt) = &refresh_token {
+            done.push(revoke(&app, &provider, &profile, rt, Hint::Refresh).await);
         }
-        done.push(revoke(&app, &provider, &url, &access_token, "access_token").await);
+        if !access_token.is_empty() {
+            done.push(revoke(&app, &provider, &profile, &access_token, Hint::Access).await);
+        }
         tracing::info!(provider = %provider.id, revoked_now = ?done,
             "revocation of discarded tokens attempted");
     });
@@ -900,13 +1059,13 @@ pub(crate) fn revoke_discarded(
 /// `client_id` (+ `post_logout_redirect_uri`) identify the RP (OIDC RP-Initiated Logout §2).
 /// The raw ID token is deliberately not sent as `id_token_hint`: it would reach the browser
 /// in a response body and then a URL; the provider asks the user to confirm instead.
-fn end_session_url(provider: &Provider, ep: &Endpoints) -> Option<String> {
-    let base = ep.end_session_endpoint.as_ref()?;
+fn end_session_url(provider: &Provider, profile: &ProviderProfile) -> Option<String> {
+    let base = profile.endpoints.end_session.as_ref()?;
     let mut u = url::Url::parse(base).ok()?;
     {
         let mut q = u.query_pairs_mut();
-        q.append_pair("client_id", &provider.cfg.client_id);
-        if let Some(p) = &provider.cfg.post_logout_redirect_uri {
+        q.append_pair("client_id", &provider.creds.client_id);
+        if let Some(p) = &provider.post_logout_redirect_uri {
             q.append_pair("post_logout_redirect_uri", p);
         }
     }

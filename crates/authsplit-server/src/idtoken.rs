@@ -9,8 +9,10 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
+use authsplit_core::provider::ProviderProfile;
+
 use crate::outbound::Outbound;
-use crate::provider::{Endpoints, Provider};
+use crate::provider::Provider;
 
 const LEEWAY_SECS: u64 = 120;
 const MAX_IAT_AGE_SECS: u64 = 24 * 3600;
@@ -21,7 +23,12 @@ fn bad(msg: &'static str) -> Error {
 
 /// What the ID token must match.
 pub(crate) struct Expect<'a> {
-    pub issuer: &'a str,
+    /// Accepted `iss` values (the issuer, then documented alternatives such as Google's
+    /// `accounts.google.com`). Empty: the Microsoft multi-tenant check runs instead
+    /// ([`authsplit_core::provider::entra::check_issuer`] with the token's `tid`).
+    pub issuers: Vec<&'a str>,
+    /// The profile (for the Microsoft `{tenantid}` issuer check).
+    pub profile: &'a ProviderProfile,
     pub client_id: &'a str,
     pub nonce: Option<&'a str>,
     pub now: u64,
@@ -31,7 +38,6 @@ pub(crate) struct Expect<'a> {
 pub(crate) async fn validate(
     provider: &Provider,
     out: &Outbound,
-    ep: &Endpoints,
     token: &str,
     expect: &Expect<'_>,
 ) -> Result<serde_json::Map<String, Value>, Error> {
@@ -40,7 +46,9 @@ pub(crate) async fn validate(
     if !provider.algs.contains(&header.alg) {
         return Err(bad("the ID token's signature algorithm is not allowed"));
     }
-    let set = provider.jwks(out, ep, header.kid.as_deref()).await?;
+    let set = provider
+        .jwks(out, expect.profile, header.kid.as_deref())
+        .await?;
     let jwk = select_key(&set.keys, header.kid.as_deref(), header.alg)
         .ok_or_else(|| bad("no matching key for the ID token in the provider's JWKS"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| bad("the provider's JWK is unusable"))?;
@@ -102,7 +110,16 @@ pub(crate) fn check_claims(
     expect: &Expect<'_>,
 ) -> Result<(), Error> {
     let iss = c.get("iss").and_then(Value::as_str);
-    if iss != Some(expect.issuer) {
+    if expect.issuers.is_empty() {
+        // Microsoft multi-tenant: `{tenantid}` in the issuer template is the token's `tid`;
+        // the tenant must also be allowed (PROVIDERS.md § Microsoft).
+        let tid = c.get("tid").and_then(Value::as_str).unwrap_or_default();
+        authsplit_core::provider::entra::check_issuer(
+            expect.profile,
+            iss.unwrap_or_default(),
+            tid,
+        )?;
+    } else if !iss.is_some_and(|i| expect.issuers.contains(&i)) {
         return Err(bad("the ID token's iss is not the provider's issuer"));
     }
     let aud_ok = match c.get("aud") {
@@ -162,9 +179,15 @@ mod tests {
         }
     }
 
+    fn profile() -> &'static ProviderProfile {
+        static P: std::sync::OnceLock<ProviderProfile> = std::sync::OnceLock::new();
+        P.get_or_init(|| authsplit_core::provider::generic_oidc("op", "https://op.example"))
+    }
+
     fn expect(now: u64) -> Expect<'static> {
         Expect {
-            issuer: "https://op.example",
+            issuers: vec!["https://op.example"],
+            profile: profile(),
             client_id: "app",
             nonce: Some("n-123"),
             now,

@@ -374,7 +374,13 @@ impl AuthsplitBuilder {
         }
         let mut map = BTreeMap::new();
         for (id, p) in providers {
-            let prov = provider::Provider::new(&id, p, server.max_concurrent_requests)?;
+            let prov = provider::Provider::new(
+                &id,
+                p,
+                server.redirect_uri.as_deref(),
+                server.max_concurrent_requests,
+                &mut warnings,
+            )?;
             map.insert(id, Arc::new(prov));
         }
         if map.is_empty() {
@@ -411,12 +417,15 @@ pub struct ProviderSummary {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// The preset (`github`, …), or `None` for a generic OIDC / OAuth 2.0 provider.
+    pub preset: Option<String>,
     /// Issuer, when configured.
     pub issuer: Option<String>,
     /// Client id.
     pub client_id: String,
-    /// Client authentication method.
-    pub client_auth: ClientAuth,
+    /// Client authentication method at the token endpoint (`basic`, `post`, `id_only`, `none`;
+    /// for OIDC providers discovery may still switch between `basic` and `post`).
+    pub client_auth: String,
     /// Redirect URI.
     pub redirect_uri: String,
 }
@@ -454,10 +463,14 @@ impl Authsplit {
             .map(|p| ProviderSummary {
                 id: p.id.clone(),
                 name: p.name.clone(),
-                issuer: p.cfg.issuer.clone(),
-                client_id: p.cfg.client_id.clone(),
-                client_auth: p.cfg.client_auth,
-                redirect_uri: p.cfg.redirect_uri.clone(),
+                preset: p.preset().map(str::to_owned),
+                issuer: p.issuer().map(str::to_owned),
+                client_id: p.creds.client_id.clone(),
+                client_auth: serde_json::to_value(p.base_profile().token.client_auth)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                redirect_uri: p.redirect_uri.clone(),
             })
             .collect()
     }
@@ -467,7 +480,7 @@ impl Authsplit {
     pub async fn warm_up(&self) -> Vec<(String, Error)> {
         let mut failures = Vec::new();
         for p in self.state.inner.providers.values() {
-            if let Err(e) = p.endpoints(&self.state.inner.out).await {
+            if let Err(e) = p.profile(&self.state.inner.out).await {
                 failures.push((p.id.clone(), e));
             }
         }

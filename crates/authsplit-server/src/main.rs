@@ -110,8 +110,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         tracing::warn!("!!! {w}");
     }
     for p in auth.providers() {
-        tracing::info!(provider = %p.id, name = %p.name, issuer = p.issuer.as_deref().unwrap_or("-"),
-            client_id = %p.client_id, client_auth = ?p.client_auth, redirect_uri = %p.redirect_uri,
+        tracing::info!(provider = %p.id, name = %p.name, preset = p.preset.as_deref().unwrap_or("-"), issuer = p.issuer.as_deref().unwrap_or("-"),
+            client_id = %p.client_id, client_auth = %p.client_auth, redirect_uri = %p.redirect_uri,
             "provider loaded");
     }
     // Discovery up front: a wrong issuer refuses to start; an unreachable provider is retried

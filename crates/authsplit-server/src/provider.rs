@@ -1,53 +1,32 @@
-//! A configured provider at run time: endpoints (explicit or from verified OIDC discovery,
-//! cached), the JWKS cache, client authentication, and the token/refresh/revocation/userinfo
-//! calls. Provider presets (a later issue) only need to fill a [`ProviderConfig`]: quirks live in
-//! `authorize_quirks`, `token_response`, `subject_field`, `code_param`.
+//! A configured provider at run time. Every provider — a preset, an OIDC provider by issuer, a
+//! plain OAuth 2.0 provider by endpoints — is an [`authsplit_core::provider::ProviderProfile`]
+//! built once at start-up from its [`ProviderConfig`] ([`Provider::new`]); discovery (cached,
+//! single-flight) completes the profile of OIDC providers. This module executes the profile's
+//! [`HttpRequestSpec`]s (never following redirects, never retrying), and caches the JWKS and
+//! WeCom's app token.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use authsplit_core::authorize::AuthorizeTemplate;
-use authsplit_core::token::{TokenResponseOptions, TokenSet};
+use authsplit_core::provider::{
+    self as core_provider, ClientCredentials, HttpMethod, HttpRequestSpec, PRESET_NAMES,
+    ProviderProfile,
+};
+use authsplit_core::secret::AccessToken;
+use authsplit_core::token::TokenSet;
 use authsplit_core::{Error, ErrorCode};
-use base64::Engine as _;
-use serde::Deserialize;
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::{ClientAuth, ConfigError, ProviderConfig, check_endpoint};
 use crate::error::ApiError;
-use crate::outbound::{EndpointKind, Fetched, Outbound, unexpected};
+use crate::outbound::{EndpointKind, Fetched, Outbound};
 
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 const DISCOVERY_FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 const JWKS_TTL: Duration = Duration::from_secs(3600);
 const JWKS_MIN_REFETCH: Duration = Duration::from_secs(30);
-
-/// The endpoints a provider uses, after discovery and overrides.
-#[derive(Clone, Debug)]
-pub(crate) struct Endpoints {
-    pub issuer: Option<String>,
-    pub authorization_endpoint: String,
-    pub token_endpoint: String,
-    pub userinfo_endpoint: Option<String>,
-    pub revocation_endpoint: Option<String>,
-    pub end_session_endpoint: Option<String>,
-    pub jwks_uri: Option<String>,
-    pub require_iss: bool,
-}
-
-/// The discovery document members we read (OpenID Connect Discovery 1.0 §3).
-#[derive(Debug, Deserialize)]
-struct DiscoveryDoc {
-    issuer: String,
-    authorization_endpoint: Option<String>,
-    token_endpoint: Option<String>,
-    userinfo_endpoint: Option<String>,
-    revocation_endpoint: Option<String>,
-    end_session_endpoint: Option<String>,
-    jwks_uri: Option<String>,
-    #[serde(default)]
-    authorization_response_iss_parameter_supported: bool,
-}
+/// A cached WeCom app token is renewed this long before it expires.
+const APP_TOKEN_MARGIN_SECS: u64 = 120;
 
 #[derive(Debug)]
 enum Cached<T> {
@@ -56,75 +35,390 @@ enum Cached<T> {
     Failed(Error, Instant),
 }
 
+/// What kind of profile a provider runs on (for logs and `GET /config`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A named preset.
+    Preset(String),
+    /// `generic_oidc` (issuer) — discovery unless `discovery = false`.
+    GenericOidc,
+    /// `generic_oauth2` (explicit endpoints).
+    GenericOauth2,
+}
+
 /// A provider at run time.
 #[derive(Debug)]
 pub(crate) struct Provider {
     pub id: String,
     pub name: String,
-    pub cfg: ProviderConfig,
-    pub scopes: Vec<String>,
+    pub kind: Kind,
+    pub creds: ClientCredentials,
+    pub redirect_uri: String,
+    pub post_logout_redirect_uri: Option<String>,
+    /// Whether an ID token is required in the token response.
     pub require_id_token: bool,
     pub algs: Vec<jsonwebtoken::Algorithm>,
-    pub token_options: TokenResponseOptions,
     pub permits: Arc<Semaphore>,
-    discovery: Mutex<Cached<Endpoints>>,
+    /// Config `require_iss`, applied after discovery too.
+    require_iss: Option<bool>,
+    /// The resolved profile (before discovery for OIDC-by-issuer providers).
+    base: Arc<ProviderProfile>,
+    discovery: Mutex<Cached<ProviderProfile>>,
     jwks: Mutex<Cached<jsonwebtoken::jwk::JwkSet>>,
+    /// WeCom: the app (corp) token and its expiry (unix seconds).
+    app_token: Mutex<Option<(AccessToken, u64)>>,
+}
+
+fn core_cfg(e: &Error) -> ConfigError {
+    ConfigError(e.message.to_string())
+}
+
+/// `dev_origin`: `http(s)://` + a loopback host (+ port), nothing else.
+fn check_dev_origin(id: &str, origin: &str) -> Result<String, ConfigError> {
+    let what = format!("providers.{id}.dev_origin");
+    let u = url::Url::parse(origin)
+        .map_err(|_| ConfigError(format!("{what} is not an absolute URL: {origin}")))?;
+    if !matches!(u.scheme(), "http" | "https")
+        || !crate::config::is_loopback(&u)
+        || u.path() != "/"
+        || u.query().is_some()
+        || u.fragment().is_some()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(ConfigError(format!(
+            "{what} must be a loopback origin such as http://127.0.0.1:PORT (DEV/TEST ONLY); got {origin}"
+        )));
+    }
+    Ok(u.origin().ascii_serialization())
+}
+
+/// Whether the config names explicit endpoints (then an id equal to a preset name does not
+/// select the preset).
+fn has_explicit_endpoints(cfg: &ProviderConfig) -> bool {
+    cfg.authorization_endpoint.is_some() || cfg.token_endpoint.is_some()
+}
+
+/// The profile, credentials and redirect URI a provider config describes; `warnings` collects
+/// DEV-only notes.
+pub(crate) struct Built {
+    pub profile: ProviderProfile,
+    pub kind: Kind,
+    pub creds: ClientCredentials,
+    pub redirect_uri: String,
+}
+
+/// Turns a `[providers.<id>]` table into a resolved profile (see [`ProviderConfig`] for the
+/// selection rules and the order: preset → convenience keys → `overrides` → `resolve` →
+/// `dev_origin` → checks).
+pub(crate) fn build_profile(
+    id: &str,
+    cfg: &ProviderConfig,
+    server_redirect_uri: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Built, ConfigError> {
+    crate::config::check_provider_id(id)?;
+    let key = |f: &str| format!("providers.{id}.{f}");
+    let mut file_redirects: Vec<String> = Vec::new();
+    let mut client_id = cfg.client_id.clone();
+    let mut secret = cfg
+        .client_secret
+        .as_ref()
+        .map(|s| s.expose().to_owned())
+        .filter(|s| !s.is_empty());
+    let (mut profile, kind) = if let Some(path) = &cfg.client_secrets_file {
+        if cfg.preset.as_deref().is_some_and(|p| p != "google") {
+            return Err(ConfigError(format!(
+                "{} is a Google client_secrets.json; it cannot be combined with preset `{}`",
+                key("client_secrets_file"),
+                cfg.preset.as_deref().unwrap_or_default()
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "{}: cannot read {}: {}",
+                key("client_secrets_file"),
+                path.display(),
+                e.kind()
+            ))
+        })?;
+        let loaded = core_provider::google::from_client_secrets(&text)
+            .map_err(|e| ConfigError(format!("{}: {}", key("client_secrets_file"), e.message)))?;
+        if client_id.is_empty() {
+            client_id = loaded.credentials.client_id.clone();
+        }
+        if secret.is_none() {
+            secret = loaded
+                .credentials
+                .client_secret
+                .as_ref()
+                .map(|s| s.secret().to_owned());
+        }
+        file_redirects = loaded.redirect_uris.clone();
+        (loaded.profile, Kind::Preset("google".to_owned()))
+    } else if let Some(name) = &cfg.preset {
+        let p = core_provider::preset_or_error(name)
+            .map_err(|e| ConfigError(format!("{}: {}", key("preset"), e.message)))?;
+        (p, Kind::Preset(name.clone()))
+    } else if cfg.issuer.is_none() && !has_explicit_endpoints(cfg) && PRESET_NAMES.contains(&id) {
+        let p = core_provider::preset_or_error(id).map_err(|e| core_cfg(&e))?;
+        (p, Kind::Preset(id.to_owned()))
+    } else if let Some(issuer) = &cfg.issuer {
+        check_endpoint(&key("issuer"), issuer)?;
+        let mut p = core_provider::generic_oidc(id, issuer);
+        // Compatible default: `openid` only (the config's `scopes` usually says more).
+        p.authorize.default_scopes = vec!["openid".to_owned()];
+        if !cfg.discovery {
+            if !has_explicit_endpoints(cfg)
+                || cfg.authorization_endpoint.is_none()
+                || cfg.token_endpoint.is_none()
+            {
+                return Err(ConfigError(format!(
+                    "provider `{id}` has discovery = false: it needs both `authorization_endpoint` \
+                     and `token_endpoint`"
+                )));
+            }
+            p.oidc.discovery = false;
+            if cfg.userinfo_endpoint.is_none() {
+                p.userinfo = None;
+            }
+        }
+        (p, Kind::GenericOidc)
+    } else if let (Some(a), Some(t)) = (&cfg.authorization_endpoint, &cfg.token_endpoint) {
+        let e = core_provider::Endpoints {
+            authorization: Some(a.clone()),
+            token: Some(t.clone()),
+            userinfo: cfg.userinfo_endpoint.clone(),
+            revocation: cfg.revocation_endpoint.clone(),
+            end_session: cfg.end_session_endpoint.clone(),
+            jwks: cfg.jwks_uri.clone(),
+            ..core_provider::Endpoints::default()
+        };
+        (core_provider::generic_oauth2(id, e), Kind::GenericOauth2)
+    } else {
+        return Err(ConfigError(format!(
+            "provider `{id}` needs `preset` (one of: {}), `issuer` (OIDC discovery) or both \
+             `authorization_endpoint` and `token_endpoint`",
+            PRESET_NAMES.join(", ")
+        )));
+    };
+    profile.id = id.to_owned();
+    if let Some(n) = &cfg.name {
+        profile.display_name = n.clone();
+    }
+    apply_convenience_keys(&mut profile, cfg, &kind)?;
+    if let Some(o) = &cfg.overrides {
+        profile = profile
+            .with_overrides(o)
+            .map_err(|e| ConfigError(format!("{}: {}", key("overrides"), e.message)))?;
+        // The id is the config table's, whatever the overrides say.
+        profile.id = id.to_owned();
+    }
+    let mut profile = profile.resolve().map_err(|e| core_cfg(&e))?;
+    if let Some(origin) = &cfg.dev_origin {
+        let origin = check_dev_origin(id, origin)?;
+        profile = profile.with_origin(&origin).map_err(|e| core_cfg(&e))?;
+        warnings.push(format!(
+            "DEV/TEST ONLY: providers.{id}.dev_origin = {origin}: every endpoint of `{id}` is \
+             rebased onto this loopback origin; never use this in production"
+        ));
+    }
+    if profile.oidc.discovery {
+        core_provider::discovery::discovery_url(&profile).map_err(|e| core_cfg(&e))?;
+    } else {
+        profile.check().map_err(|e| core_cfg(&e))?;
+    }
+    if client_id.trim().is_empty() {
+        return Err(ConfigError(format!(
+            "{} must not be empty",
+            key("client_id")
+        )));
+    }
+    let creds = ClientCredentials {
+        client_id,
+        client_secret: secret.map(authsplit_core::secret::ClientSecret::new),
+    };
+    if profile.check_client(&creds).is_err() || creds.client_secret.is_none() {
+        return Err(ConfigError(format!(
+            "{} is required (set it with AUTHSPLIT__PROVIDERS__{}__CLIENT_SECRET)",
+            key("client_secret"),
+            id.to_ascii_uppercase()
+        )));
+    }
+    let redirect_uri = match (
+        &cfg.redirect_uri,
+        file_redirects.first(),
+        server_redirect_uri,
+    ) {
+        (Some(r), _, _) => {
+            if !file_redirects.is_empty() && !file_redirects.contains(r) {
+                return Err(ConfigError(format!(
+                    "{} `{r}` is not one of the client_secrets_file's redirect_uris",
+                    key("redirect_uri")
+                )));
+            }
+            r.clone()
+        }
+        (None, Some(r), _) => r.clone(),
+        (None, None, Some(r)) => r.to_owned(),
+        (None, None, None) => {
+            return Err(ConfigError(format!(
+                "{} is required (or set a default `redirect_uri` in [server])",
+                key("redirect_uri")
+            )));
+        }
+    };
+    check_endpoint(&key("redirect_uri"), &redirect_uri)?;
+    Ok(Built {
+        profile,
+        kind,
+        creds,
+        redirect_uri,
+    })
+}
+
+/// The convenience keys (`scopes`, endpoints, `client_auth`, …) written onto the profile.
+fn apply_convenience_keys(
+    p: &mut ProviderProfile,
+    cfg: &ProviderConfig,
+    kind: &Kind,
+) -> Result<(), ConfigError> {
+    let id = p.id.clone();
+    let key = |f: &str| format!("providers.{id}.{f}");
+    for (name, v, slot) in [
+        (
+            "authorization_endpoint",
+            &cfg.authorization_endpoint,
+            &mut p.endpoints.authorization,
+        ),
+        (
+            "token_endpoint",
+            &cfg.token_endpoint,
+            &mut p.endpoints.token,
+        ),
+        (
+            "userinfo_endpoint",
+            &cfg.userinfo_endpoint,
+            &mut p.endpoints.userinfo,
+        ),
+        (
+            "revocation_endpoint",
+            &cfg.revocation_endpoint,
+            &mut p.endpoints.revocation,
+        ),
+        (
+            "end_session_endpoint",
+            &cfg.end_session_endpoint,
+            &mut p.endpoints.end_session,
+        ),
+        ("jwks_uri", &cfg.jwks_uri, &mut p.endpoints.jwks),
+    ] {
+        if let Some(u) = v {
+            check_endpoint(&key(name), u)?;
+            *slot = Some(u.clone());
+        }
+    }
+    if matches!(kind, Kind::Preset(_))
+        && let Some(iss) = &cfg.issuer
+    {
+        check_endpoint(&key("issuer"), iss)?;
+        p.oidc.issuer = Some(iss.clone());
+    }
+    if let Some(s) = &cfg.scopes {
+        p.authorize.default_scopes = s.clone();
+    }
+    if let Some(s) = &cfg.scope_separator {
+        p.authorize.scope_separator = s.clone();
+    }
+    if let Some(pr) = &cfg.prompt {
+        p.authorize.prompt = Some(pr.clone());
+    }
+    for (k, v) in &cfg.extra_params {
+        match p.authorize.extra_params.iter_mut().find(|(n, _)| n == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => p.authorize.extra_params.push((k.clone(), v.clone())),
+        }
+    }
+    if cfg.authorize_quirks != authsplit_core::authorize::AuthorizeQuirks::default() {
+        p.authorize.quirks = cfg.authorize_quirks.clone();
+    }
+    let q = &cfg.token_response;
+    if q.allow_form_encoded {
+        p.response.format = core_provider::BodyFormat::JsonOrForm;
+    } else if q.allow_json_as_text && p.response.format == core_provider::BodyFormat::Json {
+        p.response.format = core_provider::BodyFormat::JsonAnyContentType;
+    }
+    if q.error_in_200 {
+        p.response.errors = core_provider::ErrorStyle::ErrorIn200;
+    }
+    if q.errcode_in_200 {
+        p.response.errors = core_provider::ErrorStyle::Errcode;
+    }
+    if q.expires_in_as_string {
+        p.response.expires_in_as_string = true;
+    }
+    if q.allow_missing_token_type {
+        p.response.missing_token_type_is_bearer = true;
+    }
+    if let Some(c) = &cfg.code_param {
+        p.authorize.callback_code_param = c.clone();
+    }
+    if let Some(f) = &cfg.subject_field {
+        p.user.subject = vec![core_provider::SubjectSource::Field(f.clone())];
+    }
+    if let Some(a) = cfg.client_auth {
+        let method = match a {
+            ClientAuth::ClientSecretBasic => core_provider::ClientAuth::Basic,
+            ClientAuth::ClientSecretPost => core_provider::ClientAuth::Post,
+        };
+        p.token.client_auth = method;
+        if let Some(r) = &mut p.revocation
+            && matches!(
+                r.client_auth,
+                core_provider::ClientAuth::Basic | core_provider::ClientAuth::Post
+            )
+        {
+            r.client_auth = method;
+        }
+    }
+    if !cfg.userinfo {
+        p.userinfo = None;
+    }
+    if let Some(r) = cfg.require_iss {
+        p.oidc.iss_in_callback = r;
+    }
+    if !cfg.vars.is_empty() {
+        for (k, v) in &cfg.vars {
+            p.vars.insert(k.clone(), v.clone());
+        }
+    }
+    if !cfg.allowed_tenants.is_empty() {
+        p.oidc.allowed_tenants = cfg.allowed_tenants.clone();
+    }
+    Ok(())
 }
 
 impl Provider {
-    pub fn new(id: &str, cfg: ProviderConfig, max_concurrent: usize) -> Result<Self, ConfigError> {
-        crate::config::check_provider_id(id)?;
+    pub fn new(
+        id: &str,
+        cfg: ProviderConfig,
+        server_redirect_uri: Option<&str>,
+        max_concurrent: usize,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self, ConfigError> {
         let p = |f: &str| format!("providers.{id}.{f}");
-        let redirect = check_endpoint(&p("redirect_uri"), &cfg.redirect_uri)?;
-        let _ = redirect; // used verbatim as configured (RFC 6749 §3.1.2)
+        let built = build_profile(id, &cfg, server_redirect_uri, warnings)?;
         if let Some(u) = &cfg.post_logout_redirect_uri {
             check_endpoint(&p("post_logout_redirect_uri"), u)?;
         }
-        if cfg.client_id.is_empty() {
-            return Err(ConfigError(format!("{} must not be empty", p("client_id"))));
-        }
-        match &cfg.client_secret {
-            Some(s) if !s.expose().is_empty() => {}
-            _ => {
-                return Err(ConfigError(format!(
-                    "{} is required (set it with AUTHSPLIT__PROVIDERS__{}__CLIENT_SECRET)",
-                    p("client_secret"),
-                    id.to_ascii_uppercase()
-                )));
-            }
-        }
-        if let Some(iss) = &cfg.issuer {
-            check_endpoint(&p("issuer"), iss)?;
-        }
-        for (name, v) in [
-            ("authorization_endpoint", &cfg.authorization_endpoint),
-            ("token_endpoint", &cfg.token_endpoint),
-            ("userinfo_endpoint", &cfg.userinfo_endpoint),
-            ("revocation_endpoint", &cfg.revocation_endpoint),
-            ("end_session_endpoint", &cfg.end_session_endpoint),
-            ("jwks_uri", &cfg.jwks_uri),
-        ] {
-            if let Some(u) = v {
-                check_endpoint(&p(name), u)?;
-            }
-        }
-        let discovers = cfg.issuer.is_some() && cfg.discovery;
-        if !discovers && (cfg.authorization_endpoint.is_none() || cfg.token_endpoint.is_none()) {
-            return Err(ConfigError(format!(
-                "provider `{id}` needs `issuer` (OIDC discovery) or both `authorization_endpoint` \
-                 and `token_endpoint`"
-            )));
-        }
-        let scopes = cfg.scopes.clone().unwrap_or_else(|| {
-            if cfg.issuer.is_some() {
-                vec!["openid".to_owned()]
-            } else {
-                Vec::new()
-            }
+        let require_id_token = cfg.require_id_token.unwrap_or_else(|| {
+            built
+                .profile
+                .authorize
+                .default_scopes
+                .iter()
+                .any(|s| s == "openid")
         });
-        let require_id_token = cfg
-            .require_id_token
-            .unwrap_or_else(|| scopes.iter().any(|s| s == "openid"));
         let mut algs = Vec::new();
         for a in &cfg.id_token_algs {
             let alg: jsonwebtoken::Algorithm = a.parse().map_err(|_| {
@@ -143,49 +437,62 @@ impl Provider {
             }
             algs.push(alg);
         }
-        let discovery = if discovers {
+        let base = Arc::new(built.profile);
+        let discovery = if base.oidc.discovery {
             Cached::Empty
         } else {
-            Cached::Ok(Arc::new(Self::explicit_endpoints(&cfg)?), Instant::now())
+            Cached::Ok(base.clone(), Instant::now())
         };
         Ok(Self {
             id: id.to_owned(),
-            name: cfg.name.clone().unwrap_or_else(|| id.to_owned()),
-            token_options: cfg.token_response.to_core(),
-            scopes,
+            name: base.display_name.clone(),
+            kind: built.kind,
+            creds: built.creds,
+            redirect_uri: built.redirect_uri,
+            post_logout_redirect_uri: cfg.post_logout_redirect_uri.clone(),
             require_id_token,
             algs,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            require_iss: cfg.require_iss,
+            base,
             discovery: Mutex::new(discovery),
             jwks: Mutex::new(Cached::Empty),
-            cfg,
+            app_token: Mutex::new(None),
         })
     }
 
-    fn explicit_endpoints(cfg: &ProviderConfig) -> Result<Endpoints, ConfigError> {
-        let (Some(a), Some(t)) = (&cfg.authorization_endpoint, &cfg.token_endpoint) else {
-            return Err(ConfigError("missing endpoints".to_owned()));
-        };
-        Ok(Endpoints {
-            issuer: cfg.issuer.clone(),
-            authorization_endpoint: a.clone(),
-            token_endpoint: t.clone(),
-            userinfo_endpoint: cfg.userinfo_endpoint.clone(),
-            revocation_endpoint: cfg.revocation_endpoint.clone(),
-            end_session_endpoint: cfg.end_session_endpoint.clone(),
-            jwks_uri: cfg.jwks_uri.clone(),
-            require_iss: cfg.require_iss.unwrap_or(false),
-        })
+    /// The preset name, if the provider runs on one.
+    pub fn preset(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Preset(p) => Some(p),
+            _ => None,
+        }
     }
 
-    /// The endpoints, running (cached, single-flight) discovery when configured by issuer.
-    pub async fn endpoints(&self, out: &Outbound) -> Result<Arc<Endpoints>, Error> {
+    /// Whether this is a generic (issuer / explicit endpoints) provider.
+    pub fn is_generic(&self) -> bool {
+        !matches!(self.kind, Kind::Preset(_))
+    }
+
+    /// The configured issuer, if any (before discovery).
+    pub fn issuer(&self) -> Option<&str> {
+        self.base.oidc.issuer.as_deref()
+    }
+
+    /// The resolved profile before discovery (for listings; use [`Provider::profile`] to run).
+    pub fn base_profile(&self) -> &ProviderProfile {
+        &self.base
+    }
+
+    /// The profile to run on: the resolved one, or — for OIDC by issuer — completed by verified
+    /// discovery (cached for an hour, single-flight, failures retried after 5 s, a stale
+    /// document kept when re-discovery fails).
+    pub async fn profile(&self, out: &Outbound) -> Result<Arc<ProviderProfile>, Error> {
+        if !self.base.oidc.discovery {
+            return Ok(self.base.clone());
+        }
         let mut slot = self.discovery.lock().await;
         match &*slot {
-            Cached::Ok(e, at) if self.cfg.issuer.is_none() || !self.cfg.discovery => {
-                let _ = at;
-                return Ok(e.clone());
-            }
             Cached::Ok(e, at) if at.elapsed() < DISCOVERY_TTL => return Ok(e.clone()),
             Cached::Failed(e, at) if at.elapsed() < DISCOVERY_FAILURE_BACKOFF => {
                 return Err(e.clone());
@@ -199,7 +506,6 @@ impl Provider {
                 Ok(e)
             }
             Err(err) => {
-                // Keep serving a stale document if we had one.
                 if let Cached::Ok(e, _) = &*slot {
                     tracing::warn!(provider = %self.id, code = err.code().as_str(),
                         "re-discovery failed; keeping the previous document");
@@ -211,101 +517,41 @@ impl Provider {
         }
     }
 
-    async fn discover(&self, out: &Outbound) -> Result<Endpoints, Error> {
-        let Some(issuer) = &self.cfg.issuer else {
-            return Err(Error::new(ErrorCode::Configuration, "no issuer configured"));
-        };
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
+    async fn discover(&self, out: &Outbound) -> Result<ProviderProfile, Error> {
+        let url = core_provider::discovery::discovery_url(&self.base)?;
         let req = out
             .client()
             .get(&url)
             .header(reqwest::header::ACCEPT, "application/json");
+        // Transport errors keep their code (timeout / unreachable stay retryable).
         let f = out
             .send(&self.id, EndpointKind::Discovery, &self.permits, req)
-            .await
-            .map_err(|e| discovery_err(e.message.to_string(), Some(e)))?;
-        if f.status != 200 {
-            return Err(unexpected("discovery document request failed", &f)
-                .with_code(ErrorCode::DiscoveryFailed));
+            .await?;
+        // OIDC Discovery §4.3: the issuer must be identical to the configured one.
+        let mut p = core_provider::discovery::apply_discovery(&self.base, f.status, &f.body)
+            .map_err(|e| {
+                if f.status != 200 {
+                    e.with_response(f.info())
+                } else {
+                    e
+                }
+            })?;
+        if let Some(r) = self.require_iss {
+            p.oidc.iss_in_callback = r;
         }
-        let doc: DiscoveryDoc = serde_json::from_slice(&f.body).map_err(|_| {
-            Error::new(
-                ErrorCode::DiscoveryFailed,
-                "discovery document is not valid JSON",
-            )
-            .with_response(f.info())
-        })?;
-        // OIDC Discovery §4.3: the issuer must be identical to the one configured.
-        if doc.issuer != *issuer {
-            return Err(Error::new(
-                ErrorCode::DiscoveryFailed,
-                format!(
-                    "provider `{}`: discovered issuer `{}` differs from the configured `{}` \
-                     (they must be identical, OIDC Discovery §4.3)",
-                    self.id, doc.issuer, issuer
-                ),
-            ));
-        }
-        let pick = |cfgv: &Option<String>,
-                    docv: Option<String>,
-                    name: &str|
-         -> Result<Option<String>, Error> {
-            let v = cfgv.clone().or(docv);
-            if let Some(u) = &v {
-                check_endpoint(name, u).map_err(|e| Error::new(ErrorCode::DiscoveryFailed, e.0))?;
-            }
-            Ok(v)
-        };
-        let authorization_endpoint = pick(
-            &self.cfg.authorization_endpoint,
-            doc.authorization_endpoint,
-            "discovered authorization_endpoint",
-        )?
-        .ok_or_else(|| Error::new(ErrorCode::DiscoveryFailed, "no authorization_endpoint"))?;
-        let token_endpoint = pick(
-            &self.cfg.token_endpoint,
-            doc.token_endpoint,
-            "discovered token_endpoint",
-        )?
-        .ok_or_else(|| Error::new(ErrorCode::DiscoveryFailed, "no token_endpoint"))?;
-        Ok(Endpoints {
-            issuer: Some(issuer.clone()),
-            authorization_endpoint,
-            token_endpoint,
-            userinfo_endpoint: pick(
-                &self.cfg.userinfo_endpoint,
-                doc.userinfo_endpoint,
-                "discovered userinfo_endpoint",
-            )?,
-            revocation_endpoint: pick(
-                &self.cfg.revocation_endpoint,
-                doc.revocation_endpoint,
-                "discovered revocation_endpoint",
-            )?,
-            end_session_endpoint: pick(
-                &self.cfg.end_session_endpoint,
-                doc.end_session_endpoint,
-                "discovered end_session_endpoint",
-            )?,
-            jwks_uri: pick(&self.cfg.jwks_uri, doc.jwks_uri, "discovered jwks_uri")?,
-            require_iss: self
-                .cfg
-                .require_iss
-                .unwrap_or(doc.authorization_response_iss_parameter_supported),
-        })
+        p.check()
+            .map_err(|e| Error::new(ErrorCode::DiscoveryFailed, e.message))?;
+        Ok(p)
     }
 
     /// The JWKS (cached; refetched when `kid` is unknown, at most every 30 s).
     pub async fn jwks(
         &self,
         out: &Outbound,
-        ep: &Endpoints,
+        profile: &ProviderProfile,
         want_kid: Option<&str>,
     ) -> Result<Arc<jsonwebtoken::jwk::JwkSet>, Error> {
-        let Some(uri) = &ep.jwks_uri else {
+        let Some(uri) = &profile.endpoints.jwks else {
             return Err(Error::new(
                 ErrorCode::InvalidIdToken,
                 "no jwks_uri for this provider",
@@ -326,7 +572,7 @@ impl Provider {
             .send(&self.id, EndpointKind::Jwks, &self.permits, req)
             .await?;
         if f.status != 200 {
-            return Err(unexpected("JWKS request failed", &f));
+            return Err(crate::outbound::unexpected("JWKS request failed", &f));
         }
         let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&f.body).map_err(|_| {
             Error::new(
@@ -340,149 +586,104 @@ impl Provider {
         Ok(set)
     }
 
-    /// The authorization template the browser builds its URL from.
-    pub fn authorize_template(&self, ep: &Endpoints) -> AuthorizeTemplate {
-        let mut t = AuthorizeTemplate::new(
-            ep.authorization_endpoint.clone(),
-            self.cfg.client_id.clone(),
-            self.cfg.redirect_uri.clone(),
-        );
-        t.scopes = self.scopes.clone();
-        if let Some(sep) = &self.cfg.scope_separator {
-            t.scope_separator = sep.clone();
-        }
-        t.prompt = self.cfg.prompt.clone();
-        t.extra_params = self
-            .cfg
-            .extra_params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        t.quirks = self.cfg.authorize_quirks.clone();
-        t
-    }
-
-    /// Adds client authentication (RFC 6749 §2.3.1) to a form request: Basic with id and secret
-    /// form-urlencoded before base64, or both in the body. Exactly one method.
-    fn authenticate(
-        &self,
-        req: reqwest::RequestBuilder,
-        form: &mut Vec<(&'static str, String)>,
-    ) -> reqwest::RequestBuilder {
-        let secret = self
-            .cfg
-            .client_secret
-            .as_ref()
-            .map(|s| s.expose().to_owned())
-            .unwrap_or_default();
-        match self.cfg.client_auth {
-            ClientAuth::ClientSecretBasic => req.header(
-                reqwest::header::AUTHORIZATION,
-                basic_auth_value(&self.cfg.client_id, &secret),
-            ),
-            ClientAuth::ClientSecretPost => {
-                form.push(("client_id", self.cfg.client_id.clone()));
-                form.push(("client_secret", secret));
-                req
-            }
-        }
-    }
-
-    /// One form POST with client authentication; returns the raw response. Never retried.
-    pub async fn post_form(
+    /// Executes one request spec (no redirects, size cap, deadline; never retried).
+    pub async fn execute(
         &self,
         out: &Outbound,
         kind: EndpointKind,
-        url: &str,
-        mut form: Vec<(&'static str, String)>,
+        spec: &HttpRequestSpec,
     ) -> Result<Fetched, Error> {
-        let req = out
-            .client()
-            .post(url)
-            .header(reqwest::header::ACCEPT, "application/json");
-        let req = self.authenticate(req, &mut form);
-        let body = encode_form(&form);
-        let req = req
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body);
+        let method = match spec.method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Delete => reqwest::Method::DELETE,
+        };
+        let mut req = out.client().request(method, &spec.url);
+        for (k, v) in &spec.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(b) = &spec.body {
+            req = req.body(b.to_bytes());
+        }
         out.send(&self.id, kind, &self.permits, req).await
     }
 
-    /// A token request (code exchange or refresh) parsed with the core parser (RFC 6749 §5.1/§5.2).
-    /// A 429/503 answer keeps its `Retry-After`.
-    pub async fn token_request(
+    /// Values a provider might echo back in an error text: the client secret (plain and as a
+    /// Basic credential) plus `extra` (code, verifier, tokens).
+    pub fn secrets(&self, extra: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        if let Some(sec) = &self.creds.client_secret {
+            v.push(sec.secret().to_owned());
+            let basic = basic_auth_value(&self.creds.client_id, sec.secret());
+            v.push(basic.trim_start_matches("Basic ").to_owned());
+        }
+        v
+    }
+
+    /// A token request (code exchange or refresh) executed once and parsed with the profile's
+    /// rules (RFC 6749 §5.1/§5.2 plus the provider's quirks). A 429/503 keeps its `Retry-After`.
+    pub async fn token_call(
         &self,
         out: &Outbound,
-        ep: &Endpoints,
+        profile: &ProviderProfile,
         kind: EndpointKind,
-        form: Vec<(&'static str, String)>,
+        spec: &HttpRequestSpec,
+        secrets: &[String],
         now: u64,
     ) -> Result<TokenSet, ApiError> {
-        // Values a provider might echo back in an error text: never pass them on.
-        let mut secrets: Vec<String> = form
-            .iter()
-            .filter(|(k, _)| matches!(*k, "code" | "code_verifier" | "refresh_token"))
-            .map(|(_, v)| v.clone())
-            .collect();
-        if let Some(sec) = &self.cfg.client_secret {
-            secrets.push(sec.expose().to_owned());
-            let basic = basic_auth_value(&self.cfg.client_id, sec.expose());
-            secrets.push(basic.trim_start_matches("Basic ").to_owned());
-        }
         let f = self
-            .post_form(out, kind, &ep.token_endpoint, form)
+            .execute(out, kind, spec)
             .await
-            .map_err(|e| crate::outbound::scrub(e, &secrets))?;
-        authsplit_core::token::parse_token_response(
+            .map_err(|e| crate::outbound::scrub(e, secrets))?;
+        core_provider::parse_token_response(
+            profile,
             f.status,
             f.content_type.as_deref(),
             &f.body,
-            &self.token_options,
             now,
         )
         .map_err(|e| {
-            ApiError::from(crate::outbound::scrub(e, &secrets)).with_retry_after(f.retry_after)
+            ApiError::from(crate::outbound::scrub(e, secrets)).with_retry_after(f.retry_after)
         })
+    }
+
+    /// WeCom: the app (corp) token, cached until shortly before its `expires_in` ends.
+    pub async fn app_token(
+        &self,
+        out: &Outbound,
+        profile: &ProviderProfile,
+        now: u64,
+    ) -> Result<AccessToken, ApiError> {
+        let mut slot = self.app_token.lock().await;
+        if let Some((t, exp)) = &*slot
+            && now < *exp
+        {
+            return Ok(t.clone());
+        }
+        let spec = core_provider::app_token_request(profile, &self.creds)?;
+        let secrets = self.secrets(&[]);
+        let set = self
+            .token_call(out, profile, EndpointKind::Token, &spec, &secrets, now)
+            .await?;
+        let lifetime = set.expires_in.unwrap_or(7200);
+        let exp = now + lifetime.saturating_sub(APP_TOKEN_MARGIN_SECS).max(1);
+        *slot = Some((set.access_token.clone(), exp));
+        Ok(set.access_token)
+    }
+
+    /// Forgets the cached app token (after WeCom refused it).
+    pub async fn drop_app_token(&self) {
+        *self.app_token.lock().await = None;
     }
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
 pub fn basic_auth_value(client_id: &str, secret: &str) -> String {
+    use base64::Engine as _;
     let id: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
     let sec: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{id}:{sec}"))
     )
-}
-
-pub(crate) fn encode_form(form: &[(&'static str, String)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in form {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-fn discovery_err(msg: String, inner: Option<Error>) -> Error {
-    match inner {
-        // Keep transport codes (timeout/unreachable) so the class stays retryable.
-        Some(e) => e,
-        None => Error::new(ErrorCode::DiscoveryFailed, msg),
-    }
-}
-
-/// Small extension: change the code of an error, keeping the rest.
-pub(crate) trait WithCode {
-    fn with_code(self, code: ErrorCode) -> Self;
-}
-
-impl WithCode for Error {
-    fn with_code(mut self, code: ErrorCode) -> Self {
-        self.code = code;
-        self
-    }
 }

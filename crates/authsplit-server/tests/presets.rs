@@ -1,0 +1,760 @@
+//! Provider presets through the real router (issue 5, server side): configuration (preset by id
+//! and by `preset`, `[server] redirect_uri`, `vars`, `overrides`, `client_secrets_file`,
+//! `dev_origin`), start-up refusals with clear messages, and code exchanges for GitHub, WeChat,
+//! QQ and WeCom against a small in-test stub (axum on 127.0.0.1:0) speaking their documented wire
+//! formats (PROVIDERS.md). Every preset is rebased onto the stub with `dev_origin`.
+//! Full per-preset journeys live in tests/e2e/providers.test.mjs.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use authsplit_server::{Authsplit, Config};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+use support::*;
+
+/// A state WeChat and WeCom accept (`[A-Za-z0-9]`, PROVIDERS.md § WeChat).
+const ALNUM_STATE: &str = "st0123456789abcdefghijklmnopqrstuvwxyzABCDE";
+const COOKIE_KEY_HEX: &str = "abababababababababababababababababababababababababababababababababababababababababababababababababababababababababababababababab";
+
+/// One request the preset stub received.
+#[derive(Clone, Debug)]
+struct PCall {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl PCall {
+    fn q(&self, k: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+    fn form(&self, k: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.body.as_bytes())
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    }
+    fn header(&self, k: &str) -> Option<&str> {
+        self.headers.get(k).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Default)]
+struct PInner {
+    calls: Mutex<Vec<PCall>>,
+    replies: Mutex<HashMap<String, Reply>>,
+}
+
+/// Plays provider hosts at rebased paths (`/github.com/login/oauth/access_token`, …).
+#[derive(Clone)]
+struct PStub {
+    base: String,
+    inner: Arc<PInner>,
+}
+
+impl PStub {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let inner = Arc::new(PInner::default());
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = Router::new().fallback(phandle).with_state(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { base, inner }
+    }
+    fn on(&self, path: &str, status: u16, content_type: &'static str, body: &str) {
+        self.inner.replies.lock().unwrap().insert(
+            path.to_owned(),
+            Reply {
+                status,
+                content_type,
+                body: body.to_owned(),
+                extra: Vec::new(),
+                delay_ms: 0,
+            },
+        );
+    }
+    fn calls_to(&self, path: &str) -> Vec<PCall> {
+        self.inner
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn phandle(State(s): State<Arc<PInner>>, req: Request<Body>) -> axum::response::Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let query = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    s.calls.lock().unwrap().push(PCall {
+        method,
+        path: path.clone(),
+        query,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    match s.replies.lock().unwrap().get(&path).cloned() {
+        Some(r) => (
+            StatusCode::from_u16(r.status).unwrap(),
+            [("content-type", r.content_type)],
+            r.body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such path").into_response(),
+    }
+}
+
+fn toml_config(providers: &str) -> String {
+    format!(
+        "[server]\ncookie_key = \"{COOKIE_KEY_HEX}\"\nallowed_origins = [\"{ORIGIN}\"]\n\
+         redirect_uri = \"https://app.example/callback\"\n\n{providers}"
+    )
+}
+
+fn build(providers: &str) -> Result<Authsplit, String> {
+    let config = Config::from_toml_str(&toml_config(providers)).map_err(|e| e.to_string())?;
+    Authsplit::new(config).map_err(|e| e.to_string())
+}
+
+fn app_of(auth: &Authsplit) -> Router {
+    Router::new().nest("/auth", auth.router())
+}
+
+fn build_app(providers: &str) -> Router {
+    app_of(&build(providers).unwrap())
+}
+
+fn tx_with(provider: &str, state: &str) -> Value {
+    json!({"provider": provider, "state": state, "code_challenge": CHALLENGE,
+           "code_challenge_method": "S256", "nonce": NONCE})
+}
+
+fn token_with(provider: &str, state: &str) -> Value {
+    json!({"provider": provider, "code": CODE, "state": state, "code_verifier": VERIFIER})
+}
+
+/// `/transactions` then `/token`; returns (transaction reply, token reply, cookie jar).
+async fn sign_in(app: &Router, provider: &str, state: &str) -> (Resp, Resp, Jar) {
+    let mut jar = Jar::default();
+    let t = send(
+        app,
+        post("/auth/transactions", &tx_with(provider, state), None),
+    )
+    .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+    jar.apply(&t);
+    let r = send(
+        app,
+        post(
+            "/auth/token",
+            &token_with(provider, state),
+            Some(&jar.header()),
+        ),
+    )
+    .await;
+    jar.apply(&r);
+    (t, r, jar)
+}
+
+fn build_err(providers: &str) -> String {
+    match build(providers) {
+        Ok(_) => panic!("configuration accepted:\n{providers}"),
+        Err(e) => e,
+    }
+}
+
+// ---------- configuration ----------
+
+// Issue 5: `[providers.github] client_id client_secret` is a complete GitHub config (the id is
+// the preset, the redirect URI comes from `[server] redirect_uri`).
+#[tokio::test]
+async fn preset_is_selected_by_id() {
+    let app = build_app("[providers.github]\nclient_id = \"gh\"\nclient_secret = \"s3\"\n");
+    let r = send(
+        &app,
+        Request::get("/auth/config").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.json["providers"][0]["id"], "github");
+    assert_eq!(r.json["providers"][0]["name"], "GitHub");
+    let t = send(
+        &app,
+        post("/auth/transactions", &tx_with("github", STATE), None),
+    )
+    .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+    let a = &t.json["authorize"];
+    assert_eq!(
+        a["authorization_endpoint"],
+        "https://github.com/login/oauth/authorize"
+    );
+    assert_eq!(a["client_id"], "gh");
+    assert_eq!(a["redirect_uri"], "https://app.example/callback");
+    assert_eq!(a["scopes"], json!(["read:user", "user:email"]));
+    assert_eq!(t.json["code_param"], "code");
+}
+
+// `preset = "microsoft"` under another id, with `vars.tenant` and `allowed_tenants`; the
+// provider's own `redirect_uri` wins over the server default.
+#[tokio::test]
+async fn preset_is_selected_by_preset_key_with_vars() {
+    let auth = build(
+        "[providers.work]\npreset = \"microsoft\"\nclient_id = \"ms\"\nclient_secret = \"s\"\n\
+         redirect_uri = \"https://app.example/ms\"\nvars = { tenant = \"organizations\" }\n\
+         allowed_tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\n",
+    )
+    .unwrap();
+    let summary = &auth.providers()[0];
+    assert_eq!(summary.id, "work");
+    assert_eq!(summary.preset.as_deref(), Some("microsoft"));
+    assert_eq!(summary.name, "Microsoft");
+    let app = app_of(&auth);
+    let t = send(
+        &app,
+        post("/auth/transactions", &tx_with("work", STATE), None),
+    )
+    .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+    assert_eq!(
+        t.json["authorize"]["authorization_endpoint"],
+        "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
+    );
+    assert_eq!(
+        t.json["authorize"]["redirect_uri"],
+        "https://app.example/ms"
+    );
+}
+
+// `overrides` deep-merge into the profile (ProviderProfile::with_overrides); unknown fields
+// fail at start-up naming the field.
+#[tokio::test]
+async fn overrides_are_applied_and_unknown_fields_refused() {
+    let app = build_app(
+        "[providers.google]\nclient_id = \"g\"\nclient_secret = \"s\"\n\
+         overrides = { display_name = \"Google (work)\", authorize = { prompt = \"consent\", default_scopes = [\"openid\", \"email\"] } }\n",
+    );
+    let t = send(
+        &app,
+        post("/auth/transactions", &tx_with("google", STATE), None),
+    )
+    .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+    assert_eq!(t.json["authorize"]["prompt"], "consent");
+    assert_eq!(t.json["authorize"]["scopes"], json!(["openid", "email"]));
+    // The preset's extras stay (deep merge).
+    assert_eq!(
+        t.json["authorize"]["extra_params"],
+        json!([["access_type", "offline"]])
+    );
+    let c = send(
+        &app,
+        Request::get("/auth/config").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(c.json["providers"][0]["name"], "Google (work)");
+
+    let e = build_err(
+        "[providers.google]\nclient_id = \"g\"\nclient_secret = \"s\"\noverrides = { authorise = { prompt = \"x\" } }\n",
+    );
+    assert!(
+        e.contains("providers.google.overrides") && e.contains("authorise"),
+        "{e}"
+    );
+}
+
+// Issue 5: an unknown preset fails at start-up and lists the valid names.
+#[test]
+fn unknown_preset_lists_the_presets() {
+    let e = build_err(
+        "[providers.gh]\npreset = \"githib\"\nclient_id = \"x\"\nclient_secret = \"TOPSECRET\"\n",
+    );
+    assert!(e.contains("`githib`"), "{e}");
+    for name in authsplit_core::provider::PRESET_NAMES {
+        assert!(e.contains(name), "{name} missing from: {e}");
+    }
+    assert!(!e.contains("TOPSECRET"), "{e}");
+}
+
+// Issue 5: a missing secret fails at start-up and says which key (and env variable) to set.
+#[test]
+fn missing_client_secret_is_refused() {
+    let e = build_err("[providers.github]\nclient_id = \"x\"\n");
+    assert!(
+        e.contains("providers.github.client_secret is required")
+            && e.contains("AUTHSPLIT__PROVIDERS__GITHUB__CLIENT_SECRET"),
+        "{e}"
+    );
+    // Without any redirect URI default, that is refused too.
+    let config = Config::from_toml_str(&format!(
+        "[server]\ncookie_key = \"{COOKIE_KEY_HEX}\"\n[providers.github]\nclient_id = \"x\"\nclient_secret = \"y\"\n"
+    ))
+    .unwrap();
+    let e = Authsplit::new(config).unwrap_err().to_string();
+    assert!(
+        e.contains("providers.github.redirect_uri is required"),
+        "{e}"
+    );
+}
+
+// RFC 6749 §3.1.2: the redirect URI must be absolute.
+#[test]
+fn relative_redirect_uri_is_refused() {
+    let e = build_err(
+        "[providers.github]\nclient_id = \"x\"\nclient_secret = \"y\"\nredirect_uri = \"/callback\"\n",
+    );
+    assert!(
+        e.contains("providers.github.redirect_uri is not an absolute URL"),
+        "{e}"
+    );
+}
+
+// PROVIDERS.md § WeCom: `agentid` is required.
+#[test]
+fn wecom_without_agentid_is_refused() {
+    let e = build_err("[providers.wecom]\nclient_id = \"corp\"\nclient_secret = \"y\"\n");
+    assert!(e.contains("vars.agentid"), "{e}");
+}
+
+// OIDC Discovery §4.3: a discovered issuer that differs from the configured one is a typed
+// `discovery_failed` error — at start-up (warm_up, which the binary turns into a refusal) and
+// on use.
+#[tokio::test]
+async fn issuer_mismatch_is_a_typed_error() {
+    let stub = Stub::start().await;
+    *stub.inner.discovery.lock().unwrap() =
+        Some(support::oidc::discovery(&stub, "https://other.example"));
+    let auth = build(&format!(
+        "[providers.op]\nissuer = \"{}\"\nclient_id = \"c\"\nclient_secret = \"s\"\n",
+        stub.base
+    ))
+    .unwrap();
+    let failures = auth.warm_up().await;
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        failures[0].1.code(),
+        authsplit_core::ErrorCode::DiscoveryFailed
+    );
+    assert!(
+        failures[0]
+            .1
+            .message
+            .contains("differs from the configured issuer"),
+        "{}",
+        failures[0].1.message
+    );
+    let t = send(
+        &app_of(&auth),
+        post("/auth/transactions", &tx_with("op", STATE), None),
+    )
+    .await;
+    assert_error(&t, 502, "discovery_failed");
+}
+
+// Issue 5: Google's client_secrets.json loads as the Google preset with its id, secret,
+// endpoints and first redirect URI; a redirect URI not in the file is refused.
+#[tokio::test]
+async fn client_secrets_file_loads_google() {
+    let dir = std::env::temp_dir().join(format!("authsplit-cs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("client_secrets.json");
+    std::fs::write(
+        &path,
+        json!({"web": {"client_id": "123.apps.googleusercontent.com", "client_secret": "GOCSPX-secret",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": "https://oauth2.googleapis.com/token",
+            "redirect_uris": ["https://app.example/google/callback", "https://app.example/other"]}})
+        .to_string(),
+    )
+    .unwrap();
+    let p = path.display().to_string();
+    let auth = build(&format!(
+        "[providers.google]\nclient_secrets_file = \"{p}\"\n"
+    ))
+    .unwrap();
+    assert_eq!(auth.providers()[0].preset.as_deref(), Some("google"));
+    let t = send(
+        &app_of(&auth),
+        post("/auth/transactions", &tx_with("google", STATE), None),
+    )
+    .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+    let a = &t.json["authorize"];
+    assert_eq!(a["client_id"], "123.apps.googleusercontent.com");
+    assert_eq!(
+        a["authorization_endpoint"],
+        "https://accounts.google.com/o/oauth2/auth"
+    );
+    assert_eq!(a["redirect_uri"], "https://app.example/google/callback");
+    assert_eq!(a["scopes"], json!(["openid", "email", "profile"]));
+    assert!(!t.text.contains("GOCSPX"), "{}", t.text);
+
+    let e = build_err(&format!(
+        "[providers.google]\nclient_secrets_file = \"{p}\"\nredirect_uri = \"https://app.example/nope\"\n"
+    ));
+    assert!(
+        e.contains("not one of the client_secrets_file's redirect_uris"),
+        "{e}"
+    );
+    let e = build_err("[providers.google]\nclient_secrets_file = \"/nonexistent/cs.json\"\n");
+    assert!(e.contains("cannot read /nonexistent/cs.json"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// `dev_origin` is DEV/TEST ONLY: loopback http(s) origins only, a warning at start-up, and
+// every endpoint rebased to `<origin>/<host>/<path>`.
+#[tokio::test]
+async fn dev_origin_accepts_only_loopback() {
+    for bad in [
+        "http://example.com:8080",
+        "https://10.0.0.1",
+        "http://127.0.0.1:9/prefix",
+        "ftp://127.0.0.1",
+        "127.0.0.1:9",
+    ] {
+        let e = build_err(&format!(
+            "[providers.github]\nclient_id = \"x\"\nclient_secret = \"y\"\ndev_origin = \"{bad}\"\n"
+        ));
+        assert!(e.contains("providers.github.dev_origin"), "{bad}: {e}");
+    }
+    let auth = build(
+        "[providers.github]\nclient_id = \"x\"\nclient_secret = \"y\"\ndev_origin = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    assert!(
+        auth.warnings()
+            .iter()
+            .any(|w| w.contains("DEV/TEST ONLY") && w.contains("dev_origin")),
+        "{:?}",
+        auth.warnings()
+    );
+    let t = send(
+        &app_of(&auth),
+        post("/auth/transactions", &tx_with("github", STATE), None),
+    )
+    .await;
+    assert_eq!(
+        t.json["authorize"]["authorization_endpoint"],
+        "http://127.0.0.1:9/github.com/login/oauth/authorize"
+    );
+}
+
+// ---------- exchanges ----------
+
+fn preset_toml(id: &str, stub: &PStub, extra: &str) -> String {
+    format!(
+        "[providers.{id}]\nclient_id = \"{id}-app\"\nclient_secret = \"{SECRET}\"\ndev_origin = \"{}\"\n{extra}",
+        stub.base
+    )
+}
+
+// PROVIDERS.md § GitHub: POST form with client_secret_post and `Accept: application/json`, a
+// form-encoded answer is read too; errors come as `error` in a 200 body
+// (`bad_verification_code` → invalid_grant, never retried); userinfo with Bearer + User-Agent;
+// the user id is the numeric `id`; revocation takes only access tokens (none kept on the
+// backend), so logout answers `revoked: false`.
+#[tokio::test]
+async fn github_exchange() {
+    let stub = PStub::start().await;
+    let app = build_app(&preset_toml("github", &stub, ""));
+    stub.on(
+        "/github.com/login/oauth/access_token",
+        200,
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "access_token=gho_ACCESS123&scope=read%3Auser&token_type=bearer",
+    );
+    stub.on(
+        "/api.github.com/user",
+        200,
+        "application/json",
+        r#"{"id": 583231, "login": "octocat", "name": "The Octocat", "email": null,
+            "avatar_url": "https://avatars.githubusercontent.com/u/583231"}"#,
+    );
+    let (_, r, jar) = sign_in(&app, "github", STATE).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["access_token"], "gho_ACCESS123");
+    assert_eq!(r.json["user"]["id"], "github:583231");
+    assert_eq!(r.json["user"]["name"], "The Octocat");
+    assert_eq!(
+        r.json["user"]["avatar_url"],
+        "https://avatars.githubusercontent.com/u/583231"
+    );
+    let calls = stub.calls_to("/github.com/login/oauth/access_token");
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!(c.method, "POST");
+    assert_eq!(c.form("client_id").as_deref(), Some("github-app"));
+    assert_eq!(c.form("client_secret").as_deref(), Some(SECRET));
+    assert_eq!(c.form("code").as_deref(), Some(CODE));
+    assert_eq!(c.form("code_verifier").as_deref(), Some(VERIFIER));
+    assert_eq!(
+        c.form("redirect_uri").as_deref(),
+        Some("https://app.example/callback")
+    );
+    assert_eq!(c.header("accept"), Some("application/json"));
+    let u = &stub.calls_to("/api.github.com/user")[0];
+    assert_eq!(u.header("authorization"), Some("Bearer gho_ACCESS123"));
+    assert!(
+        u.header("user-agent")
+            .is_some_and(|v| v.starts_with("authsplit")),
+        "{:?}",
+        u.header("user-agent")
+    );
+    // Logout: GitHub revokes only access tokens; nothing is sent.
+    let l = send(&app, post("/auth/logout", &json!({}), Some(&jar.header()))).await;
+    assert_eq!(l.status, StatusCode::OK, "{}", l.text);
+    assert_eq!(l.json["revoked"], false);
+    assert!(
+        stub.calls_to("/api.github.com/applications/github-app/token")
+            .is_empty()
+    );
+
+    // Bad code: `error` in a 200 body → invalid_grant, one request only.
+    stub.on(
+        "/github.com/login/oauth/access_token",
+        200,
+        "application/json",
+        r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#,
+    );
+    let (_, r, _) = sign_in(&app, "github", STATE).await;
+    assert_error(&r, 400, "invalid_grant");
+    assert_eq!(r.json["provider_error"], "bad_verification_code");
+    assert_eq!(
+        stub.calls_to("/github.com/login/oauth/access_token").len(),
+        2
+    );
+}
+
+// PROVIDERS.md § WeChat MP: alphanumeric state only; URL quirks (`appid`, order, fragment);
+// GET token with appid + secret in the query and no redirect_uri; JSON as text/plain;
+// userinfo by query `access_token` + `openid`; subject `unionid`; refresh by GET without the
+// secret; no revocation; `errcode` 40029 → invalid_grant.
+#[tokio::test]
+async fn wechat_exchange_refresh_and_logout() {
+    let stub = PStub::start().await;
+    let app = build_app(&preset_toml("wechat_mp", &stub, ""));
+    // A base64url state with `-`/`_` is refused before anything is stored.
+    let t = send(
+        &app,
+        post("/auth/transactions", &tx_with("wechat_mp", STATE), None),
+    )
+    .await;
+    assert_error(&t, 400, "invalid_request");
+    assert!(t.text.contains("alphanumeric"), "{}", t.text);
+    assert!(t.set_cookies().is_empty());
+
+    stub.on(
+        "/api.weixin.qq.com/sns/oauth2/access_token",
+        200,
+        "text/plain",
+        r#"{"access_token":"wx-AT-1","expires_in":7200,"refresh_token":"wx-RT-1","openid":"oOPENID","scope":"snsapi_userinfo","unionid":"uUNION"}"#,
+    );
+    stub.on(
+        "/api.weixin.qq.com/sns/userinfo",
+        200,
+        "text/plain",
+        r#"{"openid":"oOPENID","nickname":"小明","headimgurl":"https://thirdwx.qlogo.cn/x/0","unionid":"uUNION"}"#,
+    );
+    let (t, r, jar) = sign_in(&app, "wechat_mp", ALNUM_STATE).await;
+    let a = &t.json["authorize"];
+    assert_eq!(
+        a["authorization_endpoint"],
+        format!("{}/open.weixin.qq.com/connect/oauth2/authorize", stub.base)
+    );
+    assert_eq!(a["quirks"]["client_id_param"], "appid");
+    assert_eq!(a["quirks"]["fragment"], "wechat_redirect");
+    assert_eq!(a["quirks"]["omit_pkce"], true);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["user"]["id"], "wechat_mp:uUNION");
+    assert_eq!(r.json["user"]["name"], "小明");
+    let c = &stub.calls_to("/api.weixin.qq.com/sns/oauth2/access_token")[0];
+    assert_eq!(c.method, "GET");
+    assert_eq!(c.q("appid"), Some("wechat_mp-app"));
+    assert_eq!(c.q("secret"), Some(SECRET));
+    assert_eq!(c.q("code"), Some(CODE));
+    assert_eq!(c.q("grant_type"), Some("authorization_code"));
+    assert_eq!(c.q("redirect_uri"), None);
+    assert_eq!(c.q("code_verifier"), None);
+    let u = &stub.calls_to("/api.weixin.qq.com/sns/userinfo")[0];
+    assert_eq!(u.q("access_token"), Some("wx-AT-1"));
+    assert_eq!(u.q("openid"), Some("oOPENID"));
+    assert_eq!(u.q("lang"), Some("zh_CN"));
+
+    // Refresh: GET sns/oauth2/refresh_token with appid, no secret (RFC 6749 §6 as WeChat does it).
+    stub.on(
+        "/api.weixin.qq.com/sns/oauth2/refresh_token",
+        200,
+        "text/plain",
+        r#"{"access_token":"wx-AT-2","expires_in":7200,"refresh_token":"wx-RT-2","openid":"oOPENID","scope":"snsapi_userinfo"}"#,
+    );
+    let f = send(&app, post("/auth/refresh", &json!({}), Some(&jar.header()))).await;
+    assert_eq!(f.status, StatusCode::OK, "{}", f.text);
+    assert_eq!(f.json["access_token"], "wx-AT-2");
+    let rc = &stub.calls_to("/api.weixin.qq.com/sns/oauth2/refresh_token")[0];
+    assert_eq!(rc.q("appid"), Some("wechat_mp-app"));
+    assert_eq!(rc.q("refresh_token"), Some("wx-RT-1"));
+    assert_eq!(rc.q("grant_type"), Some("refresh_token"));
+    assert_eq!(rc.q("secret"), None);
+
+    // Logout: no revocation at WeChat → revoked: false, cookies cleared.
+    let l = send(&app, post("/auth/logout", &json!({}), Some(&jar.header()))).await;
+    assert_eq!(l.json["revoked"], false);
+
+    // errcode 40029 on HTTP 200 → invalid_grant.
+    stub.on(
+        "/api.weixin.qq.com/sns/oauth2/access_token",
+        200,
+        "text/plain",
+        r#"{"errcode":40029,"errmsg":"invalid code"}"#,
+    );
+    let (_, r, _) = sign_in(&app, "wechat_mp", ALNUM_STATE).await;
+    assert_error(&r, 400, "invalid_grant");
+}
+
+// PROVIDERS.md § QQ: GET token with `fmt=json` answered form-encoded; the openid from
+// `/oauth2.0/me` (JSONP, client id checked); userinfo with `oauth_consumer_key` + `openid`;
+// JSONP error 100020 → invalid_grant.
+#[tokio::test]
+async fn qq_exchange() {
+    let stub = PStub::start().await;
+    let app = build_app(&preset_toml("qq", &stub, ""));
+    stub.on(
+        "/graph.qq.com/oauth2.0/token",
+        200,
+        "text/html",
+        "access_token=QQ-AT-1&expires_in=7776000&refresh_token=QQ-RT-1",
+    );
+    stub.on(
+        "/graph.qq.com/oauth2.0/me",
+        200,
+        "text/html",
+        r#"callback( {"client_id":"qq-app","openid":"QQOPENID123"} );"#,
+    );
+    stub.on(
+        "/graph.qq.com/user/get_user_info",
+        200,
+        "application/json",
+        r#"{"ret":0,"msg":"","nickname":"Qer","figureurl_qq_2":"https://qzapp.qlogo.cn/100"}"#,
+    );
+    let (_, r, _) = sign_in(&app, "qq", STATE).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["user"]["id"], "qq:QQOPENID123");
+    assert_eq!(r.json["user"]["name"], "Qer");
+    let c = &stub.calls_to("/graph.qq.com/oauth2.0/token")[0];
+    assert_eq!(c.method, "GET");
+    assert_eq!(c.q("fmt"), Some("json"));
+    assert_eq!(c.q("client_id"), Some("qq-app"));
+    assert_eq!(c.q("client_secret"), Some(SECRET));
+    let me = &stub.calls_to("/graph.qq.com/oauth2.0/me")[0];
+    assert_eq!(me.q("access_token"), Some("QQ-AT-1"));
+    let u = &stub.calls_to("/graph.qq.com/user/get_user_info")[0];
+    assert_eq!(u.q("oauth_consumer_key"), Some("qq-app"));
+    assert_eq!(u.q("openid"), Some("QQOPENID123"));
+
+    // `/me` naming another app: the token was not issued to us.
+    stub.on(
+        "/graph.qq.com/oauth2.0/me",
+        200,
+        "text/html",
+        r#"callback( {"client_id":"someone-else","openid":"X"} );"#,
+    );
+    let (_, r, _) = sign_in(&app, "qq", STATE).await;
+    assert_error(&r, 400, "invalid_grant");
+
+    stub.on(
+        "/graph.qq.com/oauth2.0/token",
+        200,
+        "text/html",
+        r#"callback( {"error":100020,"error_description":"code is reused error"} );"#,
+    );
+    let (_, r, _) = sign_in(&app, "qq", STATE).await;
+    assert_error(&r, 400, "invalid_grant");
+    assert_eq!(stub.calls_to("/graph.qq.com/oauth2.0/token").len(), 3);
+}
+
+// PROVIDERS.md § WeCom: the corp token (GET gettoken?corpid&corpsecret) is fetched once and
+// cached; the code is resolved by `auth/getuserinfo?access_token&code` → `userid`;
+// `user_ticket` never reaches the reply; there is no user token or refresh token; 40029 →
+// invalid_grant.
+#[tokio::test]
+async fn wecom_exchange_caches_the_app_token() {
+    let stub = PStub::start().await;
+    let app = build_app(&preset_toml(
+        "wecom",
+        &stub,
+        "vars = { agentid = \"1000002\" }\n",
+    ));
+    stub.on(
+        "/qyapi.weixin.qq.com/cgi-bin/gettoken",
+        200,
+        "application/json",
+        r#"{"errcode":0,"errmsg":"ok","access_token":"CORP-AT","expires_in":7200}"#,
+    );
+    stub.on(
+        "/qyapi.weixin.qq.com/cgi-bin/auth/getuserinfo",
+        200,
+        "application/json",
+        r#"{"errcode":0,"errmsg":"ok","userid":"zhangsan","user_ticket":"TICKET-SECRET"}"#,
+    );
+    let (t, r, jar) = sign_in(&app, "wecom", ALNUM_STATE).await;
+    assert_eq!(
+        t.json["authorize"]["extra_params"],
+        json!([["agentid", "1000002"]])
+    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["user"]["id"], "wecom:zhangsan");
+    assert_eq!(r.json["access_token"], "");
+    assert_eq!(r.json["token_type"], "none");
+    assert!(!r.text.contains("TICKET-SECRET") && !r.text.contains("CORP-AT"));
+    let g = &stub.calls_to("/qyapi.weixin.qq.com/cgi-bin/gettoken")[0];
+    assert_eq!(g.q("corpid"), Some("wecom-app"));
+    assert_eq!(g.q("corpsecret"), Some(SECRET));
+    let i = &stub.calls_to("/qyapi.weixin.qq.com/cgi-bin/auth/getuserinfo")[0];
+    assert_eq!(i.q("access_token"), Some("CORP-AT"));
+    assert_eq!(i.q("code"), Some(CODE));
+    // No refresh at WeCom: the session has no refresh token.
+    let f = send(&app, post("/auth/refresh", &json!({}), Some(&jar.header()))).await;
+    assert_error(&f, 401, "not_authenticated");
+
+    // Second sign-in: the app token comes from the cache; a bad code → invalid_grant.
+    stub.on(
+        "/qyapi.weixin.qq.com/cgi-bin/auth/getuserinfo",
+        200,
+        "application/json",
+        r#"{"errcode":40029,"errmsg":"invalid code"}"#,
+    );
+    let (_, r, _) = sign_in(&app, "wecom", ALNUM_STATE).await;
+    assert_error(&r, 400, "invalid_grant");
+    assert_eq!(
+        stub.calls_to("/qyapi.weixin.qq.com/cgi-bin/gettoken").len(),
+        1
+    );
+    assert_eq!(
+        stub.calls_to("/qyapi.weixin.qq.com/cgi-bin/auth/getuserinfo")
+            .len(),
+        2
+    );
+}
