@@ -478,7 +478,13 @@ async fn code_exchange(
     ));
     let at_secret = [tokens.access_token.secret().to_owned()];
     // OIDC Core §3.1.3.7.
-    let claims = match &tokens.id_token {
+    // A preset that does not speak OIDC (no issuer) may still send an `id_token` member: it
+    // is neither validated nor used.
+    let id_token = tokens
+        .id_token
+        .as_ref()
+        .filter(|_| provider.is_generic() || profile.oidc.issuer.is_some());
+    let claims = match id_token {
         Some(idt) => {
             let issuers: Vec<&str> = if profile.oidc.tenant_issuer_template.is_some() {
                 Vec::new()

@@ -366,6 +366,29 @@ fn apply_convenience_keys(
     if let Some(f) = &cfg.subject_field {
         p.user.subject = vec![core_provider::SubjectSource::Field(f.clone())];
     }
+    // An endpoint named in the config brings the standard call with it where the profile has
+    // none (RFC 7009 revocation; Bearer JSON userinfo, OIDC Core §5.3).
+    if cfg.revocation_endpoint.is_some() && p.revocation.is_none() {
+        p.revocation = Some(core_provider::RevocationCall {
+            method: HttpMethod::Post,
+            encoding: core_provider::ParamEncoding::Form,
+            client_auth: p.token.client_auth,
+            token_param: "token".to_owned(),
+            accepts_refresh_token: true,
+            send_token_type_hint: true,
+        });
+    }
+    if cfg.userinfo_endpoint.is_some() && p.userinfo.is_none() {
+        p.userinfo = Some(core_provider::ApiCall {
+            method: HttpMethod::Get,
+            token: core_provider::TokenPlacement::Bearer,
+            params: Vec::new(),
+            headers: vec![("Accept".to_owned(), "application/json".to_owned())],
+            format: core_provider::BodyFormat::Json,
+            errors: core_provider::ErrorStyle::Rfc6749,
+            unwrap: None,
+        });
+    }
     if let Some(a) = cfg.client_auth {
         let method = match a {
             ClientAuth::ClientSecretBasic => core_provider::ClientAuth::Basic,
@@ -411,13 +434,17 @@ impl Provider {
         if let Some(u) = &cfg.post_logout_redirect_uri {
             check_endpoint(&p("post_logout_redirect_uri"), u)?;
         }
+        // Default: an ID token is required when `openid` is requested — for presets only when
+        // the preset speaks OIDC (has an issuer; DingTalk's `openid` scope is not OIDC).
         let require_id_token = cfg.require_id_token.unwrap_or_else(|| {
-            built
+            let openid = built
                 .profile
                 .authorize
                 .default_scopes
                 .iter()
-                .any(|s| s == "openid")
+                .any(|s| s == "openid");
+            openid
+                && (!matches!(built.kind, Kind::Preset(_)) || built.profile.oidc.issuer.is_some())
         });
         let mut algs = Vec::new();
         for a in &cfg.id_token_algs {

@@ -758,3 +758,100 @@ async fn wecom_exchange_caches_the_app_token() {
         2
     );
 }
+
+// PROVIDERS.md § Microsoft (OIDC Core §3.1.3.7 step 2): the multi-tenant issuer
+// `…/{tenantid}/v2.0` is compared after substituting the ID token's `tid`
+// (entra::check_issuer); `allowed_tenants` refuses other tenants; the user id is `tid:oid`.
+#[tokio::test]
+async fn microsoft_tenant_issuer_and_allowed_tenants() {
+    const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const OTHER_TID: &str = "0d6b1b7a-1111-4222-8333-944455556666";
+    let stub = PStub::start().await;
+    let app = build_app(&preset_toml(
+        "microsoft",
+        &stub,
+        &format!("allowed_tenants = [\"{TID}\"]\n"),
+    ));
+    stub.on(
+        "/login.microsoftonline.com/common/discovery/v2.0/keys",
+        200,
+        "application/json",
+        &support::oidc::jwks().to_string(),
+    );
+    let now = support::oidc::now();
+    let token_reply = |tid: &str, iss_tid: &str| {
+        let idt = support::oidc::id_token(&json!({
+            "iss": format!("{}/login.microsoftonline.com/{iss_tid}/v2.0", stub.base),
+            "aud": "microsoft-app", "sub": "pairwise-sub", "tid": tid, "oid": "oid-123",
+            "exp": now + 300, "iat": now, "nonce": NONCE, "name": "Megan"}));
+        json!({"access_token": "ms-AT", "token_type": "Bearer", "expires_in": 3600,
+               "refresh_token": "ms-RT", "id_token": idt})
+        .to_string()
+    };
+    stub.on(
+        "/login.microsoftonline.com/common/oauth2/v2.0/token",
+        200,
+        "application/json",
+        &token_reply(TID, TID),
+    );
+    stub.on(
+        "/graph.microsoft.com/oidc/userinfo",
+        200,
+        "application/json",
+        r#"{"sub": "pairwise-sub", "name": "Megan Bowen", "email": "megan@contoso.example"}"#,
+    );
+    let (_, r, _) = sign_in(&app, "microsoft", STATE).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["user"]["id"], format!("microsoft:{TID}:oid-123"));
+    assert_eq!(r.json["user"]["name"], "Megan Bowen");
+
+    // `iss` of another tenant than the token's `tid` → invalid_id_token.
+    stub.on(
+        "/login.microsoftonline.com/common/oauth2/v2.0/token",
+        200,
+        "application/json",
+        &token_reply(TID, OTHER_TID),
+    );
+    let (_, r, _) = sign_in(&app, "microsoft", STATE).await;
+    assert_error(&r, 502, "invalid_id_token");
+
+    // A consistent token from a tenant not in allowed_tenants → access_denied.
+    stub.on(
+        "/login.microsoftonline.com/common/oauth2/v2.0/token",
+        200,
+        "application/json",
+        &token_reply(OTHER_TID, OTHER_TID),
+    );
+    let (_, r, _) = sign_in(&app, "microsoft", STATE).await;
+    assert_error(&r, 400, "access_denied");
+}
+
+// An `id_token` member from a preset that does not speak OIDC (DingTalk's `openid` scope is not
+// OIDC) is neither required nor validated.
+#[tokio::test]
+async fn non_oidc_preset_with_openid_scope_needs_no_id_token() {
+    let stub = PStub::start().await;
+    let app = build_app(&preset_toml("dingtalk", &stub, ""));
+    stub.on(
+        "/api.dingtalk.com/v1.0/oauth2/userAccessToken",
+        200,
+        "application/json",
+        r#"{"accessToken":"dt-AT","refreshToken":"dt-RT","expireIn":7200,"corpId":"ding1"}"#,
+    );
+    stub.on(
+        "/api.dingtalk.com/v1.0/contact/users/me",
+        200,
+        "application/json",
+        r#"{"nick":"Ding","unionId":"UNION-DT","openId":"OPEN-DT"}"#,
+    );
+    let (t, r, _) = sign_in(&app, "dingtalk", STATE).await;
+    assert_eq!(t.json["code_param"], "authCode");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["user"]["id"], "dingtalk:UNION-DT");
+    let c = &stub.calls_to("/api.dingtalk.com/v1.0/oauth2/userAccessToken")[0];
+    let body: Value = serde_json::from_str(&c.body).unwrap();
+    assert_eq!(body["clientId"], "dingtalk-app");
+    assert_eq!(body["grantType"], "authorization_code");
+    let u = &stub.calls_to("/api.dingtalk.com/v1.0/contact/users/me")[0];
+    assert_eq!(u.header("x-acs-dingtalk-access-token"), Some("dt-AT"));
+}
