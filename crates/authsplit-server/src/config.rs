@@ -220,6 +220,21 @@ pub struct TokenQuirks {
     pub allow_missing_token_type: bool,
 }
 
+impl TokenQuirks {
+    /// The core parser options (used for generic providers, whose token responses are read by
+    /// [`authsplit_core::token::parse_token_response`] with exactly these tolerances).
+    pub(crate) fn to_core(&self) -> authsplit_core::token::TokenResponseOptions {
+        let mut o = authsplit_core::token::TokenResponseOptions::default();
+        o.allow_form_encoded = self.allow_form_encoded;
+        o.allow_json_as_text = self.allow_json_as_text;
+        o.error_in_200 = self.error_in_200;
+        o.errcode_in_200 = self.errcode_in_200;
+        o.expires_in_as_string = self.expires_in_as_string;
+        o.allow_missing_token_type = self.allow_missing_token_type;
+        o
+    }
+}
+
 /// `[providers.<id>]`: a **preset** (`preset = "github"`, or an id that is itself a preset
 /// name), an OIDC provider by `issuer` (discovery), or a plain OAuth 2.0 provider by explicit
 /// endpoints. Every kind becomes an [`authsplit_core::provider::ProviderProfile`] at start-up;

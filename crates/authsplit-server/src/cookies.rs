@@ -263,6 +263,11 @@ pub(crate) struct SessionCookie {
     #[serde(default)]
     pub sub: Option<String>,
     pub created_at: u64,
+    /// The access token — kept (encrypted, here only) solely for providers that can revoke
+    /// nothing else (GitHub, Weibo: RFC 7009-style revocation of access tokens only), so that
+    /// logout can revoke it. `None` for every other provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocable_access_token: Option<String>,
 }
 
 impl std::fmt::Debug for SessionCookie {

@@ -555,19 +555,35 @@ async fn code_exchange(
             .execute(out, EndpointKind::Userinfo, &spec)
             .await
             .map_err(|e| crate::outbound::scrub(after_code_sent(e), &at_secret))?;
-        if f.status >= 500 {
-            // A server error is the provider's fault whatever its body says: retryable for
-            // 503, a bad response otherwise (never a configuration problem).
+        // A server error is the provider's fault whatever its body says (retryable for 503, a
+        // bad response otherwise); generic providers keep the OIDC Core §5.3 reading: 200 +
+        // a JSON object, anything else a bad response.
+        if f.status >= 500 || (provider.is_generic() && f.status != 200) {
             let e = crate::outbound::unexpected("the userinfo request failed", &f);
             return Err(crate::outbound::scrub(e, &at_secret).into());
         }
-        let v = core_provider::parse_userinfo_response(
-            profile,
-            f.status,
-            f.content_type.as_deref(),
-            &f.body,
-        )
-        .map_err(|e| crate::outbound::scrub(e, &at_secret))?;
+        let v = if provider.is_generic() {
+            match serde_json::from_slice::<Value>(&f.body) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => {
+                    return Err(ApiError::from(
+                        Error::new(
+                            ErrorCode::ProviderBadResponse,
+                            "userinfo is not a JSON object",
+                        )
+                        .with_response(f.info()),
+                    ));
+                }
+            }
+        } else {
+            core_provider::parse_userinfo_response(
+                profile,
+                f.status,
+                f.content_type.as_deref(),
+                &f.body,
+            )
+            .map_err(|e| crate::outbound::scrub(e, &at_secret))?
+        };
         // OIDC Core §5.3.4: the userinfo `sub` must be the ID token's.
         if let (Some(c), Some(sub)) = (&claims, v.get("sub")) {
             if c.get("sub") != Some(sub) {
@@ -605,8 +621,19 @@ async fn code_exchange(
         refresh_token: tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
         sub: user.map(|u| u.subject),
         created_at: app.now(),
+        revocable_access_token: revokes_only_access_tokens(profile)
+            .then(|| tokens.access_token.secret().to_owned()),
     };
     Ok((reply, session))
+}
+
+/// Whether the provider can revoke access tokens but not refresh tokens (GitHub, Weibo): then
+/// the session cookie keeps the access token so logout can revoke it.
+fn revokes_only_access_tokens(profile: &ProviderProfile) -> bool {
+    profile
+        .revocation
+        .as_ref()
+        .is_some_and(|r| !r.accepts_refresh_token)
 }
 
 /// WeCom (PROVIDERS.md § WeCom): the code is resolved to a member with the cached app token;
@@ -660,6 +687,7 @@ async fn corp_exchange(
         refresh_token: None,
         sub: Some(user.subject),
         created_at: app.now(),
+        revocable_access_token: None,
     };
     Ok((reply, session))
 }
@@ -751,6 +779,9 @@ pub(crate) async fn refresh(
             let mut s = session;
             if let Some(n) = new_rt {
                 s.refresh_token = Some(n);
+            }
+            if s.revocable_access_token.is_some() {
+                s.revocable_access_token = Some(reply.access_token.clone());
             }
             match set_session(&app, &mut out_headers, &headers, &s) {
                 Ok(()) => Ok((out_headers, Json(reply)).into_response()),
@@ -882,11 +913,33 @@ pub(crate) async fn logout(
                             }
                         }
                     }
-                    Some(_) if !tokens.is_empty() => {
-                        // GitHub: only access tokens can be revoked, and the backend never
-                        // keeps the access token (it lives in the browser's memory).
-                        tracing::info!(provider = %provider.id,
-                            "logout: the provider revokes only access tokens; refresh token not revoked (revoked: false)");
+                    Some(_) => {
+                        // GitHub, Weibo: only access tokens can be revoked; the session keeps
+                        // the current one for this (and the one a concurrent refresh just got).
+                        let mut ats: Vec<String> = Vec::new();
+                        if let Some(rt) = &session.refresh_token {
+                            let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
+                            if let Some(crate::RefreshCache {
+                                rt_hash: h,
+                                outcome: Ok((fresh, _)),
+                                ..
+                            }) = &*guard
+                                && *h == rt_hash
+                            {
+                                ats.push(fresh.access_token.clone());
+                            }
+                        }
+                        ats.extend(session.revocable_access_token.iter().cloned());
+                        if ats.is_empty() {
+                            tracing::info!(provider = %provider.id,
+                                "logout: the provider revokes only access tokens and none is kept; not revoked (revoked: false)");
+                        }
+                        for (i, at) in ats.iter().enumerate() {
+                            let ok = revoke(&app, &provider, &profile, at, Hint::Access).await;
+                            if i == ats.len() - 1 {
+                                reply.revoked = ok;
+                            }
+                        }
                     }
                     None if !tokens.is_empty() => {
                         tracing::info!(provider = %provider.id,

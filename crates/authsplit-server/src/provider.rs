@@ -61,6 +61,10 @@ pub(crate) struct Provider {
     pub permits: Arc<Semaphore>,
     /// Config `require_iss`, applied after discovery too.
     require_iss: Option<bool>,
+    /// Generic providers: the token response is read by the RFC 6749 parser with the
+    /// configured `token_response` tolerances (the error mapping the existing tests pin);
+    /// presets use their profile's rules.
+    generic_token_options: Option<authsplit_core::token::TokenResponseOptions>,
     /// The resolved profile (before discovery for OIDC-by-issuer providers).
     base: Arc<ProviderProfile>,
     discovery: Mutex<Cached<ProviderProfile>>,
@@ -464,6 +468,8 @@ impl Provider {
             }
             algs.push(alg);
         }
+        let generic_token_options =
+            (!matches!(built.kind, Kind::Preset(_))).then(|| cfg.token_response.to_core());
         let base = Arc::new(built.profile);
         let discovery = if base.oidc.discovery {
             Cached::Empty
@@ -481,6 +487,7 @@ impl Provider {
             algs,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             require_iss: cfg.require_iss,
+            generic_token_options,
             base,
             discovery: Mutex::new(discovery),
             jwks: Mutex::new(Cached::Empty),
@@ -662,13 +669,22 @@ impl Provider {
             .execute(out, kind, spec)
             .await
             .map_err(|e| crate::outbound::scrub(e, secrets))?;
-        core_provider::parse_token_response(
-            profile,
-            f.status,
-            f.content_type.as_deref(),
-            &f.body,
-            now,
-        )
+        match &self.generic_token_options {
+            Some(o) => authsplit_core::token::parse_token_response(
+                f.status,
+                f.content_type.as_deref(),
+                &f.body,
+                o,
+                now,
+            ),
+            None => core_provider::parse_token_response(
+                profile,
+                f.status,
+                f.content_type.as_deref(),
+                &f.body,
+                now,
+            ),
+        }
         .map_err(|e| {
             ApiError::from(crate::outbound::scrub(e, secrets)).with_retry_after(f.retry_after)
         })

@@ -464,6 +464,10 @@ async fn dev_origin_accepts_only_loopback() {
 
 // ---------- exchanges ----------
 
+fn b64_basic(id: &str, secret: &str) -> String {
+    authsplit_server::basic_auth_value(id, secret)
+}
+
 fn preset_toml(id: &str, stub: &PStub, extra: &str) -> String {
     format!(
         "[providers.{id}]\nclient_id = \"{id}-app\"\nclient_secret = \"{SECRET}\"\ndev_origin = \"{}\"\n{extra}",
@@ -474,8 +478,8 @@ fn preset_toml(id: &str, stub: &PStub, extra: &str) -> String {
 // PROVIDERS.md § GitHub: POST form with client_secret_post and `Accept: application/json`, a
 // form-encoded answer is read too; errors come as `error` in a 200 body
 // (`bad_verification_code` → invalid_grant, never retried); userinfo with Bearer + User-Agent;
-// the user id is the numeric `id`; revocation takes only access tokens (none kept on the
-// backend), so logout answers `revoked: false`.
+// the user id is the numeric `id`; revocation takes only access tokens, so the session keeps
+// the access token (encrypted) and logout revokes it.
 #[tokio::test]
 async fn github_exchange() {
     let stub = PStub::start().await;
@@ -523,14 +527,28 @@ async fn github_exchange() {
         "{:?}",
         u.header("user-agent")
     );
-    // Logout: GitHub revokes only access tokens; nothing is sent.
+    // The session cookie never shows the token in clear (it is encrypted).
+    assert!(!jar.header().contains("gho_ACCESS123"));
+    // Logout: GitHub revokes only access tokens — the session kept this one (encrypted) for it:
+    // `DELETE /applications/{client_id}/token`, Basic auth, JSON `{"access_token": …}`.
+    stub.on(
+        "/api.github.com/applications/github-app/token",
+        204,
+        "text/plain",
+        "",
+    );
     let l = send(&app, post("/auth/logout", &json!({}), Some(&jar.header()))).await;
     assert_eq!(l.status, StatusCode::OK, "{}", l.text);
-    assert_eq!(l.json["revoked"], false);
-    assert!(
-        stub.calls_to("/api.github.com/applications/github-app/token")
-            .is_empty()
+    assert_eq!(l.json["revoked"], true, "{}", l.text);
+    let rv = stub.calls_to("/api.github.com/applications/github-app/token");
+    assert_eq!(rv.len(), 1);
+    assert_eq!(rv[0].method, "DELETE");
+    assert_eq!(
+        rv[0].header("authorization"),
+        Some(b64_basic("github-app", SECRET).as_str())
     );
+    let body: Value = serde_json::from_str(&rv[0].body).unwrap();
+    assert_eq!(body, json!({"access_token": "gho_ACCESS123"}));
 
     // Bad code: `error` in a 200 body → invalid_grant, one request only.
     stub.on(
