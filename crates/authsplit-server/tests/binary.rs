@@ -273,3 +273,53 @@ fn help_lists_every_option() {
         assert!(out.contains(opt), "{opt} in --help");
     }
 }
+
+// Issue 5: presets through the binary. `--check` refuses an unknown preset (listing the valid
+// names, no secret), accepts `[providers.github]` with only id + secret (the secret from the
+// environment, the redirect URI from `[server]`), and logs the DEV/TEST-only `dev_origin`.
+#[test]
+fn check_validates_presets() {
+    let dir = tmpdir("presets");
+    let key = b64(&"k".repeat(64));
+    let secret = (
+        "AUTHSPLIT__PROVIDERS__GITHUB__CLIENT_SECRET",
+        "env-secret-XYZ".to_owned(),
+    );
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "[server]\ncookie_key = \"{key}\"\nredirect_uri = \"https://app.example/callback\"\n\
+             [providers.github]\npreset = \"githubb\"\nclient_id = \"gh\"\n"
+        ),
+    );
+    let (ok, out, err) = run_to_exit(
+        &["--config", cfg.to_str().unwrap(), "--check"],
+        std::slice::from_ref(&secret),
+    );
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("unknown provider preset `githubb`") && err.contains("wechat_mp, "),
+        "{err}"
+    );
+    assert!(!err.contains("env-secret-XYZ"), "{err}");
+
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "[server]\ncookie_key = \"{key}\"\nredirect_uri = \"https://app.example/callback\"\n\
+             [providers.github]\nclient_id = \"gh\"\ndev_origin = \"http://127.0.0.1:9\"\n"
+        ),
+    );
+    let (ok, _out, err) = run_to_exit(
+        &["--config", cfg.to_str().unwrap(), "--check"],
+        std::slice::from_ref(&secret),
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("preset=github"), "{err}");
+    assert!(
+        err.contains("DEV/TEST ONLY: providers.github.dev_origin"),
+        "{err}"
+    );
+    assert!(!err.contains("env-secret-XYZ"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -873,3 +873,50 @@ async fn non_oidc_preset_with_openid_scope_needs_no_id_token() {
     let u = &stub.calls_to("/api.dingtalk.com/v1.0/contact/users/me")[0];
     assert_eq!(u.header("x-acs-dingtalk-access-token"), Some("dt-AT"));
 }
+
+// GitHub apps with expiring user tokens refresh (RFC 6749 §6); the access token the session
+// keeps for revocation follows the refresh, so logout revokes the current one.
+#[tokio::test]
+async fn github_logout_revokes_the_refreshed_access_token() {
+    let stub = PStub::start().await;
+    let app = build_app(&preset_toml("github", &stub, ""));
+    stub.on(
+        "/github.com/login/oauth/access_token",
+        200,
+        "application/json",
+        r#"{"access_token":"ghu_FIRST","expires_in":28800,"refresh_token":"ghr_ONE","refresh_token_expires_in":15811200,"token_type":"bearer","scope":""}"#,
+    );
+    stub.on(
+        "/api.github.com/user",
+        200,
+        "application/json",
+        r#"{"id": 1, "login": "a"}"#,
+    );
+    stub.on(
+        "/api.github.com/applications/github-app/token",
+        204,
+        "text/plain",
+        "",
+    );
+    let (_, r, mut jar) = sign_in(&app, "github", STATE).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    stub.on(
+        "/github.com/login/oauth/access_token",
+        200,
+        "application/json",
+        r#"{"access_token":"ghu_SECOND","expires_in":28800,"refresh_token":"ghr_TWO","token_type":"bearer","scope":""}"#,
+    );
+    let f = send(&app, post("/auth/refresh", &json!({}), Some(&jar.header()))).await;
+    assert_eq!(f.status, StatusCode::OK, "{}", f.text);
+    assert_eq!(f.json["access_token"], "ghu_SECOND");
+    let rc = stub.calls_to("/github.com/login/oauth/access_token");
+    assert_eq!(rc[1].form("grant_type").as_deref(), Some("refresh_token"));
+    assert_eq!(rc[1].form("refresh_token").as_deref(), Some("ghr_ONE"));
+    jar.apply(&f);
+    let l = send(&app, post("/auth/logout", &json!({}), Some(&jar.header()))).await;
+    assert_eq!(l.json["revoked"], true, "{}", l.text);
+    let rv = stub.calls_to("/api.github.com/applications/github-app/token");
+    assert_eq!(rv.len(), 1);
+    let body: Value = serde_json::from_str(&rv[0].body).unwrap();
+    assert_eq!(body["access_token"], "ghu_SECOND");
+}
