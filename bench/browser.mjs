@@ -3,11 +3,14 @@
 //      `POST /auth/transactions` to a stub on the static server + location.assign. The
 //      navigation is observed with the Navigation API's `navigate` event and cancelled there
 //      (preventDefault), so the page stays and the next run starts at once. Median of N.
-//  (b) operations/s, sequential, for a fixed time after a warm-up: oauth4webapi
-//      generateRandomCodeVerifier + await calculatePKCECodeChallenge, against authsplit — whose
-//      package exports no PKCE function — measured as a whole login() with the registration
-//      answered in memory (window.fetch replaced by a function returning a Response) and the
-//      navigation cancelled: PKCE + state + nonce + storage + URL building + navigation call.
+//  (b) operations/s, sequential, for a fixed time after a warm-up, in the same page and the
+//      same loop harness: oauth4webapi generateRandomCodeVerifier + await
+//      calculatePKCECodeChallenge (WebCrypto) against authsplit's generateRandomCodeVerifier +
+//      calculatePKCECodeChallenge (wasm, synchronous; awaited like the peer's, so both pay the
+//      loop's microtask), run alternately twice each (the figures are the better of the two
+//      runs of each); and a whole login() with the registration answered in memory
+//      (window.fetch replaced by a function returning a Response) and the navigation cancelled:
+//      PKCE + state + nonce + storage + URL building + navigation call.
 //  (c) cold init: a fresh browser context (empty HTTP cache) per run; time of `await init()`
 //      (fetch + compile + instantiate of the .wasm) and of import() + init(). Median of N.
 //
@@ -104,7 +107,9 @@ try {
 
   const ops = await page.evaluate(async (ms) => {
     const o = await import('/vendor/oauth4webapi.js');
-    const { AuthClient } = await import('/web/index.js');
+    const a = await import('/web/index.js');
+    const { AuthClient } = a;
+    await a.init();
     const loop = async (fn) => {
       const warm = performance.now() + Math.min(500, ms / 4);
       while (performance.now() < warm) await fn();
@@ -119,10 +124,30 @@ try {
       return { n, ms: t - t0, opsPerSec: (n * 1000) / (t - t0) };
     };
     let check = '';
-    const o4wPkce = await loop(async () => {
+    let checkA = '';
+    const o4wOnce = async () => {
       const v = o.generateRandomCodeVerifier();
       check = await o.calculatePKCECodeChallenge(v);
-    });
+    };
+    const authsplitOnce = async () => {
+      const v = a.generateRandomCodeVerifier();
+      checkA = a.calculatePKCECodeChallenge(v);
+    };
+    // Alternate (peer, authsplit, peer, authsplit) so drift in machine load hits both alike.
+    const best = (x, y) => (x.opsPerSec >= y.opsPerSec ? x : y);
+    const o4wRuns = [];
+    const authsplitRuns = [];
+    for (let i = 0; i < 2; i++) {
+      o4wRuns.push(await loop(o4wOnce));
+      authsplitRuns.push(await loop(authsplitOnce));
+    }
+    const o4wPkce = best(...o4wRuns);
+    const authsplitPkce = best(...authsplitRuns);
+    // Same verifier → same challenge (RFC 7636 Appendix B vector) in both libraries.
+    const vB = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+    const sameChallenge =
+      a.calculatePKCECodeChallenge(vB) === (await o.calculatePKCECodeChallenge(vB)) &&
+      a.calculatePKCECodeChallenge(vB) === 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
     const o4wPkceState = await loop(async () => {
       const v = o.generateRandomCodeVerifier();
       check = await o.calculatePKCECodeChallenge(v);
@@ -181,9 +206,13 @@ try {
     const navOnly = await loop(async () => {
       location.assign(target);
     });
-    return { o4wPkce, o4wPkceState, o4wLogin, authsplitLogin, navOnly, fetches, navs: navs - navsBefore, checkLen: check.length };
+    return {
+      o4wPkce, authsplitPkce, o4wRuns, authsplitRuns, sameChallenge, o4wPkceState, o4wLogin, authsplitLogin, navOnly, fetches,
+      navs: navs - navsBefore, checkLen: check.length, checkALen: checkA.length,
+    };
   }, OPS_MS);
   if (ops.checkLen !== 43) throw new Error('oauth4webapi challenge has an unexpected length');
+  if (ops.checkALen !== 43 || !ops.sameChallenge) throw new Error('authsplit challenge differs from oauth4webapi\'s / RFC 7636 Appendix B');
   if (ops.navs < ops.authsplitLogin.n) throw new Error(`authsplit login loop: ${ops.navs} navigations for ${ops.authsplitLogin.n}+ runs`);
   result.ops = ops;
 
@@ -268,7 +297,8 @@ try {
   if (outPath) writeFileSync(outPath, JSON.stringify(result, null, 2));
   const f = (x) => x.toFixed(3);
   console.log(`login() → navigation: median ${f(result.login.medianMs)} ms (p90 ${f(result.login.p90Ms)}, n=${result.login.n}, crossOriginIsolated=${isolated})`);
-  console.log(`oauth4webapi verifier+challenge: ${ops.o4wPkce.opsPerSec.toFixed(0)} ops/s; +state+nonce: ${ops.o4wPkceState.opsPerSec.toFixed(0)} ops/s`);
+  console.log(`verifier+S256 challenge: authsplit ${ops.authsplitPkce.opsPerSec.toFixed(0)} ops/s, oauth4webapi ${ops.o4wPkce.opsPerSec.toFixed(0)} ops/s (authsplit ÷ oauth4webapi ${(ops.authsplitPkce.opsPerSec / ops.o4wPkce.opsPerSec).toFixed(2)}×); runs: authsplit ${ops.authsplitRuns.map((r) => r.opsPerSec.toFixed(0)).join(', ')}, oauth4webapi ${ops.o4wRuns.map((r) => r.opsPerSec.toFixed(0)).join(', ')}`);
+  console.log(`oauth4webapi verifier+challenge+state+nonce: ${ops.o4wPkceState.opsPerSec.toFixed(0)} ops/s`);
   console.log(`authsplit login() in memory: ${ops.authsplitLogin.opsPerSec.toFixed(0)} ops/s; oauth4webapi sign-in start: ${ops.o4wLogin.opsPerSec.toFixed(0)} ops/s; location.assign alone (cancelled): ${ops.navOnly.opsPerSec.toFixed(0)} ops/s`);
   console.log(`login() profile, µs per login: ${JSON.stringify(Object.fromEntries(Object.entries(result.loginProfile.perLoginUs).map(([k, v]) => [k, Math.round(v)])))}`);
   console.log(`cold init(): median ${f(result.init.initMedianMs)} ms; import()+init(): ${f(result.init.importPlusInitMedianMs)} ms (n=${result.init.n})`);

@@ -28,7 +28,8 @@ if [ -z "$have" ] || [ "$have" != "$want" ]; then
 fi
 
 echo "[build-web] cargo build (wasm-release)"
-cargo build -p authsplit-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
+# `lean`: no std in the module, an own trapping panic handler (crates/authsplit-wasm/Cargo.toml).
+cargo build -p authsplit-wasm --target wasm32-unknown-unknown --profile wasm-release --features lean --locked
 
 # wasm-bindgen + wasm-opt only when the cargo output changed.
 stamp="$PKG/.build-stamp"
@@ -58,7 +59,7 @@ echo "[build-web] example SPA → $DIST"
 rm -rf "$DIST.tmp"
 mkdir -p "$DIST.tmp/authsplit/pkg"
 cp web/example/index.html web/example/app.js web/example/style.css "$DIST.tmp/"
-cp web/index.js "$DIST.tmp/authsplit/"
+cp web/index.js web/client.js "$DIST.tmp/authsplit/"
 cp -r "$PKG/authsplit_wasm.js" "$PKG/authsplit_wasm_bg.wasm" "$PKG/snippets" "$DIST.tmp/authsplit/pkg/"
 rm -rf "$DIST"
 mv "$DIST.tmp" "$DIST"

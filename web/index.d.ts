@@ -10,12 +10,15 @@
  * const { user, returnTo } = await client.handleCallback(); // on the redirect URI page
  * const res = await client.fetch('/api/hello');            // Authorization: Bearer …
  * ```
+ * The `state` and OIDC `nonce` that `login()` makes are 64 hex characters (256 bits from the
+ * CSPRNG, RFC 6749 §10.12): alphanumeric, so providers that accept only `[A-Za-z0-9]`
+ * (WeChat, WeCom) take them.
  * @packageDocumentation
  */
 
-// The public types are declared here (not imported from ./pkg): the wasm-bindgen declarations
-// use `Symbol.dispose`, which would force consumers onto `lib: esnext` (see
-// tests/e2e/vite-package.test.mjs, which type-checks a consumer with `lib: es2022`).
+// The public types are declared here (not imported from ./pkg or ./client.js): index.js
+// re-exports the client of ./client.js (plain JS) around the wasm protocol core in ./pkg
+// (tests/e2e/vite-package.test.mjs type-checks a consumer with `lib: es2022`).
 
 /** What {@link init} accepts: where to get the WebAssembly module. */
 export type InitInput =
@@ -104,6 +107,28 @@ export function init(input?: InitInput | Promise<InitInput>): Promise<void>;
 
 /** Whether {@link init} has completed. */
 export function isInitialized(): boolean;
+
+/**
+ * A new PKCE code verifier (RFC 7636 §4.1): 32 bytes from the browser's CSPRNG
+ * (`crypto.getRandomValues`), base64url-encoded without padding — 43 characters of
+ * `[A-Za-z0-9-_]`, 256 bits of entropy (RFC 7636 §7.1). Synchronous; computed in WebAssembly.
+ *
+ * `login()` makes its own verifier; this export is for apps that run PKCE themselves and for
+ * benchmarks (it mirrors oauth4webapi's `generateRandomCodeVerifier`).
+ * @throws {AuthsplitError} `configuration` before {@link init} has completed;
+ *   `random_unavailable` when the platform CSPRNG fails.
+ */
+export function generateRandomCodeVerifier(): string;
+
+/**
+ * The S256 code challenge of `verifier` (RFC 7636 §4.2):
+ * `BASE64URL-ENCODE(SHA256(ASCII(code_verifier)))`, 43 characters. Synchronous; SHA-256 runs
+ * in WebAssembly (RustCrypto `sha2`). Only S256 — never `plain` (RFC 7636 §7.2).
+ * @param verifier a code verifier: 43–128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
+ * @throws {AuthsplitError} `invalid_verifier` for anything else (the value is never echoed);
+ *   `configuration` before {@link init} has completed.
+ */
+export function calculatePKCECodeChallenge(verifier: string): string;
 
 /** The stable error codes (authsplit-core `ErrorCode`); new codes may be added. */
 export type AuthsplitErrorCode =
@@ -230,6 +255,6 @@ export class AuthClient {
    */
   logout(): Promise<LogoutResult>;
 
-  /** Releases the WebAssembly memory of this client. */
+  /** Kept for compatibility; a no-op (the client holds no WebAssembly memory). */
   free(): void;
 }

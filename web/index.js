@@ -1,11 +1,27 @@
 // authsplit — the browser half of authsplit (OAuth 2.0 authorization code + PKCE, with the
-// client secret on your backend). Hand-written loader around the wasm-bindgen output in ./pkg:
-// no top-level await, no work at import time; call `await init()` once, then use AuthClient.
+// client secret on your backend). Hand-written loader: no top-level await, no work at import
+// time; call `await init()` once, then use AuthClient. The client (./client.js) is plain JS
+// around the protocol core in WebAssembly (./pkg, built from crates/authsplit-wasm).
 
-import initWasm, { AuthClient as WasmAuthClient } from './pkg/authsplit_wasm.js';
+import initWasm, {
+  generateRandomCodeVerifier as v,
+  calculatePKCECodeChallenge as c,
+  randomState as r,
+  storageKey as k,
+  isSafeReturnTo as s,
+  verifyCallback as cb,
+  callbackIss as i,
+} from './pkg/authsplit_wasm.js';
+import { setCore, hasCore } from './client.js';
+
+export {
+  AuthClient,
+  AuthsplitError,
+  generateRandomCodeVerifier,
+  calculatePKCECodeChallenge,
+} from './client.js';
 
 let ready = null;
-let loaded = false;
 
 /**
  * Loads and instantiates the WebAssembly module. Memoized: every call returns the same
@@ -14,104 +30,24 @@ let loaded = false;
  * next to this module is fetched.
  */
 export function init(input) {
-  if (!ready) {
-    ready = initWasm(input === undefined ? undefined : { module_or_path: input }).then(
-      () => {
-        loaded = true;
-      },
-      (e) => {
-        ready = null;
-        throw e;
-      },
-    );
-  }
-  return ready;
+  return (ready ||= initWasm(input === undefined ? undefined : { module_or_path: input }).then(
+    () =>
+      setCore({
+        generateRandomCodeVerifier: v,
+        calculatePKCECodeChallenge: c,
+        randomState: r,
+        storageKey: k,
+        isSafeReturnTo: s,
+        verifyCallback: cb,
+        callbackIss: i,
+      }),
+    (e) => {
+      ready = null;
+      throw e;
+    },
+  ));
 }
 
 /** Whether `init()` has completed. */
-export function isInitialized() {
-  return loaded;
-}
+export const isInitialized = hasCore;
 
-/**
- * Every failure of authsplit: `code` is a stable machine-readable string (`state_mismatch`,
- * `access_denied`, `transaction_expired`, `invalid_grant`, `backend_unreachable`, …); `error`
- * and `errorDescription` carry what the provider said (RFC 6749 §4.1.2.1, §5.2), as plain
- * text — never render them as HTML.
- */
-export class AuthsplitError extends Error {
-  constructor(code, message, details = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = 'AuthsplitError';
-    this.code = code;
-    if (details.error !== undefined) this.error = details.error;
-    if (details.errorDescription !== undefined) this.errorDescription = details.errorDescription;
-  }
-}
-
-function wrap(e) {
-  if (e instanceof AuthsplitError || !e || e.name !== 'AuthsplitError') return e;
-  return new AuthsplitError(e.code, e.message, {
-    error: e.error,
-    errorDescription: e.errorDescription,
-  });
-}
-
-const rethrow = (e) => {
-  throw wrap(e);
-};
-
-/**
- * The authsplit browser client (see the TSDoc in index.d.ts): `login`, `handleCallback`,
- * `getAccessToken`, `fetch`, `isAuthenticated`, `user`, `logout`.
- */
-export class AuthClient {
-  #c;
-
-  constructor(options) {
-    if (!loaded) {
-      throw new AuthsplitError(
-        'configuration',
-        'authsplit: call `await init()` before `new AuthClient(…)`',
-      );
-    }
-    try {
-      this.#c = new WasmAuthClient(options);
-    } catch (e) {
-      rethrow(e);
-    }
-  }
-
-  login(options) {
-    return this.#c.login(options).catch(rethrow);
-  }
-
-  handleCallback(url) {
-    return this.#c.handleCallback(url).catch(rethrow);
-  }
-
-  getAccessToken() {
-    return this.#c.getAccessToken().catch(rethrow);
-  }
-
-  fetch(input, init) {
-    return this.#c.fetch(input, init).catch(rethrow);
-  }
-
-  isAuthenticated() {
-    return this.#c.isAuthenticated();
-  }
-
-  user() {
-    return this.#c.user();
-  }
-
-  logout() {
-    return this.#c.logout().catch(rethrow);
-  }
-
-  /** Releases the WebAssembly memory of this client. */
-  free() {
-    this.#c.free();
-  }
-}

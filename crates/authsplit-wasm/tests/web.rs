@@ -1,20 +1,30 @@
-//! Browser tests of the wasm half, run in headless Chromium by wasm-bindgen-test-runner
+//! Browser tests of the browser half, run in headless Chromium by wasm-bindgen-test-runner
 //! (`cargo test -p authsplit-wasm --target wasm32-unknown-unknown`).
 //!
-//! Storage (REFERENCE §2.10), crypto in the browser's CSPRNG (RFC 7636 §4.1–§4.2, RFC 6749
-//! §10.12), URL building from the backend's template (RFC 6749 §4.1.1, RFC 7636 §4.3) and
-//! callback handling (RFC 6749 §4.1.2, §4.1.2.1, §10.12; RFC 9207 §2.4; RFC 9700 §2.1.2).
+//! Two halves are tested together: this crate's Rust protocol core (crypto in the browser's
+//! CSPRNG — RFC 7636 §4.1–§4.2, RFC 6749 §10.12; callback checks — RFC 6749 §4.1.2, §4.1.2.1,
+//! §10.12, RFC 9207 §2.4, RFC 9700 §2.1.2; the returnTo guard — REFERENCE §2.9), checked
+//! against authsplit-core (the backend's implementation of the same rules), and the package's
+//! JS client `web/client.js` — the very file the npm package ships, loaded into this page and
+//! wired to this crate's functions exactly as `web/index.js` wires it to the built module:
+//! storage (REFERENCE §2.10), URL building (RFC 6749 §4.1.1, RFC 7636 §4.3, compared byte for
+//! byte with authsplit-core's builder), callback handling and the `AuthClient` API.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use std::cell::RefCell;
+
+use authsplit_core::authorize::{AuthorizeQuirks, AuthorizeTemplate};
+use authsplit_core::callback::{
+    CallbackExpectations, ParseOptions, parse_callback, validate_callback,
+};
 use authsplit_core::pkce::{PkceCodeChallenge, PkceCodeVerifier};
 use authsplit_core::random::{Nonce, State};
-use authsplit_wasm::AuthClient;
-use authsplit_wasm::error::ClientError;
-use authsplit_wasm::flow::{prepare_callback, strip_callback_params, template_from_js};
-use authsplit_wasm::store::{self, PendingTransaction, TTL_MS};
-use js_sys::{JSON, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use authsplit_wasm::callback::{self, Expected, Stored};
+use authsplit_wasm::pkce;
+use js_sys::{Array, Function, JSON, Object, Promise, Reflect};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Storage;
@@ -24,9 +34,120 @@ wasm_bindgen_test_configure!(run_in_browser);
 const ISSUER: &str = "http://127.0.0.1:4000";
 const CB: &str = "http://127.0.0.1:8080/callback";
 
+// ---------------------------------------------------------------- the JS client, loaded
+
+/// The package's JS client, byte for byte.
+const CLIENT_JS: &str = include_str!("../../../web/client.js");
+
+#[wasm_bindgen(inline_js = "export function importSource(src) {
+  return import(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = importSource)]
+    fn import_source(src: &str) -> Promise;
+}
+
+thread_local! {
+    static CLIENT: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+}
+
+fn set(o: &Object, k: &str, v: &JsValue) {
+    Reflect::set(o, &k.into(), v).unwrap();
+}
+
+/// The wasm exports as JS functions (closures over the same Rust functions), the `core`
+/// object `web/index.js` hands to `setCore`.
+fn core_object() -> Object {
+    let o = Object::new();
+    let f0 = |k: &str, c: Closure<dyn Fn() -> String>| {
+        set(&o, k, c.as_ref());
+        c.forget();
+    };
+    f0(
+        "generateRandomCodeVerifier",
+        Closure::new(authsplit_wasm::generate_random_code_verifier),
+    );
+    f0("randomState", Closure::new(authsplit_wasm::random_state));
+    let f1 = |k: &str, c: Closure<dyn Fn(String) -> String>| {
+        set(&o, k, c.as_ref());
+        c.forget();
+    };
+    f1(
+        "calculatePKCECodeChallenge",
+        Closure::new(|v: String| authsplit_wasm::calculate_pkce_code_challenge(&v)),
+    );
+    f1(
+        "storageKey",
+        Closure::new(|s: String| authsplit_wasm::storage_key(&s)),
+    );
+    let c: Closure<dyn Fn(String) -> bool> =
+        Closure::new(|s: String| authsplit_wasm::is_safe_return_to(&s));
+    set(&o, "isSafeReturnTo", c.as_ref());
+    c.forget();
+    let c: Closure<dyn Fn(String) -> Option<String>> =
+        Closure::new(|u: String| authsplit_wasm::callback_iss(&u));
+    set(&o, "callbackIss", c.as_ref());
+    c.forget();
+    type Verify = dyn Fn(String, u32, String, Option<String>, bool, String) -> String;
+    let c: Closure<Verify> = Closure::new(
+        |url: String, stored, state: String, issuer, require_iss, code_param: String| {
+            authsplit_wasm::verify_callback(&url, stored, &state, issuer, require_iss, &code_param)
+        },
+    );
+    set(&o, "verifyCallback", c.as_ref());
+    c.forget();
+    o
+}
+
+/// `web/client.js` as a module, wired to this crate (once per test binary).
+async fn client_js() -> JsValue {
+    if let Some(m) = CLIENT.with(|c| c.borrow().clone()) {
+        return m;
+    }
+    let m = JsFuture::from(import_source(CLIENT_JS)).await.unwrap();
+    js_fn(&m, "setCore")
+        .call1(&JsValue::NULL, &core_object())
+        .unwrap();
+    CLIENT.with(|c| *c.borrow_mut() = Some(m.clone()));
+    m
+}
+
+fn js_fn(m: &JsValue, name: &str) -> Function {
+    Reflect::get(m, &name.into()).unwrap().dyn_into().unwrap()
+}
+
+/// `m[name](...args)`.
+fn call(m: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    js_fn(m, name).apply(&JsValue::NULL, &args.iter().collect::<Array>())
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &k.into()).unwrap()
+}
+
+fn get_str(o: &JsValue, k: &str) -> Option<String> {
+    get(o, k).as_string()
+}
+
+/// The `code` of a thrown `AuthsplitError` (checking that it is one), or `"ok"`.
+fn code_of(r: Result<JsValue, JsValue>) -> String {
+    match r {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => {
+            assert!(e.is_instance_of::<js_sys::Error>(), "an Error is thrown");
+            assert_eq!(get_str(&e, "name").as_deref(), Some("AuthsplitError"));
+            get_str(&e, "code").unwrap()
+        }
+    }
+}
+
 /// A clean `sessionStorage` for each test (tests in one binary share the page).
 fn storage() -> Storage {
-    let s = store::session_storage().unwrap();
+    let s = web_sys::window()
+        .unwrap()
+        .session_storage()
+        .unwrap()
+        .unwrap();
     s.clear().unwrap();
     s
 }
@@ -35,34 +156,47 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
-fn tx(state: &str, created_at: f64) -> PendingTransaction {
-    PendingTransaction {
-        verifier: PkceCodeVerifier::generate().unwrap().secret().to_owned(),
-        state: state.to_owned(),
-        nonce: Some("n-0S6_WzA2Mj".to_owned()),
-        provider: "local".to_owned(),
-        return_to: "/account".to_owned(),
-        created_at,
-        issuer: Some(ISSUER.to_owned()),
-        require_iss: true,
-        code_param: "code".to_owned(),
-    }
+fn tx(state: &str, created_at: f64) -> JsValue {
+    let o = Object::new();
+    set(&o, "verifier", &pkce::generate_verifier().unwrap().into());
+    set(&o, "state", &state.into());
+    set(&o, "nonce", &"n-0S6_WzA2Mj".into());
+    set(&o, "provider", &"local".into());
+    set(&o, "returnTo", &"/account".into());
+    set(&o, "createdAt", &created_at.into());
+    set(&o, "issuer", &ISSUER.into());
+    set(&o, "requireIss", &true.into());
+    set(&o, "codeParam", &"code".into());
+    o.into()
 }
 
 fn new_state() -> String {
-    State::generate().unwrap().secret().to_owned()
+    pkce::random_token().unwrap()
 }
 
 fn enc(s: &str) -> String {
     String::from(js_sys::encode_uri_component(s))
 }
 
-fn err_code(r: Result<impl Sized, ClientError>) -> String {
-    match r {
-        Ok(_) => "ok".to_owned(),
-        Err(e) => e.code.into_owned(),
-    }
+fn pending_count(m: &JsValue, s: &Storage) -> f64 {
+    call(m, "pendingTx", &[s.into()]).unwrap().as_f64().unwrap()
 }
+
+fn save(m: &JsValue, s: &Storage, t: &JsValue) {
+    call(m, "saveTx", &[s.into(), t.clone()]).unwrap();
+}
+
+/// `takeTx` → `(status, tx)`.
+fn take(m: &JsValue, s: &Storage, state: &str, at: f64) -> (u32, JsValue) {
+    let r = Array::from(&call(m, "takeTx", &[s.into(), state.into(), at.into()]).unwrap());
+    (r.get(0).as_f64().unwrap() as u32, r.get(1))
+}
+
+const MISSING: u32 = 0;
+const UNREADABLE: u32 = 2;
+const EXPIRED: u32 = 3;
+const FOUND: u32 = 4;
+const TTL_MS: f64 = 600_000.0;
 
 // ---------------------------------------------------------------- storage (REFERENCE §2.10)
 
@@ -70,91 +204,107 @@ fn err_code(r: Result<impl Sized, ClientError>) -> String {
 fn storage_key_is_a_sha256_prefix_of_state() {
     // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad (FIPS 180-2).
     assert_eq!(
-        store::storage_key("abc"),
+        pkce::storage_key("abc"),
         "authsplit.tx.ba7816bf8f01cfea414140de5dae2223"
     );
     let (a, b) = (new_state(), new_state());
-    assert_ne!(store::storage_key(&a), store::storage_key(&b));
+    assert_ne!(pkce::storage_key(&a), pkce::storage_key(&b));
     assert!(
-        !store::storage_key(&a).contains(&a),
+        !pkce::storage_key(&a).contains(&a),
         "the key must not reveal state"
+    );
+    // The same digest as the backend's (core) SHA-256.
+    assert_eq!(
+        pkce::sha256(a.as_bytes()),
+        authsplit_core::pkce::sha256(a.as_bytes())
     );
 }
 
 #[wasm_bindgen_test]
-fn save_then_take_is_single_use() {
+async fn save_then_take_is_single_use() {
+    let m = client_js().await;
     let s = storage();
     let state = new_state();
     let t = tx(&state, now());
-    store::save(&s, &t).unwrap();
-    assert_eq!(store::pending_count(&s).unwrap(), 1);
-    let raw = s.get_item(&store::storage_key(&state)).unwrap().unwrap();
+    save(&m, &s, &t);
+    assert_eq!(pending_count(&m, &s), 1.0);
+    let raw = s.get_item(&pkce::storage_key(&state)).unwrap().unwrap();
     assert!(raw.contains("\"createdAt\""));
-    let got = store::take(&s, &state, now()).unwrap().unwrap();
-    assert!(got == t, "round trip keeps every field");
-    assert!(
-        store::take(&s, &state, now()).unwrap().is_none(),
+    let (status, got) = take(&m, &s, &state, now());
+    assert_eq!(status, FOUND);
+    assert_eq!(
+        JSON::stringify(&got).unwrap(),
+        JSON::stringify(&t).unwrap(),
+        "round trip keeps every field"
+    );
+    assert_eq!(
+        take(&m, &s, &state, now()).0,
+        MISSING,
         "second take finds nothing"
     );
-    assert_eq!(store::pending_count(&s).unwrap(), 0);
+    assert_eq!(pending_count(&m, &s), 0.0);
 }
 
 #[wasm_bindgen_test]
-fn take_after_ttl_is_transaction_expired_and_removed() {
+async fn take_after_ttl_is_expired_and_removed() {
+    let m = client_js().await;
     let s = storage();
     let state = new_state();
     let t0 = now();
-    store::save(&s, &tx(&state, t0 - TTL_MS - 1.0)).unwrap();
-    assert_eq!(err_code(store::take(&s, &state, t0)), "transaction_expired");
-    assert_eq!(
-        store::pending_count(&s).unwrap(),
-        0,
-        "removed on expiry too"
-    );
+    save(&m, &s, &tx(&state, t0 - TTL_MS - 1.0));
+    assert_eq!(take(&m, &s, &state, t0).0, EXPIRED);
+    assert_eq!(pending_count(&m, &s), 0.0, "removed on expiry too");
 }
 
 #[wasm_bindgen_test]
-fn take_just_inside_ttl_succeeds() {
+async fn take_just_inside_ttl_succeeds() {
+    let m = client_js().await;
     let s = storage();
     let state = new_state();
     let t0 = now();
-    store::save(&s, &tx(&state, t0 - TTL_MS + 1000.0)).unwrap();
-    assert!(store::take(&s, &state, t0).unwrap().is_some());
+    save(&m, &s, &tx(&state, t0 - TTL_MS + 1000.0));
+    assert_eq!(take(&m, &s, &state, t0).0, FOUND);
 }
 
 #[wasm_bindgen_test]
-fn transaction_dated_in_the_future_is_refused() {
+async fn transaction_dated_in_the_future_is_refused() {
+    let m = client_js().await;
     let s = storage();
     let state = new_state();
     let t0 = now();
-    store::save(&s, &tx(&state, t0 + 5.0 * 60_000.0)).unwrap();
-    assert_eq!(err_code(store::take(&s, &state, t0)), "transaction_expired");
+    save(&m, &s, &tx(&state, t0 + 5.0 * 60_000.0));
+    assert_eq!(take(&m, &s, &state, t0).0, EXPIRED);
 }
 
 #[wasm_bindgen_test]
-fn unreadable_transaction_is_missing_and_removed() {
+async fn unreadable_transaction_is_missing_and_removed() {
+    let m = client_js().await;
     let s = storage();
     let state = new_state();
-    let key = store::storage_key(&state);
+    let key = pkce::storage_key(&state);
     s.set_item(&key, "{not json").unwrap();
-    assert_eq!(
-        err_code(store::take(&s, &state, now())),
-        "transaction_missing"
-    );
+    assert_eq!(take(&m, &s, &state, now()).0, UNREADABLE);
+    assert!(s.get_item(&key).unwrap().is_none());
+    // Through the callback: `transaction_missing`.
+    s.set_item(&key, r#"{"state":1}"#).unwrap();
+    let url = cb(&["code=a&state=", &state].concat());
+    assert_eq!(code_of(prepare(&m, &url, &s)), "transaction_missing");
     assert!(s.get_item(&key).unwrap().is_none());
 }
 
 #[wasm_bindgen_test]
-fn purge_expired_keeps_fresh_transactions_and_foreign_keys() {
+async fn purge_expired_keeps_fresh_transactions_and_foreign_keys() {
+    let m = client_js().await;
     let s = storage();
     let t0 = now();
     let (fresh, old) = (new_state(), new_state());
-    store::save(&s, &tx(&fresh, t0)).unwrap();
-    store::save(&s, &tx(&old, t0 - TTL_MS - 10.0)).unwrap();
+    save(&m, &s, &tx(&fresh, t0));
+    save(&m, &s, &tx(&old, t0 - TTL_MS - 10.0));
     s.set_item("someone.else", "keep me").unwrap();
-    assert_eq!(store::purge_expired(&s, t0).unwrap(), 1);
-    assert!(s.get_item(&store::storage_key(&fresh)).unwrap().is_some());
-    assert!(s.get_item(&store::storage_key(&old)).unwrap().is_none());
+    let removed = call(&m, "purgeTx", &[(&s).into(), t0.into()]).unwrap();
+    assert_eq!(removed.as_f64(), Some(1.0));
+    assert!(s.get_item(&pkce::storage_key(&fresh)).unwrap().is_some());
+    assert!(s.get_item(&pkce::storage_key(&old)).unwrap().is_none());
     assert_eq!(
         s.get_item("someone.else").unwrap().as_deref(),
         Some("keep me")
@@ -168,35 +318,101 @@ fn verifier_from_browser_csprng_matches_rfc7636_grammar() {
     // RFC 7636 §4.1: 43–128 chars of [A-Za-z0-9-._~]; 32 random bytes → 43 chars (§7.1).
     let mut seen = Vec::new();
     for _ in 0..16 {
-        let v = PkceCodeVerifier::generate().unwrap();
-        let s = v.secret();
+        let s = pkce::generate_verifier().unwrap();
         assert_eq!(s.len(), 43);
         assert!(
             s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
         );
-        assert!(!seen.contains(&s.to_owned()), "verifiers must not repeat");
-        seen.push(s.to_owned());
+        assert!(
+            PkceCodeVerifier::parse(&s).is_ok(),
+            "the backend accepts it"
+        );
+        assert!(!seen.contains(&s), "verifiers must not repeat");
+        seen.push(s);
     }
 }
 
 #[wasm_bindgen_test]
-fn s256_challenge_matches_rfc7636_appendix_b() {
-    let v = PkceCodeVerifier::parse("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
+fn s256_challenge_matches_rfc7636_appendix_b_and_the_backend() {
     assert_eq!(
-        PkceCodeChallenge::from_verifier_s256(&v).as_str(),
+        pkce::challenge_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap(),
         "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     );
+    // RFC 7636 §4.6: the backend recomputes the challenge from the verifier; both must agree.
+    for v in [
+        pkce::generate_verifier().unwrap(),
+        "a".repeat(43),
+        "Z~._-".repeat(25) + "abc",
+    ] {
+        let core = PkceCodeChallenge::from_verifier_s256(&PkceCodeVerifier::parse(&v).unwrap());
+        assert_eq!(pkce::challenge_s256(&v).unwrap(), core.as_str(), "{v}");
+    }
 }
 
 #[wasm_bindgen_test]
-fn state_and_nonce_carry_at_least_128_bits() {
-    // RFC 6749 §10.12, OIDC Core §3.1.2.1: 32 bytes base64url = 43 chars.
-    let (a, b) = (State::generate().unwrap(), State::generate().unwrap());
-    assert!(a.secret().len() >= 22 && a.secret() != b.secret());
-    assert!(a.ct_eq_str(a.secret()) && !a.ct_eq(&b));
-    let n = Nonce::generate().unwrap();
-    assert!(n.secret().len() >= 22);
+fn challenge_refuses_a_verifier_outside_rfc7636_s4_1() {
+    for bad in [
+        "a".repeat(42),
+        "a".repeat(129),
+        String::new(),
+        "a".repeat(42) + "+",
+        "a".repeat(42) + "/",
+        "a".repeat(42) + "=",
+        "a".repeat(41) + "é",
+    ] {
+        let e = pkce::challenge_s256(&bad).unwrap_err();
+        assert_eq!(e.code, "invalid_verifier", "{bad}");
+        assert!(bad.is_empty() || !e.message.contains(&bad), "never echoed");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn js_pkce_exports_follow_rfc7636() {
+    // The package's `generateRandomCodeVerifier` / `calculatePKCECodeChallenge` (index.d.ts).
+    let m = client_js().await;
+    let v = call(&m, "generateRandomCodeVerifier", &[])
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(PkceCodeVerifier::parse(&v).is_ok() && v.len() == 43);
+    let c = call(&m, "calculatePKCECodeChallenge", &[v.as_str().into()]).unwrap();
+    assert_eq!(c.as_string(), Some(pkce::challenge_s256(&v).unwrap()));
+    let c = call(
+        &m,
+        "calculatePKCECodeChallenge",
+        &["dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()],
+    )
+    .unwrap();
+    assert_eq!(
+        c.as_string().as_deref(),
+        Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+    );
+    for bad in [JsValue::from("short"), JsValue::NULL, JsValue::from(42)] {
+        assert_eq!(
+            code_of(call(&m, "calculatePKCECodeChallenge", &[bad])),
+            "invalid_verifier"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn state_and_nonce_are_alphanumeric_with_256_bits() {
+    // RFC 6749 §10.12, OIDC Core §3.1.2.1: 32 CSPRNG bytes as 64 hex characters — only
+    // [0-9a-f], so WeChat / WeCom (state `[A-Za-z0-9]{1,128}`) take it, and ≥ 22 characters
+    // (the backend's minimum).
+    let mut seen = Vec::new();
+    for _ in 0..16 {
+        let s = pkce::random_token().unwrap();
+        assert_eq!(s.len(), 64);
+        assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        assert!(State::parse(&s).is_ok() && Nonce::parse(&s).is_ok());
+        assert!(!seen.contains(&s), "must not repeat");
+        seen.push(s);
+    }
 }
 
 // ---------------------------------------------------------------- URL building
@@ -216,15 +432,34 @@ fn template_json() -> JsValue {
     .unwrap()
 }
 
+/// JS `buildUrl(readTemplate(template), state, challenge, nonce)`.
+fn js_url(
+    m: &JsValue,
+    template: &JsValue,
+    state: &str,
+    challenge: Option<&str>,
+    nonce: Option<&str>,
+) -> Result<JsValue, JsValue> {
+    let t = call(m, "readTemplate", std::slice::from_ref(template))?;
+    let opt = |v: Option<&str>| v.map_or(JsValue::NULL, JsValue::from);
+    call(
+        m,
+        "buildUrl",
+        &[t, state.into(), opt(challenge), opt(nonce)],
+    )
+}
+
 #[wasm_bindgen_test]
-fn url_from_backend_template_carries_pkce_state_and_nonce() {
+async fn url_from_backend_template_carries_pkce_state_and_nonce() {
     // RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1.
-    let t = template_from_js(&template_json()).unwrap();
-    let state = State::generate().unwrap();
-    let nonce = Nonce::generate().unwrap();
-    let v = PkceCodeVerifier::generate().unwrap();
-    let url = t
-        .build_url(&state, Some(&v.challenge()), Some(&nonce))
+    let m = client_js().await;
+    let state = new_state();
+    let nonce = new_state();
+    let v = pkce::generate_verifier().unwrap();
+    let ch = pkce::challenge_s256(&v).unwrap();
+    let url = js_url(&m, &template_json(), &state, Some(&ch), Some(&nonce))
+        .unwrap()
+        .as_string()
         .unwrap();
     let u = web_sys::Url::new(&url).unwrap();
     assert_eq!(u.origin(), "http://127.0.0.1:4000");
@@ -237,24 +472,19 @@ fn url_from_backend_template_carries_pkce_state_and_nonce() {
         q.get("scope").as_deref(),
         Some("openid profile offline_access")
     );
-    assert_eq!(q.get("state").as_deref(), Some(state.secret()));
-    assert_eq!(q.get("nonce").as_deref(), Some(nonce.secret()));
-    assert_eq!(
-        q.get("code_challenge").as_deref(),
-        Some(v.challenge().as_str())
-    );
+    assert_eq!(q.get("state").as_deref(), Some(state.as_str()));
+    assert_eq!(q.get("nonce").as_deref(), Some(nonce.as_str()));
+    assert_eq!(q.get("code_challenge").as_deref(), Some(ch.as_str()));
     assert_eq!(q.get("code_challenge_method").as_deref(), Some("S256"));
     assert_eq!(q.get("prompt").as_deref(), Some("consent"));
     assert_eq!(q.get("login_hint").as_deref(), Some("a b+c&d#e"));
-    assert!(
-        !url.contains(v.secret()),
-        "the verifier never goes in the URL"
-    );
+    assert!(!url.contains(&v), "the verifier never goes in the URL");
     assert!(!url.contains('#'), "no fragment unless a quirk asks");
 }
 
 #[wasm_bindgen_test]
-fn malformed_backend_template_is_refused() {
+async fn malformed_backend_template_is_refused() {
+    let m = client_js().await;
     for bad in [
         r#"null"#,
         r#"[]"#,
@@ -263,12 +493,13 @@ fn malformed_backend_template_is_refused() {
         r#"{"authorization_endpoint":"http://a/auth","client_id":"x","redirect_uri":"http://a/cb","scopes":"openid"}"#,
     ] {
         let v = JSON::parse(bad).unwrap();
-        assert_eq!(err_code(template_from_js(&v)), "internal", "{bad}");
+        assert_eq!(code_of(call(&m, "readTemplate", &[v])), "internal", "{bad}");
     }
 }
 
 #[wasm_bindgen_test]
-fn wechat_style_quirks_reach_the_url() {
+async fn wechat_style_quirks_reach_the_url() {
+    let m = client_js().await;
     let v = JSON::parse(
         r#"{"authorization_endpoint":"https://open.weixin.qq.com/connect/qrconnect",
             "client_id":"wx123","redirect_uri":"https://app.example/cb",
@@ -276,23 +507,339 @@ fn wechat_style_quirks_reach_the_url() {
             "quirks":{"client_id_param":"appid","fragment":"wechat_redirect","omit_pkce":true}}"#,
     )
     .unwrap();
-    let t = template_from_js(&v).unwrap();
-    let state = State::generate().unwrap();
-    let v = PkceCodeVerifier::generate().unwrap();
-    let url = t.build_url(&state, Some(&v.challenge()), None).unwrap();
+    let state = new_state();
+    let url = js_url(&m, &v, &state, Some("x"), None)
+        .unwrap()
+        .as_string()
+        .unwrap();
     assert!(url.ends_with("#wechat_redirect"), "{url}");
     let u = web_sys::Url::new(&url).unwrap();
     assert_eq!(u.search_params().get("appid").as_deref(), Some("wx123"));
+    assert_eq!(u.search_params().get("state"), Some(state));
     assert!(u.search_params().get("client_id").is_none());
     assert!(u.search_params().get("code_challenge").is_none());
+}
+
+/// A core template and the same template as the backend's JSON.
+#[allow(clippy::too_many_arguments)]
+fn core_template(
+    endpoint: &str,
+    client_id: &str,
+    redirect: &str,
+    scopes: &[&str],
+    sep: &str,
+    prompt: Option<&str>,
+    extras: &[(&str, &str)],
+    quirks: AuthorizeQuirks,
+) -> (AuthorizeTemplate, JsValue) {
+    let mut t = AuthorizeTemplate::new(endpoint, client_id, redirect);
+    t.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    t.scope_separator = sep.to_owned();
+    t.prompt = prompt.map(str::to_owned);
+    t.extra_params = extras
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    t.quirks = quirks.clone();
+    let o = Object::new();
+    set(&o, "authorization_endpoint", &endpoint.into());
+    set(&o, "client_id", &client_id.into());
+    set(&o, "redirect_uri", &redirect.into());
+    set(
+        &o,
+        "scopes",
+        &scopes.iter().map(|s| JsValue::from(*s)).collect::<Array>(),
+    );
+    set(&o, "scope_separator", &sep.into());
+    set(&o, "prompt", &prompt.map_or(JsValue::NULL, JsValue::from));
+    let ex: Array = extras
+        .iter()
+        .map(|(k, v)| Array::of2(&(*k).into(), &(*v).into()))
+        .collect();
+    set(&o, "extra_params", &ex);
+    let q = Object::new();
+    let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::NULL, JsValue::from);
+    set(&q, "client_id_param", &opt(&quirks.client_id_param));
+    set(&q, "fragment", &opt(&quirks.fragment));
+    set(
+        &q,
+        "param_order",
+        &quirks.param_order.as_ref().map_or(JsValue::NULL, |p| {
+            p.iter()
+                .map(|s| JsValue::from(s.as_str()))
+                .collect::<Array>()
+                .into()
+        }),
+    );
+    set(&q, "omit_pkce", &quirks.omit_pkce.into());
+    set(&q, "omit_response_type", &quirks.omit_response_type.into());
+    set(&o, "quirks", &q);
+    (t, o.into())
+}
+
+#[wasm_bindgen_test]
+async fn js_url_builder_equals_the_core_builder_byte_for_byte() {
+    // authsplit-core's module docs: "Both halves use this one builder, so the URL is identical
+    // whoever builds it" — the JS builder must produce the same bytes, and refuse the same
+    // templates (RFC 6749 §3.1, §4.1.1; RFC 7636 §4.3).
+    let m = client_js().await;
+    let q = |f: &dyn Fn(&mut AuthorizeQuirks)| {
+        let mut q = AuthorizeQuirks::default();
+        f(&mut q);
+        q
+    };
+    let cases = [
+        core_template(
+            "https://as.example/authorize",
+            "a b+c&d#eé",
+            "https://app.example/cb?x=1&y=a b",
+            &["read:user", "repo"],
+            ",",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/authorize?tenant=x",
+            "c",
+            "https://app/cb",
+            &["openid"],
+            " ",
+            Some("consent"),
+            &[("access_type", "offline"), ("ui", "ü ~*'()!")],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/authorize?",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/a?b=1&",
+            "c",
+            "https://app/cb",
+            &["x"],
+            "+",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://open.weixin.qq.com/connect/qrconnect",
+            "wx1",
+            "https://app/cb",
+            &["snsapi_login"],
+            ",",
+            None,
+            &[],
+            q(&|q| {
+                q.client_id_param = Some("appid".into());
+                q.fragment = Some("#wechat_redirect".into());
+                q.param_order = Some(vec![
+                    "appid".into(),
+                    "redirect_uri".into(),
+                    "response_type".into(),
+                    "scope".into(),
+                    "state".into(),
+                ]);
+                q.omit_pkce = true;
+            }),
+        ),
+        core_template(
+            "https://login.dingtalk.example/oauth2/auth",
+            "d",
+            "https://app/cb",
+            &["openid"],
+            " ",
+            Some("consent"),
+            &[("x", "1")],
+            q(&|q| {
+                q.omit_response_type = true;
+                q.param_order = Some(vec!["nonce".into(), "x".into(), "nope".into()]);
+            }),
+        ),
+        core_template(
+            "http://localhost:3000/auth",
+            "c",
+            "http://localhost/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        core_template(
+            "http://127.0.0.1:4000/auth",
+            "c",
+            "http://127.0.0.1/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        // Refused by both:
+        core_template(
+            "http://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/authorize#f",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://user@as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        core_template(
+            "/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[("state", "x")],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[("client_secret", "x")],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[("a", "1"), ("a", "2")],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[("", "1")],
+            q(&|_| {}),
+        ),
+        core_template(
+            "https://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[("appid", "1")],
+            q(&|q| q.client_id_param = Some("appid".into())),
+        ),
+        core_template(
+            "https://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|q| q.client_id_param = Some(String::new())),
+        ),
+        core_template(
+            "https://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            &[],
+            q(&|q| q.fragment = Some("a b".into())),
+        ),
+    ];
+    let state = State::parse("st4te").unwrap();
+    let nonce = Nonce::parse("n0nce").unwrap();
+    let v = PkceCodeVerifier::parse("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
+    let ch = v.challenge();
+    let mut refused = 0;
+    for (t, json) in &cases {
+        for nonce in [None, Some(&nonce)] {
+            let want = t.build_url(&state, Some(&ch), nonce);
+            let got = js_url(
+                &m,
+                json,
+                "st4te",
+                Some(ch.as_str()),
+                nonce.map(|n| n.secret()),
+            );
+            match want {
+                Ok(url) => assert_eq!(got.unwrap().as_string().as_deref(), Some(url.as_str())),
+                Err(e) => {
+                    refused += 1;
+                    assert_eq!(
+                        code_of(got),
+                        e.code().as_str(),
+                        "{}",
+                        t.authorization_endpoint
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(refused, 2 * 11, "every refusal case refused by both");
+    // PKCE is mandatory unless the template says otherwise (RFC 7636 §4.3).
+    let (t, json) = &cases[0];
+    assert!(t.build_url(&state, None, None).is_err());
+    assert_eq!(
+        code_of(js_url(&m, json, "st4te", None, None)),
+        "configuration"
+    );
 }
 
 // ---------------------------------------------------------------- callback handling
 
 /// Stores a transaction for a fresh state and returns the state.
-fn pending(s: &Storage) -> String {
+fn pending(m: &JsValue, s: &Storage) -> String {
     let state = new_state();
-    store::save(s, &tx(&state, now())).unwrap();
+    save(m, s, &tx(&state, now()));
     state
 }
 
@@ -303,100 +850,92 @@ fn cb(query: &str) -> String {
     u
 }
 
+fn prepare(m: &JsValue, url: &str, s: &Storage) -> Result<JsValue, JsValue> {
+    call(m, "prepareCallback", &[url.into(), s.into(), now().into()])
+}
+
 #[wasm_bindgen_test]
-fn good_callback_yields_code_and_consumes_the_transaction() {
+async fn good_callback_yields_code_and_consumes_the_transaction() {
+    let m = client_js().await;
     let s = storage();
-    let state = pending(&s);
+    let state = pending(&m, &s);
     let url = cb(&["code=abc&state=", &state, "&iss=", &enc(ISSUER)].concat());
-    let p = prepare_callback(&url, &s, now()).unwrap();
-    assert_eq!(p.code.secret(), "abc");
-    assert_eq!(p.iss.as_deref(), Some(ISSUER));
-    assert_eq!(p.tx.state, state);
-    assert_eq!(store::pending_count(&s).unwrap(), 0);
+    let p = prepare(&m, &url, &s).unwrap();
+    assert_eq!(get_str(&p, "code").as_deref(), Some("abc"));
+    assert_eq!(get_str(&p, "iss").as_deref(), Some(ISSUER));
+    assert_eq!(get_str(&get(&p, "tx"), "state"), Some(state));
+    assert_eq!(pending_count(&m, &s), 0.0);
     // Replay (reload of the callback URL): no transaction any more (RFC 6749 §10.12).
-    assert_eq!(
-        err_code(prepare_callback(&url, &s, now())),
-        "transaction_missing"
-    );
+    assert_eq!(code_of(prepare(&m, &url, &s)), "transaction_missing");
 }
 
 #[wasm_bindgen_test]
-fn wrong_state_is_state_mismatch_and_clears_this_tab() {
+async fn wrong_state_is_state_mismatch_and_clears_this_tab() {
     // RFC 6749 §10.12: a state this tab did not send.
+    let m = client_js().await;
     let s = storage();
-    let _state = pending(&s);
+    let _state = pending(&m, &s);
     let url = cb(&["code=abc&state=", &new_state(), "&iss=", &enc(ISSUER)].concat());
-    assert_eq!(
-        err_code(prepare_callback(&url, &s, now())),
-        "state_mismatch"
-    );
-    assert_eq!(
-        store::pending_count(&s).unwrap(),
-        0,
-        "removed on every outcome"
-    );
+    assert_eq!(code_of(prepare(&m, &url, &s)), "state_mismatch");
+    assert_eq!(pending_count(&m, &s), 0.0, "removed on every outcome");
 }
 
 #[wasm_bindgen_test]
-fn missing_state_is_state_missing() {
+async fn missing_state_is_state_missing() {
+    let m = client_js().await;
     let s = storage();
-    let _state = pending(&s);
+    let _state = pending(&m, &s);
     let url = cb(&["code=abc&iss=", &enc(ISSUER)].concat());
-    assert_eq!(err_code(prepare_callback(&url, &s, now())), "state_missing");
-    assert_eq!(store::pending_count(&s).unwrap(), 0);
+    assert_eq!(code_of(prepare(&m, &url, &s)), "state_missing");
+    assert_eq!(pending_count(&m, &s), 0.0);
 }
 
 #[wasm_bindgen_test]
-fn callback_without_any_transaction_is_transaction_missing() {
+async fn callback_without_any_transaction_is_transaction_missing() {
+    let m = client_js().await;
     let s = storage();
     let url = cb(&["code=abc&state=", &new_state()].concat());
-    assert_eq!(
-        err_code(prepare_callback(&url, &s, now())),
-        "transaction_missing"
-    );
+    assert_eq!(code_of(prepare(&m, &url, &s)), "transaction_missing");
 }
 
 #[wasm_bindgen_test]
-fn duplicated_parameters_are_refused() {
+async fn duplicated_parameters_are_refused() {
     // RFC 6749 §3.1: parameters must not be included more than once.
+    let m = client_js().await;
     let s = storage();
-    let state = pending(&s);
+    let state = pending(&m, &s);
     let url = cb(&["code=a&code=b&state=", &state, "&iss=", &enc(ISSUER)].concat());
-    assert_eq!(
-        err_code(prepare_callback(&url, &s, now())),
-        "duplicate_parameter"
-    );
-    assert_eq!(store::pending_count(&s).unwrap(), 0);
-    let state = pending(&s);
+    assert_eq!(code_of(prepare(&m, &url, &s)), "duplicate_parameter");
+    assert_eq!(pending_count(&m, &s), 0.0);
+    let state = pending(&m, &s);
     let url = cb(&["code=a&state=", &state, "&state=", &state].concat());
-    assert_eq!(
-        err_code(prepare_callback(&url, &s, now())),
-        "duplicate_parameter"
-    );
-    assert_eq!(store::pending_count(&s).unwrap(), 0);
+    assert_eq!(code_of(prepare(&m, &url, &s)), "duplicate_parameter");
+    assert_eq!(pending_count(&m, &s), 0.0);
 }
 
 #[wasm_bindgen_test]
-fn tokens_in_the_callback_are_refused() {
+async fn tokens_in_the_callback_are_refused() {
     // RFC 9700 §2.1.2: no implicit-flow tokens in the callback.
+    let m = client_js().await;
     let s = storage();
     for extra in ["access_token=at", "id_token=x.y.z", "token=t"] {
-        let state = pending(&s);
+        let state = pending(&m, &s);
         let url = cb(&["code=a&state=", &state, "&", extra].concat());
         assert_eq!(
-            err_code(prepare_callback(&url, &s, now())),
+            code_of(prepare(&m, &url, &s)),
             "token_in_callback",
             "{extra}"
         );
-        assert_eq!(store::pending_count(&s).unwrap(), 0);
+        assert_eq!(pending_count(&m, &s), 0.0);
     }
 }
 
 #[wasm_bindgen_test]
-fn access_denied_carries_the_providers_words_as_text() {
+async fn access_denied_carries_the_providers_words_as_text() {
     // RFC 6749 §4.1.2.1.
+    let m = client_js().await;
     let s = storage();
-    let state = pending(&s);
+    let state = pending(&m, &s);
     let desc = "<img src=x onerror=alert(1)> End-User aborted";
     let url = cb(&[
         "error=access_denied&error_description=",
@@ -407,38 +946,38 @@ fn access_denied_carries_the_providers_words_as_text() {
         &enc(ISSUER),
     ]
     .concat());
-    let e = prepare_callback(&url, &s, now()).err().unwrap();
-    assert_eq!(e.code, "access_denied");
-    assert_eq!(e.error.as_deref(), Some("access_denied"));
-    assert_eq!(e.error_description.as_deref(), Some(desc));
-    assert_eq!(store::pending_count(&s).unwrap(), 0);
+    let e = prepare(&m, &url, &s).unwrap_err();
+    assert_eq!(get_str(&e, "code").as_deref(), Some("access_denied"));
+    assert_eq!(get_str(&e, "error").as_deref(), Some("access_denied"));
+    assert_eq!(get_str(&e, "errorDescription").as_deref(), Some(desc));
+    assert_eq!(pending_count(&m, &s), 0.0);
 }
 
 #[wasm_bindgen_test]
-fn state_only_callback_is_access_denied() {
+async fn state_only_callback_is_access_denied() {
     // WeChat's "user refused": state, no code, no error.
+    let m = client_js().await;
     let s = storage();
-    let state = pending(&s);
+    let state = pending(&m, &s);
     let url = cb(&["state=", &state, "&iss=", &enc(ISSUER)].concat());
-    assert_eq!(err_code(prepare_callback(&url, &s, now())), "access_denied");
+    assert_eq!(code_of(prepare(&m, &url, &s)), "access_denied");
 }
 
 #[wasm_bindgen_test]
-fn other_provider_error_is_authorization_error() {
+async fn other_provider_error_is_authorization_error() {
+    let m = client_js().await;
     let s = storage();
-    let state = pending(&s);
+    let state = pending(&m, &s);
     let url = cb(&["error=server_error&state=", &state, "&iss=", &enc(ISSUER)].concat());
-    assert_eq!(
-        err_code(prepare_callback(&url, &s, now())),
-        "authorization_error"
-    );
+    assert_eq!(code_of(prepare(&m, &url, &s)), "authorization_error");
 }
 
 #[wasm_bindgen_test]
-fn wrong_or_missing_iss_is_refused() {
+async fn wrong_or_missing_iss_is_refused() {
     // RFC 9207 §2.4 — also on error responses.
+    let m = client_js().await;
     let s = storage();
-    let state = pending(&s);
+    let state = pending(&m, &s);
     let url = cb(&[
         "code=a&state=",
         &state,
@@ -446,11 +985,11 @@ fn wrong_or_missing_iss_is_refused() {
         &enc("http://127.0.0.1:4001"),
     ]
     .concat());
-    assert_eq!(err_code(prepare_callback(&url, &s, now())), "iss_mismatch");
-    let state = pending(&s);
+    assert_eq!(code_of(prepare(&m, &url, &s)), "iss_mismatch");
+    let state = pending(&m, &s);
     let url = cb(&["code=a&state=", &state].concat());
-    assert_eq!(err_code(prepare_callback(&url, &s, now())), "iss_missing");
-    let state = pending(&s);
+    assert_eq!(code_of(prepare(&m, &url, &s)), "iss_missing");
+    let state = pending(&m, &s);
     let url = cb(&[
         "error=access_denied&state=",
         &state,
@@ -458,63 +997,202 @@ fn wrong_or_missing_iss_is_refused() {
         &enc("https://evil.example"),
     ]
     .concat());
-    assert_eq!(err_code(prepare_callback(&url, &s, now())), "iss_mismatch");
+    assert_eq!(code_of(prepare(&m, &url, &s)), "iss_mismatch");
 }
 
 #[wasm_bindgen_test]
-fn expired_transaction_is_transaction_expired() {
+async fn expired_transaction_is_transaction_expired() {
+    let m = client_js().await;
     let s = storage();
     let state = new_state();
     let t0 = now();
-    store::save(&s, &tx(&state, t0 - TTL_MS - 1.0)).unwrap();
+    save(&m, &s, &tx(&state, t0 - TTL_MS - 1.0));
     let url = cb(&["code=a&state=", &state, "&iss=", &enc(ISSUER)].concat());
-    assert_eq!(
-        err_code(prepare_callback(&url, &s, t0)),
-        "transaction_expired"
-    );
-    assert_eq!(store::pending_count(&s).unwrap(), 0);
+    assert_eq!(code_of(prepare(&m, &url, &s)), "transaction_expired");
+    assert_eq!(pending_count(&m, &s), 0.0);
 }
 
 #[wasm_bindgen_test]
-fn callback_params_are_stripped_from_urls() {
+async fn callback_params_are_stripped_from_urls() {
     // REFERENCE §2.7: code/state/iss/error… leave the address bar.
-    let clean = strip_callback_params(
-        "http://127.0.0.1:8080/callback?code=a&state=b&iss=c&keep=1#frag",
-        None,
-    )
-    .unwrap();
-    assert_eq!(clean, "http://127.0.0.1:8080/callback?keep=1#frag");
-    let clean = strip_callback_params("http://h/cb?authCode=a&state=b", Some("authCode")).unwrap();
-    assert_eq!(clean, "http://h/cb");
-    assert!(strip_callback_params("http://h/cb?x=1", None).is_none());
+    let m = client_js().await;
+    let strip = |href: &str, extra: Option<&str>| {
+        let extra = extra.map_or(JsValue::UNDEFINED, JsValue::from);
+        call(&m, "stripCallbackParams", &[href.into(), extra])
+            .unwrap()
+            .as_string()
+    };
+    assert_eq!(
+        strip(
+            "http://127.0.0.1:8080/callback?code=a&state=b&iss=c&keep=1#frag",
+            None
+        )
+        .as_deref(),
+        Some("http://127.0.0.1:8080/callback?keep=1#frag")
+    );
+    assert_eq!(
+        strip("http://h/cb?authCode=a&state=b", Some("authCode")).as_deref(),
+        Some("http://h/cb")
+    );
+    assert!(strip("http://h/cb?x=1", None).is_none());
+}
+
+/// What core's parse + validate say about a callback (`"ok:<code>"` or the error code).
+fn core_outcome(url: &str, state: &str, issuer: Option<&str>, require_iss: bool) -> String {
+    let expected = State::parse(state).unwrap();
+    match parse_callback(url, &ParseOptions::default()).and_then(|r| {
+        validate_callback(
+            r,
+            &CallbackExpectations {
+                state: &expected,
+                issuer,
+                require_iss,
+            },
+        )
+    }) {
+        Ok(v) => ["ok:", v.code.secret()].concat(),
+        Err(e) => e.code().as_str().to_owned(),
+    }
+}
+
+fn wasm_outcome(url: &str, state: &str, issuer: Option<&str>, require_iss: bool) -> String {
+    let expected = Expected {
+        state,
+        issuer,
+        require_iss,
+        code_param: "code",
+    };
+    match callback::verify(url, Stored::Found, &expected) {
+        Ok(code) => ["ok:", &code].concat(),
+        Err(e) => e.code.to_owned(),
+    }
+}
+
+#[wasm_bindgen_test]
+fn callback_checks_agree_with_authsplit_core() {
+    // REFERENCE §4's callback inputs, through this crate and through the backend's core.
+    let s = "s1";
+    let long = ["code=a&state=s1&x=", &"a".repeat(16 * 1024)].concat();
+    let many: String = (0..100)
+        .map(|i| ["p", &i.to_string(), "=1&"].concat())
+        .collect();
+    let too_many = [many.as_str(), "code=a&state=s1"].concat();
+    let inputs = [
+        "code=abc&state=s1&iss=https%3A%2F%2Fas.example",
+        "https://app/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example#frag",
+        "/cb?code=a%20b+c&state=s1&iss=https://as.example",
+        "?code=a&state=s2&iss=https%3A%2F%2Fas.example",
+        "?code=a&iss=https%3A%2F%2Fas.example",
+        "?code=a&state=s1",
+        "?code=a&state=s1&iss=https%3A%2F%2Fevil.example",
+        "?error=access_denied&state=s1&iss=https%3A%2F%2Fevil.example",
+        "?error=access_denied&error_description=%3Cb%3Ex&state=s1&iss=https%3A%2F%2Fas.example",
+        "?error=server_error&state=s1&iss=https%3A%2F%2Fas.example",
+        "?error=login_required&state=s1&iss=https%3A%2F%2Fas.example",
+        "?state=s1&iss=https%3A%2F%2Fas.example",
+        "?code=&state=s1&iss=https%3A%2F%2Fas.example",
+        "?iss=https%3A%2F%2Fas.example",
+        "",
+        "?code=a&error=x&state=s1",
+        "?code=a&code=b&state=s1",
+        "?c%6Fde=a&code=b&state=s1",
+        "?code=a&state=s1&state=s1",
+        "?code=a&state=s1&access_token=x",
+        "?code=a&state=s1&id_token=x",
+        "?code=a&state=s1&token=x",
+        "?code=%FF&state=s1",
+        "?code=%C3%A9&state=s1&iss=https%3A%2F%2Fas.example",
+        "?code=%zz&state=s1&iss=https%3A%2F%2Fas.example",
+        "?code=a&&state=s1&=x&iss=https%3A%2F%2Fas.example",
+        "?code=a=b&state=s1&iss=https%3A%2F%2Fas.example",
+        &long,
+        &too_many,
+        &many,
+    ];
+    for input in inputs {
+        for (issuer, require) in [
+            (Some("https://as.example"), true),
+            (Some("https://as.example"), false),
+            (None, false),
+        ] {
+            assert_eq!(
+                wasm_outcome(input, s, issuer, require),
+                core_outcome(input, s, issuer, require),
+                "{input} {issuer:?} {require}"
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn return_to_guard_agrees_with_authsplit_core() {
+    // REFERENCE §2.9.
+    let long = ["/", &"a".repeat(2048)].concat();
+    for r in [
+        "/",
+        "/account",
+        "/a/b?c=d#e",
+        "/%E2%9C%93",
+        "//evil.example",
+        "/\\evil.example",
+        "/%09/evil.example",
+        "/%2F%2Fevil",
+        "/%252F%252Fevil",
+        "/%25252F%25252Fevil",
+        "/%2525252F",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "evil",
+        "",
+        "/a b",
+        "/a\u{a0}b",
+        "/a\u{85}b",
+        "/\u{2028}",
+        "/%FF",
+        "/%C3%A9",
+        "/ok%20space",
+        &long,
+    ] {
+        let want = authsplit_core::callback::is_safe_return_to(r);
+        assert_eq!(callback::is_safe_return_to(r), want, "{r:?}");
+        assert_eq!(authsplit_wasm::is_safe_return_to(r), want, "{r:?}");
+    }
+    assert!(callback::is_safe_return_to("/account"));
+    assert!(!callback::is_safe_return_to("//evil.example"));
 }
 
 // ---------------------------------------------------------------- the JS API
 
-fn client() -> AuthClient {
+async fn client() -> JsValue {
+    let m = client_js().await;
     let o = JSON::parse(
         r#"{"backendUrl":"http://127.0.0.1:9/auth/","provider":"local","redirectUri":"http://127.0.0.1:8080/callback"}"#,
     )
     .unwrap();
-    AuthClient::new(o).unwrap()
+    Reflect::construct(&js_fn(&m, "AuthClient"), &Array::of1(&o)).unwrap()
 }
 
-async fn rejection(p: Promise) -> JsValue {
-    match JsFuture::from(p).await {
+/// `client[method](...args)`.
+fn method(c: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
+    js_fn(c, name)
+        .apply(c, &args.iter().collect::<Array>())
+        .unwrap()
+}
+
+async fn rejection(p: JsValue) -> JsValue {
+    match JsFuture::from(Promise::from(p)).await {
         Ok(v) => panic!("expected a rejection, got {v:?}"),
         Err(e) => e,
     }
 }
 
 fn js_code(e: &JsValue) -> String {
-    Reflect::get(e, &"code".into())
-        .unwrap()
-        .as_string()
-        .unwrap_or_default()
+    get_str(e, "code").unwrap_or_default()
 }
 
 #[wasm_bindgen_test]
-fn constructor_refuses_bad_options() {
+async fn constructor_refuses_bad_options() {
+    let m = client_js().await;
     for bad in [
         r#"null"#,
         r#"{"provider":"p"}"#,
@@ -525,17 +1203,19 @@ fn constructor_refuses_bad_options() {
         r#"{"backendUrl":"/auth","provider":"p","scope":["openid"]}"#,
         r#"{"backendUrl":"/auth","provider":"p","apiOrigins":["ftp://x"]}"#,
     ] {
-        let e = AuthClient::new(JSON::parse(bad).unwrap()).err().unwrap();
-        assert_eq!(js_code(&e), "configuration", "{bad}");
-        let e: &js_sys::Error = e.dyn_ref().unwrap();
-        assert_eq!(String::from(e.name()), "AuthsplitError");
+        let r = Reflect::construct(
+            &js_fn(&m, "AuthClient"),
+            &Array::of1(&JSON::parse(bad).unwrap()),
+        );
+        assert_eq!(code_of(r), "configuration", "{bad}");
     }
 }
 
 #[wasm_bindgen_test]
 async fn login_refuses_unsafe_return_to_before_any_network() {
     // REFERENCE §2.9: a same-origin path only.
-    let c = client();
+    let c = client().await;
+    let m = client_js().await;
     let s = storage();
     for bad in [
         "//evil.example",
@@ -545,48 +1225,48 @@ async fn login_refuses_unsafe_return_to_before_any_network() {
         "javascript:alert(1)",
         "evil",
     ] {
-        let o = js_sys::Object::new();
-        Reflect::set(&o, &"returnTo".into(), &bad.into()).unwrap();
-        let e = rejection(c.login(o.into())).await;
+        let o = Object::new();
+        set(&o, "returnTo", &bad.into());
+        let e = rejection(method(&c, "login", &[o.into()])).await;
         assert_eq!(js_code(&e), "invalid_return_to", "{bad}");
     }
-    assert_eq!(store::pending_count(&s).unwrap(), 0, "nothing stored");
+    assert_eq!(pending_count(&m, &s), 0.0, "nothing stored");
 }
 
 #[wasm_bindgen_test]
 async fn unreachable_backend_is_backend_unreachable() {
-    let c = client();
+    let c = client().await;
     let _ = storage();
-    let e = rejection(c.login(JsValue::UNDEFINED)).await;
+    let e = rejection(method(&c, "login", &[])).await;
     assert_eq!(js_code(&e), "backend_unreachable");
-    assert!(!c.is_authenticated());
-    assert!(c.user().is_null());
+    assert_eq!(method(&c, "isAuthenticated", &[]).as_bool(), Some(false));
+    assert!(method(&c, "user", &[]).is_null());
 }
 
 #[wasm_bindgen_test]
 async fn handle_callback_rejects_with_the_js_error_shape_and_strips_the_address_bar() {
-    let c = client();
+    let c = client().await;
+    let m = client_js().await;
     let s = storage();
-    let state = pending(&s);
+    let state = pending(&m, &s);
     let win = web_sys::window().unwrap();
     let history = win.history().unwrap();
     let original = win.location().href().unwrap();
-    let mut bad = String::from("?code=abc&state=");
-    bad.push_str(&new_state());
-    bad.push_str("&iss=x&keep=1");
+    let bad = ["?code=abc&state=", &new_state(), "&iss=x&keep=1"].concat();
     history
         .replace_state_with_url(&JsValue::NULL, "", Some(&bad))
         .unwrap();
-    let e = rejection(c.handle_callback(None)).await;
+    let e = rejection(method(&c, "handleCallback", &[])).await;
     let search = win.location().search().unwrap();
     history
         .replace_state_with_url(&JsValue::NULL, "", Some(&original))
         .unwrap();
     assert_eq!(js_code(&e), "state_mismatch");
     assert!(e.is_instance_of::<js_sys::Error>());
+    assert_eq!(get_str(&e, "name").as_deref(), Some("AuthsplitError"));
     assert_eq!(search, "?keep=1", "code/state/iss stripped");
     assert!(
-        s.get_item(&store::storage_key(&state)).unwrap().is_none(),
+        s.get_item(&pkce::storage_key(&state)).unwrap().is_none(),
         "this tab's transaction is gone"
     );
 }
@@ -595,25 +1275,19 @@ async fn handle_callback_rejects_with_the_js_error_shape_and_strips_the_address_
 async fn concurrent_get_access_token_calls_share_one_refresh() {
     // One refresh in flight (rotation would revoke the grant on a reused refresh token,
     // RFC 9700 §4.14.2): both callers get the same promise; a later call starts a new one.
-    let c = client();
-    let p1 = c.get_access_token();
-    let p2 = c.get_access_token();
-    assert!(js_sys::Object::is(&p1, &p2));
+    let c = client().await;
+    let p1 = method(&c, "getAccessToken", &[]);
+    let p2 = method(&c, "getAccessToken", &[]);
+    assert!(Object::is(&p1, &p2));
     let e1 = rejection(p1).await;
     let e2 = rejection(p2).await;
     assert_eq!(js_code(&e1), "backend_unreachable");
     assert_eq!(js_code(&e2), "backend_unreachable");
-    let p3 = c.get_access_token();
-    let p4 = c.get_access_token();
-    assert!(
-        js_sys::Object::is(&p3, &p4),
-        "the new refresh is shared too"
-    );
+    let p3 = method(&c, "getAccessToken", &[]);
+    let p4 = method(&c, "getAccessToken", &[]);
+    assert!(Object::is(&p3, &p4), "the new refresh is shared too");
     let _ = rejection(p3).await;
-    let p5 = c.get_access_token();
-    assert!(
-        !js_sys::Object::is(&p4, &p5),
-        "a settled refresh is not reused"
-    );
+    let p5 = method(&c, "getAccessToken", &[]);
+    assert!(!Object::is(&p4, &p5), "a settled refresh is not reused");
     let _ = rejection(p5).await;
 }

@@ -1,0 +1,541 @@
+// authsplit — the JS half of the browser client. Plain I/O and state around the Rust/wasm
+// protocol core (crates/authsplit-wasm): options, `fetch` to the backend (the
+// authsplit_core::wire JSON protocol), the `sessionStorage` record of a pending sign-in, the
+// authorization URL, the address bar, the in-memory access token. Every protocol decision —
+// PKCE verifier + S256 challenge, state / nonce, the storage key, the callback checks (syntax,
+// duplicates, tokens in the URL, state in constant time, iss, errors), the returnTo guard — is
+// a call into `core` (the wasm module's exports, set by index.js after init()).
+//
+// This module imports nothing, so the wasm tests (crates/authsplit-wasm/tests/web.rs) load this
+// very file in Chromium and drive it with the crate's functions.
+
+/** @type {Record<string, Function>} the wasm exports (index.js `init()` sets them). */
+let core = null;
+
+/** Sets the protocol core (the wasm module's exports). */
+export function setCore(c) {
+  core = c;
+}
+
+/** Whether the protocol core is loaded. */
+export const hasCore = () => core !== null;
+
+/**
+ * Every failure of authsplit: `code` is a stable machine-readable string (`state_mismatch`,
+ * `access_denied`, `transaction_expired`, `invalid_grant`, `backend_unreachable`, …); `error`
+ * and `errorDescription` carry what the provider said (RFC 6749 §4.1.2.1, §5.2), as plain
+ * text — never render them as HTML.
+ */
+export class AuthsplitError extends Error {
+  constructor(code, message, details = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'AuthsplitError';
+    this.code = code;
+    if (details.error != null) this.error = details.error;
+    if (details.errorDescription != null) this.errorDescription = details.errorDescription;
+  }
+}
+
+const fail = (code, message, details) => {
+  throw new AuthsplitError(code, message, details);
+};
+const config = (message) => fail('configuration', message);
+const internal = (message) => fail('internal', message);
+const storageError = () => fail('storage_unavailable', 'sessionStorage is unavailable or full');
+
+/** Calls the wasm core; its `{code, message, error?, errorDescription?}` errors become AuthsplitErrors. */
+function call(name, ...args) {
+  if (!core) config('authsplit: call `await init()` first');
+  try {
+    return core[name](...args);
+  } catch (e) {
+    if (e && typeof e.code == 'string' && !(e instanceof Error)) fail(e.code, e.message, e);
+    throw e;
+  }
+}
+
+const isObj = (v) => typeof v == 'object' && v !== null && !Array.isArray(v);
+const isStr = (v) => typeof v == 'string';
+const strOr = (v, d) => (isStr(v) ? v : d);
+
+// ------------------------------------------------------------------ PKCE (RFC 7636 §4.1–§4.2)
+
+/** A new PKCE code verifier: 32 CSPRNG bytes, base64url, 43 characters (RFC 7636 §4.1, §7.1). */
+export const generateRandomCodeVerifier = () => call('generateRandomCodeVerifier');
+
+/** The S256 code challenge of `verifier` (RFC 7636 §4.2); `invalid_verifier` outside §4.1. */
+export const calculatePKCECodeChallenge = (verifier) =>
+  call('calculatePKCECodeChallenge', isStr(verifier) ? verifier : '');
+
+// ------------------------------------------------------------------ the pending transaction
+// One sessionStorage entry per sign-in, under `authsplit.tx.<128 bits of SHA-256(state), hex>`
+// (core `storageKey`): single use (removed before it is looked at), 10-minute TTL, nothing but
+// the pending transaction (tokens never go to storage; REFERENCE §2.10).
+
+const PREFIX = 'authsplit.tx.';
+/** Transaction lifetime (authsplit_core::wire::TRANSACTION_TTL_SECS = 600 s), in ms. */
+export const TTL_MS = 600_000;
+/** Tolerated clock step backwards: a `createdAt` further in the future is refused. */
+const FUTURE_SKEW_MS = 60_000;
+
+function storage() {
+  try {
+    const s = window.sessionStorage;
+    if (s) return s;
+  } catch {}
+  return storageError();
+}
+
+const ourKeys = (s) => Object.keys(s).filter((k) => k.startsWith(PREFIX));
+
+/** Whether a stored record (parsed) is past its TTL at `now`, or not a transaction at all. */
+const readTx = (raw) => {
+  try {
+    const t = JSON.parse(raw);
+    if (isObj(t) && isStr(t.verifier) && isStr(t.state) && isStr(t.provider) && isStr(t.returnTo) && typeof t.createdAt == 'number') return t;
+  } catch {}
+  return null;
+};
+export const isExpired = (t, now) =>
+  !Number.isFinite(t.createdAt) || now - t.createdAt > TTL_MS || t.createdAt - now > FUTURE_SKEW_MS;
+
+/** Stores `tx` under the key derived from its state. */
+export function saveTx(s, tx) {
+  try {
+    s.setItem(call('storageKey', tx.state), JSON.stringify(tx));
+  } catch (e) {
+    if (e instanceof AuthsplitError) throw e;
+    storageError();
+  }
+}
+
+/** Removes every pending transaction of this tab; returns how many there were. */
+export function clearTx(s) {
+  const keys = ourKeys(s);
+  for (const k of keys) s.removeItem(k);
+  return keys.length;
+}
+
+/** Removes the expired or unreadable pending transactions; returns how many. */
+export function purgeTx(s, now) {
+  let n = 0;
+  for (const k of ourKeys(s)) {
+    const t = readTx(s.getItem(k));
+    if (!t || isExpired(t, now)) {
+      s.removeItem(k);
+      n++;
+    }
+  }
+  return n;
+}
+
+/** Number of pending transactions in this tab. */
+export const pendingTx = (s) => ourKeys(s).length;
+
+/** The first `state` parameter of a URL (or of a query string), to find its transaction. */
+function rawState(input) {
+  let q = input;
+  try {
+    q = new URL(input).search;
+  } catch {}
+  return new URLSearchParams(q).get('state');
+}
+
+/** What {@link takeTx} found (the `stored` argument of core `verifyCallback`). */
+export const MISSING = 0, MISSING_OTHERS = 1, UNREADABLE = 2, EXPIRED = 3, FOUND = 4;
+
+/**
+ * Takes the transaction for `state` out of storage — single use: the entry is removed before
+ * it is looked at, whatever happens next. With none, every pending transaction of this tab is
+ * dropped. Returns `[status, tx]`: `MISSING` (`MISSING_OTHERS` when this tab was waiting for
+ * another sign-in), `UNREADABLE`, `EXPIRED` (past the TTL or dated in the future) or `FOUND`.
+ */
+export function takeTx(s, state, now) {
+  if (state !== null) {
+    const key = call('storageKey', state);
+    const raw = s.getItem(key);
+    if (raw !== null) {
+      s.removeItem(key);
+      const tx = readTx(raw);
+      return [!tx ? UNREADABLE : isExpired(tx, now) ? EXPIRED : FOUND, tx];
+    }
+  }
+  return [clearTx(s) > 0 ? MISSING_OTHERS : MISSING, null];
+}
+
+/**
+ * Reads a callback against this tab's stored transactions (RFC 6749 §4.1.2, §10.12; RFC 9207
+ * §2.4; REFERENCE §2.3–§2.6, §2.10): {@link takeTx} for the callback's `state`, then core
+ * `verifyCallback` decides (syntax errors first, then the storage outcome, then state in
+ * constant time, iss, provider errors). Returns `{ tx, code, iss }`.
+ */
+export function prepareCallback(url, s, now) {
+  const [stored, tx] = takeTx(s, rawState(url), now);
+  const code = call(
+    'verifyCallback',
+    url,
+    stored,
+    tx ? tx.state : '',
+    tx && isStr(tx.issuer) ? tx.issuer : undefined,
+    !!(tx && tx.requireIss === true),
+    strOr(tx && tx.codeParam, 'code'),
+  );
+  return { tx, code, iss: call('callbackIss', url) ?? null };
+}
+
+// ------------------------------------------------------------------ URLs
+
+/** Parameters removed from the address bar after a callback was read (REFERENCE §2.7). */
+const CALLBACK_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'session_state'];
+
+/** `href` without the callback parameters (and `extra`), or `undefined` when it had none. */
+export function stripCallbackParams(href, extra) {
+  try {
+    const u = new URL(href);
+    const p = u.searchParams;
+    let changed = false;
+    for (const n of CALLBACK_PARAMS.concat(extra ?? [])) {
+      if (p.has(n)) {
+        p.delete(n);
+        changed = true;
+      }
+    }
+    if (changed) {
+      u.search = p.toString();
+      return u.href;
+    }
+  } catch {}
+}
+
+function stripAddressBar(extra) {
+  const clean = stripCallbackParams(location.href, extra);
+  if (clean) history.replaceState(null, '', clean);
+}
+
+const PROTOCOL_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'nonce', 'prompt'];
+const SECRET_PARAMS = ['client_secret', 'code_verifier', 'access_token', 'id_token'];
+const badTemplate = () => internal("the backend's authorization template is malformed");
+const strList = (v) => (v == null ? null : Array.isArray(v) && v.every(isStr) ? v : badTemplate());
+const optStr = (v) => (v == null ? null : isStr(v) ? v : badTemplate());
+
+/**
+ * Reads the backend's authorization template (authsplit_core::authorize::AuthorizeTemplate,
+ * the `authorize` member of a `POST /transactions` reply); `internal` when malformed.
+ */
+export function readTemplate(v) {
+  if (!isObj(v) || !isStr(v.authorization_endpoint) || !isStr(v.client_id) || !isStr(v.redirect_uri)) badTemplate();
+  const q = isObj(v.quirks) ? v.quirks : {};
+  const extras = v.extra_params ?? [];
+  if (!Array.isArray(extras) || !extras.every((p) => Array.isArray(p) && isStr(p[0]) && isStr(p[1]))) badTemplate();
+  return {
+    endpoint: v.authorization_endpoint,
+    clientId: v.client_id,
+    redirectUri: v.redirect_uri,
+    scopes: strList(v.scopes) ?? [],
+    separator: strOr(v.scope_separator, ' '),
+    prompt: optStr(v.prompt),
+    extras: extras.map((p) => [p[0], p[1]]),
+    clientIdParam: optStr(q.client_id_param),
+    fragment: optStr(q.fragment),
+    order: strList(q.param_order),
+    omitPkce: q.omit_pkce === true,
+    omitResponseType: q.omit_response_type === true,
+  };
+}
+
+const isLoopback = (host) => host == 'localhost' || host == '[::1]' || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(host);
+
+/**
+ * The authorization request URL (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1) from a
+ * template ({@link readTemplate}) and this sign-in's `state`, S256 `challenge` and `nonce`:
+ * the same rules, order and `application/x-www-form-urlencoded` bytes as
+ * authsplit_core::authorize::AuthorizeTemplate::build_url (the wasm tests compare the two).
+ * `configuration` errors: a non-https endpoint off loopback, a fragment or userinfo in it, a
+ * missing challenge without `omit_pkce`, an extra parameter clashing with a protocol one.
+ */
+export function buildUrl(t, state, challenge, nonce) {
+  const ep = t.endpoint;
+  let u;
+  try {
+    u = new URL(ep);
+  } catch {}
+  if (!u || !/^https?:\/\/[^/?#\\@\s]/i.test(ep) || /[\s\x00-\x1f\x7f#]/.test(ep) || u.username || u.password) {
+    config('authorization_endpoint must be an absolute http(s) URL with a host, no userinfo and no fragment');
+  }
+  if (u.protocol == 'http:' && !isLoopback(u.hostname)) config('authorization_endpoint must use https (http is allowed on loopback only)');
+  let frag = t.fragment == null ? '' : t.fragment.replace(/^#/, '');
+  if (!/^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/.test(frag)) config('quirks.fragment contains characters that are not allowed in a URL fragment');
+  const idParam = t.clientIdParam ?? 'client_id';
+  if (!idParam) config('quirks.client_id_param is empty');
+  if (!t.omitPkce && !challenge) config('code_challenge is required unless quirks.omit_pkce is set (RFC 7636 §4.3)');
+  const scope = t.scopes.join(t.separator);
+  let params = [];
+  if (!t.omitResponseType) params.push(['response_type', 'code']);
+  params.push([idParam, t.clientId], ['redirect_uri', t.redirectUri]);
+  if (scope) params.push(['scope', scope]);
+  params.push(['state', state]);
+  if (!t.omitPkce) params.push(['code_challenge', challenge], ['code_challenge_method', 'S256']);
+  if (nonce) params.push(['nonce', nonce]);
+  if (t.prompt != null) params.push(['prompt', t.prompt]);
+  const seen = [];
+  for (const [k, v] of t.extras) {
+    if (!k) config('an extra parameter has an empty name');
+    if (PROTOCOL_PARAMS.includes(k) || k == idParam || SECRET_PARAMS.includes(k) || seen.includes(k)) {
+      config('an extra parameter collides with a protocol parameter or another extra parameter');
+    }
+    seen.push(k);
+    params.push([k, v]);
+  }
+  if (t.order) {
+    // Listed names first, in the listed order; the rest keep theirs.
+    const rank = (n) => {
+      const i = t.order.indexOf(n);
+      return i < 0 ? t.order.length : i;
+    };
+    params = params.map((p, i) => [rank(p[0]), i, p]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
+  }
+  const q = new URLSearchParams(params).toString();
+  const at = ep.indexOf('?');
+  const sep = at < 0 ? '?' : at == ep.length - 1 || ep.endsWith('&') ? '' : '&';
+  return ep + sep + q + (frag ? '#' + frag : '');
+}
+
+// ------------------------------------------------------------------ the backend (wire protocol)
+
+/**
+ * `POST {backend}{path}` with a JSON body, credentials (the backend's HttpOnly cookies) and
+ * the CSRF header `x-authsplit: 1` (RFC 10017 §6.1.3.3). Resolves to the reply's JSON object;
+ * a non-2xx reply rejects with the backend's `ErrorBody` code, anything else with
+ * `backend_unreachable`.
+ */
+async function post(backend, path, body) {
+  const unreachable = (m) => fail('backend_unreachable', m);
+  let r, j = null;
+  try {
+    r = await fetch(backend + path, {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'content-type': 'application/json', 'x-authsplit': '1' },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    unreachable('the authsplit backend could not be reached');
+  }
+  try {
+    j = await r.json();
+  } catch {}
+  if (r.ok) return isObj(j) ? j : unreachable("the backend's reply is not authsplit JSON (check backendUrl)");
+  if (isObj(j) && isStr(j.error) && j.error) {
+    fail(j.error, strOr(j.error_description, ''), { error: strOr(j.provider_error), errorDescription: strOr(j.provider_error_description) });
+  }
+  unreachable('the backend answered with an unexpected error (check backendUrl)');
+}
+
+/** The wire `User` (snake_case) as the `User` of index.d.ts. */
+function userOf(u) {
+  if (!isObj(u)) return null;
+  const o = {};
+  for (const [from, to] of [['id'], ['provider'], ['subject'], ['name'], ['email'], ['email_verified', 'emailVerified'], ['avatar_url', 'avatarUrl'], ['raw']]) {
+    o[to ?? from] = u[from] === undefined ? null : u[from];
+  }
+  return o;
+}
+
+/** Access tokens are refreshed this long before they expire (at most a quarter of their life). */
+const REFRESH_SKEW_MS = 30_000;
+
+/** Checks and normalizes `new AuthClient(options)` (`configuration` errors). */
+function readOptions(o) {
+  const page = location.href;
+  const http = (s) => {
+    try {
+      const u = new URL(s, page);
+      if (u.protocol == 'https:' || u.protocol == 'http:') return u;
+    } catch {}
+  };
+  if (!isObj(o)) config('AuthClient options must be an object');
+  const { backendUrl: b, provider: p, extraParams: x, apiOrigins: a } = o;
+  if (!isStr(b) || !b) config('backendUrl (string) is required');
+  const u = http(b) || config('backendUrl must be an http(s) URL or a path');
+  if (u.search || u.hash) config('backendUrl must not have a query or fragment');
+  if (!isStr(p) || !p) config('provider (string) is required');
+  const opt = (v, m) => (v == null ? undefined : isStr(v) ? v : config(m));
+  const redirectUri = opt(o.redirectUri, 'redirectUri must be a string');
+  const scope = opt(o.scope, 'scope must be a space-separated string');
+  const extras = [];
+  if (isObj(x)) {
+    for (const [k, v] of Object.entries(x)) extras.push([k, isStr(v) ? v : config('extraParams values must be strings')]);
+  } else if (x != null) config('extraParams must be an object of strings');
+  if (a != null && (!Array.isArray(a) || !a.every(isStr))) config('apiOrigins must be an array of origins');
+  return {
+    backend: u.href.replace(/\/+$/, ''),
+    backendOrigin: u.origin,
+    provider: p,
+    redirectUri,
+    scopes: scope === undefined ? null : scope.split(/\s+/).filter(Boolean),
+    extras,
+    apiOrigins: (a || []).map((s) => (http(s) || config('apiOrigins must be an array of http(s) origins')).origin),
+  };
+}
+
+/**
+ * The authsplit browser client (TSDoc in index.d.ts): authorization code flow with PKCE
+ * through the authsplit backend (RFC 6749 §4.1, RFC 7636, RFC 10017 §6.2). The access token
+ * lives in this object only (never in storage or a URL); the refresh token never reaches the
+ * browser.
+ */
+export class AuthClient {
+  #o;
+  #session = null; // { token, refreshAt }
+  #user = null;
+  #refreshing = null;
+  #epoch = 0;
+
+  constructor(options) {
+    if (!core) config('authsplit: call `await init()` before `new AuthClient(…)`');
+    this.#o = readOptions(options);
+  }
+
+  #forget() {
+    this.#epoch++;
+    this.#session = this.#user = this.#refreshing = null;
+  }
+
+  /** Keeps the access token of a `TokenReply` in memory; returns `expiresAt` in ms. */
+  #accept(reply, epoch) {
+    const token = reply.access_token;
+    if (!isStr(token) || !token) internal("the backend's token reply has no access_token");
+    if (this.#epoch != epoch) fail('not_authenticated', 'signed out while the request was in flight');
+    const now = Date.now();
+    const expiresAt = typeof reply.expires_at == 'number' ? reply.expires_at * 1000 : null;
+    const refreshAt = expiresAt === null ? null : expiresAt - Math.min(REFRESH_SKEW_MS, Math.max((expiresAt - now) / 4, 0));
+    this.#session = { token, refreshAt };
+    return expiresAt;
+  }
+
+  async login(options) {
+    const o = this.#o;
+    let returnTo = options?.returnTo;
+    if (returnTo == null) returnTo = '/';
+    else if (!isStr(returnTo) || !call('isSafeReturnTo', returnTo)) {
+      fail('invalid_return_to', 'returnTo must be a same-origin path such as /account');
+    }
+    let provider = options?.provider;
+    if (provider == null) provider = o.provider;
+    else if (!isStr(provider) || !provider) config('provider must be a non-empty string');
+    const s = storage();
+    purgeTx(s, Date.now());
+    // RFC 7636 §4.1–§4.2, RFC 6749 §10.12, OIDC Core §3.1.2.1.
+    const verifier = generateRandomCodeVerifier();
+    const challenge = calculatePKCECodeChallenge(verifier);
+    const state = call('randomState');
+    const nonce = call('randomState');
+    const reply = await post(o.backend, '/transactions', {
+      provider,
+      state,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      nonce,
+    });
+    const t = readTemplate(reply.authorize);
+    if (o.redirectUri !== undefined && o.redirectUri !== t.redirectUri) {
+      config('redirectUri differs from the redirect URI registered on the backend (RFC 6749 §3.1.2)');
+    }
+    if (o.scopes) t.scopes = o.scopes.slice();
+    t.extras.push(...o.extras);
+    const url = buildUrl(t, state, challenge, t.scopes.includes('openid') ? nonce : null);
+    saveTx(s, {
+      verifier,
+      state,
+      nonce,
+      provider,
+      returnTo,
+      createdAt: Date.now(),
+      issuer: strOr(reply.issuer, null),
+      requireIss: reply.require_iss === true,
+      codeParam: strOr(reply.code_param, 'code'),
+    });
+    location.assign(url);
+  }
+
+  async handleCallback(url) {
+    if (url === undefined || url === null) url = location.href;
+    // Strip code/state/… from the address bar before anything can fail (REFERENCE §2.7).
+    stripAddressBar();
+    const { tx, code, iss } = prepareCallback(String(url), storage(), Date.now());
+    if (tx.codeParam != 'code') stripAddressBar(tx.codeParam);
+    const epoch = this.#epoch;
+    const reply = await post(this.#o.backend, '/token', {
+      provider: tx.provider,
+      code,
+      state: tx.state,
+      code_verifier: tx.verifier,
+      iss,
+    });
+    const expiresAt = this.#accept(reply, epoch);
+    const user = (this.#user = userOf(reply.user));
+    // Re-checked: storage is writable by any script of the origin (REFERENCE §2.9).
+    return { user, returnTo: call('isSafeReturnTo', tx.returnTo) ? tx.returnTo : '/', expiresAt };
+  }
+
+  getAccessToken() {
+    const s = this.#session;
+    if (s && (s.refreshAt === null || Date.now() < s.refreshAt)) return Promise.resolve(s.token);
+    if (this.#refreshing) return this.#refreshing;
+    const epoch = this.#epoch;
+    const p = post(this.#o.backend, '/refresh', {}).then(
+      (reply) => {
+        if (this.#epoch == epoch) this.#refreshing = null;
+        this.#accept(reply, epoch);
+        if (isObj(reply.user)) this.#user = userOf(reply.user);
+        return this.#session.token;
+      },
+      (e) => {
+        if (this.#epoch == epoch) {
+          this.#refreshing = null;
+          if (e.code == 'not_authenticated' || e.code == 'invalid_grant') this.#forget();
+        }
+        throw e;
+      },
+    );
+    return (this.#refreshing = p);
+  }
+
+  async fetch(input, init) {
+    const token = await this.getAccessToken();
+    const req = new Request(input, init ?? undefined);
+    // Only to this page, the backend and configured API origins (RFC 6750 §5.3).
+    const target = new URL(req.url).origin;
+    const o = this.#o;
+    if (target != location.origin && target != o.backendOrigin && !o.apiOrigins.includes(target)) {
+      config("client.fetch sends the access token only to this page's origin, the backend's origin and apiOrigins");
+    }
+    req.headers.set('authorization', 'Bearer ' + token);
+    return fetch(req);
+  }
+
+  isAuthenticated() {
+    return this.#session !== null;
+  }
+
+  user() {
+    return this.#user;
+  }
+
+  async logout() {
+    this.#forget();
+    try {
+      clearTx(window.sessionStorage);
+    } catch {}
+    try {
+      const r = await post(this.#o.backend, '/logout', {});
+      return { revoked: r.revoked === true, endSessionUrl: strOr(r.end_session_url, null) };
+    } catch (e) {
+      if (e.code == 'not_authenticated') return { revoked: false, endSessionUrl: null };
+      throw e;
+    }
+  }
+
+  /** Kept for compatibility: the client holds no WebAssembly memory any more. */
+  free() {}
+}
