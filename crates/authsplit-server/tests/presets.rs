@@ -920,3 +920,49 @@ async fn github_logout_revokes_the_refreshed_access_token() {
     let body: Value = serde_json::from_str(&rv[0].body).unwrap();
     assert_eq!(body["access_token"], "ghu_SECOND");
 }
+
+// A profile without refresh support (here switched off with `overrides = {"refresh": null}`)
+// answers /refresh with a typed 401 that says so, and sends nothing (PROVIDERS.md table).
+#[tokio::test]
+async fn refresh_is_refused_clearly_where_the_profile_has_none() {
+    let stub = PStub::start().await;
+    let config = Config::builder()
+        .cookie_key_bytes(&[7u8; 64])
+        .allowed_origin(ORIGIN)
+        .provider(
+            "gitee",
+            authsplit_server::ProviderConfig::preset(
+                "gitee",
+                "gitee-app",
+                SECRET,
+                "https://app.example/callback",
+            )
+            .dev_origin(&stub.base)
+            .overrides(json!({"refresh": null})),
+        )
+        .build();
+    let app = app_of(&Authsplit::new(config).unwrap());
+    stub.on(
+        "/gitee.com/oauth/token",
+        200,
+        "application/json",
+        r#"{"access_token":"gt-AT","token_type":"bearer","expires_in":86400,"refresh_token":"gt-RT","scope":"user_info","created_at":1700000000}"#,
+    );
+    stub.on(
+        "/gitee.com/api/v5/user",
+        200,
+        "application/json",
+        r#"{"id": 42, "login": "gt", "name": "Gitee User"}"#,
+    );
+    let (_, r, jar) = sign_in(&app, "gitee", STATE).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["user"]["id"], "gitee:42");
+    let f = send(&app, post("/auth/refresh", &json!({}), Some(&jar.header()))).await;
+    assert_error(&f, 401, "not_authenticated");
+    assert!(
+        f.text.contains("does not support refresh tokens"),
+        "{}",
+        f.text
+    );
+    assert_eq!(stub.calls_to("/gitee.com/oauth/token").len(), 1);
+}
