@@ -77,9 +77,12 @@ let redirectUri;
  *   parameter, order-insensitive unless `ordered`), `fragment`;
  * - `user` — the expected normalized user;
  * - `upstream` — the calls one sign-in makes (endpoint → exactly this many);
- * - `refresh` — true, or the error code the backend must answer;
- * - `revocation` — whether logout revokes upstream;
+ * - `refresh` — true, or the error code the backend must answer; `rotates` — the quirk platform
+ *   rotates refresh tokens (a second refresh must present the new one);
+ * - `revocation` — false, 'access' (access tokens only: GitHub, Weibo) or true (RFC 7009, the
+ *   session's refresh token);
  * - `badCode` — the documented upstream error for a made-up code (`provider_error`);
+ *   `usedCode` — for the sign-in's own code presented again (default: `badCode`);
  * - `unverified` — what the row rests on that PROVIDERS.md marks unverified.
  */
 const PROVIDERS = [
@@ -92,7 +95,8 @@ const PROVIDERS = [
     user: { subject: '583231', name: 'The Octocat', email: 'octocat@github.example', email_verified: null, avatar_url: U.github.avatar_url },
     upstream: { token: 1, userinfo: 1 },
     refresh: true, // expiring user tokens enabled at the quirk GitHub (PROVIDERS.md: only then)
-    revocation: true, // DELETE /applications/{client_id}/token, access token
+    rotates: true,
+    revocation: 'access', // DELETE /applications/{client_id}/token, access tokens only
     badCode: 'bad_verification_code', // in a 200 body
     // The default token answer is form-encoded; JSON needs Accept: application/json (PROVIDERS.md).
     wire: (calls) => assert.match(calls.find((c) => c.endpoint === 'token').headers.accept ?? '', /application\/json/),
@@ -121,8 +125,11 @@ const PROVIDERS = [
     user: { subject: `${U.microsoft.tid}:${U.microsoft.oid}`, name: 'Megan Bowen', email: U.microsoft.email, email_verified: null, avatar_url: null },
     upstream: { token: 1, userinfo: 1 },
     refresh: true,
+    rotates: true,
     revocation: false, // no RFC 7009 endpoint (unverified)
     badCode: 'invalid_grant',
+    usedCode: 'invalid_grant',
+    usedCodeDescription: /AADSTS54005/, // PROVIDERS.md: reused code
     unverified: ['no RFC 7009 revocation endpoint', 'AADSTS70000 for an unknown code (PROVIDERS.md documents only AADSTS54005 for a reused one)'],
   },
   {
@@ -133,7 +140,8 @@ const PROVIDERS = [
     },
     user: { subject: U.gitlab.sub, name: 'Lab Person', email: U.gitlab.email, email_verified: true, avatar_url: U.gitlab.picture },
     upstream: { token: 1, userinfo: 1 },
-    refresh: true, // rotating
+    refresh: true,
+    rotates: true,
     revocation: true,
     badCode: 'invalid_grant',
     unverified: ['Basic client auth also accepted', 'JWKS path /oauth/discovery/keys'],
@@ -191,6 +199,7 @@ const PROVIDERS = [
     refresh: true,
     revocation: false,
     badCode: '40029',
+    usedCode: '40163', // PROVIDERS.md: code been used
     unverified: ['errcodes other than 40029/40163'],
   },
   {
@@ -207,6 +216,7 @@ const PROVIDERS = [
     refresh: true,
     revocation: false,
     badCode: '40029',
+    usedCode: '40163', // PROVIDERS.md: code been used
     unverified: [],
   },
   {
@@ -222,6 +232,7 @@ const PROVIDERS = [
     refresh: true,
     revocation: false,
     badCode: '40029',
+    usedCode: '40163', // PROVIDERS.md: code been used
     unverified: ['refresh-token lifetime for websites'],
   },
   {
@@ -234,7 +245,8 @@ const PROVIDERS = [
     },
     user: { subject: U.feishu.union_id, name: '飞书用户', email: U.feishu.email, email_verified: false, avatar_url: U.feishu.avatar_url },
     upstream: { token: 1, userinfo: 1 },
-    refresh: true, // single-use RT, rotated
+    refresh: true,
+    rotates: true, // single-use RT
     revocation: false,
     badCode: '20003',
     unverified: ['v3 token endpoint has the v2 shape'],
@@ -278,6 +290,7 @@ const PROVIDERS = [
     refresh: true,
     revocation: false,
     badCode: '100019',
+    usedCode: '100020', // PROVIDERS.md: code reused
     // fmt=json on the token call and on /oauth2.0/me (PROVIDERS.md § QQ: JSON instead of form/JSONP).
     wire: (calls) => {
       for (const c of calls.filter((x) => x.endpoint === 'token' || x.endpoint === 'openid')) assert.equal(c.params.fmt, 'json', c.path);
@@ -293,7 +306,7 @@ const PROVIDERS = [
     user: { subject: U.weibo.idstr, name: 'weibo_user', email: null, email_verified: null, avatar_url: U.weibo.avatar_large },
     upstream: { token: 1, userinfo: 1 },
     refresh: 'not_authenticated', // no refresh token for web apps (unverified)
-    revocation: true, // revokeoauth2 (access token)
+    revocation: 'access', // revokeoauth2 (access tokens)
     badCode: 'invalid_grant',
     unverified: ['error shape', 'no refresh for web apps', 'revocation as a GET'],
   },
@@ -325,6 +338,7 @@ const PROVIDERS = [
     user: { subject: U.discord.id, name: 'Nelly', email: U.discord.email, email_verified: true, avatar_url: `https://cdn.discordapp.com/avatars/${U.discord.id}/${U.discord.avatar}.png` },
     upstream: { token: 1, userinfo: 1 },
     refresh: true,
+    rotates: true,
     revocation: true,
     badCode: 'invalid_grant',
     unverified: [],
@@ -340,6 +354,7 @@ const PROVIDERS = [
     user: { subject: U.plain.sub, name: 'Plain User', email: U.plain.email, email_verified: false, avatar_url: null },
     upstream: { token: 1, userinfo: 1 },
     refresh: true,
+    rotates: true,
     revocation: true,
     badCode: 'invalid_grant',
     unverified: [],
@@ -541,7 +556,8 @@ describe('every provider through the example SPA and authsplit-server', () => {
         // The API part first and the authorization-URL comparison last, so that one failing
         // assertion does not hide the outcome of the others.
         await badCode(row);
-        const checkUrl = await journey(row);
+        const { checkUrl, code } = await journey(row);
+        await usedCode(row, code);
         checkUrl();
       });
     }
@@ -589,6 +605,12 @@ describe('every provider through the example SPA and authsplit-server', () => {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
+/**
+ * Browser contexts of journeys that passed, signed out and reusable: a new journey takes one
+ * (its HTTP and wasm code caches are warm), a failed journey's context is closed instead.
+ */
+const idle = [];
+
 async function newPage() {
   const context = await newLoopbackContext(browser);
   const page = await context.newPage();
@@ -608,9 +630,10 @@ async function signIn(page, id, atProvider) {
   await page.goto(`${app}/`);
   await ready(page);
   let callbackUrl = null;
-  page.on('framenavigated', (f) => {
+  const onNav = (f) => {
     if (f === page.mainFrame() && f.url().startsWith(`${redirectUri}?`)) callbackUrl ??= f.url();
-  });
+  };
+  page.on('framenavigated', onNav);
   const tokenResponse = page.waitForResponse((r) => r.url() === `${app}/auth/token` && r.request().method() === 'POST', { timeout: 20000 });
   await page.click(`[data-testid="sign-in-${id}"]`);
   if (atProvider) await atProvider();
@@ -628,6 +651,7 @@ async function signIn(page, id, atProvider) {
     const shown = await page.locator('[data-testid="error"]').textContent();
     assert.fail(`the SPA did not sign in with ${id}: ${shown.replace(/\s+/g, ' ').trim()}`);
   }
+  page.off('framenavigated', onNav);
   return { user: reply.user, reply, callbackUrl };
 }
 
@@ -647,6 +671,22 @@ async function signOut(page) {
   assert.equal(res.status(), 200);
   await page.waitForSelector('[data-testid="status"][data-state="signed-out"]');
   return res.json();
+}
+
+/** The tokens in a recorded token-endpoint answer (JSON, or GitHub/QQ form-encoded). */
+function tokensOf(call) {
+  let v;
+  try {
+    v = JSON.parse(call.response);
+  } catch {
+    v = Object.fromEntries(new URLSearchParams(call.response));
+  }
+  return { access_token: v.access_token ?? v.accessToken, refresh_token: v.refresh_token ?? v.refreshToken };
+}
+
+/** The refresh token a recorded refresh call presented. */
+function refreshParam(call) {
+  return call.params.refresh_token ?? call.params.refreshToken;
 }
 
 /** Upstream calls of one quirk preset, by endpoint (token calls split by grant). */
@@ -707,7 +747,9 @@ function checkAuthorization(row, entry) {
 
 async function journey(row) {
   const preset = row.quirkPreset ?? row.id;
-  const { context, page } = await newPage();
+  const lane = idle.pop() ?? (await newPage());
+  const { page } = lane;
+  let reusable = false;
   try {
     const before = upstreamCounts(preset);
     const nAuth = quirk.authorizations.length;
@@ -763,13 +805,30 @@ async function journey(row) {
     const b2 = upstreamCounts(preset);
     const rf = await refreshInPage(page);
     const d2 = delta(b2, upstreamCounts(preset));
+    let accessToken = reply.access_token;
     if (row.refresh === true) {
       assert.equal(rf.status, 200, `refresh: ${JSON.stringify(rf.json)}`);
       assert.ok(rf.json.access_token && rf.json.access_token !== reply.access_token, 'a new access token');
       assert.deepEqual(d2, { refresh: 1 }, 'exactly one upstream refresh');
+      accessToken = rf.json.access_token;
+      if (row.rotates) {
+        // Rotation (RFC 6749 §6, PROVIDERS.md): the old refresh token is dead; the backend keeps
+        // the new one in the session cookie, so a second refresh presents exactly that one.
+        const [first] = quirk.callsFor(preset, 'token', 'refresh_token').slice(-1);
+        const rotated = tokensOf(first).refresh_token;
+        assert.ok(rotated && rotated !== refreshParam(first), 'a rotated refresh token');
+        assert.equal(quirk.refreshTokenIsActive(refreshParam(first)), false, 'the old refresh token is consumed');
+        const rf2 = await refreshInPage(page);
+        assert.equal(rf2.status, 200, `second refresh: ${JSON.stringify(rf2.json)}`);
+        const [second] = quirk.callsFor(preset, 'token', 'refresh_token').slice(-1);
+        assert.notEqual(second, first, 'a second upstream refresh');
+        assert.equal(refreshParam(second), rotated, 'the second refresh presents the rotated token');
+        accessToken = rf2.json.access_token;
+      }
     } else {
       assert.equal(rf.json.error, row.refresh, `refresh refused: ${JSON.stringify(rf.json)}`);
-      assert.ok(rf.status >= 400);
+      assert.equal(rf.status, 401);
+      assert.match(rf.json.error_description, /refresh/i, 'the refusal says why');
       assert.deepEqual(d2, {}, 'nothing sent upstream');
     }
 
@@ -779,9 +838,19 @@ async function journey(row) {
     const out = await signOut(page);
     const d3 = delta(b3, upstreamCounts(preset));
     if (row.revocation) {
+      const liveRefresh = quirk.latestRefreshToken(preset);
       assert.equal(out.revoked, true, JSON.stringify(out));
       assert.deepEqual(d3, { revoke: 1 });
-      assert.equal(quirk.revocations.slice(nRev).filter((r) => r.preset === preset).length, 1, 'the quirk server revoked a token');
+      const revoked = quirk.revocations.slice(nRev).filter((r) => r.preset === preset);
+      assert.equal(revoked.length, 1, 'the quirk server revoked a token');
+      if (row.revocation === 'access') {
+        // GitHub / Weibo revoke access tokens only: the one the SPA holds now.
+        assert.deepEqual([revoked[0].kind, revoked[0].token], ['access', accessToken]);
+      } else {
+        // RFC 7009: the session's (latest, rotated) refresh token.
+        assert.deepEqual([revoked[0].kind, revoked[0].token], ['refresh', liveRefresh]);
+        assert.equal(quirk.refreshTokenIsActive(liveRefresh), false);
+      }
     } else {
       assert.equal(out.revoked, false, JSON.stringify(out));
       assert.deepEqual(d3, {}, 'no revocation call');
@@ -789,14 +858,16 @@ async function journey(row) {
 
     assert.deepEqual(quirk.problems(preset), [], 'no deviation from the documented wire format');
     row.wire?.(quirk.callsFor(preset));
-    return () => checkAuthorization(row, entry);
+    reusable = true;
+    return { checkUrl: () => checkAuthorization(row, entry), code: cb.searchParams.get(row.id === 'dingtalk' ? 'authCode' : 'code') };
   } finally {
-    await context.close();
+    if (reusable) idle.push(lane);
+    else await lane.context.close();
   }
 }
 
-/** POST /transactions + POST /token with a made-up code, as a browser would (alphanumeric state). */
-async function exchangeMadeUpCode(id) {
+/** POST /transactions + POST /token with a made-up (or given) code, as a browser would. */
+async function exchangeMadeUpCode(id, code = `madeup${randomBytes(12).toString('hex')}`) {
   const client = backendClient(`${app}/auth`, { origin: app });
   const { verifier, challenge } = pkcePair();
   const state = randomBytes(24).toString('hex');
@@ -804,7 +875,7 @@ async function exchangeMadeUpCode(id) {
   assert.equal(t.status, 201, t.text);
   // RFC 9207: a provider that sends `iss` (Discord, oidc-provider) would send it with any code.
   const iss = t.json.require_iss ? t.json.issuer : undefined;
-  return client.post('/token', { provider: id, code: `madeup${randomBytes(12).toString('hex')}`, state, code_verifier: verifier, ...(iss ? { iss } : {}) });
+  return client.post('/token', { provider: id, code, state, code_verifier: verifier, ...(iss ? { iss } : {}) });
 }
 
 async function badCode(row) {
@@ -819,4 +890,22 @@ async function badCode(row) {
   assert.equal(r.json.provider_error, row.badCode, r.text);
   assert.deepEqual(d, row.id === 'wecom' ? { getuserinfo: 1 } : { token: 1 }, 'exactly one upstream call, never retried');
   assert.deepEqual(quirk.problems(preset), []);
+}
+
+/**
+ * The sign-in's code presented again in a new transaction (a double submit, a replayed URL): the
+ * platform's documented "code already used" error (RFC 6749 §4.1.2: single use) → `invalid_grant`.
+ */
+async function usedCode(row, code) {
+  const preset = row.quirkPreset ?? row.id;
+  const before = upstreamCounts(preset);
+  const r = await exchangeMadeUpCode(row.id, code);
+  const d = delta(before, upstreamCounts(preset));
+  delete d.gettoken;
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error, 'invalid_grant', r.text);
+  assert.equal(r.json.class, 'reauthenticate');
+  assert.equal(r.json.provider_error, row.usedCode ?? row.badCode, r.text);
+  if (row.usedCodeDescription) assert.match(r.json.provider_error_description ?? '', row.usedCodeDescription, r.text);
+  assert.deepEqual(d, row.id === 'wecom' ? { getuserinfo: 1 } : { token: 1 }, 'exactly one upstream call');
 }

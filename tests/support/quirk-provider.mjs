@@ -1369,6 +1369,8 @@ fetch('/__quirk/authorize', { method: 'POST', headers: { 'content-type': 'text/p
     },
     /** Whether this refresh token is still usable / this access token still valid. */
     refreshTokenIsActive: (t) => Boolean(refresh.get(t)?.active),
+    /** The refresh token issued last for `preset` (undefined when none). */
+    latestRefreshToken: (preset) => [...refresh].filter(([, v]) => v.preset === preset).at(-1)?.[0],
     accessTokenIsActive: (t) => Boolean(access.get(t) && !access.get(t).revoked),
     /** Every token value issued (tests search bodies and logs for them). */
     issuedTokens: () => [...access.keys(), ...refresh.keys(), ...corpTokens.keys()],
