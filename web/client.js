@@ -215,32 +215,25 @@ function stripAddressBar(extra) {
 const PROTOCOL_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'nonce', 'prompt'];
 const SECRET_PARAMS = ['client_secret', 'code_verifier', 'access_token', 'id_token'];
 const badTemplate = () => internal("the backend's authorization template is malformed");
-const strList = (v) => (v == null ? null : Array.isArray(v) && v.every(isStr) ? v : badTemplate());
-const optStr = (v) => (v == null ? null : isStr(v) ? v : badTemplate());
+const strList = (v) => v == null || (Array.isArray(v) && v.every(isStr));
+const optStr = (v) => v == null || isStr(v);
 
 /**
- * Reads the backend's authorization template (authsplit_core::authorize::AuthorizeTemplate,
- * the `authorize` member of a `POST /transactions` reply); `internal` when malformed.
+ * Checks the backend's authorization template (authsplit_core::authorize::AuthorizeTemplate,
+ * the `authorize` member of a `POST /transactions` reply) and returns a copy that
+ * {@link buildUrl} takes; `internal` when malformed.
  */
 export function readTemplate(v) {
-  if (!isObj(v) || !isStr(v.authorization_endpoint) || !isStr(v.client_id) || !isStr(v.redirect_uri)) badTemplate();
-  const q = isObj(v.quirks) ? v.quirks : {};
-  const extras = v.extra_params ?? [];
-  if (!Array.isArray(extras) || !extras.every((p) => Array.isArray(p) && isStr(p[0]) && isStr(p[1]))) badTemplate();
-  return {
-    endpoint: v.authorization_endpoint,
-    clientId: v.client_id,
-    redirectUri: v.redirect_uri,
-    scopes: strList(v.scopes) ?? [],
-    separator: strOr(v.scope_separator, ' '),
-    prompt: optStr(v.prompt),
-    extras: extras.map((p) => [p[0], p[1]]),
-    clientIdParam: optStr(q.client_id_param),
-    fragment: optStr(q.fragment),
-    order: strList(q.param_order),
-    omitPkce: q.omit_pkce === true,
-    omitResponseType: q.omit_response_type === true,
-  };
+  const q = isObj(v) && isObj(v.quirks) ? v.quirks : {};
+  const x = isObj(v) && (v.extra_params ?? []);
+  if (
+    !isObj(v) || !isStr(v.authorization_endpoint) || !isStr(v.client_id) || !isStr(v.redirect_uri) ||
+    !strList(v.scopes) || !optStr(v.prompt) || !optStr(q.client_id_param) || !optStr(q.fragment) ||
+    !strList(q.param_order) || !Array.isArray(x) || !x.every((p) => Array.isArray(p) && isStr(p[0]) && isStr(p[1]))
+  ) {
+    badTemplate();
+  }
+  return { ...v, scopes: v.scopes ?? [], extra_params: x.map((p) => [p[0], p[1]]), quirks: q };
 }
 
 const isLoopback = (host) => host == 'localhost' || host == '[::1]' || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(host);
@@ -254,7 +247,8 @@ const isLoopback = (host) => host == 'localhost' || host == '[::1]' || /^127(\.(
  * missing challenge without `omit_pkce`, an extra parameter clashing with a protocol one.
  */
 export function buildUrl(t, state, challenge, nonce) {
-  const ep = t.endpoint;
+  const ep = t.authorization_endpoint;
+  const q = t.quirks;
   let u;
   try {
     u = new URL(ep);
@@ -263,22 +257,23 @@ export function buildUrl(t, state, challenge, nonce) {
     config('authorization_endpoint must be an absolute http(s) URL with a host, no userinfo and no fragment');
   }
   if (u.protocol == 'http:' && !isLoopback(u.hostname)) config('authorization_endpoint must use https (http is allowed on loopback only)');
-  let frag = t.fragment == null ? '' : t.fragment.replace(/^#/, '');
+  const frag = (q.fragment ?? '').replace(/^#/, '');
   if (!/^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/.test(frag)) config('quirks.fragment contains characters that are not allowed in a URL fragment');
-  const idParam = t.clientIdParam ?? 'client_id';
+  const idParam = q.client_id_param ?? 'client_id';
   if (!idParam) config('quirks.client_id_param is empty');
-  if (!t.omitPkce && !challenge) config('code_challenge is required unless quirks.omit_pkce is set (RFC 7636 §4.3)');
-  const scope = t.scopes.join(t.separator);
+  const pkce = q.omit_pkce !== true;
+  if (pkce && !challenge) config('code_challenge is required unless quirks.omit_pkce is set (RFC 7636 §4.3)');
+  const scope = t.scopes.join(strOr(t.scope_separator, ' '));
   let params = [];
-  if (!t.omitResponseType) params.push(['response_type', 'code']);
-  params.push([idParam, t.clientId], ['redirect_uri', t.redirectUri]);
+  if (q.omit_response_type !== true) params.push(['response_type', 'code']);
+  params.push([idParam, t.client_id], ['redirect_uri', t.redirect_uri]);
   if (scope) params.push(['scope', scope]);
   params.push(['state', state]);
-  if (!t.omitPkce) params.push(['code_challenge', challenge], ['code_challenge_method', 'S256']);
+  if (pkce) params.push(['code_challenge', challenge], ['code_challenge_method', 'S256']);
   if (nonce) params.push(['nonce', nonce]);
   if (t.prompt != null) params.push(['prompt', t.prompt]);
   const seen = [];
-  for (const [k, v] of t.extras) {
+  for (const [k, v] of t.extra_params) {
     if (!k) config('an extra parameter has an empty name');
     if (PROTOCOL_PARAMS.includes(k) || k == idParam || SECRET_PARAMS.includes(k) || seen.includes(k)) {
       config('an extra parameter collides with a protocol parameter or another extra parameter');
@@ -286,18 +281,18 @@ export function buildUrl(t, state, challenge, nonce) {
     seen.push(k);
     params.push([k, v]);
   }
-  if (t.order) {
+  const order = q.param_order;
+  if (order) {
     // Listed names first, in the listed order; the rest keep theirs.
     const rank = (n) => {
-      const i = t.order.indexOf(n);
-      return i < 0 ? t.order.length : i;
+      const i = order.indexOf(n);
+      return i < 0 ? order.length : i;
     };
     params = params.map((p, i) => [rank(p[0]), i, p]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
   }
-  const q = new URLSearchParams(params).toString();
   const at = ep.indexOf('?');
   const sep = at < 0 ? '?' : at == ep.length - 1 || ep.endsWith('&') ? '' : '&';
-  return ep + sep + q + (frag ? '#' + frag : '');
+  return ep + sep + new URLSearchParams(params) + (frag ? '#' + frag : '');
 }
 
 // ------------------------------------------------------------------ the backend (wire protocol)
@@ -438,11 +433,11 @@ export class AuthClient {
       nonce,
     });
     const t = readTemplate(reply.authorize);
-    if (o.redirectUri !== undefined && o.redirectUri !== t.redirectUri) {
+    if (o.redirectUri !== undefined && o.redirectUri !== t.redirect_uri) {
       config('redirectUri differs from the redirect URI registered on the backend (RFC 6749 §3.1.2)');
     }
     if (o.scopes) t.scopes = o.scopes.slice();
-    t.extras.push(...o.extras);
+    t.extra_params.push(...o.extras);
     const url = buildUrl(t, state, challenge, t.scopes.includes('openid') ? nonce : null);
     saveTx(s, {
       verifier,

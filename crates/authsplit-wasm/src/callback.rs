@@ -252,13 +252,13 @@ pub fn verify(url: &str, stored: Stored, expected: &Expected<'_>) -> Result<Stri
         Stored::Missing { .. } if parsed.state.is_none() => {
             return Err(Error::new(
                 "state_missing",
-                "the callback carries no state (RFC 6749 §4.1.2)",
+                "the callback has no `state` (RFC 6749 §10.12)",
             ));
         }
         Stored::Missing { others: true } => {
             return Err(Error::new(
                 "state_mismatch",
-                "the callback's state does not match the sign-in this tab started (RFC 6749 §10.12)",
+                "the callback's `state` differs from the one sent (RFC 6749 §10.12)",
             ));
         }
         Stored::Missing { others: false } => {

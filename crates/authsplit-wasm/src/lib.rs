@@ -63,7 +63,7 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 /// @throws {AuthsplitError} `random_unavailable`.
 #[wasm_bindgen(js_name = generateRandomCodeVerifier)]
 pub fn generate_random_code_verifier() -> String {
-    or_throw(pkce::generate_verifier())
+    pkce::generate_verifier()
 }
 
 /// The S256 code challenge of `verifier`: `BASE64URL(SHA256(ASCII(verifier)))`, 43 characters
@@ -80,7 +80,7 @@ pub fn calculate_pkce_code_challenge(verifier: &str) -> String {
 /// CSPRNG as 64 lowercase hex characters (alphanumeric: accepted by every provider).
 #[wasm_bindgen(js_name = randomState)]
 pub fn random_state() -> String {
-    or_throw(pkce::random_token())
+    pkce::random_token()
 }
 
 /// The `sessionStorage` key of the transaction for `state`.

@@ -1,12 +1,31 @@
 //! PKCE (RFC 7636 §4.1–§4.2), `state` / `nonce` (RFC 6749 §10.12, OIDC Core §3.1.2.1) and the
-//! storage key of a pending transaction — from the browser's CSPRNG (`crypto.getRandomValues`
-//! through getrandom) and sha2, encoded with RustCrypto's constant-time base64url / hex.
+//! storage key of a pending transaction — from the browser's CSPRNG (`crypto.getRandomValues`)
+//! and sha2, encoded with RustCrypto's constant-time base64url / hex.
 
 use alloc::string::String;
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use sha2::{Digest as _, Sha256};
 
+use wasm_bindgen::prelude::*;
+
 use crate::error::Error;
+
+// The browser's CSPRNG, bound directly: the same call getrandom's `wasm_js` backend makes, but
+// without its `catch` import, whose exception plumbing (an externref table in the module and
+// its JS glue) was the only externref use left (~0.5 KB gz; web/README.md "Size"). A failure
+// (no `crypto`) becomes the typed `random_unavailable` error, thrown to the caller.
+#[wasm_bindgen(inline_js = "export function r(b) {
+  try {
+    crypto.getRandomValues(b);
+  } catch {
+    throw { code: 'random_unavailable', message: 'the platform random number generator failed' };
+  }
+}")]
+extern "C" {
+    /// `crypto.getRandomValues(buf)` on a view of the module's memory.
+    #[wasm_bindgen(js_name = r)]
+    fn get_random_values(buf: &mut [u8]);
+}
 
 /// Shortest code verifier (RFC 7636 §4.1).
 pub const VERIFIER_MIN_LEN: usize = 43;
@@ -15,16 +34,11 @@ pub const VERIFIER_MAX_LEN: usize = 128;
 /// Prefix of every `sessionStorage` key of a pending transaction.
 pub const KEY_PREFIX: &str = "authsplit.tx.";
 
-/// 32 bytes from the platform CSPRNG.
-fn random32() -> Result<[u8; 32], Error> {
+/// 32 bytes from the platform CSPRNG (Web Crypto `getRandomValues`, a CSPRNG by spec).
+fn random32() -> [u8; 32] {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|_| {
-        Error::new(
-            "random_unavailable",
-            "the platform random number generator failed",
-        )
-    })?;
-    Ok(bytes)
+    get_random_values(&mut bytes);
+    bytes
 }
 
 /// SHA-256 (FIPS 180-4); one non-inlined copy for the challenge and the storage key.
@@ -51,8 +65,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A new code verifier: 32 CSPRNG bytes, base64url without padding = 43 characters of the
 /// unreserved set (RFC 7636 §4.1, §7.1: 256 bits of entropy).
-pub fn generate_verifier() -> Result<String, Error> {
-    random32().map(|b| base64url32(&b))
+pub fn generate_verifier() -> String {
+    base64url32(&random32())
 }
 
 /// Whether `v` is a code verifier: 43–128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
@@ -77,8 +91,8 @@ pub fn challenge_s256(verifier: &str) -> Result<String, Error> {
 /// A new `state` or `nonce`: 32 CSPRNG bytes as 64 lowercase hex characters — 256 bits, and
 /// only `[0-9a-f]`, which every provider accepts (WeChat and WeCom take `[A-Za-z0-9]{1,128}`
 /// only; the backend needs ≥ 22 characters).
-pub fn random_token() -> Result<String, Error> {
-    random32().map(|b| hex(&b))
+pub fn random_token() -> String {
+    hex(&random32())
 }
 
 /// `authsplit.tx.` + the first 16 bytes of SHA-256(`state`) in lowercase hex: a callback

@@ -158,7 +158,7 @@ fn now() -> f64 {
 
 fn tx(state: &str, created_at: f64) -> JsValue {
     let o = Object::new();
-    set(&o, "verifier", &pkce::generate_verifier().unwrap().into());
+    set(&o, "verifier", &pkce::generate_verifier().into());
     set(&o, "state", &state.into());
     set(&o, "nonce", &"n-0S6_WzA2Mj".into());
     set(&o, "provider", &"local".into());
@@ -171,7 +171,7 @@ fn tx(state: &str, created_at: f64) -> JsValue {
 }
 
 fn new_state() -> String {
-    pkce::random_token().unwrap()
+    pkce::random_token()
 }
 
 fn enc(s: &str) -> String {
@@ -318,7 +318,7 @@ fn verifier_from_browser_csprng_matches_rfc7636_grammar() {
     // RFC 7636 §4.1: 43–128 chars of [A-Za-z0-9-._~]; 32 random bytes → 43 chars (§7.1).
     let mut seen = Vec::new();
     for _ in 0..16 {
-        let s = pkce::generate_verifier().unwrap();
+        let s = pkce::generate_verifier();
         assert_eq!(s.len(), 43);
         assert!(
             s.bytes()
@@ -341,7 +341,7 @@ fn s256_challenge_matches_rfc7636_appendix_b_and_the_backend() {
     );
     // RFC 7636 §4.6: the backend recomputes the challenge from the verifier; both must agree.
     for v in [
-        pkce::generate_verifier().unwrap(),
+        pkce::generate_verifier(),
         "a".repeat(43),
         "Z~._-".repeat(25) + "abc",
     ] {
@@ -403,7 +403,7 @@ fn state_and_nonce_are_alphanumeric_with_256_bits() {
     // (the backend's minimum).
     let mut seen = Vec::new();
     for _ in 0..16 {
-        let s = pkce::random_token().unwrap();
+        let s = pkce::random_token();
         assert_eq!(s.len(), 64);
         assert!(
             s.bytes()
@@ -455,7 +455,7 @@ async fn url_from_backend_template_carries_pkce_state_and_nonce() {
     let m = client_js().await;
     let state = new_state();
     let nonce = new_state();
-    let v = pkce::generate_verifier().unwrap();
+    let v = pkce::generate_verifier();
     let ch = pkce::challenge_s256(&v).unwrap();
     let url = js_url(&m, &template_json(), &state, Some(&ch), Some(&nonce))
         .unwrap()
