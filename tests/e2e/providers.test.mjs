@@ -637,12 +637,15 @@ async function signIn(page, id, atProvider) {
   const tokenResponse = page.waitForResponse((r) => r.url() === `${app}/auth/token` && r.request().method() === 'POST', { timeout: 20000 });
   await page.click(`[data-testid="sign-in-${id}"]`);
   if (atProvider) await atProvider();
+  // A quirk authorization page that refused the URL (title `quirk-refused`) ends the wait early.
+  const refused = page
+    .waitForFunction(() => document.title === 'quirk-refused', null, { timeout: 20000, polling: 100 })
+    .then(async () => `the provider refused the authorization URL: ${await page.locator('#msg').textContent()}`, () => null);
   let res;
   try {
-    res = await tokenResponse;
+    res = await Promise.race([tokenResponse, refused.then((why) => (why ? Promise.reject(new Error(why)) : new Promise(() => {})))]);
   } catch (e) {
-    const refused = quirk?.authorizations.at(-1);
-    throw new Error(`no /auth/token call for ${id} (page at ${page.url()}; last authorization: ${JSON.stringify(refused)})`, { cause: e });
+    throw new Error(`no /auth/token call for ${id} (page at ${page.url()}): ${e.message}`, { cause: e });
   }
   const reply = await res.json();
   assert.equal(res.status(), 200, `POST /auth/token for ${id}: ${JSON.stringify(reply)}`);
