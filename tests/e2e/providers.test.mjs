@@ -298,6 +298,30 @@ const PROVIDERS = [
     unverified: ['error 100019 for an unknown code (PROVIDERS.md documents 100020 for a reused one)'],
   },
   {
+    // A second QQ app whose quirk server answers in QQ's DEFAULT formats (form-encoded token,
+    // JSONP errors and JSONP /oauth2.0/me as text/html, PROVIDERS.md § QQ) even though fmt=json
+    // is sent: the preset must read all of them.
+    id: 'qq_default_formats',
+    preset: 'qq',
+    authorize: {
+      path: '/graph.qq.com/oauth2.0/authorize',
+      params: () => [['response_type', 'code'], ['client_id', C.qq_default_formats.client_id], ['redirect_uri', redirectUri], ['scope', 'get_user_info'], ['state', STATE]],
+    },
+    user: { subject: U.qq_default_formats.openid, name: 'QQ默认格式', email: null, email_verified: null, avatar_url: U.qq_default_formats.figureurl_qq_1 },
+    upstream: { token: 1, openid: 1, userinfo: 1 },
+    refresh: true,
+    revocation: false,
+    badCode: '100019', // as JSONP `callback( {"error":100019,…} );` on a 200
+    usedCode: '100020',
+    wire: (calls) => {
+      const token = calls.find((c) => c.endpoint === 'token' && c.grant === 'authorization_code' && c.status === 200 && !c.response.includes('error'));
+      assert.match(token.response, /^access_token=[^&]+&expires_in=7776000&refresh_token=/, 'form-encoded token answer');
+      const me = calls.find((c) => c.endpoint === 'openid');
+      assert.match(me.response, /^callback\( \{"client_id":/, 'JSONP /oauth2.0/me');
+    },
+    unverified: ['whether QQ ever ignores fmt=json (a test device: the formats are PROVIDERS.md\'s defaults)'],
+  },
+  {
     id: 'weibo',
     authorize: {
       path: '/api.weibo.com/oauth2/authorize',
@@ -375,7 +399,7 @@ function providerConfig(row) {
     };
   }
   return {
-    preset: row.id,
+    preset: row.preset ?? row.id,
     client_id: C[row.id].client_id,
     client_secret: C[row.id].client_secret,
     dev_origin: quirk.origin,
@@ -530,12 +554,13 @@ describe('every provider through the example SPA and authsplit-server', () => {
     await quirk?.close();
   });
 
-  test('/config lists all 17 presets, the plain OAuth 2.0 provider and the OIDC provider; the SPA shows a button for each', async () => {
+  test('/config lists all 17 presets (+ a second QQ app), the plain OAuth 2.0 provider and the OIDC provider; the SPA shows a button for each', async () => {
     assert.equal(QUIRK_PRESETS.length, 17);
     const r = await fetch(`${app}/auth/config`);
     assert.equal(r.status, 200);
     const ids = (await r.json()).providers.map((p) => p.id).sort();
-    assert.deepEqual(ids, [...QUIRK_PRESETS, 'plain', 'local'].sort());
+    assert.deepEqual(ids, [...PROVIDERS.map((p) => p.id), 'local'].sort());
+    for (const name of QUIRK_PRESETS) assert.ok(ids.includes(name), `preset ${name} configured`);
     const { context, page } = await newPage();
     try {
       await page.goto(`${app}/`);

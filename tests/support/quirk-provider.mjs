@@ -64,6 +64,8 @@ export const QUIRK_CLIENTS = Object.freeze({
   lark: { client_id: 'cli_quirklark00001', client_secret: 'quirklarksecret00001' },
   dingtalk: { client_id: 'dingquirkappkey0001', client_secret: 'quirkdingtalkappsecret0001' },
   qq: { client_id: '101000001', client_secret: 'quirkqqappkey0000000000000000001' },
+  // A second QQ app that answers in QQ's default formats (see the QQ handlers).
+  qq_default_formats: { client_id: '101000002', client_secret: 'quirkqqappkey0000000000000000002' },
   weibo: { client_id: '3000000001', client_secret: 'quirkweiboappsecret0001' },
   wecom: { client_id: 'wwquirkcorp000001', client_secret: 'quirkwecomappsecret0001', agentid: '1000002' },
   discord: { client_id: '1100000000000000001', client_secret: 'quirkdiscordsecret0001' },
@@ -94,6 +96,7 @@ export const QUIRK_USERS = Object.freeze({
   lark: { name: 'Lark User', en_name: 'Lark User', avatar_url: 'https://p16-lark.example/avatar/quirk', open_id: 'ou_quirklarkopenid00001', union_id: 'on_quirklarkunionid0001', tenant_key: '736588c9260f175f', email: 'lark@corp.example' },
   dingtalk: { nick: '钉钉用户', avatarUrl: 'https://static-legacy.dingtalk.com/media/quirk.jpg', mobile: '13800000000', stateCode: '86', openId: 'quirkDingOpenId0001', unionId: 'quirkDingUnionId0001', email: 'ding@corp.example' },
   qq: { openid: 'QUIRK0QQ0OPENID00000000000000001', nickname: 'QQ用户', gender: '男', figureurl_qq_1: 'http://thirdqq.qlogo.cn/g?b=oidb&k=quirk&s=40', figureurl_qq_2: 'http://thirdqq.qlogo.cn/g?b=oidb&k=quirk&s=100' },
+  qq_default_formats: { openid: 'QUIRK0QQ0OPENID00000000000000002', nickname: 'QQ默认格式', gender: '女', figureurl_qq_1: 'http://thirdqq.qlogo.cn/g?b=oidb&k=quirk2&s=40' },
   weibo: { id: 1404376560, idstr: '1404376560', screen_name: 'weibo_user', name: 'weibo_user', profile_image_url: 'https://tvax1.sinaimg.cn/crop/quirk/50.jpg', avatar_large: 'https://tvax1.sinaimg.cn/crop/quirk/180.jpg' },
   // PM § WeCom: members have a userid (per corp).
   wecom: { userid: 'ZhangSan' },
@@ -115,7 +118,7 @@ const AUTHORIZE_PATHS = [
   [/^\/accounts\.feishu\.cn\/open-apis\/authen\/v1\/authorize$/, ['feishu']],
   [/^\/accounts\.larksuite\.com\/open-apis\/authen\/v1\/authorize$/, ['lark']],
   [/^\/login\.dingtalk\.com\/oauth2\/auth$/, ['dingtalk']],
-  [/^\/graph\.qq\.com\/oauth2\.0\/authorize$/, ['qq']],
+  [/^\/graph\.qq\.com\/oauth2\.0\/authorize$/, ['qq', 'qq_default_formats']],
   [/^\/api\.weibo\.com\/oauth2\/authorize$/, ['weibo']],
   [/^\/discord\.com\/oauth2\/authorize$/, ['discord']],
   [/^\/plain\.example\/authorize$/, ['plain']],
@@ -157,6 +160,7 @@ const AUTHZ = {
   dingtalk: { pkce: 'none', responseType: true, codeParam: 'authCode' },
   // PM § QQ: response_type=code, client_id, redirect_uri, state (state required).
   qq: { pkce: 'none', responseType: true, stateRequired: true },
+  qq_default_formats: { pkce: 'none', responseType: true, stateRequired: true },
   // PM § Weibo: client_id, redirect_uri, state; no PKCE.
   weibo: { pkce: 'none' },
   // PM § Discord: S256 only; returns `iss` on authorization responses.
@@ -982,6 +986,12 @@ export async function startQuirkProvider(opts = {}) {
   });
 
   // ===== QQ (PM § QQ) =====
+  // Two QQ apps: `qq` honours `fmt=json` (plain JSON); `qq_default_formats` answers in QQ's
+  // documented DEFAULT formats whatever `fmt` says — form-encoded token success, JSONP errors and
+  // JSONP `/me` served text/html — so a client's reading of those formats is exercised too.
+  // (Whether QQ ever ignores fmt=json is not in PM: this app is a test device, not a claim.)
+  const qqApps = ['qq', 'qq_default_formats'];
+  const qqJson = (preset, q) => q.fmt === 'json' && preset !== 'qq_default_formats';
   // JSONP as PM shows it: `callback( {...} );`, served text/html.
   const jsonp = (obj) => `callback( ${JSON.stringify(obj)} );\n`;
   route(/^\/graph\.qq\.com\/oauth2\.0\/token$/, 'qq', 'token', (ctx) => {
@@ -992,7 +1002,9 @@ export async function startQuirkProvider(opts = {}) {
     ctx.call.params = q;
     ctx.call.grant = q.grant_type;
     ctx.call.clientAuth = q.client_secret !== undefined ? 'post' : 'none';
-    const asJson = q.fmt === 'json';
+    const preset = qqApps.includes(byClientId.get(q.client_id)) ? byClientId.get(q.client_id) : 'qq';
+    ctx.call.preset = preset;
+    const asJson = qqJson(preset, q);
     const ok = (obj) =>
       asJson
         ? json(ctx, 200, obj)
@@ -1000,50 +1012,56 @@ export async function startQuirkProvider(opts = {}) {
     // Error numbers: 100020 (code reused) is PM; 100019 (code → token failed) and 100008/100009
     // (bad appid/appkey) are QQ's error list, not in PM (unverified).
     const err = (error, description) => (asJson ? json(ctx, 200, { error, error_description: description }) : send(ctx, 200, jsonp({ error, error_description: description }), 'text/html; charset=utf-8'));
-    if (q.client_id !== QUIRK_CLIENTS.qq.client_id) return err(100008, 'client_id is not exist');
-    if (q.client_secret !== QUIRK_CLIENTS.qq.client_secret) return err(100009, 'client_secret is wrong');
+    if (q.client_id !== QUIRK_CLIENTS[preset].client_id) return err(100008, 'client_id is not exist');
+    if (q.client_secret !== QUIRK_CLIENTS[preset].client_secret) return err(100009, 'client_secret is wrong');
     // PM: AT lifetime — examples return expires_in=7776000; trust expires_in. As a string, as
     // QQ's form answers carry it (its JSON member type: not in PM).
+    const u = QUIRK_USERS[preset];
     if (q.grant_type === 'authorization_code') {
-      const r = redeem(ctx, 'qq', { code: q.code, clientId: q.client_id, redirectUri: q.redirect_uri });
+      const r = redeem(ctx, preset, { code: q.code, clientId: q.client_id, redirectUri: q.redirect_uri });
       if (r.error === 'used') return err(100020, 'code is reused error');
       if (r.error) return err(100019, 'code to access token error');
-      const u = QUIRK_USERS.qq;
-      return ok({ access_token: issueAccess('qq', q.client_id, u.openid, r.grant.scope, 7776000), expires_in: '7776000', refresh_token: issueRefresh('qq', q.client_id, u.openid, r.grant.scope) });
+      return ok({ access_token: issueAccess(preset, q.client_id, u.openid, r.grant.scope, 7776000), expires_in: '7776000', refresh_token: issueRefresh(preset, q.client_id, u.openid, r.grant.scope) });
     }
     if (q.grant_type === 'refresh_token') {
       // PM: same endpoint grant_type=refresh_token&client_id&client_secret&refresh_token (GET).
       const r = refresh.get(q.refresh_token);
-      if (!r || r.preset !== 'qq' || !r.active) return err(100015, 'access token is revoked'); // not in PM
-      return ok({ access_token: issueAccess('qq', q.client_id, r.user, r.scope, 7776000), expires_in: '7776000', refresh_token: q.refresh_token });
+      if (!r || r.preset !== preset || !r.active) return err(100015, 'access token is revoked'); // not in PM
+      return ok({ access_token: issueAccess(preset, q.client_id, r.user, r.scope, 7776000), expires_in: '7776000', refresh_token: q.refresh_token });
     }
     problem(ctx, `qq: grant_type=${q.grant_type}`);
     return err(100005, 'param grant_type is wrong or lost'); // not in PM
   });
+  /** The QQ access token of a /me or get_user_info call, with `ctx.call.preset` set to its app. */
+  function qqAccess(ctx, token) {
+    const a = token && access.get(token);
+    ctx.call.preset = a && qqApps.includes(a.preset) ? a.preset : 'qq';
+    return accessFor(ctx, token, ctx.call.preset);
+  }
   route(/^\/graph\.qq\.com\/oauth2\.0\/me$/, 'qq', 'openid', (ctx) => {
     // PM: GET /oauth2.0/me?access_token[&unionid=1][&fmt=json] → JSONP `callback( {"client_id",
     // "openid"} );` served as text/html unless fmt=json.
     requireMethod(ctx, 'GET');
     const q = Object.fromEntries(ctx.url.searchParams);
     ctx.call.params = q;
-    const a = accessFor(ctx, q.access_token, 'qq');
+    const a = qqAccess(ctx, q.access_token);
     const body = a
-      ? { client_id: a.clientId, openid: QUIRK_USERS.qq.openid, ...(q.unionid === '1' ? { unionid: 'UID_QUIRKQQUNIONID0001' } : {}) }
+      ? { client_id: a.clientId, openid: QUIRK_USERS[a.preset].openid, ...(q.unionid === '1' ? { unionid: 'UID_QUIRKQQUNIONID0001' } : {}) }
       : { error: 100016, error_description: 'access token check failed' }; // number not in PM
-    return q.fmt === 'json' ? json(ctx, 200, body) : send(ctx, 200, jsonp(body), 'text/html; charset=utf-8');
+    return qqJson(ctx.call.preset, q) ? json(ctx, 200, body) : send(ctx, 200, jsonp(body), 'text/html; charset=utf-8');
   });
   route(/^\/graph\.qq\.com\/user\/get_user_info$/, 'qq', 'userinfo', (ctx) => {
     // PM: GET user/get_user_info?access_token&oauth_consumer_key=<appid>&openid → {ret, msg, …}; ret≠0 = error.
     requireMethod(ctx, 'GET');
     const q = Object.fromEntries(ctx.url.searchParams);
     ctx.call.params = q;
-    const a = accessFor(ctx, q.access_token, 'qq');
+    const a = qqAccess(ctx, q.access_token);
     if (!a) return json(ctx, 200, { ret: 100016, msg: 'access token check failed' });
-    if (q.oauth_consumer_key !== QUIRK_CLIENTS.qq.client_id || q.openid !== QUIRK_USERS.qq.openid) {
+    if (q.oauth_consumer_key !== QUIRK_CLIENTS[a.preset].client_id || q.openid !== QUIRK_USERS[a.preset].openid) {
       problem(ctx, 'qq userinfo: oauth_consumer_key or openid missing/wrong');
       return json(ctx, 200, { ret: -1, msg: 'client request\'s parameters are invalid, invalid openid' });
     }
-    const { openid, ...profile } = QUIRK_USERS.qq;
+    const { openid, ...profile } = QUIRK_USERS[a.preset];
     return json(ctx, 200, { ret: 0, msg: '', is_lost: 0, ...profile });
   });
 
