@@ -39,7 +39,10 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -f "$PKG/authsplit_was
 else
   echo "[build-web] wasm-bindgen --target web"
   rm -rf "$PKG.tmp"
-  wasm-bindgen --target web --remove-name-section --remove-producers-section \
+  # --encode-into always: strings go in through TextEncoder.encodeInto only, without the
+  # encode() fallback in the glue (every browser that runs client.js — private class fields —
+  # has encodeInto: Chrome 74+, Firefox 90+, Safari 14.1+).
+  wasm-bindgen --target web --encode-into always --remove-name-section --remove-producers-section \
     --out-dir "$PKG.tmp" --out-name authsplit_wasm "$WASM_IN"
   echo "[build-web] short import/export names (web/scripts/minify-names.mjs)"
   node web/scripts/minify-names.mjs "$PKG.tmp" authsplit_wasm
