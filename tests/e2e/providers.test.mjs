@@ -116,6 +116,27 @@ const PROVIDERS = [
     unverified: ['JWKS URI from Google\'s discovery document'],
   },
   {
+    // A second Google client whose ID tokens carry `iss: "accounts.google.com"` (PROVIDERS.md
+    // § Google: the ID-token iss may be either form) — accepted as the preset's alternative issuer.
+    id: 'google_short_iss',
+    preset: 'google',
+    authorize: {
+      path: '/accounts.google.com/o/oauth2/v2/auth',
+      params: () => [['response_type', 'code'], ['client_id', C.google_short_iss.client_id], ['redirect_uri', redirectUri], ['scope', 'openid email profile'], ['state', STATE], ...pkce(), ['nonce', NONCE], ['access_type', 'offline']],
+    },
+    user: { subject: U.google_short_iss.sub, name: 'Ada Lovelace', email: U.google_short_iss.email, email_verified: true, avatar_url: U.google_short_iss.picture },
+    upstream: { token: 1, userinfo: 1 },
+    refresh: true,
+    revocation: true,
+    badCode: 'invalid_grant',
+    wire: (calls) => {
+      const token = calls.find((c) => c.endpoint === 'token' && c.grant === 'authorization_code' && c.status === 200);
+      const claims = JSON.parse(Buffer.from(JSON.parse(token.response).id_token.split('.')[1], 'base64url'));
+      assert.equal(claims.iss, 'accounts.google.com', 'the ID token used the short issuer form');
+    },
+    unverified: [],
+  },
+  {
     id: 'microsoft',
     authorize: {
       path: '/login.microsoftonline.com/common/oauth2/v2.0/authorize',
@@ -554,7 +575,7 @@ describe('every provider through the example SPA and authsplit-server', () => {
     await quirk?.close();
   });
 
-  test('/config lists all 17 presets (+ a second QQ app), the plain OAuth 2.0 provider and the OIDC provider; the SPA shows a button for each', async () => {
+  test('/config lists all 17 presets (+ second Google and QQ clients), the plain OAuth 2.0 provider and the OIDC provider; the SPA shows a button for each', async () => {
     assert.equal(QUIRK_PRESETS.length, 17);
     const r = await fetch(`${app}/auth/config`);
     assert.equal(r.status, 200);

@@ -52,6 +52,8 @@ export const QUIRK_PRESETS = Object.freeze([
 export const QUIRK_CLIENTS = Object.freeze({
   github: { client_id: 'Ov23liQuirkGitHub001', client_secret: 'quirk-github-secret-0001' },
   google: { client_id: '1234567890-quirk.apps.googleusercontent.com', client_secret: 'GOCSPX-quirkgoogle0001' },
+  // A second Google client whose ID tokens say `iss: "accounts.google.com"` (see the Google handlers).
+  google_short_iss: { client_id: '1234567891-quirk.apps.googleusercontent.com', client_secret: 'GOCSPX-quirkgoogle0002' },
   microsoft: { client_id: '6731de76-14a6-49ae-97bc-6eba6914391e', client_secret: 'quirk~microsoft.secret_0001' },
   gitlab: { client_id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90quirkgitlab', client_secret: 'gloas-quirkgitlabsecret0001' },
   gitee: { client_id: 'quirkgiteeclientid0001', client_secret: 'quirkgiteeclientsecret0001' },
@@ -81,6 +83,7 @@ const MS_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 export const QUIRK_USERS = Object.freeze({
   github: { id: 583231, login: 'octocat', name: 'The Octocat', email: 'octocat@github.example', avatar_url: 'https://avatars.githubusercontent.com/u/583231?v=4', type: 'User' },
   google: { sub: '110169484474386276334', name: 'Grace Hopper', given_name: 'Grace', email: 'grace@gmail.example', email_verified: true, picture: 'https://lh3.googleusercontent.com/a/grace' },
+  google_short_iss: { sub: '110169484474386276335', name: 'Ada Lovelace', email: 'ada@gmail.example', email_verified: true, picture: 'https://lh3.googleusercontent.com/a/ada' },
   // PM § Microsoft: key users by oid + tid; sub is pairwise.
   microsoft: { tid: MS_TENANT, oid: '00000000-0000-0000-66f3-3332eca7ea81', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ', name: 'Megan Bowen', email: 'megan@contoso.example', preferred_username: 'megan@contoso.example' },
   gitlab: { sub: '1234567', name: 'Lab Person', nickname: 'labperson', email: 'lab@gitlab.example', email_verified: true, picture: 'https://gitlab.com/uploads/-/system/user/avatar/1234567/avatar.png' },
@@ -107,7 +110,7 @@ export const QUIRK_USERS = Object.freeze({
 /** Which presets share an authorization path (the client id tells them apart). */
 const AUTHORIZE_PATHS = [
   [/^\/github\.com\/login\/oauth\/authorize$/, ['github']],
-  [/^\/accounts\.google\.com\/o\/oauth2\/v2\/auth$/, ['google']],
+  [/^\/accounts\.google\.com\/o\/oauth2\/v2\/auth$/, ['google', 'google_short_iss']],
   [/^\/login\.microsoftonline\.com\/[^/]+\/oauth2\/v2\.0\/authorize$/, ['microsoft']],
   [/^\/gitlab\.com\/oauth\/authorize$/, ['gitlab']],
   [/^\/gitee\.com\/oauth\/authorize$/, ['gitee']],
@@ -134,6 +137,7 @@ const AUTHZ = {
   github: { pkce: 'S256' },
   // PM § Google: PKCE plain/S256; access_type=offline for a refresh token.
   google: { pkce: 'any', responseType: true },
+  google_short_iss: { pkce: 'any', responseType: true },
   // PM § Microsoft: PKCE yes (S256).
   microsoft: { pkce: 'any', responseType: true },
   // PM § GitLab: PKCE S256 (recommended).
@@ -516,8 +520,23 @@ export async function startQuirkProvider(opts = {}) {
 
   // ===== Google (PM § Google) =====
   const googleIssuer = () => `${origin}/accounts.google.com`;
-  route(/^\/oauth2\.googleapis\.com\/token$/, 'google', 'token', (ctx) =>
-    rfcToken(ctx, 'google', {
+  // Two Google clients: `google` gets ID tokens with `iss` = the issuer URL, `google_short_iss`
+  // with `iss` = "accounts.google.com" — PM § Google: "ID-token iss may be
+  // https://accounts.google.com or accounts.google.com".
+  const googleApps = ['google', 'google_short_iss'];
+  const googleApp = (ctx) => {
+    const id = decodeBasic(ctx.req.headers.authorization)?.id ?? formBody(ctx)?.client_id;
+    return byClientId.get(id) === 'google_short_iss' ? 'google_short_iss' : 'google';
+  };
+  /** The Google access or refresh token's app (sets `ctx.call.preset`). */
+  const googleTokenApp = (ctx, token) => {
+    const t = token && (access.get(token) ?? refresh.get(token));
+    ctx.call.preset = t && googleApps.includes(t.preset) ? t.preset : 'google';
+    return ctx.call.preset;
+  };
+  route(/^\/oauth2\.googleapis\.com\/token$/, 'google', 'token', (ctx) => {
+    const app = (ctx.call.preset = googleApp(ctx));
+    return rfcToken(ctx, app, {
       params: formParams,
       auth: ['post', 'basic'], // PM: client_secret_post, client_secret_basic
       error: rfcError, // PM: HTTP 400/401 {error, error_description}
@@ -532,21 +551,28 @@ export async function startQuirkProvider(opts = {}) {
         return true;
       },
       ttl: 3599,
-      success: (g) => ({ id_token: idToken('google', g, googleIssuer(), { ...pick(QUIRK_USERS.google, ['sub', 'email', 'email_verified', 'name', 'picture']), azp: QUIRK_CLIENTS.google.client_id }) }),
+      success: (g) => ({
+        id_token: idToken(app, g, app === 'google_short_iss' ? 'accounts.google.com' : googleIssuer(), {
+          ...pick(QUIRK_USERS[app], ['sub', 'email', 'email_verified', 'name', 'picture']),
+          azp: QUIRK_CLIENTS[app].client_id,
+        }),
+      }),
       refreshExtra: () => ({}),
-    }),
-  );
+    });
+  });
   route(/^\/openidconnect\.googleapis\.com\/v1\/userinfo$/, 'google', 'userinfo', (ctx) => {
     requireMethod(ctx, 'GET');
-    const a = accessFor(ctx, bearer(ctx), 'google');
+    const token = bearer(ctx);
+    const app = googleTokenApp(ctx, token);
+    const a = accessFor(ctx, token, app);
     if (!a) return rfcError(ctx, 401, 'invalid_token', 'Invalid Credentials');
-    return json(ctx, 200, QUIRK_USERS.google);
+    return json(ctx, 200, QUIRK_USERS[app]);
   });
   route(/^\/oauth2\.googleapis\.com\/revoke$/, 'google', 'revoke', (ctx) => {
     // PM: POST oauth2.googleapis.com/revoke (token=).
     const p = formParams(ctx);
     ctx.call.params = p;
-    if (!p.token || !revoke(ctx, 'google', p.token)) {
+    if (!p.token || !revoke(ctx, googleTokenApp(ctx, p.token), p.token)) {
       problem(ctx, 'google revoke: unknown token');
       return rfcError(ctx, 400, 'invalid_token', 'Token expired or revoked');
     }
