@@ -341,7 +341,8 @@ pub(crate) async fn token(
     }
     let c = &app.inner.cookies;
     let mut out_headers = HeaderMap::new();
-    let result = exchange(&app, &provider, &profile, app_token, &tx, &req, verifier).await;
+    let (result, refused) =
+        exchange(&app, &provider, &profile, app_token, &tx, &req, verifier).await;
     if let Err(e) = &result
         && (crate::outbound::was_not_sent(&e.error) || crate::outbound::not_connected(&e.error))
     {
@@ -350,6 +351,11 @@ pub(crate) async fn token(
         // the user can try again. Nothing is retried automatically.
         app.unmark_used(&tx.id);
         return Err(e.clone());
+    }
+    if refused {
+        // The provider refused the code with an error response (no token issued): still
+        // single use, but remembered where made-up codes cannot lock everybody out.
+        app.mark_refused(&tx.id, tx.created_at.saturating_add(app.inner.ttl));
     }
     // Only this sign-in's cookie; other tabs' pending sign-ins stay.
     c.clear(&mut out_headers, Some(&headers), &c.tx_name(&tx.state));
@@ -399,8 +405,9 @@ async fn exchange(
     tx: &TxCookie,
     req: &TokenRequest,
     verifier: PkceCodeVerifier,
-) -> Result<(TokenReply, SessionCookie), ApiError> {
+) -> (Result<(TokenReply, SessionCookie), ApiError>, bool) {
     let started = Instant::now();
+    let corp = app_token.is_some();
     let span = tracing::info_span!("token_exchange", provider = %provider.id);
     // One deadline for the whole exchange (token, JWKS, openid, userinfo), not one per call.
     let deadline = app.inner.out.total_timeout();
@@ -420,6 +427,14 @@ async fn exchange(
                 "the provider did not answer in time",
             ))
         });
+    // The token request itself was answered with an error response (RFC 6749 §5.2, or a
+    // provider's own error shape): the provider issued nothing for this code.
+    let refused = !corp
+        && issued.is_none()
+        && result
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.error.provider_error().is_some());
     if result.is_err()
         && let Some((at, rt)) = issued
     {
@@ -435,7 +450,7 @@ async fn exchange(
             "code exchange failed"
         ),
     }
-    result
+    (result, refused)
 }
 
 /// RFC 6749 §4.1.3 (+ RFC 7636 §4.5 where the profile supports PKCE): one token request, then

@@ -85,7 +85,8 @@ pub(crate) struct Inner {
     pub clock: Clock,
     pub ttl: u64,
     pub used_tx: StdMutex<ExpiringSet>,
-    pub ended_sessions: StdMutex<ExpiringSet>,
+    pub refused_tx: StdMutex<FifoSet>,
+    pub ended_sessions: StdMutex<FifoSet>,
     pub revocation_retries: Arc<tokio::sync::Semaphore>,
     pub sessions: StdMutex<HashMap<String, SessionSlot>>,
     pub warnings: Vec<String>,
@@ -121,11 +122,21 @@ impl AppState {
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownProvider, "unknown provider"))
     }
 
+    /// Whether a transaction id was redeemed (or is being redeemed, or was refused by the
+    /// provider and is still remembered).
     pub(crate) fn is_used(&self, id: &str) -> bool {
-        self.inner
+        let key = set_key(id);
+        let used = self
+            .inner
             .used_tx
             .lock()
-            .map(|m| m.map.contains_key(&set_key(id)))
+            .map(|m| m.map.contains_key(&key))
+            .unwrap_or(true);
+        used || self
+            .inner
+            .refused_tx
+            .lock()
+            .map(|m| m.contains(key))
             .unwrap_or(true)
     }
 
@@ -135,20 +146,35 @@ impl AppState {
     /// caller refuses the exchange without sending it.
     pub(crate) fn mark_used(&self, id: &str, expires_at: u64) -> Insert {
         let cap = self.inner.server.max_used_transactions;
-        insert_bounded(
-            &self.inner.used_tx,
-            id,
-            expires_at,
-            self.now(),
-            cap,
-            Evict::Never,
-        )
+        insert_bounded(&self.inner.used_tx, id, expires_at, self.now(), cap)
     }
 
     /// Forgets a used mark (the attempt provably never reached the provider).
     pub(crate) fn unmark_used(&self, id: &str) {
         if let Ok(mut m) = self.inner.used_tx.lock() {
             m.map.remove(&set_key(id));
+        }
+    }
+
+    /// Moves a used mark to the refused set: the provider answered the exchange with an error
+    /// response, so it issued no token for this code. The id stays refused (a replay gets
+    /// `transaction_used` with nothing sent), but in a first-in-first-out set that evicts its
+    /// oldest entry when full instead of refusing everybody: exchanges with made-up codes —
+    /// which anyone can send after opening their own transactions — cannot fill the strict
+    /// set and lock every user out. An evicted id costs at most one more token request with
+    /// a code the provider has already refused.
+    pub(crate) fn mark_refused(&self, id: &str, expires_at: u64) {
+        let key = set_key(id);
+        if let Ok(mut m) = self.inner.refused_tx.lock() {
+            m.insert(
+                key,
+                expires_at,
+                self.now(),
+                self.inner.server.max_used_transactions,
+            );
+        }
+        if let Ok(mut m) = self.inner.used_tx.lock() {
+            m.map.remove(&key);
         }
     }
 
@@ -159,15 +185,11 @@ impl AppState {
             .saturating_add(self.inner.server.session_ttl_secs);
         let cap = self.inner.server.max_used_transactions;
         // Defence in depth only (the session's refresh token is revoked at the provider too),
-        // and a logout must never be refused: evict the entry closest to expiry when full.
-        let _ = insert_bounded(
-            &self.inner.ended_sessions,
-            sid,
-            exp,
-            self.now(),
-            cap,
-            Evict::ClosestToExpiry,
-        );
+        // and a logout must never be refused: the oldest entry (the closest to expiry — every
+        // entry lives session_ttl_secs) is evicted when full.
+        if let Ok(mut m) = self.inner.ended_sessions.lock() {
+            m.insert(set_key(sid), exp, self.now(), cap);
+        }
     }
 
     /// Whether a session was logged out.
@@ -175,7 +197,7 @@ impl AppState {
         self.inner
             .ended_sessions
             .lock()
-            .map(|m| m.map.contains_key(&set_key(sid)))
+            .map(|m| m.contains(set_key(sid)))
             .unwrap_or(true)
     }
 
@@ -213,13 +235,44 @@ pub(crate) enum Insert {
     Full,
 }
 
-/// What [`insert_bounded`] may do when the set is full of unexpired entries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Evict {
-    /// Refuse the insertion ([`Insert::Full`]).
-    Never,
-    /// Drop the entry closest to expiry.
-    ClosestToExpiry,
+/// A bounded first-in-first-out set of hashed ids with expiry times, for marks whose loss is
+/// harmless: inserting always succeeds, evicting the oldest entry when full, in O(1).
+#[derive(Debug, Default)]
+pub(crate) struct FifoSet {
+    keys: HashMap<u128, u64>,
+    order: std::collections::VecDeque<u128>,
+}
+
+impl FifoSet {
+    fn contains(&self, key: u128) -> bool {
+        self.keys.contains_key(&key)
+    }
+
+    fn insert(&mut self, key: u128, expires_at: u64, now: u64, cap: usize) {
+        // Expired entries at the front go first (entries are inserted roughly in expiry order).
+        while let Some(front) = self.order.front().copied() {
+            match self.keys.get(&front) {
+                Some(exp) if *exp > now => break,
+                _ => {
+                    self.order.pop_front();
+                    self.keys.remove(&front);
+                }
+            }
+        }
+        if self.keys.contains_key(&key) {
+            return;
+        }
+        while self.keys.len() >= cap.max(1) {
+            match self.order.pop_front() {
+                Some(oldest) => {
+                    self.keys.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+        self.keys.insert(key, expires_at);
+        self.order.push_back(key);
+    }
 }
 
 /// A bounded set of ids with expiry times. Ids are stored as 128-bit hashes (≈30 bytes an
@@ -242,14 +295,14 @@ fn set_key(id: &str) -> u128 {
 }
 
 /// Inserts `id` (expiring at `expires_at`) into a set bounded to `cap` entries; expired entries
-/// are pruned when it is full (at most once a second).
+/// are pruned when it is full (at most once a second). Never evicts a live id: a set full of
+/// them answers [`Insert::Full`].
 fn insert_bounded(
     set: &StdMutex<ExpiringSet>,
     id: &str,
     expires_at: u64,
     now: u64,
     cap: usize,
-    evict: Evict,
 ) -> Insert {
     let Ok(mut set) = set.lock() else {
         return Insert::Present;
@@ -264,14 +317,7 @@ fn insert_bounded(
         set.next_prune = now.saturating_add(1);
     }
     if set.map.len() >= cap {
-        match evict {
-            Evict::Never => return Insert::Full,
-            Evict::ClosestToExpiry => {
-                if let Some(oldest) = set.map.iter().min_by_key(|(_, e)| **e).map(|(k, _)| *k) {
-                    set.map.remove(&oldest);
-                }
-            }
-        }
+        return Insert::Full;
     }
     set.map.insert(key, expires_at);
     Insert::Inserted
@@ -396,7 +442,8 @@ impl AuthsplitBuilder {
             out,
             clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
             used_tx: StdMutex::new(ExpiringSet::default()),
-            ended_sessions: StdMutex::new(ExpiringSet::default()),
+            refused_tx: StdMutex::new(FifoSet::default()),
+            ended_sessions: StdMutex::new(FifoSet::default()),
             revocation_retries: Arc::new(tokio::sync::Semaphore::new(256)),
             sessions: StdMutex::new(HashMap::new()),
             warnings,

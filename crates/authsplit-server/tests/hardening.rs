@@ -404,3 +404,57 @@ async fn full_used_set_refuses_instead_of_forgetting_a_used_transaction() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(stub.token_calls(), 2);
 }
+
+// Soak finding (docs/BENCHMARKS.md "Load and soak"): anyone can open transactions and redeem
+// them with made-up codes, so if those filled the strict used set every user would be locked
+// out. A code the provider refused with an error response (RFC 6749 §5.2: no token issued)
+// is remembered in a separate first-in-first-out set instead: its replay is still refused
+// with nothing sent, but it never takes room from real sign-ins.
+#[tokio::test]
+async fn made_up_codes_cannot_lock_out_sign_ins() {
+    let stub = Stub::start().await;
+    let mut config = base_config(&stub);
+    config.server.max_used_transactions = 3;
+    let app = app_with(config, None);
+
+    // Five exchanges with made-up codes, each refused by the provider (invalid_grant).
+    let mut refused = Vec::new();
+    for i in 0..5 {
+        stub.push_token(Reply::json(
+            400,
+            json!({"error": "invalid_grant", "error_description": "bad code"}),
+        ));
+        let s = state_n(10 + i);
+        let cookie = open_tx(&app, &s).await;
+        let r = redeem(&app, &s, "made-up", &cookie).await;
+        assert_error(&r, 400, "invalid_grant");
+        refused.push((s, cookie));
+    }
+    assert_eq!(stub.token_calls(), 5);
+
+    // The most recent refused transaction is still single use: its replay sends nothing.
+    let (s, cookie) = refused.last().unwrap();
+    let r = redeem(&app, s, "made-up", cookie).await;
+    assert_error(&r, 400, "transaction_used");
+    assert_eq!(stub.token_calls(), 5);
+
+    // Real sign-ins still go through (the strict set holds only codes that may have worked).
+    for i in 0..2 {
+        let s = state_n(20 + i);
+        let cookie = open_tx(&app, &s).await;
+        let r = redeem(&app, &s, "good-code", &cookie).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    assert_eq!(stub.token_calls(), 7);
+
+    // The oldest refused id was evicted (cap 3): its replay costs one more token request, which
+    // the provider refuses again — no session, no lockout.
+    stub.push_token(Reply::json(
+        400,
+        json!({"error": "invalid_grant", "error_description": "code already used"}),
+    ));
+    let (s, cookie) = &refused[0];
+    let r = redeem(&app, s, "made-up", cookie).await;
+    assert_error(&r, 400, "invalid_grant");
+    assert_eq!(stub.token_calls(), 8);
+}
