@@ -41,6 +41,8 @@ import { backendClient, pkcePair, s256 } from '../support/http.mjs';
 import { startQuirkProvider, QUIRK_CLIENTS as C, QUIRK_USERS as U, QUIRK_PRESETS } from '../support/quirk-provider.mjs';
 
 const DIST = join(REPO_ROOT, 'web', 'example', 'dist');
+/** A Microsoft tenant id that is not the quirk user's (`tid`). */
+const OTHER_TENANT = '11111111-2222-3333-4444-555555555555';
 /**
  * Journeys that fail because of a known bug outside this suite: run in full and reported as
  * TODO (`node --test` prints the failing assertion) instead of breaking the test command.
@@ -551,6 +553,8 @@ describe('every provider through the example SPA and authsplit-server', () => {
     op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
     const providers = Object.fromEntries(PROVIDERS.map((row) => [row.id, providerConfig(row)]));
     providers.local = { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' };
+    // The same Microsoft app, restricted to a tenant the quirk user is not in (allowed_tenants).
+    providers.microsoft_restricted = { ...providerConfig(PROVIDERS.find((r) => r.id === 'microsoft')), allowed_tenants: [OTHER_TENANT] };
     [srv, browser] = await Promise.all([
       startServer({
         config: {
@@ -580,7 +584,7 @@ describe('every provider through the example SPA and authsplit-server', () => {
     const r = await fetch(`${app}/auth/config`);
     assert.equal(r.status, 200);
     const ids = (await r.json()).providers.map((p) => p.id).sort();
-    assert.deepEqual(ids, [...PROVIDERS.map((p) => p.id), 'local'].sort());
+    assert.deepEqual(ids, [...PROVIDERS.map((p) => p.id), 'local', 'microsoft_restricted'].sort());
     for (const name of QUIRK_PRESETS) assert.ok(ids.includes(name), `preset ${name} configured`);
     const { context, page } = await newPage();
     try {
@@ -638,6 +642,35 @@ describe('every provider through the example SPA and authsplit-server', () => {
       assert.equal(r.json.class, 'reauthenticate');
       assert.equal(op.counters.tokenAuthorizationCode - tokenBefore, 1);
     });
+  });
+
+  // After the concurrent journeys: it uses the `microsoft` quirk client's counters too.
+  test('Microsoft with allowed_tenants: a user of another tenant is refused after the exchange (access_denied), no session', async () => {
+    assert.notEqual(U.microsoft.tid, OTHER_TENANT);
+    const { context, page } = await newPage();
+    try {
+      await page.goto(`${app}/`);
+      await ready(page);
+      const before = upstreamCounts('microsoft');
+      const token = page.waitForResponse((r) => r.url() === `${app}/auth/token`, { timeout: 20000 });
+      await page.click('[data-testid="sign-in-microsoft_restricted"]');
+      const res = await token;
+      const body = await res.json();
+      assert.equal(res.status(), 400, JSON.stringify(body));
+      assert.equal(body.error, 'access_denied');
+      assert.match(body.error_description, /allowed_tenants/);
+      await page.waitForSelector('[data-testid="error"]:not([hidden])');
+      assert.equal((await page.locator('[data-testid="error-code"]').textContent()).trim(), 'access_denied');
+      assert.equal(await page.getAttribute('[data-testid="status"]', 'data-state'), 'signed-out');
+      const d = delta(before, upstreamCounts('microsoft'));
+      delete d.authorize;
+      delete d.jwks;
+      assert.deepEqual(d, { token: 1 }, 'one exchange; no userinfo for a refused user');
+      const rf = await refreshInPage(page);
+      assert.equal(rf.json.error, 'not_authenticated', 'no session was created');
+    } finally {
+      await context.close();
+    }
   });
 
   test('no deviation from any documented wire format was recorded during the whole suite', () => {
