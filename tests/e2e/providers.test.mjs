@@ -14,13 +14,21 @@
 //      exactly one token request (upstream) per exchange, and no deviation from the documented
 //      wire format anywhere (`quirk.problems(preset)` is empty);
 //   2. refresh through the browser's session cookie: works where the preset supports it (exactly
-//      one upstream refresh), refused with a typed error where not (nothing sent upstream);
-//   3. sign-out in the SPA: `revoked: true` + the quirk server saw the revocation where the
-//      preset supports it, `revoked: false` and no revocation call where not;
-//   4. a made-up code through the API (tests/support/http.mjs): the preset's documented
-//      bad-code error (WeChat 40029, GitHub `bad_verification_code` in a 200, Feishu 20003, …)
-//      becomes `invalid_grant` (class `reauthenticate`, HTTP 400) with the provider's code in
-//      `provider_error`, after exactly one upstream token call.
+//      one upstream refresh; where the platform rotates, a second refresh presents the rotated
+//      token), refused with a typed error where not (nothing sent upstream);
+//   3. sign-out in the SPA: `revoked: true` + the quirk server revoked the live token (the
+//      access token for GitHub/Weibo, the refresh token elsewhere) where the preset supports
+//      it, `revoked: false` and no revocation call where not;
+//   4. a made-up code, and the sign-in's own (used) code, through the API
+//      (tests/support/http.mjs): the preset's documented errors (WeChat 40029 / 40163, GitHub
+//      `bad_verification_code` in a 200, Feishu 20003, QQ JSONP 100020, AADSTS54005, …) become
+//      `invalid_grant` (class `reauthenticate`, HTTP 400) with the provider's code in
+//      `provider_error`, after exactly one upstream call each.
+// Plus: second Google / QQ clients for documented variants (`iss: "accounts.google.com"`, QQ's
+// form/JSONP default formats), Microsoft `allowed_tenants` refusing another tenant's user, a
+// self-check that the quirk server refuses what the platforms refuse, and a final check that no
+// deviation from any documented wire format was recorded. Known failures caused outside this
+// suite are marked TODO (KNOWN_FAILURES) and still run in full.
 //
 // Facts come from the fact sheet shared/PROVIDERS.md (cited in quirk-provider.mjs); what it marks
 // unverified is listed per row (`unverified`).
