@@ -714,8 +714,12 @@ async function ready(page) {
  * @returns {{ user: object, reply: object, callbackUrl: string }}
  */
 async function signIn(page, id, atProvider) {
-  await page.goto(`${app}/`);
-  await ready(page);
+  // A reused page that a passing journey left signed out on the SPA is ready as it is.
+  const fresh = page.url() === `${app}/` && (await page.getAttribute('[data-testid="status"]', 'data-state')) === 'signed-out';
+  if (!fresh) {
+    await page.goto(`${app}/`);
+    await ready(page);
+  }
   let callbackUrl = null;
   const onNav = (f) => {
     if (f === page.mainFrame() && f.url().startsWith(`${redirectUri}?`)) callbackUrl ??= f.url();
