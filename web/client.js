@@ -132,13 +132,16 @@ export function purgeTx(s, now) {
 /** Number of pending transactions in this tab. */
 export const pendingTx = (s) => ourKeys(s).length;
 
-/** The first `state` parameter of a URL (or of a query string), to find its transaction. */
-function rawState(input) {
-  let q = input;
-  try {
-    q = new URL(input).search;
-  } catch {}
-  return new URLSearchParams(q).get('state');
+/**
+ * The parameters of a callback given as a URL, a path or a query string — the query the wasm
+ * core reads (its `query_part`: the fragment dropped; a full URL or a path when ':' or '/'
+ * comes before the first '?', '&' or '='). Used to find the transaction (`state`) and, once the
+ * core accepted the callback (one `iss` at most, valid UTF-8), to read its `iss`.
+ */
+function callbackParams(input) {
+  const s = input.split('#')[0];
+  const q = s[0] == '?' ? s.slice(1) : /[:/]/.test(s.split(/[?&=]/)[0]) ? s.slice(s.indexOf('?') + 1 || s.length) : s;
+  return new URLSearchParams(q);
 }
 
 /** What {@link takeTx} found (the `stored` argument of core `verifyCallback`). */
@@ -170,7 +173,8 @@ export function takeTx(s, state, now) {
  * constant time, iss, provider errors). Returns `{ tx, code, iss }`.
  */
 export function prepareCallback(url, s, now) {
-  const [stored, tx] = takeTx(s, rawState(url), now);
+  const params = callbackParams(url);
+  const [stored, tx] = takeTx(s, params.get('state'), now);
   const code = call(
     'verifyCallback',
     url,
@@ -180,7 +184,7 @@ export function prepareCallback(url, s, now) {
     !!(tx && tx.requireIss === true),
     strOr(tx && tx.codeParam, 'code'),
   );
-  return { tx, code, iss: call('callbackIss', url) ?? null };
+  return { tx, code, iss: params.get('iss') };
 }
 
 // ------------------------------------------------------------------ URLs

@@ -10,7 +10,6 @@ import initWasm, {
   storageKey as k,
   isSafeReturnTo as s,
   verifyCallback as cb,
-  callbackIss as i,
 } from './pkg/authsplit_wasm.js';
 import { setCore, hasCore } from './client.js';
 
@@ -39,7 +38,6 @@ export function init(input) {
         storageKey: k,
         isSafeReturnTo: s,
         verifyCallback: cb,
-        callbackIss: i,
       }),
     (e) => {
       ready = null;

@@ -123,10 +123,3 @@ pub fn verify_callback(
     };
     or_throw(callback::verify(url, stored, &expected))
 }
-
-/// The `iss` parameter (RFC 9207 §2) of a callback that [`verify_callback`] accepted.
-#[wasm_bindgen(js_name = callbackIss)]
-pub fn callback_iss(url: &str) -> Option<String> {
-    let pairs = callback::parse_params(url).ok()?;
-    pairs.into_iter().find(|(n, _)| n == "iss").map(|(_, v)| v)
-}

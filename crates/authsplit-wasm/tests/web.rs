@@ -84,10 +84,6 @@ fn core_object() -> Object {
         Closure::new(|s: String| authsplit_wasm::is_safe_return_to(&s));
     set(&o, "isSafeReturnTo", c.as_ref());
     c.forget();
-    let c: Closure<dyn Fn(String) -> Option<String>> =
-        Closure::new(|u: String| authsplit_wasm::callback_iss(&u));
-    set(&o, "callbackIss", c.as_ref());
-    c.forget();
     type Verify = dyn Fn(String, u32, String, Option<String>, bool, String) -> String;
     let c: Closure<Verify> = Closure::new(
         |url: String, stored, state: String, issuer, require_iss, code_param: String| {
@@ -246,7 +242,7 @@ async fn save_then_take_is_single_use() {
 }
 
 #[wasm_bindgen_test]
-async fn take_after_ttl_is_expired_and_removed() {
+async fn take_after_ttl_is_transaction_expired_and_removed() {
     let m = client_js().await;
     let s = storage();
     let state = new_state();
@@ -334,7 +330,7 @@ fn verifier_from_browser_csprng_matches_rfc7636_grammar() {
 }
 
 #[wasm_bindgen_test]
-fn s256_challenge_matches_rfc7636_appendix_b_and_the_backend() {
+fn s256_challenge_matches_rfc7636_appendix_b() {
     assert_eq!(
         pkce::challenge_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap(),
         "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
@@ -397,10 +393,10 @@ async fn js_pkce_exports_follow_rfc7636() {
 }
 
 #[wasm_bindgen_test]
-fn state_and_nonce_are_alphanumeric_with_256_bits() {
-    // RFC 6749 §10.12, OIDC Core §3.1.2.1: 32 CSPRNG bytes as 64 hex characters — only
-    // [0-9a-f], so WeChat / WeCom (state `[A-Za-z0-9]{1,128}`) take it, and ≥ 22 characters
-    // (the backend's minimum).
+fn state_and_nonce_carry_at_least_128_bits() {
+    // RFC 6749 §10.12 (≥ 128 bits), OIDC Core §3.1.2.1: 32 CSPRNG bytes = 256 bits as 64 hex
+    // characters — only [0-9a-f], so WeChat / WeCom (state `[A-Za-z0-9]{1,128}`) take it, and
+    // ≥ 22 characters (the backend's minimum).
     let mut seen = Vec::new();
     for _ in 0..16 {
         let s = pkce::random_token();
@@ -867,6 +863,37 @@ async fn good_callback_yields_code_and_consumes_the_transaction() {
     assert_eq!(pending_count(&m, &s), 0.0);
     // Replay (reload of the callback URL): no transaction any more (RFC 6749 §10.12).
     assert_eq!(code_of(prepare(&m, &url, &s)), "transaction_missing");
+}
+
+#[wasm_bindgen_test]
+async fn path_and_bare_query_callbacks_are_read_like_full_urls() {
+    // `handleCallback(url)` may get a path or a query string: the transaction is found and
+    // `iss` read from the same query the core checks (RFC 9207 §2.4).
+    let m = client_js().await;
+    let s = storage();
+    for prefix in ["/callback?", "?", ""] {
+        let state = pending(&m, &s);
+        let url = [
+            prefix,
+            "iss=",
+            &enc(ISSUER),
+            "&code=c%2Bd+e&state=",
+            &state,
+            "#frag",
+        ]
+        .concat();
+        let p = prepare(&m, &url, &s).unwrap();
+        assert_eq!(get_str(&p, "code").as_deref(), Some("c+d e"), "{url}");
+        assert_eq!(get_str(&p, "iss").as_deref(), Some(ISSUER), "{url}");
+        assert_eq!(pending_count(&m, &s), 0.0);
+    }
+    // No `iss` (the server does not send it, none required): null.
+    let state = new_state();
+    let t = tx(&state, now());
+    set(t.unchecked_ref(), "requireIss", &false.into());
+    save(&m, &s, &t);
+    let p = prepare(&m, &cb(&["code=a&state=", &state].concat()), &s).unwrap();
+    assert!(get(&p, "iss").is_null());
 }
 
 #[wasm_bindgen_test]
