@@ -56,6 +56,8 @@ export const QUIRK_CLIENTS = Object.freeze({
   google_short_iss: { client_id: '1234567891-quirk.apps.googleusercontent.com', client_secret: 'GOCSPX-quirkgoogle0002' },
   microsoft: { client_id: '6731de76-14a6-49ae-97bc-6eba6914391e', client_secret: 'quirk~microsoft.secret_0001' },
   gitlab: { client_id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90quirkgitlab', client_secret: 'gloas-quirkgitlabsecret0001' },
+  // An application on the self-hosted GitLab (SELF_HOSTED_GITLAB).
+  gitlab_selfhosted: { client_id: 'f0e1d2c3b4a5968778695a4b3c2d1e0fquirkgitlab', client_secret: 'gloas-quirkgitlabsecret0002' },
   gitee: { client_id: 'quirkgiteeclientid0001', client_secret: 'quirkgiteeclientsecret0001' },
   oschina: { client_id: 'quirkOschinaId01', client_secret: 'quirkOschinaSecret01' },
   linuxdo: { client_id: 'quirkLinuxDoClient01', client_secret: 'quirkLinuxDoSecret01' },
@@ -75,6 +77,8 @@ export const QUIRK_CLIENTS = Object.freeze({
 });
 
 const MS_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+/** Host of the self-hosted GitLab (`vars.base_url = "https://gitlab.example.org"`). */
+export const SELF_HOSTED_GITLAB = 'gitlab.example.org';
 
 /**
  * The user each "platform" signs in, in that platform's userinfo shape. Ids are the stable
@@ -87,6 +91,7 @@ export const QUIRK_USERS = Object.freeze({
   // PM § Microsoft: key users by oid + tid; sub is pairwise.
   microsoft: { tid: MS_TENANT, oid: '00000000-0000-0000-66f3-3332eca7ea81', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ', name: 'Megan Bowen', email: 'megan@contoso.example', preferred_username: 'megan@contoso.example' },
   gitlab: { sub: '1234567', name: 'Lab Person', nickname: 'labperson', email: 'lab@gitlab.example', email_verified: true, picture: 'https://gitlab.com/uploads/-/system/user/avatar/1234567/avatar.png' },
+  gitlab_selfhosted: { sub: '42', name: 'Self Hosted', nickname: 'selfhosted', email: 'self@gitlab.example.org', email_verified: false, picture: 'https://gitlab.example.org/uploads/-/system/user/avatar/42/avatar.png' },
   // PM § Gitee: email often null.
   gitee: { id: 7654321, login: 'giteeuser', name: '码云用户', avatar_url: 'https://foruda.gitee.com/avatar/7654321.png', email: null },
   oschina: { id: 1234567, name: 'oscuser', email: 'osc@oschina.example', avatar: 'https://static.oschina.net/uploads/user/0/1234567_50.jpg', gender: 'male', location: '深圳', url: 'https://my.oschina.net/oscuser' },
@@ -113,6 +118,7 @@ const AUTHORIZE_PATHS = [
   [/^\/accounts\.google\.com\/o\/oauth2\/v2\/auth$/, ['google', 'google_short_iss']],
   [/^\/login\.microsoftonline\.com\/[^/]+\/oauth2\/v2\.0\/authorize$/, ['microsoft']],
   [/^\/gitlab\.com\/oauth\/authorize$/, ['gitlab']],
+  [/^\/gitlab\.example\.org\/oauth\/authorize$/, ['gitlab_selfhosted']],
   [/^\/gitee\.com\/oauth\/authorize$/, ['gitee']],
   [/^\/www\.oschina\.net\/action\/oauth2\/authorize$/, ['oschina']],
   [/^\/connect\.linux\.do\/oauth2\/authorize$/, ['linuxdo']],
@@ -142,6 +148,7 @@ const AUTHZ = {
   microsoft: { pkce: 'any', responseType: true },
   // PM § GitLab: PKCE S256 (recommended).
   gitlab: { pkce: 'any', responseType: true },
+  gitlab_selfhosted: { pkce: 'any', responseType: true },
   // PM § Gitee: PKCE unknown.
   gitee: { pkce: 'none', responseType: true },
   // PM § OSChina: client_id, response_type=code, redirect_uri, state; no scopes; no PKCE.
@@ -657,9 +664,14 @@ export async function startQuirkProvider(opts = {}) {
   });
 
   // ===== GitLab (PM § GitLab) =====
-  const gitlabIssuer = () => `${origin}/gitlab.com`;
-  route(/^\/gitlab\.com\/oauth\/token$/, 'gitlab', 'token', (ctx) =>
-    rfcToken(ctx, 'gitlab', {
+  // gitlab.com, and a self-hosted instance at SELF_HOSTED_GITLAB (the preset's `vars.base_url`):
+  // the same Doorkeeper API under another base URL, its own issuer and client.
+  const GL = `(gitlab\\.com|${SELF_HOSTED_GITLAB.replace(/\./g, '\\.')})`;
+  const glApp = (host) => (host === 'gitlab.com' ? 'gitlab' : 'gitlab_selfhosted');
+  const gitlabIssuer = (host) => `${origin}/${host}`;
+  route(new RegExp(`^/${GL}/oauth/token$`), 'gitlab', 'token', (ctx, m) => {
+    const app = (ctx.call.preset = glApp(m[1]));
+    return rfcToken(ctx, app, {
       params: formParams,
       auth: ['post', 'basic'], // PM: post; Basic also accepted (unverified)
       error: rfcError, // PM: HTTP 400/401 {error, error_description}
@@ -668,46 +680,53 @@ export async function startQuirkProvider(opts = {}) {
       success: (g) => ({
         created_at: now(), // PM: {…, created_at, id_token?}
         ...((g.scope ?? '').split(' ').includes('openid')
-          ? { id_token: idToken('gitlab', g, gitlabIssuer(), { sub: QUIRK_USERS.gitlab.sub, auth_time: now(), sub_legacy: hex(32) }) }
+          ? { id_token: idToken(app, g, gitlabIssuer(m[1]), { sub: QUIRK_USERS[app].sub, auth_time: now(), sub_legacy: hex(32) }) }
           : {}),
       }),
-      refreshExtra: (r) => ({ created_at: now() }),
-    }),
-  );
-  route(/^\/gitlab\.com\/oauth\/userinfo$/, 'gitlab', 'userinfo', (ctx) => {
-    requireMethod(ctx, 'GET');
-    const a = accessFor(ctx, bearer(ctx), 'gitlab');
-    if (!a) return rfcError(ctx, 401, 'invalid_token', 'The access token is invalid');
-    return json(ctx, 200, { ...QUIRK_USERS.gitlab, profile: 'https://gitlab.com/labperson', groups: [] });
+      refreshExtra: () => ({ created_at: now() }),
+    });
   });
-  route(/^\/gitlab\.com\/oauth\/revoke$/, 'gitlab', 'revoke', (ctx) => {
+  route(new RegExp(`^/${GL}/oauth/userinfo$`), 'gitlab', 'userinfo', (ctx, m) => {
+    const app = (ctx.call.preset = glApp(m[1]));
+    requireMethod(ctx, 'GET');
+    const a = accessFor(ctx, bearer(ctx), app);
+    if (!a) return rfcError(ctx, 401, 'invalid_token', 'The access token is invalid');
+    return json(ctx, 200, { ...QUIRK_USERS[app], profile: `https://${m[1]}/${QUIRK_USERS[app].nickname}`, groups: [] });
+  });
+  route(new RegExp(`^/${GL}/oauth/revoke$`), 'gitlab', 'revoke', (ctx, m) => {
     // PM: POST gitlab.com/oauth/revoke. (Client authentication for it: not in PM; Doorkeeper
     // wants the client's credentials — accepted as post or Basic.)
+    const app = (ctx.call.preset = glApp(m[1]));
     const p = formParams(ctx);
     ctx.call.params = p;
     const auth = clientAuth(ctx, p);
-    if (!clientOk('gitlab', auth.id, auth.secret)) {
-      problem(ctx, 'gitlab revoke: no/incorrect client authentication');
+    if (!clientOk(app, auth.id, auth.secret)) {
+      problem(ctx, `${app} revoke: no/incorrect client authentication`);
       return rfcError(ctx, 403, 'unauthorized_client', 'You are not authorized to revoke this token');
     }
-    if (!p.token || !revoke(ctx, 'gitlab', p.token)) problem(ctx, 'gitlab revoke: unknown token');
+    if (!p.token || !revoke(ctx, app, p.token)) problem(ctx, `${app} revoke: unknown token`);
     return json(ctx, 200, {}); // RFC 7009 §2.2: 200 also for unknown tokens
   });
-  route(/^\/gitlab\.com\/oauth\/discovery\/keys$/, 'gitlab', 'jwks', (ctx) => json(ctx, 200, { keys: [jwk] }));
-  route(/^\/gitlab\.com\/\.well-known\/openid-configuration$/, 'gitlab', 'discovery', (ctx) =>
-    json(ctx, 200, {
-      issuer: gitlabIssuer(),
-      authorization_endpoint: `${origin}/gitlab.com/oauth/authorize`,
-      token_endpoint: `${origin}/gitlab.com/oauth/token`,
-      revocation_endpoint: `${origin}/gitlab.com/oauth/revoke`,
-      userinfo_endpoint: `${origin}/gitlab.com/oauth/userinfo`,
-      jwks_uri: `${origin}/gitlab.com/oauth/discovery/keys`,
+  route(new RegExp(`^/${GL}/oauth/discovery/keys$`), 'gitlab', 'jwks', (ctx, m) => {
+    ctx.call.preset = glApp(m[1]);
+    return json(ctx, 200, { keys: [jwk] });
+  });
+  route(new RegExp(`^/${GL}/\\.well-known/openid-configuration$`), 'gitlab', 'discovery', (ctx, m) => {
+    ctx.call.preset = glApp(m[1]);
+    const b = `${origin}/${m[1]}`;
+    return json(ctx, 200, {
+      issuer: gitlabIssuer(m[1]),
+      authorization_endpoint: `${b}/oauth/authorize`,
+      token_endpoint: `${b}/oauth/token`,
+      revocation_endpoint: `${b}/oauth/revoke`,
+      userinfo_endpoint: `${b}/oauth/userinfo`,
+      jwks_uri: `${b}/oauth/discovery/keys`,
       response_types_supported: ['code'],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
       code_challenge_methods_supported: ['plain', 'S256'],
-    }),
-  );
+    });
+  });
 
   // ===== Gitee (PM § Gitee) =====
   route(/^\/gitee\.com\/oauth\/token$/, 'gitee', 'token', (ctx) => {
@@ -1347,7 +1366,10 @@ fetch('/__quirk/authorize', { method: 'POST', headers: { 'content-type': 'text/p
         }
         if (req.method === 'GET' && AUTHORIZE_PATHS.some(([re]) => re.test(url.pathname))) {
           call.endpoint = 'authorize';
-          call.preset = AUTHORIZE_PATHS.find(([re]) => re.test(url.pathname))[1][0];
+          // The page load: the preset of the client named in the query (paths can be shared).
+          const family = AUTHORIZE_PATHS.find(([re]) => re.test(url.pathname))[1];
+          const named = byClientId.get(url.searchParams.get('client_id') ?? url.searchParams.get('appid'));
+          call.preset = family.includes(named) ? named : family[0];
           calls.push(call);
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
           res.end(AUTHORIZE_PAGE);
