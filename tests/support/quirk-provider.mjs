@@ -507,6 +507,7 @@ export async function startQuirkProvider(opts = {}) {
     // PM: DELETE api.github.com/applications/{client_id}/token, Basic client_id:secret, JSON
     // {"access_token":…}. (The 204 / 404 answers are GitHub REST docs, not in PM.)
     requireMethod(ctx, 'DELETE');
+    if (!ctx.req.headers['user-agent']) problem(ctx, 'github: no User-Agent on an api.github.com call');
     const basic = decodeBasic(ctx.req.headers.authorization);
     ctx.call.clientAuth = basic ? 'basic' : 'none';
     const body = jsonBody(ctx);
