@@ -9,10 +9,15 @@
 // This module imports nothing, so the wasm tests (crates/authsplit-wasm/tests/web.rs) load this
 // very file in Chromium and drive it with the crate's functions.
 
-/** @type {Record<string, Function>} the wasm exports (index.js `init()` sets them). */
+/**
+ * The wasm exports (index.js `init()` sets them), under short keys (they survive minification):
+ * `v` generateRandomCodeVerifier, `c` calculatePKCECodeChallenge, `r` randomState, `k`
+ * storageKey, `s` isSafeReturnTo, `f` verifyCallback.
+ * @type {Record<'v'|'c'|'r'|'k'|'s'|'f', Function> | null}
+ */
 let core = null;
 
-/** Sets the protocol core (the wasm module's exports). */
+/** Sets the protocol core (the wasm module's exports, keyed as above). */
 export function setCore(c) {
   core = c;
 }
@@ -43,15 +48,17 @@ const config = (message) => fail('configuration', message);
 const internal = (message) => fail('internal', message);
 const storageError = () => fail('storage_unavailable', 'sessionStorage is unavailable or full');
 
-/** Calls the wasm core; its `{code, message, error?, errorDescription?}` errors become AuthsplitErrors. */
+/**
+ * Calls the wasm core. Its string results are `"o"` + the value, or `"e"` + code, message,
+ * provider error and description separated by NULs (crates/authsplit-wasm `error::encode`),
+ * thrown here as an AuthsplitError.
+ */
 function call(name, ...args) {
   if (!core) config('authsplit: call `await init()` first');
-  try {
-    return core[name](...args);
-  } catch (e) {
-    if (e && typeof e.code == 'string' && !(e instanceof Error)) fail(e.code, e.message, e);
-    throw e;
-  }
+  const r = core[name](...args);
+  if (typeof r != 'string' || r[0] == 'o') return typeof r == 'string' ? r.slice(1) : r;
+  const [code, message, error, errorDescription] = r.slice(1).split('\0');
+  fail(code, message, { error: error || undefined, errorDescription: errorDescription || undefined });
 }
 
 const isObj = (v) => typeof v == 'object' && v !== null && !Array.isArray(v);
@@ -61,11 +68,11 @@ const strOr = (v, d) => (isStr(v) ? v : d);
 // ------------------------------------------------------------------ PKCE (RFC 7636 §4.1–§4.2)
 
 /** A new PKCE code verifier: 32 CSPRNG bytes, base64url, 43 characters (RFC 7636 §4.1, §7.1). */
-export const generateRandomCodeVerifier = () => call('generateRandomCodeVerifier');
+export const generateRandomCodeVerifier = () => call('v');
 
 /** The S256 code challenge of `verifier` (RFC 7636 §4.2); `invalid_verifier` outside §4.1. */
 export const calculatePKCECodeChallenge = (verifier) =>
-  call('calculatePKCECodeChallenge', isStr(verifier) ? verifier : '');
+  call('c', isStr(verifier) ? verifier : '');
 
 // ------------------------------------------------------------------ the pending transaction
 // One sessionStorage entry per sign-in, under `authsplit.tx.<128 bits of SHA-256(state), hex>`
@@ -102,7 +109,7 @@ export const isExpired = (t, now) =>
 /** Stores `tx` under the key derived from its state. */
 export function saveTx(s, tx) {
   try {
-    s.setItem(call('storageKey', tx.state), JSON.stringify(tx));
+    s.setItem(call('k', tx.state), JSON.stringify(tx));
   } catch (e) {
     if (e instanceof AuthsplitError) throw e;
     storageError();
@@ -155,7 +162,7 @@ export const MISSING = 0, MISSING_OTHERS = 1, UNREADABLE = 2, EXPIRED = 3, FOUND
  */
 export function takeTx(s, state, now) {
   if (state !== null) {
-    const key = call('storageKey', state);
+    const key = call('k', state);
     const raw = s.getItem(key);
     if (raw !== null) {
       s.removeItem(key);
@@ -176,7 +183,7 @@ export function prepareCallback(url, s, now) {
   const params = callbackParams(url);
   const [stored, tx] = takeTx(s, params.get('state'), now);
   const code = call(
-    'verifyCallback',
+    'f',
     url,
     stored,
     tx ? tx.state : '',
@@ -416,7 +423,7 @@ export class AuthClient {
     const o = this.#o;
     let returnTo = options?.returnTo;
     if (returnTo == null) returnTo = '/';
-    else if (!isStr(returnTo) || !call('isSafeReturnTo', returnTo)) {
+    else if (!isStr(returnTo) || !call('s', returnTo)) {
       fail('invalid_return_to', 'returnTo must be a same-origin path such as /account');
     }
     let provider = options?.provider;
@@ -427,8 +434,8 @@ export class AuthClient {
     // RFC 7636 §4.1–§4.2, RFC 6749 §10.12, OIDC Core §3.1.2.1.
     const verifier = generateRandomCodeVerifier();
     const challenge = calculatePKCECodeChallenge(verifier);
-    const state = call('randomState');
-    const nonce = call('randomState');
+    const state = call('r');
+    const nonce = call('r');
     const reply = await post(o.backend, '/transactions', {
       provider,
       state,
@@ -474,7 +481,7 @@ export class AuthClient {
     const expiresAt = this.#accept(reply, epoch);
     const user = (this.#user = userOf(reply.user));
     // Re-checked: storage is writable by any script of the origin (REFERENCE §2.9).
-    return { user, returnTo: call('isSafeReturnTo', tx.returnTo) ? tx.returnTo : '/', expiresAt };
+    return { user, returnTo: call('s', tx.returnTo) ? tx.returnTo : '/', expiresAt };
   }
 
   getAccessToken() {

@@ -9,7 +9,7 @@ import initWasm, {
   randomState as r,
   storageKey as k,
   isSafeReturnTo as s,
-  verifyCallback as cb,
+  verifyCallback as f,
 } from './pkg/authsplit_wasm.js';
 import { setCore, hasCore } from './client.js';
 
@@ -31,14 +31,8 @@ let ready = null;
 export function init(input) {
   return (ready ||= initWasm(input === undefined ? undefined : { module_or_path: input }).then(
     () =>
-      setCore({
-        generateRandomCodeVerifier: v,
-        calculatePKCECodeChallenge: c,
-        randomState: r,
-        storageKey: k,
-        isSafeReturnTo: s,
-        verifyCallback: cb,
-      }),
+      // Short keys: see `core` in client.js.
+      setCore({ v, c, r, k, s, f }),
     (e) => {
       ready = null;
       throw e;

@@ -1,4 +1,5 @@
-//! The one error shape that reaches JS: `{ code, message, error?, errorDescription? }`.
+//! The one error shape that reaches JS: `{ code, message, error?, errorDescription? }`
+//! (encoded by [`encode`]).
 //!
 //! `code` is one of authsplit-core's stable `ErrorCode` strings; `error` and
 //! `errorDescription` carry what the provider said (RFC 6749 §4.1.2.1) — plain text, never to
@@ -6,22 +7,6 @@
 //! `AuthsplitError`. Messages are constants: they never contain a code, verifier or token.
 
 use alloc::string::String;
-use wasm_bindgen::prelude::*;
-
-#[wasm_bindgen(
-    inline_js = "export function e(code,message,error,errorDescription){throw{code,message,error,errorDescription}}"
-)]
-extern "C" {
-    /// Throws the plain error object to the JS caller of an export (never returns).
-    #[wasm_bindgen(js_name = e)]
-    fn js_throw(
-        code: &str,
-        message: &str,
-        error: Option<String>,
-        error_description: Option<String>,
-    );
-}
-
 /// An error on its way to JS.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Error {
@@ -54,23 +39,42 @@ impl Error {
     }
 }
 
-impl Error {
-    /// Throws this error to the JS caller of the current export: the JS exception unwinds
-    /// the wasm frames. Exports return plain values instead of `Result<_, JsValue>`, whose
-    /// return shims cost ~300 B of wasm each. Like `wasm_bindgen::throw_val`, this skips
-    /// destructors: the few small allocations of a failed call are leaked (bytes per failed
-    /// sign-in; the allocator itself is never mid-operation here).
-    pub fn throw(self) -> ! {
-        js_throw(self.code, self.message, self.error, self.error_description);
-        // Not reached: `e` always throws.
-        #[cfg(target_arch = "wasm32")]
-        core::arch::wasm32::unreachable();
-        #[cfg(not(target_arch = "wasm32"))]
-        unreachable!()
+/// What a string-returning export hands to JS (decoded by `call` in web/client.js): `"o"` +
+/// the value, or `"e"` + code + NUL + message + NUL + provider error + NUL + description (empty
+/// when absent; a NUL inside the provider's text becomes U+FFFD).
+///
+/// Why not `Result<String, JsValue>`: its return shims and the externref table the error value
+/// needs cost ~0.75 KB gz of module + glue. Why not throwing from a JS import (smaller still):
+/// an exception that leaves wasm frames skips their epilogues, so the shadow-stack pointer is
+/// never restored and every failed call would leak its frames until the stack is exhausted
+/// (wasm-bindgen issues #1959, #1963). This encoding returns normally on every path.
+pub fn encode(r: Result<String, Error>) -> String {
+    let mut out = String::new();
+    match r {
+        Ok(v) => {
+            out.push('o');
+            out.push_str(&v);
+        }
+        Err(e) => {
+            out.push('e');
+            let fields = [
+                e.code,
+                e.message,
+                e.error.as_deref().unwrap_or_default(),
+                e.error_description.as_deref().unwrap_or_default(),
+            ];
+            for (i, field) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.push('\0');
+                }
+                for (j, part) in field.split('\0').enumerate() {
+                    if j > 0 {
+                        out.push('\u{fffd}');
+                    }
+                    out.push_str(part);
+                }
+            }
+        }
     }
-}
-
-/// The value of `r`, or its error thrown to JS.
-pub fn or_throw<T>(r: Result<T, Error>) -> T {
-    r.unwrap_or_else(|e| e.throw())
+    out
 }

@@ -16,9 +16,9 @@
 //! | `isSafeReturnTo(path)` | open-redirect guard for `returnTo` | REFERENCE §2.9 |
 //! | `verifyCallback(…)` | callback syntax + checks against the stored transaction | RFC 6749 §4.1.2, §10.12; RFC 9207 §2.4; RFC 9700 §2.1.2 |
 //!
-//! Errors reach JS as plain `{ code, message, error?, errorDescription? }` objects with
-//! authsplit-core's stable codes ([`error::Error`]); the JS client makes them
-//! `AuthsplitError`s. Size (REFERENCE §6, web/README.md "Size"): `no_std` + `alloc`, and with
+//! The string exports return `"o"` + the value or `"e"` + an encoded error with
+//! authsplit-core's stable codes ([`error::encode`], [`error::Error`]); the JS client decodes
+//! them and throws `AuthsplitError`s. Size (REFERENCE §6, web/README.md "Size"): `no_std` + `alloc`, and with
 //! feature `lean` (the shipped build) an own panic handler, so no formatting machinery, panic
 //! messages or std runtime reach the module.
 
@@ -38,7 +38,7 @@ use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
 use crate::callback::{Expected, Stored};
-use crate::error::or_throw;
+use crate::error::encode;
 
 /// Panics only come from broken invariants (none is reachable from valid or invalid input:
 /// every input error is a typed `Error`); the module traps instead of formatting a message.
@@ -63,7 +63,7 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 /// @throws {AuthsplitError} `random_unavailable`.
 #[wasm_bindgen(js_name = generateRandomCodeVerifier)]
 pub fn generate_random_code_verifier() -> String {
-    pkce::generate_verifier()
+    encode(pkce::generate_verifier())
 }
 
 /// The S256 code challenge of `verifier`: `BASE64URL(SHA256(ASCII(verifier)))`, 43 characters
@@ -73,20 +73,20 @@ pub fn generate_random_code_verifier() -> String {
 /// `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
 #[wasm_bindgen(js_name = calculatePKCECodeChallenge)]
 pub fn calculate_pkce_code_challenge(verifier: &str) -> String {
-    or_throw(pkce::challenge_s256(verifier))
+    encode(pkce::challenge_s256(verifier))
 }
 
 /// A new `state` (RFC 6749 §10.12) or OIDC `nonce` (OIDC Core §3.1.2.1): 256 bits from the
 /// CSPRNG as 64 lowercase hex characters (alphanumeric: accepted by every provider).
 #[wasm_bindgen(js_name = randomState)]
 pub fn random_state() -> String {
-    pkce::random_token()
+    encode(pkce::random_token())
 }
 
 /// The `sessionStorage` key of the transaction for `state`.
 #[wasm_bindgen(js_name = storageKey)]
 pub fn storage_key(state: &str) -> String {
-    pkce::storage_key(state)
+    encode(Ok(pkce::storage_key(state)))
 }
 
 /// Whether `returnTo` is a safe same-origin path (REFERENCE §2.9).
@@ -121,5 +121,5 @@ pub fn verify_callback(
         require_iss,
         code_param,
     };
-    or_throw(callback::verify(url, stored, &expected))
+    encode(callback::verify(url, stored, &expected))
 }

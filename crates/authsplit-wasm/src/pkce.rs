@@ -11,20 +11,21 @@ use wasm_bindgen::prelude::*;
 use crate::error::Error;
 
 // The browser's CSPRNG, bound directly: the same call getrandom's `wasm_js` backend makes, but
-// without its `catch` import, whose exception plumbing (an externref table in the module and
-// its JS glue) was the only externref use left (~0.5 KB gz; web/README.md "Size"). A failure
-// (no `crypto`) becomes the typed `random_unavailable` error, thrown to the caller.
+// without its `catch` import (an exception that leaves wasm frames never restores the
+// shadow-stack pointer, and its plumbing was an externref table of its own). `false` when
+// there is no usable `crypto` (typed `random_unavailable`).
 #[wasm_bindgen(inline_js = "export function r(b) {
   try {
     crypto.getRandomValues(b);
+    return true;
   } catch {
-    throw { code: 'random_unavailable', message: 'the platform random number generator failed' };
+    return false;
   }
 }")]
 extern "C" {
-    /// `crypto.getRandomValues(buf)` on a view of the module's memory.
+    /// `crypto.getRandomValues(buf)` on a view of the module's memory; `false` if it failed.
     #[wasm_bindgen(js_name = r)]
-    fn get_random_values(buf: &mut [u8]);
+    fn get_random_values(buf: &mut [u8]) -> bool;
 }
 
 /// Shortest code verifier (RFC 7636 §4.1).
@@ -35,10 +36,16 @@ pub const VERIFIER_MAX_LEN: usize = 128;
 pub const KEY_PREFIX: &str = "authsplit.tx.";
 
 /// 32 bytes from the platform CSPRNG (Web Crypto `getRandomValues`, a CSPRNG by spec).
-fn random32() -> [u8; 32] {
+fn random32() -> Result<[u8; 32], Error> {
     let mut bytes = [0u8; 32];
-    get_random_values(&mut bytes);
-    bytes
+    if get_random_values(&mut bytes) {
+        Ok(bytes)
+    } else {
+        Err(Error::new(
+            "random_unavailable",
+            "the platform random number generator failed",
+        ))
+    }
 }
 
 /// SHA-256 (FIPS 180-4); one non-inlined copy for the challenge and the storage key.
@@ -65,8 +72,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A new code verifier: 32 CSPRNG bytes, base64url without padding = 43 characters of the
 /// unreserved set (RFC 7636 §4.1, §7.1: 256 bits of entropy).
-pub fn generate_verifier() -> String {
-    base64url32(&random32())
+pub fn generate_verifier() -> Result<String, Error> {
+    random32().map(|b| base64url32(&b))
 }
 
 /// Whether `v` is a code verifier: 43–128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
@@ -91,8 +98,8 @@ pub fn challenge_s256(verifier: &str) -> Result<String, Error> {
 /// A new `state` or `nonce`: 32 CSPRNG bytes as 64 lowercase hex characters — 256 bits, and
 /// only `[0-9a-f]`, which every provider accepts (WeChat and WeCom take `[A-Za-z0-9]{1,128}`
 /// only; the backend needs ≥ 22 characters).
-pub fn random_token() -> String {
-    hex(&random32())
+pub fn random_token() -> Result<String, Error> {
+    random32().map(|b| hex(&b))
 }
 
 /// `authsplit.tx.` + the first 16 bytes of SHA-256(`state`) in lowercase hex: a callback

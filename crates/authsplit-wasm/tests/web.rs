@@ -56,7 +56,7 @@ fn set(o: &Object, k: &str, v: &JsValue) {
 }
 
 /// The wasm exports as JS functions (closures over the same Rust functions), the `core`
-/// object `web/index.js` hands to `setCore`.
+/// object `web/index.js` hands to `setCore` (same short keys: see `core` in web/client.js).
 fn core_object() -> Object {
     let o = Object::new();
     let f0 = |k: &str, c: Closure<dyn Fn() -> String>| {
@@ -64,25 +64,25 @@ fn core_object() -> Object {
         c.forget();
     };
     f0(
-        "generateRandomCodeVerifier",
+        "v",
         Closure::new(authsplit_wasm::generate_random_code_verifier),
     );
-    f0("randomState", Closure::new(authsplit_wasm::random_state));
+    f0("r", Closure::new(authsplit_wasm::random_state));
     let f1 = |k: &str, c: Closure<dyn Fn(String) -> String>| {
         set(&o, k, c.as_ref());
         c.forget();
     };
     f1(
-        "calculatePKCECodeChallenge",
+        "c",
         Closure::new(|v: String| authsplit_wasm::calculate_pkce_code_challenge(&v)),
     );
     f1(
-        "storageKey",
+        "k",
         Closure::new(|s: String| authsplit_wasm::storage_key(&s)),
     );
     let c: Closure<dyn Fn(String) -> bool> =
         Closure::new(|s: String| authsplit_wasm::is_safe_return_to(&s));
-    set(&o, "isSafeReturnTo", c.as_ref());
+    set(&o, "s", c.as_ref());
     c.forget();
     type Verify = dyn Fn(String, u32, String, Option<String>, bool, String) -> String;
     let c: Closure<Verify> = Closure::new(
@@ -90,7 +90,7 @@ fn core_object() -> Object {
             authsplit_wasm::verify_callback(&url, stored, &state, issuer, require_iss, &code_param)
         },
     );
-    set(&o, "verifyCallback", c.as_ref());
+    set(&o, "f", c.as_ref());
     c.forget();
     o
 }
@@ -154,7 +154,7 @@ fn now() -> f64 {
 
 fn tx(state: &str, created_at: f64) -> JsValue {
     let o = Object::new();
-    set(&o, "verifier", &pkce::generate_verifier().into());
+    set(&o, "verifier", &pkce::generate_verifier().unwrap().into());
     set(&o, "state", &state.into());
     set(&o, "nonce", &"n-0S6_WzA2Mj".into());
     set(&o, "provider", &"local".into());
@@ -167,7 +167,7 @@ fn tx(state: &str, created_at: f64) -> JsValue {
 }
 
 fn new_state() -> String {
-    pkce::random_token()
+    pkce::random_token().unwrap()
 }
 
 fn enc(s: &str) -> String {
@@ -314,7 +314,7 @@ fn verifier_from_browser_csprng_matches_rfc7636_grammar() {
     // RFC 7636 §4.1: 43–128 chars of [A-Za-z0-9-._~]; 32 random bytes → 43 chars (§7.1).
     let mut seen = Vec::new();
     for _ in 0..16 {
-        let s = pkce::generate_verifier();
+        let s = pkce::generate_verifier().unwrap();
         assert_eq!(s.len(), 43);
         assert!(
             s.bytes()
@@ -337,7 +337,7 @@ fn s256_challenge_matches_rfc7636_appendix_b() {
     );
     // RFC 7636 §4.6: the backend recomputes the challenge from the verifier; both must agree.
     for v in [
-        pkce::generate_verifier(),
+        pkce::generate_verifier().unwrap(),
         "a".repeat(43),
         "Z~._-".repeat(25) + "abc",
     ] {
@@ -399,7 +399,7 @@ fn state_and_nonce_carry_at_least_128_bits() {
     // ≥ 22 characters (the backend's minimum).
     let mut seen = Vec::new();
     for _ in 0..16 {
-        let s = pkce::random_token();
+        let s = pkce::random_token().unwrap();
         assert_eq!(s.len(), 64);
         assert!(
             s.bytes()
@@ -451,7 +451,7 @@ async fn url_from_backend_template_carries_pkce_state_and_nonce() {
     let m = client_js().await;
     let state = new_state();
     let nonce = new_state();
-    let v = pkce::generate_verifier();
+    let v = pkce::generate_verifier().unwrap();
     let ch = pkce::challenge_s256(&v).unwrap();
     let url = js_url(&m, &template_json(), &state, Some(&ch), Some(&nonce))
         .unwrap()
@@ -978,6 +978,23 @@ async fn access_denied_carries_the_providers_words_as_text() {
     assert_eq!(get_str(&e, "error").as_deref(), Some("access_denied"));
     assert_eq!(get_str(&e, "errorDescription").as_deref(), Some(desc));
     assert_eq!(pending_count(&m, &s), 0.0);
+    // Separators and NULs in the provider's words survive the trip out of the module
+    // (a NUL becomes U+FFFD, the separator of the module's result encoding).
+    let state = pending(&m, &s);
+    let url = cb(&[
+        "error=x%00y&error_description=a%00b%0Ac&state=",
+        &state,
+        "&iss=",
+        &enc(ISSUER),
+    ]
+    .concat());
+    let e = prepare(&m, &url, &s).unwrap_err();
+    assert_eq!(get_str(&e, "code").as_deref(), Some("authorization_error"));
+    assert_eq!(get_str(&e, "error").as_deref(), Some("x\u{fffd}y"));
+    assert_eq!(
+        get_str(&e, "errorDescription").as_deref(),
+        Some("a\u{fffd}b\nc")
+    );
 }
 
 #[wasm_bindgen_test]
