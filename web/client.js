@@ -161,16 +161,21 @@ export const MISSING = 0, MISSING_OTHERS = 1, UNREADABLE = 2, EXPIRED = 3, FOUND
  * another sign-in), `UNREADABLE`, `EXPIRED` (past the TTL or dated in the future) or `FOUND`.
  */
 export function takeTx(s, state, now) {
-  if (state !== null) {
-    const key = call('k', state);
-    const raw = s.getItem(key);
-    if (raw !== null) {
-      s.removeItem(key);
-      const tx = readTx(raw);
-      return [!tx ? UNREADABLE : isExpired(tx, now) ? EXPIRED : FOUND, tx];
+  try {
+    if (state !== null) {
+      const key = call('k', state);
+      const raw = s.getItem(key);
+      if (raw !== null) {
+        s.removeItem(key);
+        const tx = readTx(raw);
+        return [!tx ? UNREADABLE : isExpired(tx, now) ? EXPIRED : FOUND, tx];
+      }
     }
+    return [clearTx(s) > 0 ? MISSING_OTHERS : MISSING, null];
+  } catch (e) {
+    if (e instanceof AuthsplitError) throw e;
+    storageError();
   }
-  return [clearTx(s) > 0 ? MISSING_OTHERS : MISSING, null];
 }
 
 /**
@@ -430,7 +435,11 @@ export class AuthClient {
     if (provider == null) provider = o.provider;
     else if (!isStr(provider) || !provider) config('provider must be a non-empty string');
     const s = storage();
-    purgeTx(s, Date.now());
+    try {
+      purgeTx(s, Date.now());
+    } catch {
+      storageError();
+    }
     // RFC 7636 §4.1–§4.2, RFC 6749 §10.12, OIDC Core §3.1.2.1.
     const verifier = generateRandomCodeVerifier();
     const challenge = calculatePKCECodeChallenge(verifier);

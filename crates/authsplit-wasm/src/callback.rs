@@ -248,7 +248,14 @@ pub fn verify(url: &str, stored: Stored, expected: &Expected<'_>) -> Result<Stri
     let pairs = parse_params(url)?;
     let parsed = classify(&pairs, "code")?;
     match stored {
-        Stored::Found => {}
+        // A stored `state` is never empty (64 hex characters); an empty one is a broken entry.
+        Stored::Found if !expected.state.is_empty() => {}
+        Stored::Found => {
+            return Err(Error::new(
+                "transaction_missing",
+                "the stored sign-in transaction is unreadable; start a new sign-in",
+            ));
+        }
         Stored::Missing { .. } if parsed.state.is_none() => {
             return Err(Error::new(
                 "state_missing",

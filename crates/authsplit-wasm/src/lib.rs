@@ -18,9 +18,9 @@
 //!
 //! The string exports return `"o"` + the value or `"e"` + an encoded error with
 //! authsplit-core's stable codes ([`error::encode`], [`error::Error`]); the JS client decodes
-//! them and throws `AuthsplitError`s. Size (REFERENCE §6, web/README.md "Size"): `no_std` + `alloc`, and with
-//! feature `lean` (the shipped build) an own panic handler, so no formatting machinery, panic
-//! messages or std runtime reach the module.
+//! them and throws `AuthsplitError`s. Size (REFERENCE §6, web/README.md "Size"): `no_std` +
+//! `alloc`, and with feature `lean` (the shipped build) an own panic handler, so no formatting
+//! machinery, panic messages or std runtime reach the module.
 
 #![no_std]
 
@@ -58,32 +58,31 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// A new PKCE code verifier: 32 bytes from the browser's CSPRNG, base64url without padding —
-/// 43 characters of `[A-Za-z0-9-_]` (RFC 7636 §4.1, §7.1).
-///
-/// @throws {AuthsplitError} `random_unavailable`.
+/// 43 characters of `[A-Za-z0-9-_]` (RFC 7636 §4.1, §7.1). Encoded by [`encode`]; the error
+/// (thrown as `AuthsplitError` by the JS client) is `random_unavailable`.
 #[wasm_bindgen(js_name = generateRandomCodeVerifier)]
 pub fn generate_random_code_verifier() -> String {
     encode(pkce::generate_verifier())
 }
 
 /// The S256 code challenge of `verifier`: `BASE64URL(SHA256(ASCII(verifier)))`, 43 characters
-/// (RFC 7636 §4.2).
-///
-/// @throws {AuthsplitError} `invalid_verifier` when `verifier` is not 43–128 characters of
-/// `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
+/// (RFC 7636 §4.2). Encoded by [`encode`]; the error is `invalid_verifier` when `verifier` is
+/// not 43–128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
 #[wasm_bindgen(js_name = calculatePKCECodeChallenge)]
 pub fn calculate_pkce_code_challenge(verifier: &str) -> String {
     encode(pkce::challenge_s256(verifier))
 }
 
 /// A new `state` (RFC 6749 §10.12) or OIDC `nonce` (OIDC Core §3.1.2.1): 256 bits from the
-/// CSPRNG as 64 lowercase hex characters (alphanumeric: accepted by every provider).
+/// CSPRNG as 64 lowercase hex characters (alphanumeric: accepted by every provider). Encoded
+/// by [`encode`] (`random_unavailable`).
 #[wasm_bindgen(js_name = randomState)]
 pub fn random_state() -> String {
     encode(pkce::random_token())
 }
 
-/// The `sessionStorage` key of the transaction for `state`.
+/// The `sessionStorage` key of the transaction for `state` (encoded by [`encode`]; never an
+/// error).
 #[wasm_bindgen(js_name = storageKey)]
 pub fn storage_key(state: &str) -> String {
     encode(Ok(pkce::storage_key(state)))
@@ -98,7 +97,7 @@ pub fn is_safe_return_to(return_to: &str) -> bool {
 /// Checks a callback `url` against what storage held for its `state` (`stored`: 0 no
 /// transaction, 1 none but this tab has others pending, 2 unreadable, 3 expired, 4 found) and
 /// the transaction's `state`, `issuer`, `requireIss` and `codeParam`; returns the
-/// authorization code. See [`callback::verify`].
+/// authorization code, encoded by [`encode`]. See [`callback::verify`].
 #[wasm_bindgen(js_name = verifyCallback)]
 pub fn verify_callback(
     url: &str,
@@ -113,7 +112,9 @@ pub fn verify_callback(
         1 => Stored::Missing { others: true },
         2 => Stored::Unreadable,
         3 => Stored::Expired,
-        _ => Stored::Found,
+        4 => Stored::Found,
+        // Anything else is a caller bug: fail closed.
+        _ => Stored::Missing { others: false },
     };
     let expected = Expected {
         state,

@@ -286,6 +286,18 @@ async fn unreadable_transaction_is_missing_and_removed() {
     let url = cb(&["code=a&state=", &state].concat());
     assert_eq!(code_of(prepare(&m, &url, &s)), "transaction_missing");
     assert!(s.get_item(&key).unwrap().is_none());
+    // A complete-looking entry with an empty `state`, met by a callback with `state=`: the
+    // empty strings must not "match" (RFC 6749 §10.12).
+    let t = tx("", now());
+    set(t.unchecked_ref(), "requireIss", &false.into());
+    s.set_item(
+        &pkce::storage_key(""),
+        &String::from(JSON::stringify(&t).unwrap()),
+    )
+    .unwrap();
+    let url = cb("code=a&state=");
+    assert_eq!(code_of(prepare(&m, &url, &s)), "transaction_missing");
+    assert_eq!(pending_count(&m, &s), 0.0);
 }
 
 #[wasm_bindgen_test]
