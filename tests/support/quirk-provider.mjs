@@ -1397,6 +1397,11 @@ fetch('/__quirk/authorize', { method: 'POST', headers: { 'content-type': 'text/p
       }
     });
   });
+  // Idle keep-alive connections outlive the backend's pool (reqwest pool_idle_timeout 60 s): with
+  // Node's default 5 s the server can close a connection just as the backend reuses it, and a
+  // code exchange then fails as provider_unreachable (never retried) — a real race, but not what
+  // these tests are about.
+  server.keepAliveTimeout = 120_000;
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
