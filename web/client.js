@@ -414,8 +414,11 @@ export class AuthClient {
 
   /** Keeps the access token of a `TokenReply` in memory; returns `expiresAt` in ms. */
   #accept(reply, epoch) {
-    const token = reply.access_token;
-    if (!isStr(token) || !token) internal("the backend's token reply has no access_token");
+    // `token_type: "none"`: the provider issues no user access token (WeCom identifies the
+    // member with the app's corp token); the sign-in holds a user but nothing for `fetch`.
+    const none = reply.token_type === 'none';
+    const token = none ? null : reply.access_token;
+    if (!none && (!isStr(token) || !token)) internal("the backend's token reply has no access_token");
     if (this.#epoch != epoch) fail('not_authenticated', 'signed out while the request was in flight');
     const now = Date.now();
     const expiresAt = typeof reply.expires_at == 'number' ? reply.expires_at * 1000 : null;
@@ -458,7 +461,10 @@ export class AuthClient {
     }
     if (o.scopes) t.scopes = o.scopes.slice();
     t.extra_params.push(...o.extras);
-    const url = buildUrl(t, state, challenge, t.scopes.includes('openid') ? nonce : null);
+    // OIDC Core §3.1.2.1: a nonce only for OpenID Connect (`openid` scope, and not a provider
+    // the backend marks as non-OIDC: DingTalk asks for `openid` but issues no ID token).
+    const oidc = t.scopes.includes('openid') && t.quirks.omit_nonce !== true;
+    const url = buildUrl(t, state, challenge, oidc ? nonce : null);
     saveTx(s, {
       verifier,
       state,
@@ -495,6 +501,9 @@ export class AuthClient {
 
   getAccessToken() {
     const s = this.#session;
+    if (s && s.token === null) {
+      return Promise.reject(new AuthsplitError('configuration', 'this provider issues no user access token (e.g. WeCom); the signed-in user is in user()'));
+    }
     if (s && (s.refreshAt === null || Date.now() < s.refreshAt)) return Promise.resolve(s.token);
     if (this.#refreshing) return this.#refreshing;
     const epoch = this.#epoch;

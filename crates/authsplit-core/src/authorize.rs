@@ -64,6 +64,9 @@ pub struct AuthorizeQuirks {
     pub omit_pkce: bool,
     /// Whether to omit `response_type=code` (no known provider; kept for completeness).
     pub omit_response_type: bool,
+    /// Whether to leave out `nonce` even when one is given: the provider does not speak OpenID
+    /// Connect (no ID token to bind it to), although its scopes may say `openid` (DingTalk).
+    pub omit_nonce: bool,
 }
 
 /// Everything except the per-transaction values needed to build an authorization URL.
@@ -172,7 +175,7 @@ impl AuthorizeTemplate {
             params.push(("code_challenge", c.as_str()));
             params.push(("code_challenge_method", CODE_CHALLENGE_METHOD_S256));
         }
-        if let Some(n) = nonce {
+        if let Some(n) = nonce.filter(|_| !self.quirks.omit_nonce) {
             params.push(("nonce", n.secret()));
         }
         if let Some(p) = self.prompt.as_deref() {
@@ -488,6 +491,21 @@ mod tests {
         t.quirks.omit_pkce = true;
         let url = t.build_url(&state(), None, None).expect("builds");
         assert!(!url.contains("code_challenge"));
+    }
+
+    #[test]
+    fn oidc_core_s3_1_2_1_nonce_left_out_for_non_oidc_providers() {
+        let n = Nonce::parse("n0nce").expect("valid");
+        let mut t = template();
+        let url = t
+            .build_url(&state(), Some(&challenge()), Some(&n))
+            .expect("builds");
+        assert!(url.contains("&nonce=n0nce"));
+        t.quirks.omit_nonce = true;
+        let url = t
+            .build_url(&state(), Some(&challenge()), Some(&n))
+            .expect("builds");
+        assert!(!url.contains("nonce"), "{url}");
     }
 
     #[test]

@@ -2636,3 +2636,34 @@ fn every_preset_success_yields_normalized_user() {
         assert_eq!(u.provider, name);
     }
 }
+
+// OIDC Core §3.1.2.1: a nonce only where an ID token will be validated against it — the OIDC
+// presets; DingTalk asks for scope `openid` but is not OIDC, so its URL carries no nonce.
+#[test]
+fn nonce_only_for_presets_that_speak_oidc() {
+    for name in PRESET_NAMES {
+        let p = resolved(name);
+        let t = authorize_template(&p, CLIENT_ID, REDIRECT, None).expect("template");
+        assert_eq!(
+            t.quirks.omit_nonce,
+            p.oidc.issuer.is_none(),
+            "{name}: omit_nonce"
+        );
+    }
+    for (name, oidc) in [
+        ("google", true),
+        ("microsoft", true),
+        ("gitlab", true),
+        ("dingtalk", false),
+        ("github", false),
+    ] {
+        assert_eq!(
+            !authorize_template(&resolved(name), CLIENT_ID, REDIRECT, None)
+                .expect("template")
+                .quirks
+                .omit_nonce,
+            oidc,
+            "{name}"
+        );
+    }
+}

@@ -140,7 +140,9 @@ pub(crate) async fn create_transaction(
         provider: provider.id.clone(),
         state: req.state,
         code_challenge: req.code_challenge,
-        nonce: req.nonce,
+        // The browser leaves the nonce out of the URL for a provider without OIDC
+        // (`omit_nonce`); nothing may then expect it in an ID token.
+        nonce: req.nonce.filter(|_| !authorize.quirks.omit_nonce),
         issuer: issuer.clone(),
         require_iss,
         created_at: app.now(),

@@ -958,6 +958,9 @@ pub fn authorize_template(
     t.extra_params = a.extra_params.clone();
     t.quirks = a.quirks.clone();
     t.quirks.omit_pkce = !profile.pkce;
+    // OIDC Core §3.1.2.1: `nonce` binds the ID token; a provider without an issuer issues
+    // none that is validated, so it gets no nonce (DingTalk's `openid` scope is not OIDC).
+    t.quirks.omit_nonce = profile.oidc.issuer.is_none();
     Ok(t)
 }
 
