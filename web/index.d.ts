@@ -230,7 +230,9 @@ export class AuthClient {
    * The in-memory access token, renewed through the backend (`POST /refresh`, RFC 6749 §6)
    * shortly before it expires or when none is held (e.g. after a reload); concurrent callers
    * share one refresh.
-   * @throws {AuthsplitError} `not_authenticated`, `invalid_grant`, `backend_unreachable`, …
+   * @throws {AuthsplitError} `not_authenticated`, `invalid_grant`, `backend_unreachable`, …;
+   *   `configuration` after a sign-in with a provider that issues no user access token
+   *   (WeCom: the backend replies `token_type: "none"`; the user is in {@link AuthClient.user}).
    */
   getAccessToken(): Promise<string>;
 
