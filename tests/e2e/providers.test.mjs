@@ -27,8 +27,7 @@
 // Plus: second Google / QQ clients for documented variants (`iss: "accounts.google.com"`, QQ's
 // form/JSONP default formats), Microsoft `allowed_tenants` refusing another tenant's user, a
 // self-check that the quirk server refuses what the platforms refuse, and a final check that no
-// deviation from any documented wire format was recorded. Known failures caused outside this
-// suite are marked TODO (KNOWN_FAILURES) and still run in full.
+// deviation from any documented wire format was recorded.
 //
 // Facts come from the fact sheet shared/PROVIDERS.md (cited in quirk-provider.mjs); what it marks
 // unverified is listed per row (`unverified`).
@@ -51,17 +50,6 @@ import { startQuirkProvider, QUIRK_CLIENTS as C, QUIRK_USERS as U, QUIRK_PRESETS
 const DIST = join(REPO_ROOT, 'web', 'example', 'dist');
 /** A Microsoft tenant id that is not the quirk user's (`tid`). */
 const OTHER_TENANT = '11111111-2222-3333-4444-555555555555';
-/**
- * Journeys that fail because of a known bug outside this suite: run in full and reported as
- * TODO (`node --test` prints the failing assertion) instead of breaking the test command.
- * Remove an entry once its journey passes.
- */
-const KNOWN_FAILURES = {
-  dingtalk:
-    'web/client.js sends an OIDC `nonce` whenever the scopes contain `openid`; DingTalk\'s `openid` scope is not OIDC and its documented authorization URL has no nonce',
-  wecom:
-    'web/client.js rejects the backend\'s WeCom token reply (`access_token: ""`, `token_type: "none"` — WeCom has no user token) as `internal`, so the SPA cannot show the signed-in member',
-};
 /** Sign-in journeys in flight at once (separate browser contexts, disjoint presets). */
 const JOURNEY_CONCURRENCY = 4;
 
@@ -627,7 +615,7 @@ describe('every provider through the example SPA and authsplit-server', () => {
   describe('providers', { concurrency: JOURNEY_CONCURRENCY }, () => {
     for (const row of PROVIDERS) {
       const name = `${row.id}: sign-in in Chromium, refresh ${row.refresh === true ? 'works' : 'refused'}, logout ${row.revocation ? 'revokes' : 'reports revoked:false'}, bad code → ${row.badCode}`;
-      test(name, KNOWN_FAILURES[row.id] ? { todo: KNOWN_FAILURES[row.id] } : {}, async () => {
+      test(name, async () => {
         // The API part first and the authorization-URL comparison last, so that one failing
         // assertion does not hide the outcome of the others.
         await badCode(row);
