@@ -66,6 +66,9 @@ pub(crate) struct Outbound {
     total: Duration,
 }
 
+/// Seconds an idle pooled connection to a provider is kept before it is closed by us.
+const POOL_IDLE_SECS: u64 = 4;
+
 impl Outbound {
     pub fn new(server: &ServerConfig) -> Result<Self, ConfigError> {
         // rustls is built with ring only; make it the process default (ignore "already set").
@@ -76,7 +79,11 @@ impl Outbound {
             .connect_timeout(Duration::from_millis(server.connect_timeout_ms.max(1)))
             .timeout(total)
             .user_agent(concat!("authsplit-server/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(60))
+            // Shorter than common servers' keep-alive timeouts (Node and Apache: 5 s): a pooled
+            // connection the provider is closing at the same moment makes the request fail
+            // after it may have been sent, and a code exchange is never retried. Under load
+            // connections never idle that long, so this costs a handshake only when quiet.
+            .pool_idle_timeout(Duration::from_secs(POOL_IDLE_SECS))
             .build()
             .map_err(|e| ConfigError(format!("could not build the HTTP client: {e}")))?;
         Ok(Self {
