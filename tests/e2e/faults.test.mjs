@@ -584,7 +584,7 @@ test('5 concurrent refreshes of one session while the provider never answers →
 
 describe('bounded concurrency toward a provider (REFERENCE §3.15: max_concurrent_requests)', () => {
   /** A shorter deadline for this server: these cases wait for it. */
-  const CAP_DEADLINE_MS = 800;
+  const CAP_DEADLINE_MS = 1500; // 6 exchanges × 100 ms through 2 slots need 300 ms; room for a loaded CI machine
   let capped;
   before(async () => {
     capped = await startServer({
