@@ -748,10 +748,24 @@ pub(crate) async fn refresh(
         .ok_or_else(not_auth)?;
     let provider = app.provider(&session.provider).map_err(|_| not_auth())?;
     let Some(rt) = session.refresh_token.clone() else {
-        return Err(ApiError::new(
+        // Say why: the provider has no refresh grant at all (WeCom, Weibo), or it issued no
+        // refresh token for this sign-in (e.g. GitHub without expiring tokens).
+        let unsupported = provider
+            .profile(&app.inner.out)
+            .await
+            .is_ok_and(|p| !p.supports_refresh());
+        return Err(ApiError::from(Error::new(
             ErrorCode::NotAuthenticated,
-            "this session has no refresh token",
-        ));
+            if unsupported {
+                format!(
+                    "provider `{}` does not support refresh tokens; sign in again",
+                    provider.id
+                )
+            } else {
+                "this session has no refresh token (the provider issued none); sign in again"
+                    .to_owned()
+            },
+        )));
     };
     let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
     let slot = app.session_slot(&session.sid);

@@ -753,9 +753,15 @@ async fn wecom_exchange_caches_the_app_token() {
     let i = &stub.calls_to("/qyapi.weixin.qq.com/cgi-bin/auth/getuserinfo")[0];
     assert_eq!(i.q("access_token"), Some("CORP-AT"));
     assert_eq!(i.q("code"), Some(CODE));
-    // No refresh at WeCom: the session has no refresh token.
+    // No refresh at WeCom: the session has no refresh token, and the answer says why.
     let f = send(&app, post("/auth/refresh", &json!({}), Some(&jar.header()))).await;
     assert_error(&f, 401, "not_authenticated");
+    assert!(
+        f.text
+            .contains("provider `wecom` does not support refresh tokens"),
+        "{}",
+        f.text
+    );
 
     // Second sign-in: the app token comes from the cache; a bad code → invalid_grant.
     stub.on(
