@@ -319,22 +319,35 @@ export function buildUrl(t, state, challenge, nonce) {
  * a non-2xx reply rejects with the backend's `ErrorBody` code, anything else with
  * `backend_unreachable`.
  */
-async function post(backend, path, body) {
+/**
+ * Default deadline of one backend call. Longer than the backend's own outbound deadline
+ * (`request_timeout_ms`, 10 s by default) so a slow provider is reported by the backend as the
+ * typed `provider_timeout` before the browser gives up (REFERENCE §3.15).
+ */
+const BACKEND_TIMEOUT_MS = 20_000;
+
+async function post(o, path, body) {
   const unreachable = (m) => fail('backend_unreachable', m);
+  const signal = AbortSignal.timeout(o.timeoutMs);
+  const late = () => signal.aborted && unreachable(`the authsplit backend did not answer within ${o.timeoutMs} ms`);
   let r, j = null;
   try {
-    r = await fetch(backend + path, {
+    r = await fetch(o.backend + path, {
       method: 'POST',
       credentials: 'include',
       headers: { 'content-type': 'application/json', 'x-authsplit': '1' },
       body: JSON.stringify(body),
+      signal,
     });
   } catch {
+    late();
     unreachable('the authsplit backend could not be reached');
   }
   try {
     j = await r.json();
-  } catch {}
+  } catch {
+    late();
+  }
   if (r.ok) return isObj(j) ? j : unreachable("the backend's reply is not authsplit JSON (check backendUrl)");
   if (isObj(j) && isStr(j.error) && j.error) {
     fail(j.error, strOr(j.error_description, ''), { error: strOr(j.provider_error), errorDescription: strOr(j.provider_error_description) });
@@ -378,7 +391,10 @@ function readOptions(o) {
     for (const [k, v] of Object.entries(x)) extras.push([k, isStr(v) ? v : config('extraParams values must be strings')]);
   } else if (x != null) config('extraParams must be an object of strings');
   if (a != null && (!Array.isArray(a) || !a.every(isStr))) config('apiOrigins must be an array of origins');
+  const t = o.timeoutMs ?? BACKEND_TIMEOUT_MS;
+  if (!Number.isInteger(t) || t < 1) config('timeoutMs must be a positive integer (milliseconds)');
   return {
+    timeoutMs: t,
     backend: u.href.replace(/\/+$/, ''),
     backendOrigin: u.origin,
     provider: p,
@@ -448,7 +464,7 @@ export class AuthClient {
     const challenge = calculatePKCECodeChallenge(verifier);
     const state = call('r');
     const nonce = call('r');
-    const reply = await post(o.backend, '/transactions', {
+    const reply = await post(o, '/transactions', {
       provider,
       state,
       code_challenge: challenge,
@@ -486,7 +502,7 @@ export class AuthClient {
     const { tx, code, iss } = prepareCallback(String(url), storage(), Date.now());
     if (tx.codeParam != 'code') stripAddressBar(tx.codeParam);
     const epoch = this.#epoch;
-    const reply = await post(this.#o.backend, '/token', {
+    const reply = await post(this.#o, '/token', {
       provider: tx.provider,
       code,
       state: tx.state,
@@ -507,7 +523,7 @@ export class AuthClient {
     if (s && (s.refreshAt === null || Date.now() < s.refreshAt)) return Promise.resolve(s.token);
     if (this.#refreshing) return this.#refreshing;
     const epoch = this.#epoch;
-    const p = post(this.#o.backend, '/refresh', {}).then(
+    const p = post(this.#o, '/refresh', {}).then(
       (reply) => {
         if (this.#epoch == epoch) this.#refreshing = null;
         this.#accept(reply, epoch);
@@ -552,7 +568,7 @@ export class AuthClient {
       clearTx(window.sessionStorage);
     } catch {}
     try {
-      const r = await post(this.#o.backend, '/logout', {});
+      const r = await post(this.#o, '/logout', {});
       return { revoked: r.revoked === true, endSessionUrl: strOr(r.end_session_url, null) };
     } catch (e) {
       if (e.code == 'not_authenticated') return { revoked: false, endSessionUrl: null };

@@ -48,6 +48,13 @@ export interface AuthClientOptions {
   extraParams?: Record<string, string>;
   /** Origins besides this page's and the backend's to which `client.fetch` may send the token. */
   apiOrigins?: string[];
+  /**
+   * Deadline of one call to the backend, in milliseconds (default 20000); when it passes the
+   * call fails with `backend_unreachable`. Keep it above the backend's `request_timeout_ms`
+   * (10000 by default) so a slow provider is reported by the backend as `provider_timeout`
+   * (REFERENCE §3.15).
+   */
+  timeoutMs?: number;
 }
 
 /** Options of `client.login(…)`. */

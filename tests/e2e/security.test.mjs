@@ -829,3 +829,70 @@ describe('in Chromium with the real wasm package: returnTo open redirect (REFERE
     assert.equal(still, 200, 'the session survived and was never logged out by the foreign page');
   });
 });
+
+describe('deadlines: the backend gives up before the browser does (REFERENCE §3.15)', () => {
+  let def; // a server with the default timeouts (request_timeout_ms 10000)
+  let browser;
+  let page;
+  before(async () => {
+    const p = await freePort();
+    def = await startServer({
+      config: {
+        server: {
+          listen: `127.0.0.1:${p}`,
+          allowed_origins: [SPA],
+          cookie_key: randomCookieKey(),
+          static_dir: resolve(REPO_ROOT, 'web/example/dist'),
+        },
+        providers: { fp: providerCfg(`http://127.0.0.1:${p}/rt-callback`) },
+      },
+    });
+    browser = await launchBrowser();
+    page = await (await newLoopbackContext(browser)).newPage();
+    await page.goto(`${def.url}/rt-page`);
+  });
+  after(async () => {
+    fp.reset();
+    await browser?.close();
+    await def?.close();
+  });
+
+  /** Signs in up to the callback, then handles it against a provider that never answers. */
+  async function callbackAgainstHangingProvider(options) {
+    fp.reset();
+    await Promise.all([
+      page.waitForURL(/\/rt-callback\?/),
+      page.evaluate(async () => {
+        const m = await import('/authsplit/index.js');
+        await m.init();
+        await new m.AuthClient({ backendUrl: '/auth', provider: 'fp' }).login();
+      }),
+    ]);
+    fp.setFault('never');
+    return page.evaluate(async (o) => {
+      const m = await import('/authsplit/index.js');
+      await m.init();
+      const t0 = performance.now();
+      try {
+        await new m.AuthClient({ backendUrl: '/auth', provider: 'fp', ...o }).handleCallback();
+        return { code: null };
+      } catch (e) {
+        return { code: e.code, message: e.message, ms: performance.now() - t0 };
+      }
+    }, options);
+  }
+
+  test('with the defaults on both sides a hanging provider is reported by the backend (504 provider_timeout at ≈10 s), not by the browser deadline (20 s)', async () => {
+    const r = await callbackAgainstHangingProvider({});
+    assert.equal(r.code, 'provider_timeout', JSON.stringify(r));
+    assert.ok(r.ms >= 9000 && r.ms < 19000, `${Math.round(r.ms)} ms`);
+    assert.equal(fp.count('token'), 1, 'the exchange was sent once, never retried');
+  });
+
+  test('the browser has its own deadline: timeoutMs below the backend\'s → backend_unreachable when it passes', async () => {
+    const r = await callbackAgainstHangingProvider({ timeoutMs: 1000 });
+    assert.equal(r.code, 'backend_unreachable', JSON.stringify(r));
+    assert.match(r.message, /did not answer within 1000 ms/);
+    assert.ok(r.ms >= 900 && r.ms < 5000, `${Math.round(r.ms)} ms`);
+  });
+});
