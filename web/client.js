@@ -286,7 +286,7 @@ export function buildUrl(t, state, challenge, nonce) {
   if (scope) params.push(['scope', scope]);
   params.push(['state', state]);
   if (pkce) params.push(['code_challenge', challenge], ['code_challenge_method', 'S256']);
-  if (nonce) params.push(['nonce', nonce]);
+  if (nonce && q.omit_nonce !== true) params.push(['nonce', nonce]);
   if (t.prompt != null) params.push(['prompt', t.prompt]);
   const seen = [];
   for (const [k, v] of t.extra_params) {
@@ -477,10 +477,10 @@ export class AuthClient {
     }
     if (o.scopes) t.scopes = o.scopes.slice();
     t.extra_params.push(...o.extras);
-    // OIDC Core §3.1.2.1: a nonce only for OpenID Connect (`openid` scope, and not a provider
-    // the backend marks as non-OIDC: DingTalk asks for `openid` but issues no ID token).
-    const oidc = t.scopes.includes('openid') && t.quirks.omit_nonce !== true;
-    const url = buildUrl(t, state, challenge, oidc ? nonce : null);
+    // OIDC Core §3.1.2.1: a nonce only with the `openid` scope — and buildUrl leaves it out for
+    // a provider the backend marks as non-OIDC (`omit_nonce`: DingTalk asks for `openid` but
+    // issues no ID token), as core's build_url does.
+    const url = buildUrl(t, state, challenge, t.scopes.includes('openid') ? nonce : null);
     saveTx(s, {
       verifier,
       state,

@@ -581,6 +581,7 @@ fn core_template(
     );
     set(&q, "omit_pkce", &quirks.omit_pkce.into());
     set(&q, "omit_response_type", &quirks.omit_response_type.into());
+    set(&q, "omit_nonce", &quirks.omit_nonce.into());
     set(&o, "quirks", &q);
     (t, o.into())
 }
@@ -595,6 +596,19 @@ async fn js_url_builder_equals_the_core_builder_byte_for_byte() {
         let mut q = AuthorizeQuirks::default();
         f(&mut q);
         q
+    };
+    // A template that differs from the plain one only in its extras and quirks.
+    let plain = |extras: &[(&str, &str)], quirks| {
+        core_template(
+            "https://as.example/authorize",
+            "c",
+            "https://app/cb",
+            &[],
+            " ",
+            None,
+            extras,
+            quirks,
+        )
     };
     let cases = [
         core_template(
@@ -732,76 +746,18 @@ async fn js_url_builder_equals_the_core_builder_byte_for_byte() {
             &[],
             q(&|_| {}),
         ),
-        core_template(
-            "https://as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[("state", "x")],
-            q(&|_| {}),
-        ),
-        core_template(
-            "https://as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[("client_secret", "x")],
-            q(&|_| {}),
-        ),
-        core_template(
-            "https://as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[("a", "1"), ("a", "2")],
-            q(&|_| {}),
-        ),
-        core_template(
-            "https://as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[("", "1")],
-            q(&|_| {}),
-        ),
-        core_template(
-            "https://as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
+        // A provider without OIDC (DingTalk): no nonce in the URL even when one is given.
+        plain(&[], q(&|q| q.omit_nonce = true)),
+        plain(&[("state", "x")], q(&|_| {})),
+        plain(&[("client_secret", "x")], q(&|_| {})),
+        plain(&[("a", "1"), ("a", "2")], q(&|_| {})),
+        plain(&[("", "1")], q(&|_| {})),
+        plain(
             &[("appid", "1")],
             q(&|q| q.client_id_param = Some("appid".into())),
         ),
-        core_template(
-            "https://as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|q| q.client_id_param = Some(String::new())),
-        ),
-        core_template(
-            "https://as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|q| q.fragment = Some("a b".into())),
-        ),
+        plain(&[], q(&|q| q.client_id_param = Some(String::new()))),
+        plain(&[], q(&|q| q.fragment = Some("a b".into()))),
     ];
     let state = State::parse("st4te").unwrap();
     let nonce = Nonce::parse("n0nce").unwrap();
