@@ -596,8 +596,15 @@ describe('every provider through the example SPA and authsplit-server', () => {
     assert.equal(QUIRK_PRESETS.length, 17);
     const r = await fetch(`${app}/auth/config`);
     assert.equal(r.status, 200);
-    const ids = (await r.json()).providers.map((p) => p.id).sort();
+    const listed = (await r.json()).providers;
+    const ids = listed.map((p) => p.id).sort();
     assert.deepEqual(ids, [...PROVIDERS.map((p) => p.id), 'local', 'microsoft_restricted'].sort());
+    // Each entry names the preset it runs on; generic providers have none.
+    for (const row of PROVIDERS) {
+      const want = row.id === 'plain' ? undefined : row.preset ?? row.id;
+      assert.equal(listed.find((p) => p.id === row.id).preset, want, `preset of ${row.id}`);
+    }
+    assert.equal(listed.find((p) => p.id === 'local').preset, undefined, 'the OIDC provider by issuer has no preset');
     for (const name of QUIRK_PRESETS) assert.ok(ids.includes(name), `preset ${name} configured`);
     const { context, page } = await newPage();
     try {

@@ -168,6 +168,10 @@ pub struct ProviderInfo {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// The preset the provider runs on (`github`, `wechat_mp`, …); absent for a generic OIDC or
+    /// OAuth 2.0 provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 /// `GET /config` reply. Never contains a secret.

@@ -66,6 +66,10 @@ pub(crate) async fn config(State(app): State<AppState>) -> Json<ConfigReply> {
             .map(|p| ProviderInfo {
                 id: p.id.clone(),
                 name: p.name.clone(),
+                preset: match &p.kind {
+                    crate::provider::Kind::Preset(name) => Some(name.clone()),
+                    _ => None,
+                },
             })
             .collect(),
     })
