@@ -50,8 +50,9 @@ p(`| load average (1 min, \`/proc/loadavg\`) at each phase | ${loads.map((l) => 
 p();
 if (maxLoad >= 1.5) {
   p(`> **The machine was not quiet during this run** (1-minute load average up to ${maxLoad} on ${m.nproc}`);
-  p('> cores: other agents were compiling). Absolute figures are pessimistic and noisier than on an');
-  p('> idle machine; the ratios compare contenders measured under the same conditions minutes apart.');
+  p('> cores; the figure lags, so it also counts work that ended just before a phase). Absolute');
+  p('> figures are pessimistic and noisier than on an idle machine; the ratios compare contenders');
+  p('> measured under the same conditions minutes apart.');
   p();
 }
 p('<details><summary><code>free -h</code></summary>');
