@@ -83,6 +83,17 @@ let redirectUri;
  *   `usedCode` — for the sign-in's own code presented again (default: `badCode`);
  * - `unverified` — what the row rests on that PROVIDERS.md marks unverified.
  */
+/**
+ * WeChat's authorization URL (PROVIDERS.md § WeChat): these parameters in exactly this order,
+ * then `#wechat_redirect`.
+ */
+const wechatAuthorize = (path, client, scope) => ({
+  path,
+  ordered: true,
+  fragment: 'wechat_redirect',
+  params: () => [['appid', client.client_id], ['redirect_uri', redirectUri], ['response_type', 'code'], ['scope', scope], ['state', STATE]],
+});
+
 const PROVIDERS = [
   {
     id: 'github',
@@ -224,12 +235,7 @@ const PROVIDERS = [
   },
   {
     id: 'wechat_mp',
-    authorize: {
-      path: '/open.weixin.qq.com/connect/oauth2/authorize',
-      ordered: true,
-      fragment: 'wechat_redirect',
-      params: () => [['appid', C.wechat_mp.client_id], ['redirect_uri', redirectUri], ['response_type', 'code'], ['scope', 'snsapi_userinfo'], ['state', STATE]],
-    },
+    authorize: wechatAuthorize('/open.weixin.qq.com/connect/oauth2/authorize', C.wechat_mp, 'snsapi_userinfo'),
     user: { subject: U.wechat_mp.unionid, name: '微信用户', email: null, email_verified: null, avatar_url: U.wechat_mp.headimgurl },
     upstream: { token: 1, userinfo: 1 },
     refresh: true,
@@ -240,12 +246,7 @@ const PROVIDERS = [
   },
   {
     id: 'wechat_mp_base',
-    authorize: {
-      path: '/open.weixin.qq.com/connect/oauth2/authorize',
-      ordered: true,
-      fragment: 'wechat_redirect',
-      params: () => [['appid', C.wechat_mp_base.client_id], ['redirect_uri', redirectUri], ['response_type', 'code'], ['scope', 'snsapi_base'], ['state', STATE]],
-    },
+    authorize: wechatAuthorize('/open.weixin.qq.com/connect/oauth2/authorize', C.wechat_mp_base, 'snsapi_base'),
     // snsapi_base: no userinfo call; no unionid → the openid from the token response.
     user: { subject: U.wechat_mp_base.openid, name: null, email: null, email_verified: null, avatar_url: null },
     upstream: { token: 1, userinfo: 0 },
@@ -257,12 +258,7 @@ const PROVIDERS = [
   },
   {
     id: 'wechat_open',
-    authorize: {
-      path: '/open.weixin.qq.com/connect/qrconnect',
-      ordered: true,
-      fragment: 'wechat_redirect',
-      params: () => [['appid', C.wechat_open.client_id], ['redirect_uri', redirectUri], ['response_type', 'code'], ['scope', 'snsapi_login'], ['state', STATE]],
-    },
+    authorize: wechatAuthorize('/open.weixin.qq.com/connect/qrconnect', C.wechat_open, 'snsapi_login'),
     user: { subject: U.wechat_open.unionid, name: 'Open 用户', email: null, email_verified: null, avatar_url: U.wechat_open.headimgurl },
     upstream: { token: 1, userinfo: 1 },
     refresh: true,

@@ -598,9 +598,9 @@ async fn js_url_builder_equals_the_core_builder_byte_for_byte() {
         q
     };
     // A template that differs from the plain one only in its extras and quirks.
-    let plain = |extras: &[(&str, &str)], quirks| {
+    let plain_at = |endpoint: &str, extras: &[(&str, &str)], quirks| {
         core_template(
-            "https://as.example/authorize",
+            endpoint,
             "c",
             "https://app/cb",
             &[],
@@ -610,6 +610,10 @@ async fn js_url_builder_equals_the_core_builder_byte_for_byte() {
             quirks,
         )
     };
+    let plain =
+        |extras: &[(&str, &str)], quirks| plain_at("https://as.example/authorize", extras, quirks);
+    // A plain template at another authorization endpoint.
+    let at = |endpoint: &str| plain_at(endpoint, &[], q(&|_| {}));
     let cases = [
         core_template(
             "https://as.example/authorize",
@@ -631,16 +635,7 @@ async fn js_url_builder_equals_the_core_builder_byte_for_byte() {
             &[("access_type", "offline"), ("ui", "ü ~*'()!")],
             q(&|_| {}),
         ),
-        core_template(
-            "https://as.example/authorize?",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|_| {}),
-        ),
+        at("https://as.example/authorize?"),
         core_template(
             "https://as.example/a?b=1&",
             "c",
@@ -706,46 +701,10 @@ async fn js_url_builder_equals_the_core_builder_byte_for_byte() {
             q(&|_| {}),
         ),
         // Refused by both:
-        core_template(
-            "http://as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|_| {}),
-        ),
-        core_template(
-            "https://as.example/authorize#f",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|_| {}),
-        ),
-        core_template(
-            "https://user@as.example/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|_| {}),
-        ),
-        core_template(
-            "/authorize",
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|_| {}),
-        ),
+        at("http://as.example/authorize"),
+        at("https://as.example/authorize#f"),
+        at("https://user@as.example/authorize"),
+        at("/authorize"),
         // A provider without OIDC (DingTalk): no nonce in the URL even when one is given.
         plain(&[], q(&|q| q.omit_nonce = true)),
         plain(&[("state", "x")], q(&|_| {})),
