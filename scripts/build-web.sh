@@ -33,7 +33,7 @@ cargo build -p authsplit-wasm --target wasm32-unknown-unknown --profile wasm-rel
 
 # wasm-bindgen + wasm-opt only when the cargo output changed.
 stamp="$PKG/.build-stamp"
-sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0" web/scripts/minify-names.mjs) | sha256sum | cut -d' ' -f1)
+sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0" web/scripts/minify-names.mjs web/scripts/inline-wasm.mjs) | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -f "$PKG/authsplit_wasm_bg.wasm" ]; then
   echo "[build-web] web/pkg up to date"
 else
@@ -53,6 +53,8 @@ else
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     -o "$PKG.tmp/authsplit_wasm_bg.wasm" "$PKG.tmp/authsplit_wasm_bg.wasm"
+  echo "[build-web] the module inlined as base64 (web/scripts/inline-wasm.mjs, for web/inline.js)"
+  node web/scripts/inline-wasm.mjs "$PKG.tmp"
   rm -rf "$PKG"
   mv "$PKG.tmp" "$PKG"
   echo "$sum" > "$stamp"
