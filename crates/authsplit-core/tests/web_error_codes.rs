@@ -33,7 +33,11 @@ fn the_typescript_union_names_exactly_the_core_codes() {
     let dts = std::fs::read_to_string(path).expect("read web/index.d.ts");
     let ts = ts_union(&dts);
     let ts_set: BTreeSet<&str> = ts.iter().map(String::as_str).collect();
-    assert_eq!(ts_set.len(), ts.len(), "a code is listed twice in AuthsplitErrorCode");
+    assert_eq!(
+        ts_set.len(),
+        ts.len(),
+        "a code is listed twice in AuthsplitErrorCode"
+    );
     let core: BTreeSet<&str> = ALL_CODES.iter().map(|c| c.as_str()).collect();
     let missing: Vec<_> = core.difference(&ts_set).collect();
     let extra: Vec<_> = ts_set.difference(&core).collect();
