@@ -5,7 +5,7 @@
 //! turns the variant into single-use bookkeeping.
 //!
 //! RFC 6749 §4.1.3 (+ RFC 7636 §4.5 where the profile supports PKCE): exactly one token
-//! request, never retried; then the ID token (OIDC Core §3.1.3.7), QQ's openid step, userinfo
+//! request, never retried (docs/SECURITY.md S8); then the ID token (OIDC Core §3.1.3.7), QQ's openid step, userinfo
 //! (OIDC Core §5.3) and the normalized user. WeCom resolves the code with its app token instead
 //! (see docs/PROVIDERS.md). One deadline covers the whole exchange.
 
@@ -173,7 +173,7 @@ async fn code_exchange(
     let fail = |e: Error| ExchangeError::Failed(e.into());
     let at_secret = [tokens.access_token.secret().to_owned()];
     let scrubbed = |e: Error| fail(crate::outbound::scrub(e, &at_secret));
-    // OIDC Core §3.1.3.7.
+    // OIDC Core §3.1.3.7, docs/SECURITY.md S11.
     let id_token = tokens
         .id_token
         .as_ref()

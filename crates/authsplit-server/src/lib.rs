@@ -23,7 +23,7 @@
 //! `GET /healthz`. Every `POST` needs `x-authsplit: 1` and an allow-listed `Origin`; errors are
 //! [`error::ApiError`] (JSON [`authsplit_core::wire::ErrorBody`], status table in [`error`]).
 //!
-//! Rules enforced (RFC 10017 §6.2, RFC 9700 §2.1.1, RFC 6749 §4.1.2): transaction bound by an
+//! Rules enforced (docs/SECURITY.md A2, A3, S1–S15; RFC 10017 §6.2): transaction bound by an
 //! encrypted `__Host-` cookie and single use; state (constant time), verifier grammar and S256
 //! challenge checked before any outbound call; one token request, never retried; refresh token
 //! only in an encrypted HttpOnly cookie; `Cache-Control: no-store`; no secret in a body or log
@@ -324,7 +324,7 @@ impl Authsplit {
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 routes::panic_response,
             ))
-            // Slow-drip bodies: the whole body within the deadline.
+            // Slow-drip bodies (docs/SECURITY.md S15): the whole body within the deadline.
             .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(
                 std::time::Duration::from_secs(self.state.inner.server.request_body_timeout_secs),
             ));

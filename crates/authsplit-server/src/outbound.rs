@@ -1,7 +1,8 @@
 //! Outbound HTTP to providers: one shared reqwest client (rustls, connection pool), redirects
 //! never followed, connect and total timeouts, a response size cap, bounded concurrency per
 //! provider, and a tracing span per call with no secrets. Nothing here retries: a request that
-//! may have reached the provider is never re-sent (RFC 6749 §4.1.2). A failed call is a
+//! may have reached the provider is never re-sent (RFC 6749 §4.1.2; docs/SECURITY.md S8, S15).
+//! A failed call is a
 //! [`CallError`] whose variant says whether the request can have left this process.
 
 use std::sync::Arc;
@@ -157,8 +158,9 @@ impl Outbound {
 
 /// A failed call toward a provider, typed by how far the request got. Callers decide by the
 /// variant alone whether the attempt counts as made (a code exchange that never left keeps its
-/// transaction usable, RFC 6749 §4.1.2: a code is used once, so only a request that provably
-/// never reached the provider may be tried again); the wrapped error is what the browser sees.
+/// transaction usable — RFC 6749 §4.1.2, docs/SECURITY.md S8: a code is used once, so only a
+/// request that provably never reached the provider may be tried again); the wrapped error is
+/// what the browser sees.
 #[derive(Clone, Debug)]
 pub(crate) enum CallError<E = Error> {
     /// No slot toward the provider in time (or the limiter is gone): nothing was sent.
@@ -384,8 +386,7 @@ pub(crate) fn unexpected(what: &'static str, f: &Fetched) -> Error {
 mod tests {
     use super::*;
 
-    // No secret in a body or a log: echoed secrets are removed in every encoding a provider
-    // may use.
+    // docs/SECURITY.md S14: echoed secrets are removed in every encoding a provider may use.
     #[test]
     fn scrub_covers_plain_form_and_json_escaped_forms() {
         let secret = "a+b:c%d/e f".to_owned();

@@ -1,4 +1,4 @@
-//! Token revocation (RFC 7009): at logout, and for tokens issued to a sign-in that failed
+//! Token revocation (RFC 7009; docs/SECURITY.md S12): at logout, and for tokens issued to a sign-in that failed
 //! afterwards. A provider that answers "later" (429/503, RFC 7009 §2.2.1) or cannot be reached
 //! is retried in the background, bounded in attempts, delay and pending retries.
 

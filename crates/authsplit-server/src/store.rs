@@ -2,7 +2,8 @@
 //! refused, which sessions were logged out, and the one refresh in flight per session with its
 //! shared result. The endpoints speak only to the [`Store`] trait, which states the guarantees;
 //! [`MemoryStore`] keeps them in bounded per-process sets (one instance; several instances need
-//! a shared store behind the same trait).
+//! a shared store behind the same trait). The rules they carry: docs/SECURITY.md A2 and S8
+//! (single use), S10 (one refresh at a time per session).
 //!
 //! Ids are stored as the first 128 bits of their SHA-256 (≈30 bytes an entry), never as text.
 
@@ -20,7 +21,7 @@ use crate::error::ApiError;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Concurrent `/refresh` calls with the same old refresh token within this window share one
-/// upstream result (rotation must never burn the grant, RFC 9700 §4.14.2).
+/// upstream result (rotation must never burn the grant, RFC 9700 §4.14.2; docs/SECURITY.md S10).
 pub const REFRESH_SHARE_WINDOW: Duration = Duration::from_secs(30);
 
 /// Why the store could not do what was asked. Callers fail closed: nothing is sent upstream.

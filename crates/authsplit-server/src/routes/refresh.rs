@@ -1,7 +1,7 @@
 //! `POST /refresh`: step 7. One refresh in flight per session (the [`Store`]'s refresh
 //! flight); concurrent callers with the same old refresh token share the single upstream
-//! result, so rotation never burns the grant (RFC 9700 §4.14.2); the rotated token goes into
-//! the cookie before the reply.
+//! result, so rotation never burns the grant (RFC 9700 §4.14.2; docs/SECURITY.md S10); the
+//! rotated token goes into the cookie before the reply.
 //!
 //! [`Store`]: crate::store::Store
 

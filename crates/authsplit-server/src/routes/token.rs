@@ -30,7 +30,7 @@ use crate::store::{Claim, StoreError};
 const MAX_CODE_LEN: usize = 2048;
 
 /// The local checks of `POST /token`, in order, with no outbound call: a made-up code is
-/// refused before anything reaches the provider (RFC 9700 §2.1.1, RFC 7636 §4.6).
+/// refused before anything reaches the provider (RFC 7636 §4.6; docs/SECURITY.md S2, S3).
 async fn check_transaction(
     app: &AppState,
     headers: &HeaderMap,
@@ -74,7 +74,7 @@ async fn check_transaction(
             "no transaction is registered for this provider",
         ));
     }
-    // RFC 6749 §10.12: the state, compared in constant time.
+    // RFC 6749 §10.12, docs/SECURITY.md S13: the state, compared in constant time.
     let state = RState::parse(&req.state)?;
     if !state.ct_eq_str(&tx.state) {
         return Err(ApiError::new(
@@ -171,9 +171,9 @@ pub(crate) async fn token(
     .await;
     match &result {
         Err(ExchangeError::NotSent(e)) => {
-            // The token request never left (no slot in time, or no connection — RFC 6749
-            // §4.1.2 forbids only a second use of a code the provider saw): the transaction
-            // stays usable so the user can try again. Nothing is retried automatically.
+            // The token request never left (no slot in time, or no connection): the code is
+            // intact, so the transaction stays usable and the user can try again
+            // (docs/SECURITY.md S8). Nothing is retried automatically.
             if let Err(se) = app.store().release_transaction(&tx.id).await {
                 tracing::warn!(error = %se, "could not release an unsent transaction; it stays spent");
             }

@@ -24,8 +24,8 @@ use crate::provider::Provider;
 pub(crate) const MIN_STATE_LEN: usize = 22;
 
 /// `POST /transactions`: registers a pending sign-in and binds it to this browser with the
-/// encrypted tx cookie (RFC 10017 §6.2: the backend redeems only codes of transactions this
-/// browser registered). The verifier never comes here.
+/// encrypted tx cookie (RFC 10017 §6.2; docs/SECURITY.md A2: the backend redeems only codes of
+/// transactions this browser registered). The verifier never comes here.
 pub(crate) async fn create(
     State(app): State<AppState>,
     request_headers: HeaderMap,
