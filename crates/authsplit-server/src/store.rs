@@ -413,125 +413,107 @@ impl FifoSet {
 mod tests {
     use super::*;
 
-    fn block<T>(f: impl Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(f)
+    #[tokio::test]
+    async fn a_transaction_is_claimed_once_until_released() {
+        let s = MemoryStore::new(4);
+        assert_eq!(s.claim_transaction("a", 100, 0).await, Ok(Claim::Claimed));
+        assert_eq!(
+            s.claim_transaction("a", 100, 0).await,
+            Ok(Claim::AlreadyUsed)
+        );
+        assert_eq!(s.is_transaction_spent("a").await, Ok(true));
+        s.release_transaction("a").await.expect("release");
+        assert_eq!(s.is_transaction_spent("a").await, Ok(false));
+        assert_eq!(s.claim_transaction("a", 100, 0).await, Ok(Claim::Claimed));
     }
 
-    #[test]
-    fn a_transaction_is_claimed_once_until_released() {
-        block(async {
-            let s = MemoryStore::new(4);
-            assert_eq!(s.claim_transaction("a", 100, 0).await, Ok(Claim::Claimed));
+    #[tokio::test]
+    async fn live_claims_are_never_evicted_but_expired_ones_are() {
+        let s = MemoryStore::new(2);
+        assert_eq!(s.claim_transaction("a", 10, 0).await, Ok(Claim::Claimed));
+        assert_eq!(s.claim_transaction("b", 20, 0).await, Ok(Claim::Claimed));
+        assert_eq!(s.claim_transaction("c", 30, 5).await, Err(StoreError::Full));
+        assert_eq!(s.is_transaction_spent("a").await, Ok(true));
+        // At 10 "a" has expired: it makes room.
+        assert_eq!(s.claim_transaction("c", 30, 10).await, Ok(Claim::Claimed));
+        assert_eq!(s.is_transaction_spent("b").await, Ok(true));
+    }
+
+    #[tokio::test]
+    async fn a_refused_transaction_stays_spent_and_refusals_evict_the_oldest() {
+        let s = MemoryStore::new(2);
+        for id in ["a", "b", "c"] {
+            assert_eq!(s.claim_transaction(id, 100, 0).await, Ok(Claim::Claimed));
+            s.refuse_transaction(id, 100, 0).await.expect("refuse");
             assert_eq!(
-                s.claim_transaction("a", 100, 0).await,
+                s.claim_transaction(id, 100, 0).await,
                 Ok(Claim::AlreadyUsed)
             );
-            assert_eq!(s.is_transaction_spent("a").await, Ok(true));
-            s.release_transaction("a").await.expect("release");
-            assert_eq!(s.is_transaction_spent("a").await, Ok(false));
-            assert_eq!(s.claim_transaction("a", 100, 0).await, Ok(Claim::Claimed));
-        });
+        }
+        // The claims moved out of the strict set, so it has room for new ones…
+        assert_eq!(s.claim_transaction("d", 100, 0).await, Ok(Claim::Claimed));
+        assert_eq!(s.claim_transaction("e", 100, 0).await, Ok(Claim::Claimed));
+        // …and the oldest refusal was forgotten, the newer ones kept.
+        assert_eq!(s.is_transaction_spent("a").await, Ok(false));
+        assert_eq!(s.is_transaction_spent("b").await, Ok(true));
+        assert_eq!(s.is_transaction_spent("c").await, Ok(true));
     }
 
-    #[test]
-    fn live_claims_are_never_evicted_but_expired_ones_are() {
-        block(async {
-            let s = MemoryStore::new(2);
-            assert_eq!(s.claim_transaction("a", 10, 0).await, Ok(Claim::Claimed));
-            assert_eq!(s.claim_transaction("b", 20, 0).await, Ok(Claim::Claimed));
-            assert_eq!(s.claim_transaction("c", 30, 5).await, Err(StoreError::Full));
-            assert_eq!(s.is_transaction_spent("a").await, Ok(true));
-            // At 10 "a" has expired: it makes room.
-            assert_eq!(s.claim_transaction("c", 30, 10).await, Ok(Claim::Claimed));
-            assert_eq!(s.is_transaction_spent("b").await, Ok(true));
-        });
+    #[tokio::test]
+    async fn ending_a_session_is_never_refused() {
+        let s = MemoryStore::new(2);
+        for sid in ["s1", "s2", "s3"] {
+            s.end_session(sid, 100, 0).await.expect("end");
+        }
+        assert_eq!(s.is_session_ended("s1").await, Ok(false));
+        assert_eq!(s.is_session_ended("s3").await, Ok(true));
+        assert_eq!(s.is_session_ended("other").await, Ok(false));
     }
 
-    #[test]
-    fn a_refused_transaction_stays_spent_and_refusals_evict_the_oldest() {
-        block(async {
-            let s = MemoryStore::new(2);
-            for id in ["a", "b", "c"] {
-                assert_eq!(s.claim_transaction(id, 100, 0).await, Ok(Claim::Claimed));
-                s.refuse_transaction(id, 100, 0).await.expect("refuse");
-                assert_eq!(
-                    s.claim_transaction(id, 100, 0).await,
-                    Ok(Claim::AlreadyUsed)
-                );
-            }
-            // The claims moved out of the strict set, so it has room for new ones…
-            assert_eq!(s.claim_transaction("d", 100, 0).await, Ok(Claim::Claimed));
-            assert_eq!(s.claim_transaction("e", 100, 0).await, Ok(Claim::Claimed));
-            // …and the oldest refusal was forgotten, the newer ones kept.
-            assert_eq!(s.is_transaction_spent("a").await, Ok(false));
-            assert_eq!(s.is_transaction_spent("b").await, Ok(true));
-            assert_eq!(s.is_transaction_spent("c").await, Ok(true));
-        });
-    }
-
-    #[test]
-    fn ending_a_session_is_never_refused() {
-        block(async {
-            let s = MemoryStore::new(2);
-            for sid in ["s1", "s2", "s3"] {
-                s.end_session(sid, 100, 0).await.expect("end");
-            }
-            assert_eq!(s.is_session_ended("s1").await, Ok(false));
-            assert_eq!(s.is_session_ended("s3").await, Ok(true));
-            assert_eq!(s.is_session_ended("other").await, Ok(false));
-        });
-    }
-
-    #[test]
-    fn one_refresh_flight_per_session_shares_its_outcome() {
-        block(async {
-            let s = Arc::new(MemoryStore::new(2));
-            let mut first = s.refresh_flight("sid").await.expect("flight");
-            // A second caller of the same session waits; another session does not.
-            let s2 = s.clone();
-            let waiting = tokio::spawn(async move {
-                let f = s2.refresh_flight("sid").await.expect("flight");
-                f.last_outcome(&[1; 32], Some(REFRESH_SHARE_WINDOW))
-                    .await
-                    .expect("read")
-                    .map(|o| o.map(|r| r.reply.access_token))
-            });
-            drop(s.refresh_flight("other").await.expect("other session"));
-            tokio::task::yield_now().await;
-            assert!(!waiting.is_finished());
-            let reply = TokenReply {
-                access_token: "at-1".to_owned(),
-                token_type: "Bearer".to_owned(),
-                expires_at: None,
-                scope: None,
-                id_token_claims: None,
-                user: None,
-            };
-            first
-                .publish(
-                    [1; 32],
-                    Some(Ok(Refreshed {
-                        reply,
-                        rotated: None,
-                    })),
-                )
+    #[tokio::test]
+    async fn one_refresh_flight_per_session_shares_its_outcome() {
+        let s = Arc::new(MemoryStore::new(2));
+        let mut first = s.refresh_flight("sid").await.expect("flight");
+        // A second caller of the same session waits; another session does not.
+        let s2 = s.clone();
+        let waiting = tokio::spawn(async move {
+            let f = s2.refresh_flight("sid").await.expect("flight");
+            f.last_outcome(&[1; 32], Some(REFRESH_SHARE_WINDOW))
                 .await
-                .expect("publish");
-            drop(first);
-            let shared = waiting.await.expect("join");
-            assert_eq!(shared.map(|r| r.ok()), Some(Some("at-1".to_owned())));
-            // Another refresh token gets nothing.
-            let f = s.refresh_flight("sid").await.expect("flight");
-            assert!(
-                f.last_outcome(&[2; 32], None)
-                    .await
-                    .expect("read")
-                    .is_none()
-            );
+                .expect("read")
+                .map(|o| o.map(|r| r.reply.access_token))
         });
+        drop(s.refresh_flight("other").await.expect("other session"));
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        let reply = TokenReply {
+            access_token: "at-1".to_owned(),
+            token_type: "Bearer".to_owned(),
+            expires_at: None,
+            scope: None,
+            id_token_claims: None,
+            user: None,
+        };
+        first
+            .publish(
+                [1; 32],
+                Some(Ok(Refreshed {
+                    reply,
+                    rotated: None,
+                })),
+            )
+            .await
+            .expect("publish");
+        drop(first);
+        let shared = waiting.await.expect("join");
+        assert_eq!(shared.map(|r| r.ok()), Some(Some("at-1".to_owned())));
+        // Another refresh token gets nothing.
+        let f = s.refresh_flight("sid").await.expect("flight");
+        assert!(
+            f.last_outcome(&[2; 32], None)
+                .await
+                .expect("read")
+                .is_none()
+        );
     }
 }
