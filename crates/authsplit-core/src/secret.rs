@@ -1,5 +1,7 @@
 //! Secret newtypes. `Debug` prints `[redacted]`; there is no `Display`; the value is reachable
-//! only through an explicit `secret()` call so every use is greppable.
+//! only through an explicit `secret()` call so every use is greppable. Part of the base.
+
+use alloc::string::String;
 
 /// Defines a secret string newtype.
 macro_rules! secret_string {

@@ -33,8 +33,9 @@ use crate::provider::Provider;
 /// upstream result (rotation must never burn the grant, REFERENCE §3.10).
 pub(crate) const REFRESH_SHARE_WINDOW: Duration = Duration::from_secs(30);
 const MAX_CODE_LEN: usize = 2048;
-/// Shortest `state` accepted at `/transactions` (128 bits in base64url).
-pub(crate) const MIN_STATE_LEN: usize = 22;
+/// Shortest `state` accepted at `/transactions`: 128 bits as hex. The browser half sends 64 hex
+/// characters (authsplit_core::random::hex_token).
+pub(crate) const MIN_STATE_LEN: usize = 32;
 
 fn invalid(msg: &'static str) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, msg)
@@ -110,10 +111,10 @@ pub(crate) async fn create_transaction(
     PkceCodeChallenge::parse(&req.code_challenge)?;
     RState::parse(&req.state)?;
     // RFC 6749 §10.10 / RFC 9700 §2.1: state must not be guessable — at least 128 bits, i.e.
-    // 22 base64url characters (the browser half sends 43).
+    // 32 hex characters.
     if req.state.len() < MIN_STATE_LEN {
         return Err(invalid(
-            "state must be at least 22 characters (128 bits of base64url)",
+            "state must be at least 32 characters (128 bits as hex)",
         ));
     }
     if let Some(n) = &req.nonce {

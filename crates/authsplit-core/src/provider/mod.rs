@@ -832,7 +832,7 @@ impl ProviderProfile {
     }
 
     /// The callback's code parameter name (`code`; DingTalk `authCode`) — the value for
-    /// [`crate::wire::TransactionResponse::code_param`] and [`crate::callback::ParseOptions`].
+    /// [`crate::wire::TransactionResponse::code_param`] and [`crate::callback::Expected::code_param`].
     pub fn callback_code_param(&self) -> &str {
         &self.authorize.callback_code_param
     }
