@@ -12,10 +12,10 @@
 //!   and whose `iss` equals the expected issuer when one is set (RFC 6749 §10.12, RFC 9207
 //!   §2.4); `verify` with a found transaction agrees with parse + `validate`, and with any
 //!   other storage outcome never yields a code;
-//! - the code never shows in `Debug` of a parse result nor in any error (REFERENCE §3.14);
+//! - the code never shows in `Debug` of a parse result nor in any error (docs/SECURITY.md S14, RFC 6749 §10.5);
 //! - round trip: `code`/`state`/`iss` form-encoded into a callback parse back exactly;
 //! - `is_safe_return_to(s)` ⇒ `s` starts with exactly one `/`, has no `\`, no `//`, no
-//!   control or whitespace character, also after percent-decoding (REFERENCE §2.9).
+//!   control or whitespace character, also after percent-decoding (docs/SECURITY.md B9, RFC 9700 §4.11).
 
 #![no_main]
 
@@ -37,7 +37,7 @@ fn check_return_to(s: &str) {
     assert!(s.starts_with('/'), "accepted {s:?}: not a path");
     assert!(!s.starts_with("//"), "accepted {s:?}: protocol-relative");
     let mut forms = vec![s.to_owned()];
-    // Every decoding round must be as clean as the raw form (REFERENCE §2.9: `/%09/evil`,
+    // Every decoding round must be as clean as the raw form (docs/SECURITY.md B9: `/%09/evil`,
     // `/%2F%2Fevil`, `/%5Cevil`, double encodings).
     for _ in 0..3 {
         let last = forms.last().cloned().unwrap_or_default();

@@ -44,9 +44,12 @@
 //! ```text
 //! browser (authsplit-wasm → the base)              backend (authsplit-server → std)
 //! PkceCodeVerifier::from_random_bytes, hex_token
-//! POST /transactions {state, code_challenge}  ──▶  PkceCodeChallenge::parse, State::parse,
-//!                                                  binds them to an HttpOnly cookie
-//!                                             ◀──  replies with an AuthorizeTemplate
+//! POST /transactions {state, code_challenge, ──▶  PkceCodeChallenge::parse, State::parse,
+//!   nonce, scope?, extra_params?}                  binds them to an HttpOnly cookie,
+//!                                                  provider::authorize_template +
+//!                                                  AuthorizeTemplate::build_url
+//!                                             ◀──  replies with the authorization_url
+//! checks its state/challenge in the URL → redirect
 //! … provider redirects back …
 //! callback::verify (parse, state, iss, errors)
 //! POST /token {code, state, code_verifier}    ──▶  PkceCodeVerifier::parse, challenge.matches,

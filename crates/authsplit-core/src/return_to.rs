@@ -58,7 +58,7 @@ fn is_safe_path_form(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// RFC 9700 §4.11 (open redirection) / REFERENCE §2.9.
+    /// RFC 9700 §4.11 (open redirection); docs/SECURITY.md B9.
     #[test]
     fn rfc9700_s4_11_return_to_open_redirect_guard() {
         for good in [
