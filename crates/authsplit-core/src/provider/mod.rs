@@ -1,4 +1,4 @@
-//! Provider profiles **as data**, shared by the browser half and the backend half.
+//! Provider profiles **as data**, for the backend half (`std` layer).
 //!
 //! A [`ProviderProfile`] says everything authsplit must know about one sign-in platform:
 //! endpoints (with `{tenant}` / `{base_url}` / `{agentid}` placeholders filled from
