@@ -238,11 +238,21 @@ function takeAddressBar(extra) {
 }
 
 /**
- * The callback URL this page was opened with, once it left the address bar: taken when this
- * module runs, on the redirect URI page of a sign-in pending in this tab (see the end of this
- * file), or else by the first {@link AuthClient#handleCallback}.
+ * The callback URL this page was opened with, once it left the address bar (`pageCallback`),
+ * and the address it left behind (`pageCleaned`, which `handleCallback(location.href)` then
+ * names): taken when this module runs, on the redirect URI page of a sign-in pending in this
+ * tab (see the end of this file), or else by the first {@link AuthClient#handleCallback}.
  */
-let pageCallback;
+let pageCallback, pageCleaned;
+
+/** {@link takeAddressBar}, remembering what it took. */
+function takePageCallback(extra) {
+  const taken = takeAddressBar(extra);
+  if (taken) {
+    pageCallback = taken;
+    pageCleaned = location.href;
+  }
+}
 
 /**
  * On the redirect URI of a sign-in pending in this tab, takes the callback out of the address
@@ -260,7 +270,7 @@ function takeCallbackEarly() {
       const r = t && isStr(t.redirectUri) && new URL(t.redirectUri);
       if (r && r.origin == here.origin && r.pathname == here.pathname) extra.push(strOr(t.codeParam, 'code'));
     }
-    if (extra.length) pageCallback = takeAddressBar(extra);
+    if (extra.length) takePageCallback(extra);
   } catch {}
 }
 
@@ -513,9 +523,9 @@ export class AuthClient {
   async handleCallback(url) {
     // The callback leaves the address bar before anything can fail or be requested
     // (RFC 9700 §4.2; docs/SECURITY.md B7), unless it already left when this module loaded.
-    const taken = takeAddressBar();
-    if (taken) pageCallback = taken;
-    const href = String(url ?? pageCallback ?? location.href);
+    takePageCallback();
+    let href = url == null ? (pageCallback ?? location.href) : String(url);
+    if (href === pageCleaned) href = pageCallback;
     let p = exchanges.get(href);
     if (!p) exchanges.set(href, (p = exchange(this.#o, href)));
     const epoch = this.#epoch;

@@ -243,7 +243,9 @@ export class AuthClient {
    * outcome, 10 min TTL), checks `state` (RFC 6749 §10.12) and `iss` (RFC 9207 §2.4), strips
    * `code`/`state` from the address bar, and redeems the code through `POST /token`. On the
    * redirect URI of a sign-in pending in this tab the callback already left the address bar
-   * when the package loaded (before any request; RFC 9700 §4.2). Idempotent for one callback
+   * when the package loaded (before any request; RFC 9700 §4.2): recognise the callback route by
+   * its path, not by `code` in `location.search` (calling this with the stripped
+   * `location.href` still reads the original callback). Idempotent for one callback
    * URL: repeated or concurrent calls — also from another `AuthClient` on the page, as React
    * StrictMode makes — share one `POST /token` and resolve (or reject) alike.
    * @throws {AuthsplitError} `access_denied`, `authorization_error`, `state_mismatch`,

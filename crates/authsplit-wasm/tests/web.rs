@@ -1129,3 +1129,43 @@ async fn handle_callback_is_idempotent_for_one_callback_url() {
     let e3 = rejection(method(&b, "handleCallback", &[url.as_str().into()])).await;
     assert_eq!(js_code(&e3), "transaction_missing");
 }
+
+#[wasm_bindgen_test]
+async fn handle_callback_of_the_stripped_address_reads_the_original_callback() {
+    // Once the callback left the address bar, `handleCallback(location.href)` — the stripped
+    // address — still means this page's callback: same result, still one POST /token.
+    let m = client_js().await;
+    let s = storage();
+    let state = pending(&m, &s);
+    let win = web_sys::window().unwrap();
+    let history = win.history().unwrap();
+    let original = win.location().href().unwrap();
+    let query = ["?code=c0de&state=", &state, "&iss=", &enc(ISSUER)].concat();
+    history
+        .replace_state_with_url(&JsValue::NULL, "", Some(&query))
+        .unwrap();
+    let c = client().await;
+    let (real, _stub) = stub_token_endpoint();
+    let first = JsFuture::from(Promise::from(method(&c, "handleCallback", &[]))).await;
+    let stripped = win.location().href().unwrap();
+    let second = JsFuture::from(Promise::from(method(
+        &c,
+        "handleCallback",
+        &[stripped.as_str().into()],
+    )))
+    .await;
+    let token_calls = restore_fetch(&real);
+    history
+        .replace_state_with_url(&JsValue::NULL, "", Some(&original))
+        .unwrap();
+    assert!(!stripped.contains("code="), "{stripped}");
+    assert_eq!(token_calls, 1.0);
+    for r in [first, second] {
+        let r = r.unwrap_or_else(|e| panic!("rejected: {e:?}"));
+        assert_eq!(
+            get_str(&get(&r, "user"), "id").as_deref(),
+            Some("local:alice")
+        );
+    }
+    let _ = JsFuture::from(Promise::from(method(&c, "logout", &[]))).await;
+}
