@@ -1,4 +1,4 @@
-// Benchmarks 3 and 4 (issue 7): backend token exchange and cold start. Not tests.
+// Benchmarks 3 and 4: backend token exchange and cold start. Not tests.
 //
 // 3. wrk (THREADS=2, CONNS=50, DURATION per run) against the same fast stub token endpoint on
 //    127.0.0.1 (authsplit-server's `stub_token_endpoint` example, a constant token response):

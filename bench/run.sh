@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue 7 and (re)writes the generated part of docs/BENCHMARKS.md
+# Runs every side-by-side benchmark and (re)writes the generated part of docs/BENCHMARKS.md
 # (between the `bench:begin` / `bench:end` markers; the rest of the file is left alone).
 # Benchmarks, not tests: nothing here passes or fails on a figure.
 #
@@ -39,7 +39,7 @@ rm -f "$OUT/build-note.txt"
 if [ "${SKIP_BUILD:-0}" = 1 ]; then
   echo "SKIP_BUILD=1: measuring the existing release binaries" | tee "$OUT/build-note.txt"
 elif ! cargo build --release -p authsplit-server --bins --examples; then
-  # The tree is shared: another agent's half-done edit must not cost the whole run.
+  # A half-done edit in the tree must not cost the whole run.
   [ -x target/release/authsplit-server ] && [ -x target/release/examples/stub_token_endpoint ] || exit 1
   echo "the release build of the current tree failed; measuring the previous release binaries" | tee "$OUT/build-note.txt"
 fi

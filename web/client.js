@@ -77,7 +77,7 @@ export const calculatePKCECodeChallenge = (verifier) =>
 // ------------------------------------------------------------------ the pending transaction
 // One sessionStorage entry per sign-in, under `authsplit.tx.<128 bits of SHA-256(state), hex>`
 // (core `storageKey`): single use (removed before it is looked at), 10-minute TTL, nothing but
-// the pending transaction (tokens never go to storage; REFERENCE §2.10).
+// the pending transaction (tokens never go to storage; SECURITY.md B10).
 
 const PREFIX = 'authsplit.tx.';
 /** Transaction lifetime (authsplit_core::wire::TRANSACTION_TTL_SECS = 600 s), in ms. */
@@ -180,7 +180,7 @@ export function takeTx(s, state, now) {
 
 /**
  * Reads a callback against this tab's stored transactions (RFC 6749 §4.1.2, §10.12; RFC 9207
- * §2.4; REFERENCE §2.3–§2.6, §2.10): {@link takeTx} for the callback's `state`, then core
+ * §2.4; SECURITY.md B3–B6, B10): {@link takeTx} for the callback's `state`, then core
  * `verifyCallback` decides (syntax errors first, then the storage outcome, then state in
  * constant time, iss, provider errors). Returns `{ tx, code, iss }`.
  */
@@ -201,7 +201,7 @@ export function prepareCallback(url, s, now) {
 
 // ------------------------------------------------------------------ URLs
 
-/** Parameters removed from the address bar after a callback was read (REFERENCE §2.7). */
+/** Parameters removed from the address bar after a callback was read (SECURITY.md B7). */
 const CALLBACK_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'session_state'];
 
 /** `href` without the callback parameters (and `extra`), or `undefined` when it had none. */
@@ -322,7 +322,7 @@ export function buildUrl(t, state, challenge, nonce) {
 /**
  * Default deadline of one backend call. Longer than the backend's own outbound deadline
  * (`request_timeout_ms`, 10 s by default) so a slow provider is reported by the backend as the
- * typed `provider_timeout` before the browser gives up (REFERENCE §3.15).
+ * typed `provider_timeout` before the browser gives up (SECURITY.md S15).
  */
 const BACKEND_TIMEOUT_MS = 20_000;
 
@@ -497,7 +497,7 @@ export class AuthClient {
 
   async handleCallback(url) {
     if (url === undefined || url === null) url = location.href;
-    // Strip code/state/… from the address bar before anything can fail (REFERENCE §2.7).
+    // Strip code/state/… from the address bar before anything can fail (SECURITY.md B7).
     stripAddressBar();
     const { tx, code, iss } = prepareCallback(String(url), storage(), Date.now());
     if (tx.codeParam != 'code') stripAddressBar(tx.codeParam);
@@ -511,7 +511,7 @@ export class AuthClient {
     });
     const expiresAt = this.#accept(reply, epoch);
     const user = (this.#user = userOf(reply.user));
-    // Re-checked: storage is writable by any script of the origin (REFERENCE §2.9).
+    // Re-checked: storage is writable by any script of the origin (SECURITY.md B9).
     return { user, returnTo: call('s', tx.returnTo) ? tx.returnTo : '/', expiresAt };
   }
 

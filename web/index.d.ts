@@ -52,7 +52,7 @@ export interface AuthClientOptions {
    * Deadline of one call to the backend, in milliseconds (default 20000); when it passes the
    * call fails with `backend_unreachable`. Keep it above the backend's `request_timeout_ms`
    * (10000 by default) so a slow provider is reported by the backend as `provider_timeout`
-   * (REFERENCE §3.15).
+   * (SECURITY.md S15).
    */
   timeoutMs?: number;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark (issue 6, "Load and soak"; a benchmark, not a test): full sign-ins against the
+# Load benchmark (docs/BENCHMARKS.md "Load and soak"; a benchmark, not a test): full sign-ins against the
 # release authsplit-server at saturation for SECONDS (default 60), against the fast
 # `stub_token_endpoint` example as the provider's explicit token endpoint. wrk (THREADS=2,
 # CONNS=64 connections, bench/soak/signin.lua) alternates POST /auth/transactions and

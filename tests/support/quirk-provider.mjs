@@ -1,10 +1,10 @@
-// The quirk test server (issue 5): ONE node:http server on 127.0.0.1 that plays every provider
+// The quirk test server: ONE node:http server on 127.0.0.1 that plays every provider
 // preset of authsplit-core (`provider::PRESET_NAMES`) plus one plain RFC 6749 provider, each at
 // the path the backend calls once `dev_origin` rebases the preset
 // (`ProviderProfile::with_origin`: `https://host/path` → `<origin>/host/path`).
 //
-// Each preset speaks ITS documented wire format — the team's fact sheet `shared/PROVIDERS.md`
-// ("PM" below; `PM § X` = its section X; the sheet lists the sources). It checks what a request
+// Each preset speaks ITS documented wire format — docs/PROVIDERS.md "Wire formats"
+// ("PM" below; `PM § X` = its section X; the sources are listed there). It checks what a request
 // must look like per the documentation (method, content type, parameter names, client
 // authentication, required headers, PKCE verifier against the challenge where the provider does
 // PKCE) and answers in the documented shapes (token response and its content type, the error

@@ -1,7 +1,7 @@
 // The authsplit example SPA: plain JS, no framework. Provider list from the backend's /config,
 // sign-in, the /callback route, the user, a protected API call through client.fetch, sign out.
 // Every piece of text that came from a provider or the network is set with textContent —
-// never innerHTML (REFERENCE §2.5).
+// never innerHTML (SECURITY.md B5).
 
 import { init, AuthClient, AuthsplitError } from '/authsplit/index.js';
 
