@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the browser half: the wasm crate → wasm-bindgen (--target web) → wasm-opt -Oz (npm
-# binaryen, never Debian's: REFERENCE §7) into web/pkg/, then the example SPA into
+# binaryen, never Debian's: docs/TOOLCHAIN.md T2) into web/pkg/, then the example SPA into
 # web/example/dist/ (static files + the package). Idempotent; a warm run takes a few seconds.
 #
 #   scripts/build-web.sh            # build
@@ -57,6 +57,10 @@ else
   mv "$PKG.tmp" "$PKG"
   echo "$sum" > "$stamp"
 fi
+
+# The npm package ships the license texts at its root (web/package.json "files"); the
+# repository keeps one copy of each, at its root.
+cp LICENSE-MIT LICENSE-APACHE web/
 
 echo "[build-web] example SPA → $DIST"
 rm -rf "$DIST.tmp"
