@@ -6,10 +6,11 @@
 //    any `dir/…` token whose first segment is a top-level directory of the repository (relative
 //    to the root, or to the citing file's directory). Paths git ignores (build outputs such as
 //    target/ and web/pkg/) and templates (`<target>`, `*`, `{a,b}`, `…`) are not checked.
-// 2. Every rule id cited in the tree exists: "SECURITY.md S8" needs `<a id="S8">` in
+// 2. Every Rust function the docs name as `file.rs::name` (or `file.rs::{a, b}`) exists there.
+// 3. Every rule id cited in the tree exists: "SECURITY.md S8" needs `<a id="S8">` in
 //    docs/SECURITY.md, "TOOLCHAIN.md T2" an anchor in docs/TOOLCHAIN.md, and
 //    "PROVIDERS.md § X" / "PM § X" a `### X` heading in docs/PROVIDERS.md.
-// 3. Nothing cites files outside the repository: no "REFERENCE §…" checklist citation and no
+// 4. Nothing cites files outside the repository: no "REFERENCE §…" checklist citation and no
 //    `shared/…` path in source, test, script or documentation files.
 //
 // Usage: node scripts/check-doc-paths.mjs [root]   (exit 1 and one line per problem)
@@ -99,6 +100,30 @@ export function check(root) {
         problems.push(`${f}:${i + 1}: cited path \`${t}\` does not exist`);
       }
     });
+  }
+
+  // Rust tests and functions named in the docs (`path.rs::name`, `file.rs::{a, b}`, a trailing
+  // `…` for a prefix) exist as `fn name` in that file (a bare file name: any file of that name).
+  const rsFiles = files.filter((f) => f.endsWith('.rs'));
+  const fnCache = new Map();
+  const fnsOf = (p) => {
+    if (!fnCache.has(p)) fnCache.set(p, new Set([...readFileSync(join(root, p), 'utf8').matchAll(/\bfn\s+([A-Za-z0-9_]+)/g)].map((m) => m[1])));
+    return fnCache.get(p);
+  };
+  for (const f of files.filter(isDocFile)) {
+    const text = readFileSync(join(root, f), 'utf8');
+    for (const m of text.matchAll(/`([\w./-]+\.rs)::(\{[^}`]*\}|[A-Za-z0-9_]+…?)`/g)) {
+      const candidates = m[1].includes('/') ? rsFiles.filter((r) => r === normalize(m[1])) : rsFiles.filter((r) => r.split('/').pop() === m[1]);
+      if (!candidates.length) continue; // a missing file is reported above
+      for (const raw of m[2].replace(/^\{|\}$/g, '').split(',')) {
+        const name = raw.trim();
+        if (!/^[A-Za-z0-9_]+…?$/.test(name)) continue;
+        const prefix = name.endsWith('…');
+        const n = name.replace(/_?…$/, '');
+        const found = candidates.some((c) => [...fnsOf(c)].some((fn) => (prefix ? fn.startsWith(n) : fn === n)));
+        if (!found) problems.push(`${f}:${lineOf(text, m.index)}: no \`fn ${n}${prefix ? '…' : ''}\` in ${m[1]}`);
+      }
+    }
   }
 
   const read = (p) => (existsSync(join(root, p)) ? readFileSync(join(root, p), 'utf8') : '');

@@ -1,5 +1,5 @@
 // The doc-path check catches what it claims to catch: a fixture repository with one of each
-// problem (missing cited path, missing link target, unknown rule id, unknown provider section,
+// problem (missing cited path, missing link target, missing Rust test, unknown rule id, unknown provider section,
 // a citation of a file outside the repository) and the same repository with each fixed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ const BASE = {
   'docs/SECURITY.md': '| <a id="S8"></a>S8 | never retry |\n',
   'docs/TOOLCHAIN.md': '| <a id="T2"></a>T2 | wasm-opt |\n',
   'docs/PROVIDERS.md': '## Wire formats\n\n### GitHub\n\nfacts\n',
-  'crates/core/src/lib.rs': '// Never retried (RFC 6749 §10.5; SECURITY.md S8).\n',
+  'crates/core/src/lib.rs': '// Never retried (RFC 6749 §10.5; SECURITY.md S8).\nfn retry() {}\n#[test]\nfn rfc6749_s10_5_never_retried() {}\n',
   'web/client.js': '// PROVIDERS.md § GitHub; TOOLCHAIN.md T2\n',
   'scripts/build.sh': 'echo\n',
 };
@@ -34,6 +34,7 @@ test('a clean fixture passes: existing paths, build outputs, templates, links, r
     ...BASE,
     'README.md': [
       'See `crates/core/src/lib.rs::retry` and crates/core/src/ and [security](docs/SECURITY.md#S8).',
+      'Tests: `crates/core/src/lib.rs::{retry, rfc6749_s10_5_never_retried}`, `lib.rs::rfc6749_s10_5_…`.',
       'Built into `web/pkg/authsplit_wasm.js` and `target/debug/server` (build outputs).',
       'Templates: `crates/<name>/Cargo.toml`, `docs/*.md`, crates/core/src/{a,b}.rs, https://example.com/docs/x.',
     ].join('\n'),
@@ -46,7 +47,7 @@ test('a clean fixture passes: existing paths, build outputs, templates, links, r
 test('each kind of problem is reported once, with file and line', (t) => {
   const root = fixture({
     ...BASE,
-    'README.md': 'ok: `docs/SECURITY.md`\nmissing: `crates/core/src/gone.rs`.\n',
+    'README.md': 'ok: `docs/SECURITY.md`\nmissing: `crates/core/src/gone.rs`.\nrenamed: `lib.rs::{retry, never_retried}`\n',
     'docs/ARCHITECTURE.md': 'a [dead link](../web/missing.js) here\n',
     'web/client.js': '// SECURITY.md S99 and PROVIDERS.md § Nowhere and TOOLCHAIN.md T9\n',
     'tests/a.test.mjs': '// see REFERENCE §3.8\n',
@@ -54,9 +55,10 @@ test('each kind of problem is reported once, with file and line', (t) => {
   });
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const problems = check(root).sort();
-  assert.equal(problems.length, 7, problems.join('\n'));
+  assert.equal(problems.length, 8, problems.join('\n'));
   const has = (re) => assert.ok(problems.some((p) => re.test(p)), `expected ${re} in:\n${problems.join('\n')}`);
   has(/^README\.md:2: cited path `crates\/core\/src\/gone\.rs` does not exist/);
+  has(/^README\.md:3: no `fn never_retried` in lib\.rs/);
   has(/^docs\/ARCHITECTURE\.md:1: link target `\.\.\/web\/missing\.js` does not exist/);
   has(/^web\/client\.js:1: rule S99 is not in docs\/SECURITY\.md/);
   has(/^web\/client\.js:1: section "Nowhere" is not in docs\/PROVIDERS\.md/);
