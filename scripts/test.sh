@@ -42,8 +42,7 @@ stage "clippy (wasm32)" cargo clippy -p authsplit-wasm --target wasm32-unknown-u
 stage "rust tests (host)" cargo test --workspace --exclude authsplit-wasm --locked
 # The crates meant for crates.io package and build on their own, with their path dependencies
 # resolved by version (crates with `publish = false` are skipped).
-stage "crates publishable (cargo publish --dry-run)" \
-  cargo publish --workspace --dry-run --locked --allow-dirty
+stage "crates publishable (cargo publish --dry-run)" scripts/check-publish.sh
 stage "build server binary" cargo build -p authsplit-server --locked
 stage "build web package + example SPA" scripts/build-web.sh
 # Fails when wasm + JS a SPA loads (gzip -9) grows past web/size-budget.json.
