@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm pack --dry-run` of web/ lists exactly the intended files: the package entry points, the
-// wasm-bindgen output, the README and both license texts — nothing more (no sources, tests,
-// example app or build stamps), nothing less. Run after scripts/build-web.sh.
+// `npm pack --dry-run` of web/ lists exactly the intended files: the entry points (main, inline,
+// React) with their types, the wasm-bindgen output, the README and both license texts — nothing
+// more (no sources, tests, example app or build stamps), nothing less. Run after
+// scripts/build-web.sh.
 //
 // Usage: node scripts/check-npm-pack.mjs   (exit 1 with the difference)
 import { execFileSync } from 'node:child_process';
@@ -13,14 +14,21 @@ export const EXPECTED = [
   'LICENSE-APACHE',
   'LICENSE-MIT',
   'README.md',
+  'authsplit_wasm_bg.wasm.d.ts',
   'client.js',
   'index.d.ts',
   'index.js',
+  'inline.d.ts',
+  'inline.js',
   'package.json',
   'pkg/authsplit_wasm.d.ts',
   'pkg/authsplit_wasm.js',
   'pkg/authsplit_wasm_bg.wasm',
+  'pkg/authsplit_wasm_bg.wasm.d.ts',
+  'pkg/authsplit_wasm_inline.js',
   'pkg/snippets/authsplit-wasm-<hash>/inline0.js',
+  'react/index.d.ts',
+  'react/index.js',
 ];
 
 /** Compares packed paths with EXPECTED; returns the differences as readable lines. */

@@ -51,7 +51,15 @@ stage "size guard" node web/scripts/size-guard.mjs
 stage "npm package contents (npm pack --dry-run)" node scripts/check-npm-pack.mjs
 stage "wasm tests (headless Chromium)" run_with 'crates/authsplit-wasm/tests/*.rs' \
   cargo test -p authsplit-wasm --target wasm32-unknown-unknown --locked
+# The npm package in each bundler: one install of the bundlers (npm ci once per lock hash)
+# and the fixture builds (cached by input hash) happen here, outside the suites' time limit.
+stage "bundler fixtures (install, pack, build)" node tests/support/bundlers.mjs
 stage "end-to-end (oidc-provider + authsplit-server + Chromium)" run_with 'tests/e2e/*.test.mjs' \
-  node --test --test-concurrency=2 --test-timeout=180000 tests/e2e/
+  node --test --test-concurrency=2 --test-timeout=180000 \
+    $(find tests/e2e -name '*.test.mjs' ! -name 'bundlers*' | sort)
+# The bundler builds in Chromium, the React journey, tsc under four resolutions, attw, publint.
+stage "end-to-end: the npm package in bundlers, React, TypeScript" \
+  node --test --test-concurrency=2 --test-timeout=600000 \
+    tests/e2e/bundlers.test.mjs tests/e2e/bundlers-types.test.mjs
 
 printf '\nall stages passed in %ss\n' "$(( $(date +%s) - t0 ))"
