@@ -1,7 +1,7 @@
 //! Token endpoint response parsing (RFC 6749 §5.1 success, §5.2 error).
 //!
 //! Input: HTTP status, `Content-Type`, body bytes. Output: a [`TokenSet`] or a typed
-//! [`Error`]. Strict by default (REFERENCE §3.6): status 200, `application/json`, a JSON object,
+//! [`Error`]. Strict by default (SECURITY.md S6): status 200, `application/json`, a JSON object,
 //! string `access_token`, `token_type` `bearer` (ASCII case-insensitive), numeric `expires_in`
 //! when present. Tolerances are opt-in through [`TokenResponseOptions`].
 //!
@@ -1439,7 +1439,7 @@ mod tests {
         assert!(!d.contains(AT) && !d.contains('\u{7}'), "{d}");
     }
 
-    /// REFERENCE §3.14 / RFC 6749 §10.3: tokens never reach Display/Debug of errors.
+    /// SECURITY.md S14 / RFC 6749 §10.3: tokens never reach Display/Debug of errors.
     #[test]
     fn errors_never_contain_secrets_fed_in() {
         let bodies = [
@@ -1465,7 +1465,7 @@ mod tests {
         }
     }
 
-    /// REFERENCE §3.14 / RFC 6749 §10.3: snippets are log-safe.
+    /// SECURITY.md S14 / RFC 6749 §10.3: snippets are log-safe.
     #[test]
     fn snippet_redaction() {
         let body = format!(
@@ -1508,7 +1508,7 @@ mod tests {
         assert_eq!(redact_snippet(b""), "");
     }
 
-    /// REFERENCE §3.14 (RFC 6749 §10.3): a token split by invisible characters (NUL, other
+    /// SECURITY.md S14 (RFC 6749 §10.3): a token split by invisible characters (NUL, other
     /// controls, zero-width or bidi formatting) is judged as it will be shown — joined — and
     /// redacted. Found by the `token_response` fuzz target: two short runs separated by NULs
     /// came out as one 36-char unredacted run.
@@ -1536,7 +1536,7 @@ mod tests {
         assert_eq!(s, format!("{HALF_A} {HALF_B}"));
     }
 
-    /// REFERENCE §3.14: no partial token leaks at the scan limit.
+    /// SECURITY.md S14: no partial token leaks at the scan limit.
     #[test]
     fn snippet_redacts_run_cut_by_scan_limit() {
         // A body whose only content is one enormous token: never a partial leak.

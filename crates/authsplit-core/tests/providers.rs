@@ -1,6 +1,6 @@
 //! Provider presets: every preset's authorization URL, token request, documented success and
 //! bad-code responses, normalized user, refresh and revocation — checked against the facts in
-//! `shared/PROVIDERS.md` (cited per test as "PROVIDERS.md § <provider>") and the RFCs.
+//! docs/PROVIDERS.md "Wire formats" (cited per test as "PROVIDERS.md § <provider>") and the RFCs.
 
 use authsplit_core::error::{ErrorClass, ErrorCode};
 use authsplit_core::pkce::PkceCodeVerifier;
@@ -159,7 +159,7 @@ fn provider_code(e: &authsplit_core::Error) -> String {
 // ---------- every preset ----------
 
 /// Every name in PRESET_NAMES is a preset that resolves and passes the start-up checks; an
-/// unknown name is `None` (issue 5, "unknown preset").
+/// unknown name is `None`.
 #[test]
 fn every_preset_resolves_and_checks() {
     assert_eq!(PRESET_NAMES.len(), 17);
@@ -171,8 +171,8 @@ fn every_preset_resolves_and_checks() {
     assert!(preset("myspace").is_none());
 }
 
-/// Profiles are data: every preset survives a JSON round trip unchanged (issue 5: "any field
-/// can be overridden" needs Serialize + Deserialize).
+/// Profiles are data: every preset survives a JSON round trip unchanged (overriding any
+/// field needs Serialize + Deserialize).
 #[test]
 fn every_preset_roundtrips_through_json() {
     for name in PRESET_NAMES {
@@ -183,7 +183,7 @@ fn every_preset_roundtrips_through_json() {
     }
 }
 
-/// Issue 5: the subject is the provider's stable id — never an email. `check()` refuses a
+/// The subject is the provider's stable id — never an email. `check()` refuses a
 /// subject taken from `email` / `preferred_username`.
 #[test]
 fn subject_from_email_is_refused_at_startup() {
@@ -216,7 +216,7 @@ fn overrides_merge_and_unknown_fields_fail() {
     assert!(e.message.contains("tokne"), "{}", e.message);
 }
 
-/// REFERENCE §3.14 / common rules: no secret (client secret, code, verifier, access or refresh
+/// SECURITY.md S14: no secret (client secret, code, verifier, access or refresh
 /// token, Authorization header) in the `Debug` of any request spec or of the credentials.
 #[test]
 fn debug_of_every_spec_redacts_secrets() {
@@ -265,7 +265,7 @@ fn debug_of_every_spec_redacts_secrets() {
 }
 
 /// RFC 6749 §2.3.1 + Appendix B: client_secret_basic form-urlencodes id and secret before
-/// base64 (REFERENCE §3.4: a secret like `a+b:c%d/e f` must work).
+/// base64 (SECURITY.md S4: a secret like `a+b:c%d/e f` must work).
 #[test]
 fn rfc6749_s2_3_1_basic_auth_urlencodes_before_base64() {
     let p = resolved("discord");
@@ -310,7 +310,7 @@ fn missing_secret_is_a_configuration_error() {
     }
 }
 
-/// Issue 5 "Configuration": a missing secret fails at start-up with a message naming the key.
+/// A missing secret fails at start-up with a message naming the key.
 #[test]
 fn check_client_requires_id_and_secret() {
     for name in PRESET_NAMES {
@@ -331,8 +331,7 @@ fn check_client_requires_id_and_secret() {
 }
 
 /// RFC 7636 §4.5: `code_verifier` is sent exactly where the profile supports PKCE, and the
-/// authorization URL carries `code_challenge` + `S256` exactly there (issue 5: "PKCE is sent
-/// wherever the provider supports it").
+/// authorization URL carries `code_challenge` + `S256` exactly there.
 #[test]
 fn rfc7636_pkce_sent_exactly_where_supported() {
     for name in PRESET_NAMES {
@@ -358,7 +357,7 @@ fn rfc7636_pkce_sent_exactly_where_supported() {
 }
 
 /// Providers without refresh / revocation refuse with a typed `Configuration` error that says
-/// so (issue 5: "refused clearly where it does not").
+/// so.
 #[test]
 fn unsupported_refresh_and_revocation_are_refused_clearly() {
     for name in PRESET_NAMES {
@@ -379,7 +378,7 @@ fn unsupported_refresh_and_revocation_are_refused_clearly() {
     }
 }
 
-/// Issue 5 "Configuration": an unknown preset fails with a message listing the known ones.
+/// An unknown preset fails with a message listing the known ones.
 #[test]
 fn unknown_preset_error_lists_presets() {
     let e = provider::preset_or_error("myspace").expect_err("unknown");
@@ -2248,7 +2247,7 @@ fn rfc6749_s3_1_2_redirect_uri_checks() {
 
 // ---------- robustness ----------
 
-/// Malformed token responses become typed errors (REFERENCE §4), never a panic and never a
+/// Malformed token responses become typed errors (SECURITY.md F3), never a panic and never a
 /// success, for every preset.
 #[test]
 fn reference_s4_bad_token_responses_are_typed_errors() {
@@ -2404,8 +2403,7 @@ mod props {
 // ---------- cross-preset tables ----------
 
 /// Every preset: the documented bad-code response (PROVIDERS.md, each provider's error format)
-/// becomes `invalid_grant`, class re-authenticate (issue 5: "the documented bad-code error
-/// becomes the right typed error").
+/// becomes `invalid_grant`, class re-authenticate.
 #[test]
 fn every_preset_bad_code_is_invalid_grant() {
     let table: &[(&str, u16, &str, &str)] = &[
@@ -2590,7 +2588,7 @@ fn every_preset_token_request_method_and_headers() {
 }
 
 /// Every preset with a documented success body: tokens parse and the normalized user has the
-/// documented stable id (issue 5: "the exchange succeeds and yields the normalized user").
+/// documented stable id.
 #[test]
 fn every_preset_success_yields_normalized_user() {
     let tok = json!({"access_token": AT, "token_type": "bearer", "expires_in": 3600, "refresh_token": RT});

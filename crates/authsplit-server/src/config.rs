@@ -7,8 +7,10 @@
 //! `AUTHSPLIT__SERVER__COOKIE_KEY=…` sets `server.cookie_key`. Keep secrets in the environment,
 //! not in the file.
 //!
-//! [`Config::validate`] turns a `Config` into the checked form the router runs on; every
-//! problem is a [`ConfigError`] with a clear message (never containing a secret).
+//! [`Authsplit::new`](crate::Authsplit::new) (or its builder) checks a `Config` and turns it
+//! into the form the router runs on, each provider table through the translation in
+//! `profile.rs`; every problem is a [`ConfigError`] with a clear message (never containing a
+//! secret).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! The encrypted cookies — one transaction cookie per pending sign-in (`<base>-<16 hex of
-//! SHA-256(state)>`) and the session cookie (REFERENCE §1; RFC 10017 §6.1.3.2): `Secure;
+//! SHA-256(state)>`) and the session cookie (SECURITY.md A4; RFC 10017 §6.1.3.2): `Secure;
 //! HttpOnly; SameSite=Strict; Path=/`, no `Domain`, `__Host-` prefix, AES-256-GCM through the
 //! `cookie` crate's private jar (the cookie name is authenticated, so one cannot be swapped for
 //! another). `insecure_dev_cookies` drops `Secure` and the prefix for plain-http loopback only.
@@ -36,7 +36,7 @@ impl CookieSettings {
 
     /// The transaction cookie of the sign-in with this `state`: `<base>-<first 16 hex digits of
     /// SHA-256(state)>`, so that sign-ins started in parallel tabs each keep their own cookie
-    /// (REFERENCE §4, callback in a different tab). The hash only names the cookie; the state
+    /// (SECURITY.md F1, callback in a different tab). The hash only names the cookie; the state
     /// itself is still compared in constant time against the encrypted payload.
     pub fn tx_name(&self, state: &str) -> String {
         use sha2::Digest as _;
@@ -223,7 +223,8 @@ fn raw_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     None
 }
 
-/// The transaction cookie payload (REFERENCE §1: state + challenge + provider, never the verifier).
+/// The transaction cookie payload (SECURITY.md A2: state + challenge + provider, never the
+/// verifier).
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct TxCookie {
     /// Random transaction id (single-use bookkeeping).

@@ -160,7 +160,7 @@ fn run_to_exit(args: &[&str], envs: &[(&str, String)]) -> (bool, String, String)
     )
 }
 
-// REFERENCE §1: the cookie key is mandatory; dev generation is explicit and loudly logged.
+// SECURITY.md A4: the cookie key is mandatory; dev generation is explicit and loudly logged.
 #[tokio::test]
 async fn refuses_to_start_without_cookie_key_and_warns_in_dev_mode() {
     let stub = Stub::start().await;
@@ -274,7 +274,7 @@ fn help_lists_every_option() {
     }
 }
 
-// Issue 5: presets through the binary. `--check` refuses an unknown preset (listing the valid
+// Presets through the binary. `--check` refuses an unknown preset (listing the valid
 // names, no secret), accepts `[providers.github]` with only id + secret (the secret from the
 // environment, the redirect URI from `[server]`), and logs the DEV/TEST-only `dev_origin`.
 #[test]

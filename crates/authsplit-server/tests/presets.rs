@@ -1,4 +1,4 @@
-//! Provider presets through the real router (issue 5, server side): configuration (preset by id
+//! Provider presets through the real router (server side): configuration (preset by id
 //! and by `preset`, `[server] redirect_uri`, `vars`, `overrides`, `client_secrets_file`,
 //! `dev_origin`), start-up refusals with clear messages, and code exchanges for GitHub, WeChat,
 //! QQ and WeCom against a small in-test stub (axum on 127.0.0.1:0) speaking their documented wire
@@ -189,7 +189,7 @@ fn build_err(providers: &str) -> String {
 
 // ---------- configuration ----------
 
-// Issue 5: `[providers.github] client_id client_secret` is a complete GitHub config (the id is
+// `[providers.github] client_id client_secret` is a complete GitHub config (the id is
 // the preset, the redirect URI comes from `[server] redirect_uri`).
 #[tokio::test]
 async fn preset_is_selected_by_id() {
@@ -285,7 +285,7 @@ async fn overrides_are_applied_and_unknown_fields_refused() {
     );
 }
 
-// Issue 5: an unknown preset fails at start-up and lists the valid names.
+// An unknown preset fails at start-up and lists the valid names.
 #[test]
 fn unknown_preset_lists_the_presets() {
     let e = build_err(
@@ -298,7 +298,7 @@ fn unknown_preset_lists_the_presets() {
     assert!(!e.contains("TOPSECRET"), "{e}");
 }
 
-// Issue 5: a missing secret fails at start-up and says which key (and env variable) to set.
+// A missing secret fails at start-up and says which key (and env variable) to set.
 #[test]
 fn missing_client_secret_is_refused() {
     let e = build_err("[providers.github]\nclient_id = \"x\"\n");
@@ -373,7 +373,7 @@ async fn issuer_mismatch_is_a_typed_error() {
     assert_error(&t, 502, "discovery_failed");
 }
 
-// Issue 5: Google's client_secrets.json loads as the Google preset with its id, secret,
+// Google's client_secrets.json loads as the Google preset with its id, secret,
 // endpoints and first redirect URI; a redirect URI not in the file is refused.
 #[tokio::test]
 async fn client_secrets_file_loads_google() {

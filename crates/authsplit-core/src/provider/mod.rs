@@ -9,8 +9,8 @@
 //! steps (QQ's `/oauth2.0/me`, WeCom's corp-token flow), and how to build the normalized user.
 //!
 //! Everything here is pure: the functions **build** [`HttpRequestSpec`]s and **parse** response
-//! bytes; the backend executes the requests. Facts per provider come from
-//! `shared/PROVIDERS.md`; every preset's documentation marks what rests on unverified sources.
+//! bytes; the backend executes the requests. Facts per provider come from docs/PROVIDERS.md
+//! "Wire formats"; every preset's documentation marks what rests on unverified sources.
 //!
 //! Flow for the backend (see `docs/PROVIDERS.md` for the full integration guide):
 //!
@@ -875,8 +875,8 @@ impl ProviderProfile {
     }
 }
 
-/// [`preset`], or a `Configuration` error that lists the known presets (issue 5: "unknown
-/// preset" fails at start-up with a message that says what to fix).
+/// [`preset`], or a `Configuration` error that lists the known presets (an unknown
+/// preset fails at start-up with a message that says what to fix).
 pub fn preset_or_error(name: &str) -> Result<ProviderProfile, Error> {
     preset(name).ok_or_else(|| {
         config_error(format!(
@@ -1005,8 +1005,8 @@ mod tests {
         assert!(fill_placeholders("https://x/{open", &v, "p").is_err());
     }
 
-    /// RFC 6749 §3.1 / §3.2: endpoints are absolute https (http only on loopback, REFERENCE
-    /// §3.5), without fragment or userinfo.
+    /// RFC 6749 §3.1 / §3.2: endpoints are absolute https (http only on loopback, SECURITY.md
+    /// A5, S5), without fragment or userinfo.
     #[test]
     fn endpoint_url_checks() {
         for ok in [

@@ -202,7 +202,7 @@ fn detect_error(style: ErrorStyle, status: u16, obj: &Object) -> Option<Signal> 
 
 /// Provider text shown in errors (description, and the error code in the message): the same
 /// redaction as the core token parser (token-like values and long base64url/JWT-like runs
-/// become `[redacted]`; REFERENCE §3.14), control characters dropped, capped.
+/// become `[redacted]`; SECURITY.md S14), control characters dropped, capped.
 fn clean_description(d: String) -> String {
     crate::token::sanitize_text(&d, MAX_DESCRIPTION)
 }
@@ -778,7 +778,7 @@ mod tests {
         assert_eq!(d.chars().count(), MAX_DESCRIPTION);
     }
 
-    /// REFERENCE §3.14 (RFC 6749 §10.3, §10.5): a provider that echoes a code or token in its
+    /// SECURITY.md S14 (RFC 6749 §10.3, §10.5): a provider that echoes a code or token in its
     /// `error_description` (or error code) must not leak it into our errors and logs.
     /// Found by the `token_response` fuzz target (DingTalk profile, HTTP 400): the
     /// per-provider parser kept descriptions verbatim while the core parser redacted them.

@@ -27,7 +27,7 @@ pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 pub const STATE: &str = "st-0123456789abcdefghijklmnopqrstuvwxyzABCDE";
 pub const NONCE: &str = "nonce-0123456789abcdefghijklmnopqrstuvwxyzAB";
 pub const CLIENT_ID: &str = "my client";
-/// REFERENCE §3.4: a secret full of form-encoding specials.
+/// SECURITY.md S4: a secret full of form-encoding specials.
 pub const SECRET: &str = "a+b:c%d/e f";
 pub const CODE: &str = "code-abc.DEF_123~xyz";
 pub const REFRESH_TOKEN: &str = "rt-1-SECRET-REFRESH-TOKEN-zzzzzzzz";
