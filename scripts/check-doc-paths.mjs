@@ -143,7 +143,6 @@ export function check(root) {
     for (const m of text.matchAll(/(?:PROVIDERS\.md|\bPM) § ([A-Z][A-Za-z]+)/g)) {
       if (!providers.has(m[1])) problems.push(`${f}:${lineOf(text, m.index)}: section "${m[1]}" is not in docs/PROVIDERS.md`);
     }
-    if (f.endsWith('.rs')) continue; // Rust sources are not held to this rule yet.
     for (const m of text.matchAll(/REF(?:ERENCE)(?:\.md)? ?§|(?<![\w/.-])shared[/][A-Z][\w.-]*/g)) {
       problems.push(`${f}:${lineOf(text, m.index)}: cites a file outside the repository (\`${m[0]}\`); cite the RFC section and the docs/SECURITY.md rule instead`);
     }

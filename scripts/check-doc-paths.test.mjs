@@ -53,10 +53,11 @@ test('each kind of problem is reported once, with file and line', (t) => {
     // Spelt in two pieces so that this file itself does not carry such a citation.
     'tests/a.test.mjs': `// see ${'REF'}ERENCE §3.8\n`,
     'scripts/build.sh': `# facts from ${'shared'}/PROVIDERS.md\n`,
+    'crates/core/src/lib.rs': `// Never retried (${'REF'}ERENCE §3.8).\nfn retry() {}\n`,
   });
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const problems = check(root).sort();
-  assert.equal(problems.length, 8, problems.join('\n'));
+  assert.equal(problems.length, 9, problems.join('\n'));
   const has = (re) => assert.ok(problems.some((p) => re.test(p)), `expected ${re} in:\n${problems.join('\n')}`);
   has(/^README\.md:2: cited path `crates\/core\/src\/gone\.rs` does not exist/);
   has(/^README\.md:3: no `fn never_retried` in lib\.rs/);
@@ -66,6 +67,7 @@ test('each kind of problem is reported once, with file and line', (t) => {
   has(/^web\/client\.js:1: note T9 is not in docs\/TOOLCHAIN\.md/);
   has(/^tests\/a\.test\.mjs:1: cites a file outside the repository/);
   has(/^scripts\/build\.sh:1: cites a file outside the repository/);
+  has(/^crates\/core\/src\/lib\.rs:1: cites a file outside the repository/);
 });
 
 test('citedPaths trims what prose and Rust paths glue to a path', () => {

@@ -37,6 +37,8 @@ stage "rustfmt" cargo fmt --all --check
 stage "doc paths and citations" run_with 'scripts/check-*.test.mjs' \
   sh -c 'node --test scripts/check-*.test.mjs && node scripts/check-doc-paths.mjs'
 stage "clippy (host)" cargo clippy --workspace --all-targets --locked -- -D warnings
+# Rustdoc of every crate without warnings: no intra-doc link to an item that does not exist.
+stage "rustdoc (no broken links)" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 # The browser half on wasm32; this also compiles authsplit-core for wasm32.
 stage "clippy (wasm32)" cargo clippy -p authsplit-wasm --target wasm32-unknown-unknown --locked -- -D warnings
 stage "rust tests (host)" cargo test --workspace --exclude authsplit-wasm --locked
