@@ -113,7 +113,9 @@ pub struct ServerConfig {
     pub listen: String,
     /// Origins allowed to call the POST endpoints (and CORS), exact `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
-    /// Also accept an `Origin` equal to the request's own `Host` (same-origin SPA). Default true.
+    /// Also accept an `Origin` equal to the origin of a configured redirect URI (`[server]
+    /// redirect_uri` or a provider's): the SPA served from the same origin as its callback.
+    /// Never derived from a request header. Default true.
     pub allow_same_origin: bool,
     /// Cookie encryption key: ≥64 random bytes, base64 (standard or URL-safe) or hex.
     pub cookie_key: Option<Secret>,

@@ -160,20 +160,13 @@ pub(crate) fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), Ap
             "the Origin header is required",
         ));
     };
-    if state.inner.allowed_origins.iter().any(|o| o == origin) {
-        return Ok(());
-    }
-    if state.inner.server.allow_same_origin
-        && let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok())
+    // The expected origins come from the configuration only, never from a request header
+    // (`Host` is set by whoever sends the request): `allowed_origins`, and with
+    // `allow_same_origin` the origins of the configured redirect URIs.
+    if state.inner.allowed_origins.iter().any(|o| o == origin)
+        || state.inner.same_origins.iter().any(|o| o == origin)
     {
-        // The browser sets both; a cross-site page cannot make them agree.
-        if let Some(rest) = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            && rest.eq_ignore_ascii_case(host)
-        {
-            return Ok(());
-        }
+        return Ok(());
     }
     Err(ApiError::new(
         ErrorCode::OriginRejected,
