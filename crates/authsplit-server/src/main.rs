@@ -161,7 +161,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         header_read_timeout_secs = server.header_read_timeout_secs,
         request_body_timeout_secs = server.request_body_timeout_secs,
         idle_timeout_secs = server.idle_timeout_secs,
-        "connection timeouts"
+        max_connections = server.max_connections,
+        "connection limits"
     );
     authsplit_server::serve(listener, app, timeouts, shutdown_signal())
         .await
