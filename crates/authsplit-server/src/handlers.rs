@@ -138,6 +138,17 @@ pub(crate) async fn create_transaction(
         &provider.redirect_uri,
         None,
     )?;
+    // OIDC Core §3.1.2.1, §3.1.3.7 step 11: a provider whose ID tokens are validated gets a
+    // nonce on every sign-in; a transaction without one could accept any ID token.
+    if !authorize.quirks.omit_nonce && req.nonce.is_none() {
+        return Err(ApiError::from(Error::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "provider `{}` speaks OpenID Connect: a nonce is required",
+                provider.id
+            ),
+        )));
+    }
     let ttl = app.inner.ttl;
     let tx = TxCookie {
         id: random_id()?,

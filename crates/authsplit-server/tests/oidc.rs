@@ -151,3 +151,19 @@ async fn missing_iss_when_advertised_is_refused() {
     assert_error(&r, 400, "iss_missing");
     assert_eq!(stub.token_calls(), 0);
 }
+
+// OIDC Core §3.1.2.1 / §3.1.3.7 step 11: a provider whose ID tokens are validated needs a nonce
+// on every transaction; one registered without it is refused before anything is stored, so no
+// nonce-less transaction can later accept a victim's ID token.
+#[tokio::test]
+async fn transaction_without_nonce_is_refused_for_oidc() {
+    let stub = oidc_stub().await;
+    let app = app_with(oidc_config(&stub), None);
+    let mut body = tx_body("op");
+    body.as_object_mut().unwrap().remove("nonce");
+    let r = send(&app, post("/auth/transactions", &body, None)).await;
+    assert_error(&r, 400, "invalid_request");
+    assert!(r.text.contains("nonce"), "{}", r.text);
+    assert!(r.set_cookies().is_empty());
+    assert_eq!(stub.token_calls(), 0);
+}
