@@ -438,6 +438,16 @@ impl Provider {
     ) -> Result<Self, ConfigError> {
         let p = |f: &str| format!("providers.{id}.{f}");
         let built = build_profile(id, &cfg, server_redirect_uri, warnings)?;
+        if !built.profile.pkce {
+            // RFC 7636 §1 / RFC 9700 §2.1.1: without PKCE at the provider nothing binds a code to
+            // the browser that started the sign-in (docs/SECURITY.md, "Presets without PKCE").
+            warnings.push(format!(
+                "provider `{id}` ({}) does not support PKCE: nothing binds an authorization code \
+                 to the browser that started the sign-in, so a stolen code can be redeemed by \
+                 anyone through this backend; see docs/SECURITY.md \"Presets without PKCE\"",
+                built.profile.display_name
+            ));
+        }
         if let Some(u) = &cfg.post_logout_redirect_uri {
             check_endpoint(&p("post_logout_redirect_uri"), u)?;
         }
