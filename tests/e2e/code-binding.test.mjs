@@ -1,5 +1,5 @@
-// What binds an authorization code to the browser that started the sign-in (docs/SECURITY.md,
-// "Presets without PKCE"; RFC 7636 §1, RFC 9700 §2.1.1). An attacker who has stolen a victim's
+// What binds an authorization code to the browser that started the sign-in (docs/SECURITY.md
+// S16 and "Presets without PKCE"; RFC 7636 §1, RFC 9700 §2.1.1). An attacker who has stolen a victim's
 // code registers a transaction of their own (their own state, challenge and verifier) and sends
 // the victim's code to /token:
 //

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// A JSON body read strictly (REFERENCE §3.3): `Content-Type: application/json` (else 415
+/// A JSON body read strictly (docs/SECURITY.md S3): `Content-Type: application/json` (else 415
 /// `unsupported_media_type`), at most `server.max_body_bytes` (else 413 `body_too_large`), and a
 /// shape that matches `T` exactly — the wire structs deny unknown fields — else 400
 /// `invalid_request`. Every rejection is the JSON error body.
@@ -128,7 +128,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })
 }
 
-/// The CSRF guard on every POST (RFC 10017 §6.1.3.3; REFERENCE §1): the custom header
+/// The CSRF guard on every POST (RFC 10017 §6.1.3.3; docs/SECURITY.md A3): the custom header
 /// `x-authsplit: 1` (401 `csrf_header_missing`) and an allow-listed `Origin`
 /// (401 `origin_rejected`). A cross-site page cannot add the header without a CORS
 /// preflight, which only the configured origins pass.

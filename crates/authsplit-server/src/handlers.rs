@@ -96,7 +96,7 @@ pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
 }
 
 /// `POST /transactions`: registers a pending sign-in and binds it to this browser with the
-/// encrypted tx cookie (REFERENCE §1). The verifier never comes here.
+/// encrypted tx cookie (docs/SECURITY.md A2). The verifier never comes here.
 pub(crate) async fn create_transaction(
     State(app): State<AppState>,
     request_headers: HeaderMap,

@@ -440,11 +440,11 @@ impl Provider {
         let built = build_profile(id, &cfg, server_redirect_uri, warnings)?;
         if !built.profile.pkce {
             // RFC 7636 §1 / RFC 9700 §2.1.1: without PKCE at the provider nothing binds a code to
-            // the browser that started the sign-in (docs/SECURITY.md, "Presets without PKCE").
+            // the browser that started the sign-in (docs/SECURITY.md S16).
             warnings.push(format!(
                 "provider `{id}` ({}) does not support PKCE: nothing binds an authorization code \
                  to the browser that started the sign-in, so a stolen code can be redeemed by \
-                 anyone through this backend; see docs/SECURITY.md \"Presets without PKCE\"",
+                 anyone through this backend; see docs/SECURITY.md S16 and \"Presets without PKCE\"",
                 built.profile.display_name
             ));
         }

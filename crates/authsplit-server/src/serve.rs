@@ -1,5 +1,5 @@
 //! The HTTP/1.1 accept loop of the binary, with the connection timeouts `axum::serve` does not
-//! offer (REFERENCE §3.15, slowloris):
+//! offer (docs/SECURITY.md S15, slowloris):
 //!
 //! - header read: hyper's `header_read_timeout` — the complete header block of a request must
 //!   arrive within [`ConnectionTimeouts::header_read`] of the server starting to wait for it (a

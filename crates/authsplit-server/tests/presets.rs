@@ -973,7 +973,7 @@ async fn refresh_is_refused_clearly_where_the_profile_has_none() {
     assert_eq!(stub.calls_to("/gitee.com/oauth/token").len(), 1);
 }
 
-// RFC 7636 §1 / RFC 9700 §2.1.1 (docs/SECURITY.md "Presets without PKCE"): every provider that
+// RFC 7636 §1 / RFC 9700 §2.1.1 (docs/SECURITY.md S16): every provider that
 // cannot bind a code to its browser is named in a start-up warning with the risk; a provider
 // with PKCE is not.
 #[test]
