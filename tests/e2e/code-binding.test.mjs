@@ -18,7 +18,7 @@ import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startServer, randomCookieKey } from '../support/server.mjs';
-import { backendClient, buildAuthorizeUrl, pkcePair, randomToken } from '../support/http.mjs';
+import { backendClient, pkcePair, randomToken } from '../support/http.mjs';
 import { startQuirkProvider, QUIRK_CLIENTS as C } from '../support/quirk-provider.mjs';
 
 const SPA = 'http://127.0.0.1:5173';
@@ -60,12 +60,12 @@ async function victimCode(provider) {
   const state = randomToken();
   const t = await victim.post('/transactions', { provider, state, code_challenge: challenge, code_challenge_method: 'S256', nonce: randomToken() });
   assert.equal(t.status, 201, t.text);
-  const href = buildAuthorizeUrl(t.json.authorize, { state, challenge });
+  const href = t.json.authorization_url;
   const r = await (await fetch(`${quirk.origin}/__quirk/authorize`, { method: 'POST', body: href })).json();
   assert.ok(r.redirect, JSON.stringify(r));
   const cb = new URL(r.redirect);
   assert.equal(cb.searchParams.get('state'), state);
-  return { code: cb.searchParams.get('code'), pkceSent: !t.json.authorize.quirks?.omit_pkce };
+  return { code: cb.searchParams.get('code'), pkceSent: new URL(href).searchParams.get('code_challenge') === challenge };
 }
 
 /** The attacker's own transaction, then the victim's code. */
