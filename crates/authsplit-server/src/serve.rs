@@ -14,6 +14,8 @@
 //!   cap the server stops accepting until one ends (new ones wait in the listen backlog), so a
 //!   flood of connections cannot exhaust memory or file descriptors.
 //!
+//! Every response carries `Referrer-Policy: no-referrer` (unless the app set its own).
+//!
 //! Graceful shutdown: on the signal the listener closes, in-flight requests finish, idle
 //! keep-alive connections are closed; connections still open after `idle` are dropped.
 
@@ -25,11 +27,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::ServerConfig;
 
@@ -66,6 +70,12 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send,
 {
+    // RFC 9700 §4.2: nothing served here (the SPA's callback page and its scripts, the API)
+    // lets the browser send the page's URL — with a callback's code in it — as `Referer`.
+    let app = app.layer(SetResponseHeaderLayer::if_not_present(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
