@@ -11,7 +11,7 @@
 //! | [`secret`] | secret newtypes that print `[redacted]` | — |
 //! | [`authorize`] | authorization request URL builder with provider quirks | RFC 6749 §4.1.1, RFC 7636 §4.3 |
 //! | [`callback`] | authorization response parser | RFC 6749 §4.1.2, §4.1.2.1, RFC 9207 |
-//! | [`token`] | token response parser (strict + opt-in tolerances) | RFC 6749 §5.1, §5.2 |
+//! | [`token`] | the token response parser, driven by a profile's response rules | RFC 6749 §5.1, §5.2 |
 //! | [`error`] | the one error type, RFC 6749 error codes, stable wire codes | RFC 6749 §4.1.2.1, §5.2 |
 //! | [`wire`] | JSON shapes that cross between browser and backend | — |
 //! | [`provider`] | provider profiles as data (presets, quirks, discovery, user mapping) | PROVIDERS.md |
@@ -50,8 +50,8 @@
 //! - **Never a panic on input.** No indexing that can go out of bounds, no `unwrap`; property
 //!   tests (`tests/properties.rs`) throw arbitrary strings and bytes at every parser.
 //! - **Constant-time comparisons** for `state`, `nonce` and the PKCE check (`subtle`).
-//! - **Strict by default**; tolerances for real providers are explicit options
-//!   ([`token::TokenResponseOptions`], [`authorize::AuthorizeQuirks`]).
+//! - **Strict by default**; tolerances for real providers are explicit rules
+//!   ([`token::ResponseRules`], [`authorize::AuthorizeQuirks`]).
 //! - Every protocol rule's test names the RFC section it checks (`rfc7636_appendix_b_vector`,
 //!   `rfc9207_s2_4_iss_checks`, …).
 //!

@@ -14,7 +14,8 @@ use authsplit_core::callback::{
 use authsplit_core::pkce::{PkceCodeChallenge, PkceCodeVerifier};
 use authsplit_core::random::{Nonce, State};
 use authsplit_core::token::{
-    SNIPPET_MAX_CHARS, TokenResponseOptions, parse_error_body, parse_token_response, redact_snippet,
+    BodyFormat, ErrorStyle, ResponseRules, SNIPPET_MAX_CHARS, parse_error_body,
+    parse_token_response, redact_snippet,
 };
 use authsplit_core::{ErrorCode, authorize::AuthorizeTemplate};
 use proptest::prelude::*;
@@ -23,15 +24,30 @@ fn is_unreserved(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
 }
 
-fn options() -> impl Strategy<Value = TokenResponseOptions> {
-    (any::<[bool; 6]>()).prop_map(|b| {
-        let mut o = TokenResponseOptions::lenient();
-        o.allow_form_encoded = b[0];
-        o.allow_json_as_text = b[1];
-        o.error_in_200 = b[2];
-        o.errcode_in_200 = b[3];
-        o.expires_in_as_string = b[4];
-        o.allow_missing_token_type = b[5];
+/// Response rules over the whole vocabulary: every body format, every error style, each
+/// tolerance on or off.
+fn options() -> impl Strategy<Value = ResponseRules> {
+    const FORMATS: [BodyFormat; 4] = [
+        BodyFormat::Json,
+        BodyFormat::JsonAnyContentType,
+        BodyFormat::JsonOrForm,
+        BodyFormat::JsonFormOrJsonp,
+    ];
+    const STYLES: [ErrorStyle; 7] = [
+        ErrorStyle::Rfc6749,
+        ErrorStyle::ErrorIn200,
+        ErrorStyle::Errcode,
+        ErrorStyle::NumericCode,
+        ErrorStyle::StringCode,
+        ErrorStyle::QqStyle,
+        ErrorStyle::ErrorOrErrcode,
+    ];
+    (0..FORMATS.len(), 0..STYLES.len(), any::<[bool; 2]>()).prop_map(|(f, e, b)| {
+        let mut o = ResponseRules::lenient();
+        o.format = FORMATS[f];
+        o.errors = STYLES[e];
+        o.expires_in_as_string = b[0];
+        o.missing_token_type_is_bearer = b[1];
         o
     })
 }

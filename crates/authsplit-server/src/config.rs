@@ -15,6 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use authsplit_core::authorize::AuthorizeQuirks;
+/// How the client authenticates (RFC 6749 §2.3.1): the profile's type, read from the config
+/// as `client_secret_basic` or `client_secret_post`.
+pub use authsplit_core::provider::ClientAuth;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 
@@ -34,28 +37,12 @@ fn cfg_err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
 
-/// A secret configuration value (client secret, cookie key). `Debug` prints `[redacted]`;
-/// read it with [`Secret::expose`]. Deserialises from a string (or a number/bool coming from
-/// an environment variable, kept verbatim as text).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret value. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+authsplit_core::new_secret_type!(
+    /// A secret configuration value (client secret, cookie key). `Debug` prints
+    /// `Secret([redacted])`; read it with [`Secret::secret`]. Deserialises from a string (or a
+    /// number/bool coming from an environment variable, kept verbatim as text).
+    Secret
+);
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -66,25 +53,25 @@ impl<'de> Deserialize<'de> for Secret {
                 f.write_str("a string")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
-                Ok(Secret(v.to_owned()))
+                Ok(Secret::new(v))
             }
             fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
-                Ok(Secret(v))
+                Ok(Secret::new(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
         }
         d.deserialize_any(V)
@@ -189,18 +176,6 @@ impl Default for ServerConfig {
     }
 }
 
-/// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ClientAuth {
-    /// HTTP Basic with id and secret form-urlencoded before base64.
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-}
-
 /// Opt-in tolerances of the token response parser (see `authsplit_core::token`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -221,17 +196,25 @@ pub struct TokenQuirks {
 }
 
 impl TokenQuirks {
-    /// The core parser options (used for generic providers, whose token responses are read by
-    /// [`authsplit_core::token::parse_token_response`] with exactly these tolerances).
-    pub(crate) fn to_core(&self) -> authsplit_core::token::TokenResponseOptions {
-        let mut o = authsplit_core::token::TokenResponseOptions::default();
-        o.allow_form_encoded = self.allow_form_encoded;
-        o.allow_json_as_text = self.allow_json_as_text;
-        o.error_in_200 = self.error_in_200;
-        o.errcode_in_200 = self.errcode_in_200;
-        o.expires_in_as_string = self.expires_in_as_string;
-        o.allow_missing_token_type = self.allow_missing_token_type;
-        o
+    /// Adds these tolerances to a profile's response rules (the one vocabulary the token
+    /// parser reads, `authsplit_core::token::ResponseRules`).
+    pub(crate) fn apply(&self, rules: &mut authsplit_core::token::ResponseRules) {
+        use authsplit_core::token::{BodyFormat, ErrorStyle};
+        if self.allow_form_encoded {
+            if rules.format != BodyFormat::JsonFormOrJsonp {
+                rules.format = BodyFormat::JsonOrForm;
+            }
+        } else if self.allow_json_as_text && rules.format == BodyFormat::Json {
+            rules.format = BodyFormat::JsonAnyContentType;
+        }
+        rules.errors = match (self.error_in_200, self.errcode_in_200) {
+            (true, true) => ErrorStyle::ErrorOrErrcode,
+            (true, false) => ErrorStyle::ErrorIn200,
+            (false, true) => ErrorStyle::Errcode,
+            (false, false) => rules.errors,
+        };
+        rules.expires_in_as_string |= self.expires_in_as_string;
+        rules.missing_token_type_is_bearer |= self.allow_missing_token_type;
     }
 }
 
@@ -737,6 +720,6 @@ mod tests {
     #[test]
     fn secret_debug_is_redacted() {
         let s = Secret::new("a+b:c%d/e f");
-        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
     }
 }

@@ -498,13 +498,10 @@ async fn code_exchange(
         tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
     ));
     let at_secret = [tokens.access_token.secret().to_owned()];
-    // OIDC Core §3.1.3.7.
-    // A preset that does not speak OIDC (no issuer) may still send an `id_token` member: it
-    // is neither validated nor used.
-    let id_token = tokens
-        .id_token
-        .as_ref()
-        .filter(|_| provider.is_generic() || profile.oidc.issuer.is_some());
+    // OIDC Core §3.1.3.7; which `id_token` counts is the profile's (`UserSource`).
+    let id_token = tokens.id_token.as_ref().filter(|_| {
+        profile.user.source == core_provider::UserSource::Claims || profile.oidc.issuer.is_some()
+    });
     let claims = match id_token {
         Some(idt) => {
             let issuers: Vec<&str> = if profile.oidc.tenant_issuer_template.is_some() {
@@ -577,34 +574,18 @@ async fn code_exchange(
             .await
             .map_err(|e| crate::outbound::scrub(after_code_sent(e), &at_secret))?;
         // A server error is the provider's fault whatever its body says (retryable for 503, a
-        // bad response otherwise); generic providers keep the OIDC Core §5.3 reading: 200 +
-        // a JSON object, anything else a bad response.
-        if f.status >= 500 || (provider.is_generic() && f.status != 200) {
+        // bad response otherwise); the rest is the profile's reading.
+        if f.status >= 500 {
             let e = crate::outbound::unexpected("the userinfo request failed", &f);
             return Err(crate::outbound::scrub(e, &at_secret).into());
         }
-        let v = if provider.is_generic() {
-            match serde_json::from_slice::<Value>(&f.body) {
-                Ok(v @ Value::Object(_)) => v,
-                _ => {
-                    return Err(ApiError::from(
-                        Error::new(
-                            ErrorCode::ProviderBadResponse,
-                            "userinfo is not a JSON object",
-                        )
-                        .with_response(f.info()),
-                    ));
-                }
-            }
-        } else {
-            core_provider::parse_userinfo_response(
-                profile,
-                f.status,
-                f.content_type.as_deref(),
-                &f.body,
-            )
-            .map_err(|e| crate::outbound::scrub(e, &at_secret))?
-        };
+        let v = core_provider::parse_userinfo_response(
+            profile,
+            f.status,
+            f.content_type.as_deref(),
+            &f.body,
+        )
+        .map_err(|e| crate::outbound::scrub(e, &at_secret))?;
         // OIDC Core §5.3.4: the userinfo `sub` must be the ID token's.
         if let (Some(c), Some(sub)) = (&claims, v.get("sub")) {
             if c.get("sub") != Some(sub) {
@@ -618,8 +599,11 @@ async fn code_exchange(
     } else {
         None
     };
-    // A generic provider without userinfo and without an ID token has no user to report.
-    let user = if info.is_none() && claims.is_none() && provider.is_generic() {
+    // A profile whose user comes from standard claims only has no user without them.
+    let user = if info.is_none()
+        && claims.is_none()
+        && profile.user.source == core_provider::UserSource::Claims
+    {
         None
     } else {
         Some(core_provider::normalize_user(

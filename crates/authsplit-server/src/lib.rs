@@ -52,7 +52,6 @@ pub mod serve;
 pub use config::{ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig};
 pub use error::ApiError;
 pub use extract::StrictJson;
-pub use provider::basic_auth_value;
 pub use serve::{ConnectionTimeouts, serve};
 
 /// The clock: current time in unix seconds. Injectable for tests ([`AuthsplitBuilder::clock`]).
@@ -376,7 +375,7 @@ impl AuthsplitBuilder {
         }
         let key = match &server.cookie_key {
             Some(k) => {
-                let bytes = config::decode_cookie_key(k.expose())?;
+                let bytes = config::decode_cookie_key(k.secret())?;
                 Key::try_from(&bytes[..])
                     .map_err(|_| ConfigError("server.cookie_key is too short".to_owned()))?
             }

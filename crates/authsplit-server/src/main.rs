@@ -51,6 +51,10 @@ struct Cli {
     /// Check the configuration (and run discovery), print the providers, and exit.
     #[arg(long)]
     check: bool,
+
+    /// Print the provider preset names, one per line, and exit.
+    #[arg(long)]
+    list_presets: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -74,6 +78,12 @@ fn init_tracing(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.list_presets {
+        for name in authsplit_core::provider::PRESET_NAMES {
+            println!("{name}");
+        }
+        return ExitCode::SUCCESS;
+    }
     init_tracing(cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -61,10 +61,6 @@ pub(crate) struct Provider {
     pub permits: Arc<Semaphore>,
     /// Config `require_iss`, applied after discovery too.
     require_iss: Option<bool>,
-    /// Generic providers: the token response is read by the RFC 6749 parser with the
-    /// configured `token_response` tolerances (the error mapping the existing tests pin);
-    /// presets use their profile's rules.
-    generic_token_options: Option<authsplit_core::token::TokenResponseOptions>,
     /// The resolved profile (before discovery for OIDC-by-issuer providers).
     base: Arc<ProviderProfile>,
     discovery: Mutex<Cached<ProviderProfile>>,
@@ -128,7 +124,7 @@ pub(crate) fn build_profile(
     let mut secret = cfg
         .client_secret
         .as_ref()
-        .map(|s| s.expose().to_owned())
+        .map(|s| s.secret().to_owned())
         .filter(|s| !s.is_empty());
     let (mut profile, kind) = if let Some(path) = &cfg.client_secrets_file {
         if cfg.preset.as_deref().is_some_and(|p| p != "google") {
@@ -346,24 +342,7 @@ fn apply_convenience_keys(
     if cfg.authorize_quirks != authsplit_core::authorize::AuthorizeQuirks::default() {
         p.authorize.quirks = cfg.authorize_quirks.clone();
     }
-    let q = &cfg.token_response;
-    if q.allow_form_encoded {
-        p.response.format = core_provider::BodyFormat::JsonOrForm;
-    } else if q.allow_json_as_text && p.response.format == core_provider::BodyFormat::Json {
-        p.response.format = core_provider::BodyFormat::JsonAnyContentType;
-    }
-    if q.error_in_200 {
-        p.response.errors = core_provider::ErrorStyle::ErrorIn200;
-    }
-    if q.errcode_in_200 {
-        p.response.errors = core_provider::ErrorStyle::Errcode;
-    }
-    if q.expires_in_as_string {
-        p.response.expires_in_as_string = true;
-    }
-    if q.allow_missing_token_type {
-        p.response.missing_token_type_is_bearer = true;
-    }
+    cfg.token_response.apply(&mut p.response);
     if let Some(c) = &cfg.code_param {
         p.authorize.callback_code_param = c.clone();
     }
@@ -391,13 +370,16 @@ fn apply_convenience_keys(
             format: core_provider::BodyFormat::Json,
             errors: core_provider::ErrorStyle::Rfc6749,
             unwrap: None,
+            only_200: false,
         });
     }
-    if let Some(a) = cfg.client_auth {
-        let method = match a {
-            ClientAuth::ClientSecretBasic => core_provider::ClientAuth::Basic,
-            ClientAuth::ClientSecretPost => core_provider::ClientAuth::Post,
-        };
+    if let Some(method) = cfg.client_auth {
+        if !matches!(method, ClientAuth::Basic | ClientAuth::Post) {
+            return Err(ConfigError(format!(
+                "{} must be client_secret_basic or client_secret_post",
+                key("client_auth")
+            )));
+        }
         p.token.client_auth = method;
         if let Some(r) = &mut p.revocation
             && matches!(
@@ -468,8 +450,6 @@ impl Provider {
             }
             algs.push(alg);
         }
-        let generic_token_options =
-            (!matches!(built.kind, Kind::Preset(_))).then(|| cfg.token_response.to_core());
         let base = Arc::new(built.profile);
         let discovery = if base.oidc.discovery {
             Cached::Empty
@@ -487,7 +467,6 @@ impl Provider {
             algs,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             require_iss: cfg.require_iss,
-            generic_token_options,
             base,
             discovery: Mutex::new(discovery),
             jwks: Mutex::new(Cached::Empty),
@@ -501,11 +480,6 @@ impl Provider {
             Kind::Preset(p) => Some(p),
             _ => None,
         }
-    }
-
-    /// Whether this is a generic (issuer / explicit endpoints) provider.
-    pub fn is_generic(&self) -> bool {
-        !matches!(self.kind, Kind::Preset(_))
     }
 
     /// The configured issuer, if any (before discovery).
@@ -648,7 +622,7 @@ impl Provider {
         let mut v: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         if let Some(sec) = &self.creds.client_secret {
             v.push(sec.secret().to_owned());
-            let basic = basic_auth_value(&self.creds.client_id, sec.secret());
+            let basic = core_provider::basic_auth_value(&self.creds.client_id, sec.secret());
             v.push(basic.trim_start_matches("Basic ").to_owned());
         }
         v
@@ -669,22 +643,13 @@ impl Provider {
             .execute(out, kind, spec)
             .await
             .map_err(|e| crate::outbound::scrub(e, secrets))?;
-        match &self.generic_token_options {
-            Some(o) => authsplit_core::token::parse_token_response(
-                f.status,
-                f.content_type.as_deref(),
-                &f.body,
-                o,
-                now,
-            ),
-            None => core_provider::parse_token_response(
-                profile,
-                f.status,
-                f.content_type.as_deref(),
-                &f.body,
-                now,
-            ),
-        }
+        core_provider::parse_token_response(
+            profile,
+            f.status,
+            f.content_type.as_deref(),
+            &f.body,
+            now,
+        )
         .map_err(|e| {
             ApiError::from(crate::outbound::scrub(e, secrets)).with_retry_after(f.retry_after)
         })
@@ -718,15 +683,4 @@ impl Provider {
     pub async fn drop_app_token(&self) {
         *self.app_token.lock().await = None;
     }
-}
-
-/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
-pub fn basic_auth_value(client_id: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    let id: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
-    let sec: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{sec}"))
-    )
 }

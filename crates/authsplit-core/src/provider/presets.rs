@@ -7,55 +7,47 @@ use super::{
     ApiCall, AuthorizeRules, AvatarSource, BodyFormat, ClientAuth, EmailVerified, Endpoints,
     ErrorOutcome, ErrorRule, ErrorStyle, Flow, HttpMethod, OidcRules, ParamEncoding, ParamNames,
     ParamSource, ProviderProfile, RefreshCall, ResponseRules, RevocationCall, SubjectSource,
-    TokenCall, TokenPlacement, USER_AGENT, UserMapping,
+    TokenCall, TokenPlacement, USER_AGENT, UserMapping, UserSource,
 };
 use crate::authorize::AuthorizeQuirks;
 
-/// Every preset name accepted by [`preset`].
-pub const PRESET_NAMES: &[&str] = &[
-    "github",
-    "google",
-    "microsoft",
-    "gitlab",
-    "gitee",
-    "oschina",
-    "linuxdo",
-    "wechat_mp",
-    "wechat_mp_base",
-    "wechat_open",
-    "feishu",
-    "lark",
-    "dingtalk",
-    "qq",
-    "weibo",
-    "wecom",
-    "discord",
-];
+/// The presets: one row per name, the one table that [`PRESET_NAMES`] and [`preset`] come
+/// from.
+macro_rules! presets {
+    ($($name:literal => $make:expr,)*) => {
+        /// Every preset name accepted by [`preset`], in table order.
+        pub const PRESET_NAMES: &[&str] = &[$($name),*];
 
-/// The preset with this name ([`PRESET_NAMES`]), unresolved: call
-/// [`ProviderProfile::resolve`] after setting `vars` (Microsoft `tenant`, GitLab `base_url`,
-/// WeCom `agentid`).
-pub fn preset(name: &str) -> Option<ProviderProfile> {
-    Some(match name {
-        "github" => github(),
-        "google" => google(),
-        "microsoft" => microsoft(),
-        "gitlab" => gitlab(),
-        "gitee" => gitee(),
-        "oschina" => oschina(),
-        "linuxdo" => linuxdo(),
-        "wechat_mp" => wechat_mp(true),
-        "wechat_mp_base" => wechat_mp(false),
-        "wechat_open" => wechat_open(),
-        "feishu" => feishu(false),
-        "lark" => feishu(true),
-        "dingtalk" => dingtalk(),
-        "qq" => qq(),
-        "weibo" => weibo(),
-        "wecom" => wecom(),
-        "discord" => discord(),
-        _ => return None,
-    })
+        /// The preset with this name ([`PRESET_NAMES`]), unresolved: call
+        /// [`ProviderProfile::resolve`] after setting `vars` (Microsoft `tenant`, GitLab
+        /// `base_url`, WeCom `agentid`).
+        pub fn preset(name: &str) -> Option<ProviderProfile> {
+            Some(match name {
+                $($name => $make,)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+presets! {
+    "github" => github(),
+    "google" => google(),
+    "microsoft" => microsoft(),
+    "gitlab" => gitlab(),
+    "gitee" => gitee(),
+    "oschina" => oschina(),
+    "linuxdo" => linuxdo(),
+    "wechat_mp" => wechat_mp(true),
+    "wechat_mp_base" => wechat_mp(false),
+    "wechat_open" => wechat_open(),
+    "feishu" => feishu(false),
+    "lark" => feishu(true),
+    "dingtalk" => dingtalk(),
+    "qq" => qq(),
+    "weibo" => weibo(),
+    "wecom" => wecom(),
+    "discord" => discord(),
 }
 
 // ---------- small builders ----------
@@ -114,14 +106,7 @@ fn form_post() -> TokenCall {
 }
 
 fn json_rfc6749() -> ResponseRules {
-    ResponseRules {
-        format: BodyFormat::Json,
-        errors: ErrorStyle::Rfc6749,
-        rename: Vec::new(),
-        missing_token_type_is_bearer: false,
-        expires_in_as_string: false,
-        error_map: Vec::new(),
-    }
+    ResponseRules::rfc6749()
 }
 
 fn bearer_json() -> ApiCall {
@@ -133,6 +118,7 @@ fn bearer_json() -> ApiCall {
         format: BodyFormat::Json,
         errors: ErrorStyle::Rfc6749,
         unwrap: None,
+        only_200: false,
     }
 }
 
@@ -147,6 +133,16 @@ fn rfc7009(client_auth: ClientAuth) -> RevocationCall {
     }
 }
 
+/// The OIDC Core §5.3 userinfo reading of generic providers: a JSON object under any text or
+/// JSON content type, HTTP 200 only.
+fn standard_userinfo() -> ApiCall {
+    ApiCall {
+        format: BodyFormat::JsonAnyContentType,
+        only_200: true,
+        ..bearer_json()
+    }
+}
+
 fn oidc_user() -> UserMapping {
     UserMapping {
         subject: vec![field("sub")],
@@ -156,6 +152,7 @@ fn oidc_user() -> UserMapping {
         avatar: vec![avatar("picture")],
         omit_from_raw: Vec::new(),
         reject_if_true: Vec::new(),
+        source: UserSource::TokenResponse,
     }
 }
 
@@ -237,6 +234,7 @@ pub fn github() -> ProviderProfile {
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.headers = pairs(&[("User-Agent", USER_AGENT)]);
@@ -338,6 +336,7 @@ pub fn microsoft() -> ProviderProfile {
             avatar: Vec::new(),
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.vars.insert(s("tenant"), s("common"));
@@ -422,6 +421,7 @@ pub fn gitee() -> ProviderProfile {
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.headers = pairs(&[("User-Agent", USER_AGENT)]);
@@ -473,6 +473,7 @@ pub fn oschina() -> ProviderProfile {
             avatar: vec![avatar("avatar")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.userinfo = Some(ApiCall {
@@ -518,6 +519,7 @@ pub fn linuxdo() -> ProviderProfile {
             ],
             omit_from_raw: strings(&["api_key"]),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.oidc.issuer_trailing_slash_lenient = true;
@@ -598,6 +600,7 @@ fn wechat_base(
             avatar: vec![avatar("headimgurl")],
             omit_from_raw: Vec::new(),
             reject_if_true: strings(&["is_snapshotuser"]),
+            source: UserSource::TokenResponse,
         },
     );
     p.params = ParamNames {
@@ -619,6 +622,7 @@ fn wechat_base(
         format: BodyFormat::JsonAnyContentType,
         errors: ErrorStyle::Errcode,
         unwrap: None,
+        only_200: false,
     });
     p.unverified = strings(&[
         "errcode 42003 (code expired), 40030/42002 (refresh token invalid/expired), 40164 (IP not allow-listed) are from WeChat's global code list, not PROVIDERS.md",
@@ -737,11 +741,13 @@ pub fn feishu(lark: bool) -> ProviderProfile {
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.userinfo = Some(ApiCall {
         errors: ErrorStyle::NumericCode,
         unwrap: some("data"),
+        only_200: false,
         ..bearer_json()
     });
     p.unverified = if lark {
@@ -817,6 +823,7 @@ pub fn dingtalk() -> ProviderProfile {
             avatar: vec![avatar("avatarUrl")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.params = ParamNames {
@@ -893,6 +900,7 @@ pub fn qq() -> ProviderProfile {
             avatar: vec![avatar("figureurl_qq_2"), avatar("figureurl_qq_1")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     let qq_api = ApiCall {
@@ -903,6 +911,7 @@ pub fn qq() -> ProviderProfile {
         format: BodyFormat::JsonFormOrJsonp,
         errors: ErrorStyle::QqStyle,
         unwrap: None,
+        only_200: false,
     };
     p.openid_step = Some(qq_api.clone());
     p.userinfo = Some(ApiCall {
@@ -953,6 +962,7 @@ pub fn weibo() -> ProviderProfile {
             avatar: vec![avatar("avatar_large"), avatar("profile_image_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.refresh = None;
@@ -1042,6 +1052,7 @@ pub fn wecom() -> ProviderProfile {
             avatar: Vec::new(),
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.flow = Flow::CorpToken;
@@ -1094,6 +1105,7 @@ pub fn discord() -> ProviderProfile {
             ))],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::TokenResponse,
         },
     );
     p.oidc = OidcRules {
@@ -1120,9 +1132,11 @@ pub fn generic_oidc(id: &str, issuer: &str) -> ProviderProfile {
             client_auth: ClientAuth::Basic,
             ..form_post()
         },
-        json_rfc6749(),
+        ResponseRules::strict(),
         oidc_user(),
     );
+    p.userinfo = Some(standard_userinfo());
+    p.user.source = UserSource::Claims;
     p.oidc = OidcRules {
         issuer: Some(issuer.to_owned()),
         discovery: true,
@@ -1149,7 +1163,7 @@ pub fn generic_oauth2(id: &str, endpoints: Endpoints) -> ProviderProfile {
             client_auth: ClientAuth::Basic,
             ..form_post()
         },
-        json_rfc6749(),
+        ResponseRules::strict(),
         UserMapping {
             subject: vec![field("sub"), field("id")],
             name: strings(&["name", "preferred_username", "login", "username"]),
@@ -1158,8 +1172,10 @@ pub fn generic_oauth2(id: &str, endpoints: Endpoints) -> ProviderProfile {
             avatar: vec![avatar("picture"), avatar("avatar_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
+            source: UserSource::Claims,
         },
     );
+    p.userinfo = Some(standard_userinfo());
     if !has_userinfo {
         p.userinfo = None;
     }
