@@ -4,13 +4,11 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::*;
+use authsplit_test_support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authsplit-server");
 

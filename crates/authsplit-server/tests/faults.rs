@@ -5,85 +5,18 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use authsplit_server::{ClientAuth, Config};
-use support::*;
+use authsplit_test_support::faults::{Fault, fault_server};
+use authsplit_test_support::*;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-#[derive(Clone, Copy)]
-enum Fault {
-    ResetBeforeHeaders,
-    TruncatedBody,
-    EndlessChunked,
-    SlowBody,
-}
-
-/// Starts a TCP server that reads the request head and misbehaves; returns (base URL, counter).
-async fn fault_server(fault: Fault) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            c.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let _ = sock.read(&mut buf).await;
-                match fault {
-                    Fault::ResetBeforeHeaders => {
-                        // SO_LINGER 0: close with RST (a reset, not a clean FIN).
-                        #[allow(deprecated)]
-                        let _ = sock.set_linger(Some(Duration::ZERO));
-                        drop(sock);
-                    }
-                    Fault::TruncatedBody => {
-                        let _ = sock
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"access_token\":\"x")
-                            .await;
-                        let _ = sock.shutdown().await;
-                    }
-                    Fault::EndlessChunked => {
-                        let _ = sock
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
-                            .await;
-                        let chunk = format!("{:x}\r\n{}\r\n", 65536, "a".repeat(65536));
-                        for _ in 0..200 {
-                            if sock.write_all(chunk.as_bytes()).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Fault::SlowBody => {
-                        let _ = sock
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{")
-                            .await;
-                        for _ in 0..100 {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            if sock.write_all(b" ").await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (base, count)
-}
 
 async fn run(fault: Fault, status: u16, code: &str) {
     let stub = Stub::start().await;
     let (base, count) = fault_server(fault).await;
-    let mut p = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    let mut p = stub_provider(&stub, ClientAuth::Basic);
     p.token_endpoint = Some(format!("{base}/token"));
     let mut cfg = Config::builder()
         .cookie_key_bytes(&[5u8; 64])

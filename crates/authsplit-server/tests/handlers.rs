@@ -4,12 +4,10 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use authsplit_server::ClientAuth;
+use authsplit_test_support::*;
 use axum::http::StatusCode;
 use serde_json::json;
-use support::*;
 
 async fn setup() -> (Stub, axum::Router) {
     let stub = Stub::start().await;
@@ -327,7 +325,7 @@ async fn wrong_verifier_is_pkce_mismatch_with_zero_calls() {
 #[tokio::test]
 async fn iss_mismatch_with_zero_calls() {
     let stub = Stub::start().await;
-    let mut p = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    let mut p = stub_provider(&stub, ClientAuth::Basic);
     p.issuer = Some(stub.base.clone());
     p.discovery = false;
     let app = app_with(
@@ -423,7 +421,7 @@ async fn exchange_client_secret_basic_one_call() {
         c.header("authorization").unwrap(),
         format!("Basic {}", b64("my+client:a%2Bb%3Ac%25d%2Fe+f"))
     );
-    assert_eq!(c.header("accept").as_deref(), Some("application/json"));
+    assert_eq!(c.header("accept"), Some("application/json"));
     assert!(
         c.header("content-type")
             .unwrap()
@@ -794,7 +792,7 @@ async fn timeouts_refused_connections_and_huge_bodies() {
     cfg.server.request_timeout_ms = 300;
     cfg.server.max_response_bytes = 4096;
     // A provider whose token endpoint refuses connections (port 1 on loopback).
-    let mut dead = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    let mut dead = stub_provider(&stub, ClientAuth::Basic);
     dead.token_endpoint = Some("http://127.0.0.1:1/token".into());
     cfg.providers.insert("dead".into(), dead);
     let app = app_with(cfg, None);
@@ -870,7 +868,7 @@ async fn demo_api_hello() {
     let stub = Stub::start().await;
     let cfg = authsplit_server::Config::builder()
         .cookie_key_bytes(&[3u8; 64])
-        .provider("stub", stub_provider(&stub, ClientAuth::ClientSecretBasic))
+        .provider("stub", stub_provider(&stub, ClientAuth::Basic))
         .build();
     let app = app_with(cfg, None);
     let get = |auth: Option<&str>| {
@@ -887,9 +885,7 @@ async fn demo_api_hello() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json["message"], "Hello, Ada!");
     assert_eq!(
-        stub.calls_to("/userinfo")[0]
-            .header("authorization")
-            .as_deref(),
+        stub.calls_to("/userinfo")[0].header("authorization"),
         Some("Bearer some-token")
     );
     *stub.inner.userinfo.lock().unwrap() =

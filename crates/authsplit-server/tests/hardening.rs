@@ -4,25 +4,14 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use authsplit_server::ClientAuth;
+use authsplit_test_support::*;
 use axum::http::StatusCode;
 use serde_json::json;
-use support::*;
 
 /// A distinct valid state (≥ 22 chars) per index.
 fn state_n(i: usize) -> String {
     format!("st-{i:02}-0123456789abcdefghijklmnopqrstuvwxyzAB")
-}
-
-fn tx_body_state(state: &str) -> serde_json::Value {
-    json!({"provider": "stub", "state": state, "code_challenge": CHALLENGE,
-           "code_challenge_method": "S256", "nonce": NONCE})
-}
-
-fn token_body_state(state: &str, code: &str) -> serde_json::Value {
-    json!({"provider": "stub", "code": code, "state": state, "code_verifier": VERIFIER})
 }
 
 // REFERENCE §4 (callback in a different tab), RFC 6749 §10.12: two sign-ins started in two tabs
@@ -36,7 +25,11 @@ async fn parallel_sign_ins_in_two_tabs_both_complete() {
     for s in [&s1, &s2] {
         let r = send(
             &app,
-            post("/auth/transactions", &tx_body_state(s), Some(&jar.header())),
+            post(
+                "/auth/transactions",
+                &tx_body_with("stub", s),
+                Some(&jar.header()),
+            ),
         )
         .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -56,7 +49,7 @@ async fn parallel_sign_ins_in_two_tabs_both_complete() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&s1, "code-tab-1"),
+            &token_body_with("stub", &s1, "code-tab-1"),
             Some(&jar.header()),
         ),
     )
@@ -76,7 +69,7 @@ async fn parallel_sign_ins_in_two_tabs_both_complete() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&s2, "code-tab-2"),
+            &token_body_with("stub", &s2, "code-tab-2"),
             Some(&jar.header()),
         ),
     )
@@ -88,7 +81,7 @@ async fn parallel_sign_ins_in_two_tabs_both_complete() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&state_n(3), "code-3"),
+            &token_body_with("stub", &state_n(3), "code-3"),
             Some(&jar.header()),
         ),
     )
@@ -109,7 +102,7 @@ async fn at_most_eight_pending_sign_ins_per_browser() {
             &app,
             post(
                 "/auth/transactions",
-                &tx_body_state(&state_n(i)),
+                &tx_body_with("stub", &state_n(i)),
                 Some(&jar.header()),
             ),
         )
@@ -136,7 +129,7 @@ async fn at_most_eight_pending_sign_ins_per_browser() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&state_n(0), "code-0"),
+            &token_body_with("stub", &state_n(0), "code-0"),
             Some(&jar.header()),
         ),
     )
@@ -146,7 +139,7 @@ async fn at_most_eight_pending_sign_ins_per_browser() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&state_n(8), "code-8"),
+            &token_body_with("stub", &state_n(8), "code-8"),
             Some(&jar.header()),
         ),
     )
@@ -158,7 +151,7 @@ async fn at_most_eight_pending_sign_ins_per_browser() {
         &app,
         post(
             "/auth/transactions",
-            &tx_body_state(&state_n(20)),
+            &tx_body_with("stub", &state_n(20)),
             Some(&jar.header()),
         ),
     )
@@ -226,13 +219,10 @@ async fn tokens_of_a_failed_sign_in_are_revoked() {
 #[tokio::test]
 async fn connection_refused_keeps_the_transaction_usable() {
     // A loopback port with nothing listening (yet).
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = authsplit_test_support::faults::free_port();
     let stub = Stub::start().await;
     let mut cfg = base_config(&stub);
-    let mut p = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    let mut p = stub_provider(&stub, ClientAuth::Basic);
     p.token_endpoint = Some(format!("http://127.0.0.1:{port}/token"));
     cfg.providers.insert("later".into(), p);
     let app = app_with(cfg, None);
@@ -280,7 +270,7 @@ async fn short_state_is_refused() {
     for short in ["abc", &"a".repeat(21)] {
         let r = send(
             &app,
-            post("/auth/transactions", &tx_body_state(short), None),
+            post("/auth/transactions", &tx_body_with("stub", short), None),
         )
         .await;
         assert_error(&r, 400, "invalid_request");
@@ -293,7 +283,11 @@ async fn short_state_is_refused() {
     }
     let r = send(
         &app,
-        post("/auth/transactions", &tx_body_state(&"a".repeat(22)), None),
+        post(
+            "/auth/transactions",
+            &tx_body_with("stub", &"a".repeat(22)),
+            None,
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -352,7 +346,11 @@ async fn foreign_preflight_gets_no_allow_credentials() {
 
 /// Registers a transaction for `state`; returns its cookie header.
 async fn open_tx(app: &axum::Router, state: &str) -> String {
-    let r = send(app, post("/auth/transactions", &tx_body_state(state), None)).await;
+    let r = send(
+        app,
+        post("/auth/transactions", &tx_body_with("stub", state), None),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     r.cookie_header()
 }
@@ -361,7 +359,11 @@ async fn open_tx(app: &axum::Router, state: &str) -> String {
 async fn redeem(app: &axum::Router, state: &str, code: &str, cookie: &str) -> Resp {
     send(
         app,
-        post("/auth/token", &token_body_state(state, code), Some(cookie)),
+        post(
+            "/auth/token",
+            &token_body_with("stub", state, code),
+            Some(cookie),
+        ),
     )
     .await
 }

@@ -3,14 +3,12 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use authsplit_test_support::oidc::*;
+use authsplit_test_support::*;
 use axum::http::StatusCode;
 use serde_json::json;
-use support::oidc::*;
-use support::*;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

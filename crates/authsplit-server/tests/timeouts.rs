@@ -4,8 +4,6 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +12,7 @@ use authsplit_server::{Authsplit, ConnectionTimeouts};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use support::*;
+use authsplit_test_support::*;
 
 /// Starts `serve` on 127.0.0.1:0 with the auth router at /auth; returns the address and the
 /// shutdown trigger.

@@ -52,8 +52,8 @@ pub static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
     let config = Config::builder()
         .cookie_key_bytes(&KEY_BYTES)
         .allowed_origin(ORIGIN)
-        .provider("stub", provider(ClientAuth::ClientSecretBasic))
-        .provider("stubpost", provider(ClientAuth::ClientSecretPost))
+        .provider("stub", provider(ClientAuth::Basic))
+        .provider("stubpost", provider(ClientAuth::Post))
         .build();
     let app = {
         let _guard = rt.enter();
