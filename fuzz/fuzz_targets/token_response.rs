@@ -42,12 +42,6 @@ static PROFILES: LazyLock<Vec<ProviderProfile>> = LazyLock::new(|| {
 });
 
 fn options(flags: u8) -> ResponseRules {
-    const FORMATS: [BodyFormat; 4] = [
-        BodyFormat::Json,
-        BodyFormat::JsonAnyContentType,
-        BodyFormat::JsonOrForm,
-        BodyFormat::JsonFormOrJsonp,
-    ];
     const STYLES: [ErrorStyle; 4] = [
         ErrorStyle::Rfc6749,
         ErrorStyle::ErrorIn200,
@@ -55,7 +49,7 @@ fn options(flags: u8) -> ResponseRules {
         ErrorStyle::ErrorOrErrcode,
     ];
     let mut o = ResponseRules::strict();
-    o.format = FORMATS[usize::from(flags & 3)];
+    o.format = BodyFormat::ALL[usize::from(flags & 3)];
     o.errors = STYLES[usize::from((flags >> 2) & 3)];
     o.expires_in_as_string = flags & 16 != 0;
     o.missing_token_type_is_bearer = flags & 32 != 0;

@@ -77,6 +77,16 @@ pub enum BodyFormat {
     JsonFormOrJsonp,
 }
 
+impl BodyFormat {
+    /// Every format, strictest first.
+    pub const ALL: [BodyFormat; 4] = [
+        BodyFormat::Json,
+        BodyFormat::JsonAnyContentType,
+        BodyFormat::JsonOrForm,
+        BodyFormat::JsonFormOrJsonp,
+    ];
+}
+
 /// How a provider signals an error in a response body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,6 +106,19 @@ pub enum ErrorStyle {
     /// Either an `error` member or a non-zero `errcode`, on any status (unknown, sloppy
     /// providers).
     ErrorOrErrcode,
+}
+
+impl ErrorStyle {
+    /// Every style.
+    pub const ALL: [ErrorStyle; 7] = [
+        ErrorStyle::Rfc6749,
+        ErrorStyle::ErrorIn200,
+        ErrorStyle::Errcode,
+        ErrorStyle::NumericCode,
+        ErrorStyle::StringCode,
+        ErrorStyle::QqStyle,
+        ErrorStyle::ErrorOrErrcode,
+    ];
 }
 
 /// What a provider error means for the caller.
@@ -1068,6 +1091,7 @@ fn redact_text(text: &str, input_cut: bool, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const AT: &str = "AT_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
     const RT: &str = "RT_0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -1842,95 +1866,49 @@ mod tests {
             Value::Object(m) => m,
             _ => Object::new(),
         };
-        assert!(
-            detect_error(
-                ErrorStyle::Rfc6749,
-                200,
-                &o(serde_json::json!({"error": "x"}))
-            )
-            .is_none()
-        );
-        assert!(
-            detect_error(
-                ErrorStyle::Rfc6749,
-                400,
-                &o(serde_json::json!({"error": "x"}))
-            )
-            .is_some()
-        );
-        assert!(
-            detect_error(
+        // (style, status, body, the code signalled or None)
+        let cases = [
+            (ErrorStyle::Rfc6749, 200, json!({"error": "x"}), None),
+            (ErrorStyle::Rfc6749, 400, json!({"error": "x"}), Some("x")),
+            (
                 ErrorStyle::ErrorIn200,
                 200,
-                &o(serde_json::json!({"error": "x"}))
-            )
-            .is_some()
-        );
-        assert!(
-            detect_error(
+                json!({"error": "x"}),
+                Some("x"),
+            ),
+            (ErrorStyle::Errcode, 200, json!({"errcode": 0}), None),
+            (
                 ErrorStyle::Errcode,
                 200,
-                &o(serde_json::json!({"errcode": 0}))
-            )
-            .is_none()
-        );
-        assert_eq!(
-            detect_error(
-                ErrorStyle::Errcode,
-                200,
-                &o(serde_json::json!({"errcode": 40029}))
-            )
-            .map(|s| s.code),
-            Some("40029".to_owned())
-        );
-        assert!(
-            detect_error(
-                ErrorStyle::NumericCode,
-                200,
-                &o(serde_json::json!({"code": 0}))
-            )
-            .is_none()
-        );
-        assert!(
-            detect_error(
+                json!({"errcode": 40029}),
+                Some("40029"),
+            ),
+            (ErrorStyle::NumericCode, 200, json!({"code": 0}), None),
+            (
                 ErrorStyle::NumericCode,
                 400,
-                &o(serde_json::json!({"code": 20003}))
-            )
-            .is_some()
-        );
-        assert!(
-            detect_error(
-                ErrorStyle::StringCode,
-                400,
-                &o(serde_json::json!({"code": "x"}))
-            )
-            .is_some()
-        );
-        assert!(
-            detect_error(ErrorStyle::QqStyle, 200, &o(serde_json::json!({"ret": 0}))).is_none()
-        );
-        assert!(
-            detect_error(
+                json!({"code": 20003}),
+                Some("20003"),
+            ),
+            (ErrorStyle::StringCode, 400, json!({"code": "x"}), Some("x")),
+            (ErrorStyle::QqStyle, 200, json!({"ret": 0}), None),
+            (ErrorStyle::QqStyle, 200, json!({"ret": 1002}), Some("1002")),
+            (
                 ErrorStyle::QqStyle,
                 200,
-                &o(serde_json::json!({"ret": 1002}))
-            )
-            .is_some()
-        );
-        assert!(
-            detect_error(
-                ErrorStyle::QqStyle,
-                200,
-                &o(serde_json::json!({"error": 100020}))
-            )
-            .is_some()
-        );
+                json!({"error": 100020}),
+                Some("100020"),
+            ),
+        ];
+        for (style, status, body, want) in cases {
+            let got = detect_error(style, status, &o(body.clone())).map(|s| s.code);
+            assert_eq!(got.as_deref(), want, "{style:?} {status} {body}");
+        }
         // Microsoft: AADSTS code looked up first, RFC code reported.
         let s = detect_error(
             ErrorStyle::Rfc6749,
             400,
-            &o(serde_json::json!({"error": "invalid_grant", "error_codes": [54005]})),
+            &o(json!({"error": "invalid_grant", "error_codes": [54005]})),
         )
         .expect("signal");
         assert_eq!(

@@ -27,29 +27,19 @@ fn is_unreserved(c: char) -> bool {
 /// Response rules over the whole vocabulary: every body format, every error style, each
 /// tolerance on or off.
 fn options() -> impl Strategy<Value = ResponseRules> {
-    const FORMATS: [BodyFormat; 4] = [
-        BodyFormat::Json,
-        BodyFormat::JsonAnyContentType,
-        BodyFormat::JsonOrForm,
-        BodyFormat::JsonFormOrJsonp,
-    ];
-    const STYLES: [ErrorStyle; 7] = [
-        ErrorStyle::Rfc6749,
-        ErrorStyle::ErrorIn200,
-        ErrorStyle::Errcode,
-        ErrorStyle::NumericCode,
-        ErrorStyle::StringCode,
-        ErrorStyle::QqStyle,
-        ErrorStyle::ErrorOrErrcode,
-    ];
-    (0..FORMATS.len(), 0..STYLES.len(), any::<[bool; 2]>()).prop_map(|(f, e, b)| {
-        let mut o = ResponseRules::lenient();
-        o.format = FORMATS[f];
-        o.errors = STYLES[e];
-        o.expires_in_as_string = b[0];
-        o.missing_token_type_is_bearer = b[1];
-        o
-    })
+    (
+        0..BodyFormat::ALL.len(),
+        0..ErrorStyle::ALL.len(),
+        any::<[bool; 2]>(),
+    )
+        .prop_map(|(f, e, b)| {
+            let mut o = ResponseRules::lenient();
+            o.format = BodyFormat::ALL[f];
+            o.errors = ErrorStyle::ALL[e];
+            o.expires_in_as_string = b[0];
+            o.missing_token_type_is_bearer = b[1];
+            o
+        })
 }
 
 fn content_type() -> impl Strategy<Value = Option<String>> {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use authsplit_core::authorize::AuthorizeQuirks;
 /// How the client authenticates (RFC 6749 §2.3.1): the profile's type, read from the config
-/// as `client_secret_basic` or `client_secret_post`.
+/// as `client_secret_basic` or `client_secret_post` (the RFC 7591 §2 names).
 pub use authsplit_core::provider::ClientAuth;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
@@ -195,6 +195,17 @@ pub struct TokenQuirks {
     pub allow_missing_token_type: bool,
 }
 
+/// `client_auth`: `client_secret_basic` or `client_secret_post` (RFC 7591 §2), nothing else.
+fn client_auth_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientAuth>, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "client_secret_basic" => Ok(Some(ClientAuth::Basic)),
+        "client_secret_post" => Ok(Some(ClientAuth::Post)),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown client_auth `{other}`, expected client_secret_basic or client_secret_post"
+        ))),
+    }
+}
+
 impl TokenQuirks {
     /// Adds these tolerances to a profile's response rules (the one vocabulary the token
     /// parser reads, `authsplit_core::token::ResponseRules`).
@@ -207,12 +218,21 @@ impl TokenQuirks {
         } else if self.allow_json_as_text && rules.format == BodyFormat::Json {
             rules.format = BodyFormat::JsonAnyContentType;
         }
-        rules.errors = match (self.error_in_200, self.errcode_in_200) {
-            (true, true) => ErrorStyle::ErrorOrErrcode,
-            (true, false) => ErrorStyle::ErrorIn200,
-            (false, true) => ErrorStyle::Errcode,
-            (false, false) => rules.errors,
-        };
+        if self.error_in_200 || self.errcode_in_200 {
+            // Added to what the profile reads already (GitHub's `error` stays read when
+            // `errcode_in_200` is set too).
+            let (error, errcode) = match rules.errors {
+                ErrorStyle::ErrorIn200 => (true, false),
+                ErrorStyle::Errcode => (false, true),
+                ErrorStyle::ErrorOrErrcode => (true, true),
+                _ => (false, false),
+            };
+            rules.errors = match (error || self.error_in_200, errcode || self.errcode_in_200) {
+                (true, true) => ErrorStyle::ErrorOrErrcode,
+                (true, false) => ErrorStyle::ErrorIn200,
+                _ => ErrorStyle::Errcode,
+            };
+        }
         rules.expires_in_as_string |= self.expires_in_as_string;
         rules.missing_token_type_is_bearer |= self.allow_missing_token_type;
     }
@@ -277,7 +297,7 @@ pub struct ProviderConfig {
     pub client_secret: Option<Secret>,
     /// `client_secret_basic` or `client_secret_post` (default: the preset's method;
     /// `client_secret_basic` for generic providers).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "client_auth_method")]
     pub client_auth: Option<ClientAuth>,
     /// Registered redirect URI, absolute, byte for byte (default: `[server] redirect_uri`).
     #[serde(default)]

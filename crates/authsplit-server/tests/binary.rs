@@ -266,10 +266,23 @@ fn help_lists_every_option() {
         "--static-dir",
         "--log-format",
         "--check",
+        "--list-presets",
         "AUTHSPLIT__",
     ] {
         assert!(out.contains(opt), "{opt} in --help");
     }
+}
+
+// The preset names have one source, core's table: `--list-presets` prints exactly it, one per
+// line, without needing a configuration (the e2e quirk server reads its presets from here).
+#[test]
+fn list_presets_prints_the_one_table() {
+    let (ok, out, err) = run_to_exit(&["--list-presets"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        authsplit_core::provider::PRESET_NAMES
+    );
 }
 
 // Issue 5: presets through the binary. `--check` refuses an unknown preset (listing the valid

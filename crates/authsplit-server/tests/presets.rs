@@ -358,6 +358,110 @@ fn preset_toml(id: &str, stub: &Stub, extra: &str) -> String {
     )
 }
 
+// RFC 6749 §5.2 errors in a 200: the `[token_response]` tolerances are added to what the
+// profile reads already — `errcode_in_200` on the GitHub preset keeps its `error` in a 200, and
+// a generic provider with both reads both shapes.
+#[tokio::test]
+async fn token_response_tolerances_add_to_the_profile() {
+    let stub = Stub::start().await;
+    let github = preset_toml(
+        "github",
+        &stub,
+        "token_response = { errcode_in_200 = true }\n",
+    );
+    let plain = format!(
+        "[providers.plain]\nauthorization_endpoint = \"{0}/authorize\"\n\
+         token_endpoint = \"{0}/plain/token\"\nclient_id = \"plain-app\"\n\
+         client_secret = \"{SECRET}\"\n\
+         token_response = {{ error_in_200 = true, errcode_in_200 = true }}\n",
+        stub.base
+    );
+    let app = build_app(&format!("{github}\n{plain}"));
+    let github_error = r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#;
+    let wechat_error = r#"{"errcode":40029,"errmsg":"invalid code"}"#;
+    let gh = "/github.com/login/oauth/access_token";
+    // (provider, token path, body, status, code, provider error): GitHub's own error map knows
+    // no errcode, so 40029 is a provider error there; the generic profile knows both codes.
+    for (provider, path, body, status, code, provider_error) in [
+        (
+            "github",
+            gh,
+            github_error,
+            400,
+            "invalid_grant",
+            "bad_verification_code",
+        ),
+        ("github", gh, wechat_error, 502, "provider_error", "40029"),
+        (
+            "plain",
+            "/plain/token",
+            github_error,
+            400,
+            "invalid_grant",
+            "bad_verification_code",
+        ),
+        (
+            "plain",
+            "/plain/token",
+            wechat_error,
+            400,
+            "invalid_grant",
+            "40029",
+        ),
+    ] {
+        stub.on(path, 200, "application/json", body);
+        let (_, r, _) = sign_in(&app, provider, STATE).await;
+        assert_error(&r, status, code);
+        assert_eq!(
+            r.json["provider_error"], provider_error,
+            "{provider}: {}",
+            r.text
+        );
+    }
+}
+
+// RFC 6749 §2.3.1: a confidential client authenticates with its secret — `client_auth` is
+// `client_secret_basic` or `client_secret_post`, in the TOML and through the builder alike.
+#[test]
+fn client_auth_is_basic_or_post() {
+    for method in ["none", "id_only", "basic", "private_key_jwt"] {
+        let e = build_err(&format!(
+            "[providers.github]\nclient_id = \"gh\"\nclient_secret = \"s\"\nclient_auth = \"{method}\"\n"
+        ));
+        assert!(
+            e.contains("client_secret_basic or client_secret_post"),
+            "{method}: {e}"
+        );
+    }
+    let stub_base = "http://127.0.0.1:9";
+    for method in [
+        authsplit_server::ClientAuth::None,
+        authsplit_server::ClientAuth::IdOnly,
+    ] {
+        let p = authsplit_server::ProviderConfig::oauth2(
+            &format!("{stub_base}/authorize"),
+            &format!("{stub_base}/token"),
+            CLIENT_ID,
+            SECRET,
+            "https://app.example/callback",
+        )
+        .client_auth(method);
+        let config = Config::builder()
+            .cookie_key_bytes(&[1u8; 64])
+            .allowed_origin(ORIGIN)
+            .provider("p", p)
+            .build();
+        let e = Authsplit::new(config).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            e.contains("providers.p.client_auth must be client_secret_basic or client_secret_post"),
+            "{method:?}: {e}"
+        );
+    }
+    build_app(
+        "[providers.github]\nclient_id = \"gh\"\nclient_secret = \"s\"\nclient_auth = \"client_secret_basic\"\n",
+    );
+}
+
 // PROVIDERS.md § GitHub: POST form with client_secret_post and `Accept: application/json`, a
 // form-encoded answer is read too; errors come as `error` in a 200 body
 // (`bad_verification_code` → invalid_grant, never retried); userinfo with Bearer + User-Agent;

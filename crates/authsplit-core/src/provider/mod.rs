@@ -96,13 +96,9 @@ pub enum ParamEncoding {
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// `client_secret_basic`: `Authorization: Basic base64(urlenc(id):urlenc(secret))`
-    /// (RFC 6749 §2.3.1). Also read as `client_secret_basic` (the RFC 7591 §2 name the
-    /// server configuration uses).
-    #[serde(alias = "client_secret_basic")]
+    /// (RFC 6749 §2.3.1).
     Basic,
     /// `client_secret_post`: id and secret as request parameters, wherever the parameters go.
-    /// Also read as `client_secret_post`.
-    #[serde(alias = "client_secret_post")]
     Post,
     /// Only the client id parameter, no secret (WeChat refresh).
     IdOnly,
