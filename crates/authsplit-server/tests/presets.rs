@@ -457,9 +457,10 @@ fn client_auth_is_basic_or_post() {
             "{method:?}: {e}"
         );
     }
-    build_app(
+    build(
         "[providers.github]\nclient_id = \"gh\"\nclient_secret = \"s\"\nclient_auth = \"client_secret_basic\"\n",
-    );
+    )
+    .expect("client_secret_basic is accepted");
 }
 
 // PROVIDERS.md § GitHub: POST form with client_secret_post and `Accept: application/json`, a
