@@ -58,6 +58,19 @@ try {
 
   // ---- (a) + (b) in one page ------------------------------------------------------------
   const ctx = await browser.newContext();
+  // The in-memory backend's `POST /transactions` reply for a request body: the authorization
+  // URL with the request's state, challenge and nonce, as the backend answers it.
+  await ctx.addInitScript(() => {
+    window.benchReply = (origin, body) => {
+      const b = JSON.parse(body);
+      return JSON.stringify({
+        authorization_url: `${origin}/authorize?response_type=code&client_id=bench-client&scope=openid+profile&state=${b.state}&code_challenge=${b.code_challenge}&code_challenge_method=S256&nonce=${b.nonce}`,
+        issuer: origin,
+        require_iss: false,
+        expires_in: 600,
+      });
+    };
+  });
   const page = await ctx.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -201,23 +214,13 @@ try {
       u.searchParams.set('code_challenge_method', 'S256');
       location.assign(u.href);
     });
-    // authsplit: login() with the registration answered in memory.
-    const reply = JSON.stringify({
-      authorize: {
-        authorization_endpoint: `${location.origin}/authorize`,
-        client_id: 'bench-client',
-        redirect_uri: `${location.origin}/callback`,
-        scopes: ['openid', 'profile'],
-      },
-      issuer: location.origin,
-      require_iss: false,
-      expires_in: 600,
-    });
+    // authsplit: login() with the registration answered in memory — the backend's reply for this
+    // request's state, challenge and nonce (the backend builds the authorization URL).
     const realFetch = window.fetch;
     let fetches = 0;
-    window.fetch = () => {
+    window.fetch = (_url, init) => {
       fetches++;
-      return Promise.resolve(new Response(reply, { status: 201, headers: { 'content-type': 'application/json' } }));
+      return Promise.resolve(new Response(benchReply(location.origin, init.body), { status: 201, headers: { 'content-type': 'application/json' } }));
     };
     let navs = 0;
     navigation.addEventListener('navigate', () => navs++);
@@ -254,11 +257,7 @@ try {
   const profiled = await page.evaluate(async (ms) => {
     const { AuthClient } = await import('/web/index.js');
     const realFetch = window.fetch;
-    const reply = JSON.stringify({
-      authorize: { authorization_endpoint: `${location.origin}/authorize`, client_id: 'bench-client', redirect_uri: `${location.origin}/callback`, scopes: ['openid', 'profile'] },
-      issuer: location.origin, require_iss: false, expires_in: 600,
-    });
-    window.fetch = () => Promise.resolve(new Response(reply, { status: 201, headers: { 'content-type': 'application/json' } }));
+    window.fetch = (_url, init) => Promise.resolve(new Response(benchReply(location.origin, init.body), { status: 201, headers: { 'content-type': 'application/json' } }));
     const client = new AuthClient({ backendUrl: '/auth', provider: 'stub' });
     let n = 0;
     const t0 = performance.now();

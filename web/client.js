@@ -1,10 +1,11 @@
 // authsplit — the JS half of the browser client. Plain I/O and state around the Rust/wasm
 // protocol core (crates/authsplit-wasm): options, `fetch` to the backend (the
 // authsplit_core::wire JSON protocol), the `sessionStorage` record of a pending sign-in, the
-// authorization URL, the address bar, the in-memory access token. Every protocol decision —
-// PKCE verifier + S256 challenge, state / nonce, the storage key, the callback checks (syntax,
-// duplicates, tokens in the URL, state in constant time, iss, errors), the returnTo guard — is
-// a call into `core` (the wasm module's exports, set by index.js after init()).
+// check of the authorization URL the backend built, the address bar, the in-memory access
+// token. Every protocol decision — PKCE verifier + S256 challenge, state / nonce, the storage
+// key, the callback checks (syntax, duplicates, tokens in the URL, state in constant time, iss,
+// errors), the returnTo guard — is a call into `core` (the wasm module's exports, set by
+// index.js after init()).
 //
 // This module imports nothing, so the wasm tests (crates/authsplit-wasm/tests/web.rs) load this
 // very file in Chromium and drive it with the crate's functions.
@@ -228,87 +229,38 @@ function stripAddressBar(extra) {
   if (clean) history.replaceState(null, '', clean);
 }
 
-const PROTOCOL_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'nonce', 'prompt'];
-const SECRET_PARAMS = ['client_secret', 'code_verifier', 'access_token', 'id_token'];
-const badTemplate = () => internal("the backend's authorization template is malformed");
-const strList = (v) => v == null || (Array.isArray(v) && v.every(isStr));
-const optStr = (v) => v == null || isStr(v);
-
-/**
- * Checks the backend's authorization template (authsplit_core::authorize::AuthorizeTemplate,
- * the `authorize` member of a `POST /transactions` reply) and returns a copy that
- * {@link buildUrl} takes; `internal` when malformed.
- */
-export function readTemplate(v) {
-  const q = isObj(v) && isObj(v.quirks) ? v.quirks : {};
-  const x = isObj(v) && (v.extra_params ?? []);
-  if (
-    !isObj(v) || !isStr(v.authorization_endpoint) || !isStr(v.client_id) || !isStr(v.redirect_uri) ||
-    !strList(v.scopes) || !optStr(v.prompt) || !optStr(q.client_id_param) || !optStr(q.fragment) ||
-    !strList(q.param_order) || !Array.isArray(x) || !x.every((p) => Array.isArray(p) && isStr(p[0]) && isStr(p[1]))
-  ) {
-    badTemplate();
-  }
-  return { ...v, scopes: v.scopes ?? [], extra_params: x.map((p) => [p[0], p[1]]), quirks: q };
-}
-
 const isLoopback = (host) => host == 'localhost' || host == '[::1]' || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(host);
 
 /**
- * The authorization request URL (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1) from a
- * template ({@link readTemplate}) and this sign-in's `state`, S256 `challenge` and `nonce`:
- * the same rules, order and `application/x-www-form-urlencoded` bytes as
- * authsplit_core::authorize::AuthorizeTemplate::build_url (the wasm tests compare the two).
- * `configuration` errors: a non-https endpoint off loopback, a fragment or userinfo in it, a
- * missing challenge without `omit_pkce`, an extra parameter clashing with a protocol one.
+ * Checks the authorization URL the backend built (the `authorization_url` of a
+ * `POST /transactions` reply, RFC 6749 §4.1.1) before the browser goes there: an absolute
+ * `https:` URL (`http:` on loopback only) without userinfo, carrying exactly once this
+ * sign-in's `state`, its S256 `code_challenge` when it carries one (providers without PKCE get
+ * none) and its `nonce` when it carries one. Returns the URL unchanged; `configuration` for the
+ * scheme, `internal` when the URL does not carry this sign-in's values.
  */
-export function buildUrl(t, state, challenge, nonce) {
-  const ep = t.authorization_endpoint;
-  const q = t.quirks;
+export function checkAuthorizationUrl(href, state, challenge, nonce) {
   let u;
   try {
-    u = new URL(ep);
+    u = isStr(href) && new URL(href);
   } catch {}
-  if (!u || !/^https?:\/\/[^/?#\\@\s]/i.test(ep) || /[\s\x00-\x1f\x7f#]/.test(ep) || u.username || u.password) {
-    config('authorization_endpoint must be an absolute http(s) URL with a host, no userinfo and no fragment');
+  if (!u) internal("the backend's authorization_url is not an absolute URL");
+  if (!(u.protocol == 'https:' || (u.protocol == 'http:' && isLoopback(u.hostname))) || u.username || u.password) {
+    config('the authorization endpoint must be an https URL without userinfo (http is allowed on loopback only)');
   }
-  if (u.protocol == 'http:' && !isLoopback(u.hostname)) config('authorization_endpoint must use https (http is allowed on loopback only)');
-  const frag = (q.fragment ?? '').replace(/^#/, '');
-  if (!/^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/.test(frag)) config('quirks.fragment contains characters that are not allowed in a URL fragment');
-  const idParam = q.client_id_param ?? 'client_id';
-  if (!idParam) config('quirks.client_id_param is empty');
-  const pkce = q.omit_pkce !== true;
-  if (pkce && !challenge) config('code_challenge is required unless quirks.omit_pkce is set (RFC 7636 §4.3)');
-  const scope = t.scopes.join(strOr(t.scope_separator, ' '));
-  let params = [];
-  if (q.omit_response_type !== true) params.push(['response_type', 'code']);
-  params.push([idParam, t.client_id], ['redirect_uri', t.redirect_uri]);
-  if (scope) params.push(['scope', scope]);
-  params.push(['state', state]);
-  if (pkce) params.push(['code_challenge', challenge], ['code_challenge_method', 'S256']);
-  if (nonce && q.omit_nonce !== true) params.push(['nonce', nonce]);
-  if (t.prompt != null) params.push(['prompt', t.prompt]);
-  const seen = [];
-  for (const [k, v] of t.extra_params) {
-    if (!k) config('an extra parameter has an empty name');
-    if (PROTOCOL_PARAMS.includes(k) || k == idParam || SECRET_PARAMS.includes(k) || seen.includes(k)) {
-      config('an extra parameter collides with a protocol parameter or another extra parameter');
+  const p = u.searchParams;
+  const only = (name, want, optional) => {
+    const v = p.getAll(name);
+    if (!(optional && !v.length) && (v.length != 1 || v[0] !== want)) {
+      internal(`the backend's authorization URL does not carry this sign-in's ${name}`);
     }
-    seen.push(k);
-    params.push([k, v]);
-  }
-  const order = q.param_order;
-  if (order) {
-    // Listed names first, in the listed order; the rest keep theirs.
-    const rank = (n) => {
-      const i = order.indexOf(n);
-      return i < 0 ? order.length : i;
-    };
-    params = params.map((p, i) => [rank(p[0]), i, p]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
-  }
-  const at = ep.indexOf('?');
-  const sep = at < 0 ? '?' : at == ep.length - 1 || ep.endsWith('&') ? '' : '&';
-  return ep + sep + new URLSearchParams(params) + (frag ? '#' + frag : '');
+  };
+  only('state', state);
+  only('code_challenge', challenge, true);
+  if (p.has('code_challenge')) only('code_challenge_method', 'S256');
+  else only('code_challenge_method', '', true);
+  only('nonce', nonce, true);
+  return href;
 }
 
 // ------------------------------------------------------------------ the backend (wire protocol)
@@ -399,7 +351,7 @@ function readOptions(o) {
     backendOrigin: u.origin,
     provider: p,
     redirectUri,
-    scopes: scope === undefined ? null : scope.split(/\s+/).filter(Boolean),
+    scope,
     extras,
     apiOrigins: (a || []).map((s) => (http(s) || config('apiOrigins must be an array of http(s) origins')).origin),
   };
@@ -464,23 +416,20 @@ export class AuthClient {
     const challenge = calculatePKCECodeChallenge(verifier);
     const state = call('r');
     const nonce = call('r');
+    // The backend builds the URL (it puts the nonce in only for an OpenID request).
     const reply = await post(o, '/transactions', {
       provider,
       state,
       code_challenge: challenge,
       code_challenge_method: 'S256',
       nonce,
+      scope: o.scope,
+      extra_params: o.extras,
     });
-    const t = readTemplate(reply.authorize);
-    if (o.redirectUri !== undefined && o.redirectUri !== t.redirect_uri) {
+    const url = checkAuthorizationUrl(reply.authorization_url, state, challenge, nonce);
+    if (o.redirectUri !== undefined && o.redirectUri !== new URL(url).searchParams.get('redirect_uri')) {
       config('redirectUri differs from the redirect URI registered on the backend (RFC 6749 §3.1.2)');
     }
-    if (o.scopes) t.scopes = o.scopes.slice();
-    t.extra_params.push(...o.extras);
-    // OIDC Core §3.1.2.1: a nonce only with the `openid` scope — and buildUrl leaves it out for
-    // a provider the backend marks as non-OIDC (`omit_nonce`: DingTalk asks for `openid` but
-    // issues no ID token), as core's build_url does.
-    const url = buildUrl(t, state, challenge, t.scopes.includes('openid') ? nonce : null);
     saveTx(s, {
       verifier,
       state,

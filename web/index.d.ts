@@ -39,11 +39,16 @@ export interface AuthClientOptions {
    * a mismatch is a `configuration` error.
    */
   redirectUri?: string;
-  /** Space-separated scopes replacing the backend's defaults (RFC 6749 §3.3). */
+  /**
+   * Space-separated scopes replacing the backend's defaults (RFC 6749 §3.3); sent to the
+   * backend, which builds the authorization URL. A scope token outside RFC 6749 §3.3 is an
+   * `invalid_request` error from `login()`.
+   */
   scope?: string;
   /**
-   * Extra authorization request parameters (e.g. `{ login_hint: "…" }`); a clash with a
-   * protocol parameter is a `configuration` error.
+   * Extra authorization request parameters (e.g. `{ login_hint: "…" }`), sent to the backend,
+   * which appends them after the provider's own; a clash with a protocol parameter, a secret or
+   * one of the provider's extras is an `invalid_request` error from `login()`.
    */
   extraParams?: Record<string, string>;
   /** Origins besides this page's and the backend's to which `client.fetch` may send the token. */
@@ -214,11 +219,15 @@ export class AuthClient {
 
   /**
    * Starts a sign-in: PKCE verifier + S256 challenge (RFC 7636 §4.1–§4.2), `state`
-   * (RFC 6749 §10.12), OIDC `nonce`; registers state + challenge with the backend
-   * (`POST /transactions` — never the verifier); keeps the transaction in `sessionStorage`
-   * (single use, 10 min); navigates to the authorization endpoint (RFC 6749 §4.1.1).
+   * (RFC 6749 §10.12), OIDC `nonce`; registers state + challenge + nonce, `scope` and
+   * `extraParams` with the backend (`POST /transactions` — never the verifier), which answers
+   * with the authorization URL (RFC 6749 §4.1.1); checks that the URL is `https:` (`http:` on
+   * loopback only) and carries this sign-in's `state`, `code_challenge` and `nonce`; keeps the
+   * transaction in `sessionStorage` (single use, 10 min); navigates there.
    * @throws {AuthsplitError} `invalid_return_to` (not a same-origin path), `backend_unreachable`,
-   *   `unknown_provider`, `storage_unavailable`, `configuration`, …
+   *   `unknown_provider`, `invalid_request` (a bad `scope` or `extraParams`),
+   *   `storage_unavailable`, `configuration`, `internal` (the URL does not carry this sign-in's
+   *   values), …
    */
   login(options?: LoginOptions): Promise<void>;
 

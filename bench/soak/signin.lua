@@ -56,7 +56,7 @@ end
 function response(status, headers, body)
   if status == 201 then
     local c = headers["set-cookie"] or headers["Set-Cookie"]
-    if c and body and body:find('"authorize"', 1, true) then
+    if c and body and body:find('"authorization_url"', 1, true) then
       tx_ok = tx_ok + 1
       tail = tail + 1
       pending[tail] = c:match("^([^;]+)")

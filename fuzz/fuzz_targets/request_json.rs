@@ -53,7 +53,35 @@ fn tx_ok(r: &TransactionRequest) -> bool {
         // RFC 6749 §10.10 / RFC 9700 §2.1: at least 128 bits, 22 base64url characters.
         && r.state.len() >= 22
         && r.nonce.as_deref().is_none_or(|n| Nonce::parse(n).is_ok())
+        // RFC 6749 §3.3 scope tokens; extras that repeat no protocol parameter, secret or
+        // each other (the stub providers add no extras of their own).
+        && r.scope.as_deref().is_none_or(|s| {
+            s.split_ascii_whitespace()
+                .all(|t| t.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)))
+        })
+        && r.extra_params.iter().enumerate().all(|(i, (n, _))| {
+            !n.is_empty()
+                && !PROTOCOL_AND_SECRET_PARAMS.contains(&n.as_str())
+                && !r.extra_params[..i].iter().any(|(m, _)| m == n)
+        })
 }
+
+/// Names an extra parameter may not take (RFC 6749 §3.1: no parameter twice; no secret).
+const PROTOCOL_AND_SECRET_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "prompt",
+    "client_secret",
+    "code_verifier",
+    "access_token",
+    "id_token",
+];
 
 fn check_validators(s: &str) {
     if let Ok(v) = PkceCodeVerifier::parse(s) {
@@ -121,9 +149,18 @@ fuzz_target!(|data: &[u8]| {
                     &again.provider,
                     &again.state,
                     &again.code_challenge,
-                    &again.nonce
+                    &again.nonce,
+                    &again.scope,
+                    &again.extra_params
                 ),
-                (&t.provider, &t.state, &t.code_challenge, &t.nonce)
+                (
+                    &t.provider,
+                    &t.state,
+                    &t.code_challenge,
+                    &t.nonce,
+                    &t.scope,
+                    &t.extra_params
+                )
             );
         }
     }

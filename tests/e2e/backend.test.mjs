@@ -21,7 +21,6 @@ import {
 } from '../support/browser.mjs';
 import {
   backendClient,
-  buildAuthorizeUrl,
   CookieJar,
   pkcePair,
   randomToken,
@@ -112,15 +111,14 @@ async function registerTransaction(provider, c = client()) {
 async function signIn(provider, { login = 'alice', c, urlNonce } = {}) {
   const t = await registerTransaction(provider, c);
   assert.equal(t.tx.status, 201, t.tx.text);
-  const url = buildAuthorizeUrl(t.tx.json.authorize, {
-    state: t.state,
-    challenge: t.challenge,
-    nonce: urlNonce ?? t.nonce,
-  });
+  const url = new URL(t.tx.json.authorization_url);
+  assert.equal(url.searchParams.get('nonce'), t.nonce, 'the backend put the nonce in the URL');
+  // The nonce-mismatch case swaps the URL's nonce for another one.
+  if (urlNonce) url.searchParams.set('nonce', urlNonce);
   const context = await newLoopbackContext(browser);
   try {
     const page = await context.newPage();
-    await page.goto(url);
+    await page.goto(urlNonce ? url.href : t.tx.json.authorization_url);
     await loginAndConsent(page, { login });
     const cb = await catcher.forState(t.state);
     assert.equal(cb.searchParams.get('state'), t.state, 'state round-trips (RFC 6749 §4.1.2)');
@@ -199,17 +197,28 @@ test('GET /healthz and GET /config: providers listed, no secret', async () => {
   }
 });
 
-test('POST /transactions: authorize template, issuer, and a __Host- Secure HttpOnly SameSite=Strict cookie (RFC 10017 §6.1.3.2)', async () => {
+test('POST /transactions: authorization URL, issuer, and a __Host- Secure HttpOnly SameSite=Strict cookie (RFC 10017 §6.1.3.2)', async () => {
   const snap = op.snapshot();
   const jar = new CookieJar();
   const t = await registerTransaction('basic', client(jar));
   assert.equal(t.tx.status, 201, t.tx.text);
-  const a = t.tx.json.authorize;
-  assert.equal(a.authorization_endpoint, `${op.issuer}/auth`);
-  assert.equal(a.client_id, BASIC_CLIENT.id);
-  assert.equal(a.redirect_uri, catcher.redirectUri);
-  assert.deepEqual(a.scopes, ['openid', 'profile', 'email', 'offline_access']);
-  assert.equal(a.prompt, 'consent');
+  const a = new URL(t.tx.json.authorization_url);
+  assert.equal(`${a.origin}${a.pathname}`, `${op.issuer}/auth`);
+  assert.deepEqual(
+    [...a.searchParams],
+    [
+      ['response_type', 'code'],
+      ['client_id', BASIC_CLIENT.id],
+      ['redirect_uri', catcher.redirectUri],
+      ['scope', 'openid profile email offline_access'],
+      ['state', t.state],
+      ['code_challenge', t.challenge],
+      ['code_challenge_method', 'S256'],
+      ['nonce', t.nonce],
+      ['prompt', 'consent'],
+    ],
+  );
+  assert.equal(t.tx.json.authorize, undefined, 'no template: the backend builds the URL');
   assert.equal(t.tx.json.issuer, op.issuer, 'RFC 9207: the expected iss');
   assert.equal(t.tx.json.require_iss, true, 'oidc-provider advertises iss in the response');
   assert.ok(t.tx.json.expires_in > 0 && t.tx.json.expires_in <= 600, 'TTL ≤ 10 min');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { startServer, freePort, randomCookieKey, REPO_ROOT } from '../support/server.mjs';
 import { launchBrowser, newLoopbackContext, loginAndConsent } from '../support/browser.mjs';
-import { backendClient, buildAuthorizeUrl, pkcePair, randomToken } from '../support/http.mjs';
+import { backendClient, pkcePair, randomToken } from '../support/http.mjs';
 
 let opProc;
 let opOut = '';
@@ -81,13 +81,13 @@ test('demo provider + demo config: sign in, userinfo, demo API, logout', async (
     nonce,
   });
   assert.equal(tx.status, 201, tx.text);
-  assert.equal(tx.json.authorize.redirect_uri, `${APP}/callback`);
+  assert.equal(new URL(tx.json.authorization_url).searchParams.get('redirect_uri'), `${APP}/callback`);
 
   const context = await newLoopbackContext(browser);
   let callback;
   try {
     const page = await context.newPage();
-    await page.goto(buildAuthorizeUrl(tx.json.authorize, { state, challenge, nonce }));
+    await page.goto(tx.json.authorization_url);
     // No SPA is served here: the callback page itself 404s, but the URL is what matters.
     callback = new URL(await loginAndConsent(page, { login: 'demo-user' }));
   } finally {

@@ -1,6 +1,6 @@
 // A tiny browser stand-in for calling the backend from Node: fetch with a cookie jar, the CSRF
-// header and an Origin, plus the PKCE / state / nonce values a browser would make and a JS copy
-// of authsplit-core's authorization-URL builder.
+// header and an Origin, plus the PKCE / state / nonce values a browser would make. The
+// authorization URL is the one `POST /transactions` returns (`authorization_url`).
 
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -21,38 +21,6 @@ export function s256(verifier) {
 /** 128+ bits of randomness, base64url (RFC 6749 §10.12). */
 export function randomToken(bytes = 32) {
   return randomBytes(bytes).toString('base64url');
-}
-
-/**
- * Build the authorization URL from a `POST /transactions` reply's `authorize` template, like
- * `AuthorizeTemplate::build_url` in authsplit-core (form-urlencoding, parameter order
- * response_type, client_id, redirect_uri, scope, state, code_challenge, code_challenge_method,
- * nonce, prompt, extras). Quirks other than `omit_pkce` are not needed against oidc-provider
- * and are rejected here so a test cannot silently build the wrong URL.
- *
- * @param {object} t the `authorize` template
- * @param {{ state: string, challenge?: string, nonce?: string }} v
- */
-export function buildAuthorizeUrl(t, { state, challenge, nonce }) {
-  const q = t.quirks ?? {};
-  if (q.client_id_param || q.fragment || q.param_order || q.omit_response_type) {
-    throw new Error('buildAuthorizeUrl: provider quirks are not supported by the test helper');
-  }
-  const url = new URL(t.authorization_endpoint);
-  const p = url.searchParams;
-  p.append('response_type', 'code');
-  p.append('client_id', t.client_id);
-  p.append('redirect_uri', t.redirect_uri);
-  if (t.scopes?.length) p.append('scope', t.scopes.join(t.scope_separator ?? ' '));
-  p.append('state', state);
-  if (challenge && !q.omit_pkce) {
-    p.append('code_challenge', challenge);
-    p.append('code_challenge_method', 'S256');
-  }
-  if (nonce) p.append('nonce', nonce);
-  if (t.prompt) p.append('prompt', t.prompt);
-  for (const [k, v] of t.extra_params ?? []) p.append(k, v);
-  return url.href;
 }
 
 /**

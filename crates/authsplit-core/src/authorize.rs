@@ -1,25 +1,31 @@
 //! Authorization request URL (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1).
 //!
-//! The backend knows the provider (endpoint, client id, redirect URI, scopes, quirks) and sends
-//! an [`AuthorizeTemplate`] to the browser; the browser adds its own `state`, S256
-//! `code_challenge` and `nonce` and calls [`AuthorizeTemplate::build_url`]. Both halves use this
-//! one builder, so the URL is identical whoever builds it.
+//! The backend builds the whole URL: [`crate::provider::authorize_template`] turns the provider
+//! profile into an [`AuthorizeTemplate`] (endpoint, client id, redirect URI, scopes, quirks),
+//! [`AuthorizeTemplate::apply_request`] adds what the browser asked for in `POST /transactions`
+//! (`scope`, extra parameters), and [`AuthorizeTemplate::build_url`] adds the browser's
+//! `state`, S256 `code_challenge` and `nonce`. The browser only checks that the URL it gets
+//! back carries its own values, then goes there.
 //!
 //! Encoding: `application/x-www-form-urlencoded` (WHATWG URLSearchParams rules, the
 //! `form_urlencoded` crate): space → `+`, `+` → `%2B`, `&` → `%26`, `#` → `%23`, non-ASCII
 //! as UTF-8 percent-escapes. `redirect_uri` is copied byte for byte from configuration
-//! (RFC 6749 §3.1.2; REFERENCE §2.8). An existing query on the endpoint is kept.
+//! (RFC 6749 §3.1.2). An existing query on the endpoint is kept.
 //!
 //! Default parameter order: `response_type`, `client_id`, `redirect_uri`, `scope`, `state`,
 //! `code_challenge`, `code_challenge_method`, `nonce`, `prompt`, then `extra_params` in their
 //! given order. [`AuthorizeQuirks::param_order`] moves the named parameters to the front.
+//!
+//! `nonce` goes into the URL only when [`AuthorizeTemplate::nonce_applies`]: the scopes include
+//! `openid` and the provider speaks OpenID Connect (no `omit_nonce` quirk). The backend uses
+//! the same method to decide whether the transaction stores the nonce.
 //!
 //! PKCE is mandatory unless the template says otherwise: `build_url` fails with
 //! `ErrorCode::Configuration` when `code_challenge` is `None` and
 //! [`AuthorizeQuirks::omit_pkce`] is false, so a caller bug can never silently drop PKCE.
 //!
 //! Plain `http:` endpoints are accepted only for loopback hosts (`localhost`, `127.x.x.x`,
-//! `[::1]`) — development and tests (REFERENCE §1).
+//! `[::1]`) — development and tests (RFC 6749 §3.1: the authorization endpoint requires TLS).
 //!
 //! ```
 //! use authsplit_core::authorize::AuthorizeTemplate;
@@ -30,14 +36,14 @@
 //!     "my app",
 //!     "https://app.example/cb",
 //! );
-//! t.scopes = vec!["openid".into(), "profile".into()];
+//! t.scopes = vec!["profile".into()];
 //! let state = State::parse("xyz").unwrap();
 //! let v = PkceCodeVerifier::parse("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
 //! let url = t.build_url(&state, Some(&v.challenge()), None).unwrap();
 //! assert_eq!(
 //!     url,
 //!     "https://as.example/authorize?response_type=code&client_id=my+app\
-//!      &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid+profile&state=xyz\
+//!      &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=profile&state=xyz\
 //!      &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
 //! );
 //! ```
@@ -69,9 +75,9 @@ pub struct AuthorizeQuirks {
     pub omit_nonce: bool,
 }
 
-/// Everything except the per-transaction values needed to build an authorization URL.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Everything except the per-transaction values needed to build an authorization URL: the
+/// backend's input to [`AuthorizeTemplate::build_url`] (never sent over the wire).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizeTemplate {
     /// The authorization endpoint (absolute `https:` URL, or `http:` on loopback).
     pub authorization_endpoint: String,
@@ -80,19 +86,14 @@ pub struct AuthorizeTemplate {
     /// The registered redirect URI, byte for byte.
     pub redirect_uri: String,
     /// Scopes, joined with `scope_separator`. Omitted from the URL when empty.
-    #[serde(default)]
     pub scopes: Vec<String>,
     /// Scope separator: `" "` (RFC 6749 §3.3) or `","` (WeChat, QQ, Weibo).
-    #[serde(default = "default_separator")]
     pub scope_separator: String,
     /// `prompt` (OIDC Core §3.1.2.1), if any.
-    #[serde(default)]
     pub prompt: Option<String>,
     /// Extra parameters, in order (e.g. `access_type=offline`).
-    #[serde(default)]
     pub extra_params: Vec<(String, String)>,
     /// Provider quirks.
-    #[serde(default)]
     pub quirks: AuthorizeQuirks,
 }
 
@@ -119,8 +120,64 @@ impl AuthorizeTemplate {
         }
     }
 
+    /// Whether the URL carries a `nonce` (OIDC Core §3.1.2.1): only for an OpenID Connect
+    /// request — `openid` among the scopes — to a provider that issues ID tokens bound to it (no
+    /// [`AuthorizeQuirks::omit_nonce`]; DingTalk asks for `openid` but is not OIDC). The backend
+    /// stores a transaction's nonce exactly when this holds, so the ID token is checked against
+    /// the nonce the provider saw.
+    pub fn nonce_applies(&self) -> bool {
+        !self.quirks.omit_nonce && self.scopes.iter().any(|s| s == "openid")
+    }
+
+    /// Adds what the browser asked for in `POST /transactions`: `scope` (space-separated,
+    /// RFC 6749 §3.3) replaces the profile's scopes when present; `extra_params` follow the
+    /// profile's, in order. Errors with `ErrorCode::InvalidRequest` — nothing is changed — when a
+    /// scope token is not RFC 6749 §3.3 `1*NQCHAR`, or an extra parameter has an empty name,
+    /// repeats a protocol parameter, the client id parameter, a secret (`client_secret`,
+    /// `code_verifier`, tokens) or another extra parameter (RFC 6749 §3.1: no parameter twice).
+    pub fn apply_request(
+        &mut self,
+        scope: Option<&str>,
+        extra_params: &[(String, String)],
+    ) -> Result<(), Error> {
+        let scopes = match scope {
+            Some(scope) => {
+                let scopes: Vec<String> =
+                    scope.split_ascii_whitespace().map(str::to_owned).collect();
+                // NQCHAR = %x21 / %x23-5B / %x5D-7E
+                let nqchar =
+                    |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+                if scopes.iter().any(|s| !s.bytes().all(nqchar)) {
+                    return Err(invalid_request(
+                        "scope must be space-separated tokens of printable ASCII without `\"` or `\\` (RFC 6749 §3.3)",
+                    ));
+                }
+                Some(scopes)
+            }
+            None => None,
+        };
+        let client_id_param = self
+            .quirks
+            .client_id_param
+            .as_deref()
+            .unwrap_or("client_id");
+        let mut all = self.extra_params.clone();
+        for (name, value) in extra_params {
+            if let Some(problem) = extra_param_problem(name, client_id_param, &all) {
+                return Err(invalid_request(problem));
+            }
+            all.push((name.clone(), value.clone()));
+        }
+        self.extra_params = all;
+        if let Some(scopes) = scopes {
+            self.scopes = scopes;
+        }
+        Ok(())
+    }
+
     /// Builds the URL: `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`,
-    /// `code_challenge` + `code_challenge_method=S256`, `nonce`, `prompt`, extras; then the
+    /// `code_challenge` + `code_challenge_method=S256`, `nonce` (when
+    /// [`nonce_applies`](Self::nonce_applies)), `prompt`, extras; then the
     /// quirks (renamed client id, order, fragment). Errors (`ErrorCode::Configuration`) when
     /// the endpoint is not an absolute http(s) URL, already has a fragment, or an extra
     /// parameter collides with a protocol parameter.
@@ -175,7 +232,7 @@ impl AuthorizeTemplate {
             params.push(("code_challenge", c.as_str()));
             params.push(("code_challenge_method", CODE_CHALLENGE_METHOD_S256));
         }
-        if let Some(n) = nonce.filter(|_| !self.quirks.omit_nonce) {
+        if let Some(n) = nonce.filter(|_| self.nonce_applies()) {
             params.push(("nonce", n.secret()));
         }
         if let Some(p) = self.prompt.as_deref() {
@@ -183,20 +240,9 @@ impl AuthorizeTemplate {
         }
 
         for (i, (name, value)) in self.extra_params.iter().enumerate() {
-            if name.is_empty() {
-                return Err(config("an extra parameter has an empty name"));
-            }
-            let collides_protocol = PROTOCOL_PARAMS.contains(&name.as_str())
-                || name == client_id_param
-                || TOKEN_PARAMS.contains(&name.as_str());
-            let duplicated = self
-                .extra_params
-                .get(..i)
-                .is_some_and(|before| before.iter().any(|(n, _)| n == name));
-            if collides_protocol || duplicated {
-                return Err(config(
-                    "an extra parameter collides with a protocol parameter or another extra parameter",
-                ));
+            let before = self.extra_params.get(..i).unwrap_or_default();
+            if let Some(problem) = extra_param_problem(name, client_id_param, before) {
+                return Err(config(problem));
             }
             params.push((name.as_str(), value.as_str()));
         }
@@ -276,6 +322,29 @@ const PROTOCOL_PARAMS: &[&str] = &[
 
 /// Parameters that must never appear in an authorization request.
 const TOKEN_PARAMS: &[&str] = &["client_secret", "code_verifier", "access_token", "id_token"];
+
+/// Why extra parameter `name` may not follow `before` in a URL whose client id parameter is
+/// `client_id_param`, if it may not.
+fn extra_param_problem(
+    name: &str,
+    client_id_param: &str,
+    before: &[(String, String)],
+) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("an extra parameter has an empty name");
+    }
+    let collides = PROTOCOL_PARAMS.contains(&name)
+        || name == client_id_param
+        || TOKEN_PARAMS.contains(&name)
+        || before.iter().any(|(n, _)| n == name);
+    collides.then_some(
+        "an extra parameter collides with a protocol parameter or another extra parameter",
+    )
+}
+
+fn invalid_request(message: &'static str) -> Error {
+    Error::new(ErrorCode::InvalidRequest, message)
+}
 
 fn config(message: &'static str) -> Error {
     Error::new(ErrorCode::Configuration, message)
@@ -497,15 +566,103 @@ mod tests {
     fn oidc_core_s3_1_2_1_nonce_left_out_for_non_oidc_providers() {
         let n = Nonce::parse("n0nce").expect("valid");
         let mut t = template();
+        t.scopes = vec!["openid".into()];
+        assert!(t.nonce_applies());
         let url = t
             .build_url(&state(), Some(&challenge()), Some(&n))
             .expect("builds");
         assert!(url.contains("&nonce=n0nce"));
         t.quirks.omit_nonce = true;
+        assert!(!t.nonce_applies());
         let url = t
             .build_url(&state(), Some(&challenge()), Some(&n))
             .expect("builds");
         assert!(!url.contains("nonce"), "{url}");
+    }
+
+    /// OIDC Core §3.1.2.1: `nonce` belongs to an OpenID Connect request, i.e. one with `openid`.
+    #[test]
+    fn oidc_core_s3_1_2_1_nonce_only_with_the_openid_scope() {
+        let n = Nonce::parse("n0nce").expect("valid");
+        let mut t = template();
+        t.scopes = vec!["profile".into(), "openidx".into()];
+        assert!(!t.nonce_applies());
+        let url = t
+            .build_url(&state(), Some(&challenge()), Some(&n))
+            .expect("builds");
+        assert!(!url.contains("nonce"), "{url}");
+        t.apply_request(Some("profile openid"), &[])
+            .expect("applies");
+        assert!(t.nonce_applies());
+        let url = t
+            .build_url(&state(), Some(&challenge()), Some(&n))
+            .expect("builds");
+        assert!(url.contains("&scope=profile+openid&"), "{url}");
+        assert!(url.contains("&nonce=n0nce"), "{url}");
+    }
+
+    /// RFC 6749 §3.3: the browser's `scope` replaces the profile's, joined with the provider's
+    /// separator; its extra parameters follow the profile's, in order.
+    #[test]
+    fn rfc6749_s3_3_request_scope_and_extras() {
+        let mut t = template();
+        t.scopes = vec!["a".into()];
+        t.scope_separator = ",".into();
+        t.extra_params = vec![("access_type".into(), "offline".into())];
+        let extras = [
+            ("login_hint".to_owned(), "a b+c&d#e".to_owned()),
+            ("ui_locales".to_owned(), "de".to_owned()),
+        ];
+        t.apply_request(Some("  read:user\trepo "), &extras)
+            .expect("applies");
+        let url = t
+            .build_url(&state(), Some(&challenge()), None)
+            .expect("builds");
+        assert!(url.contains("&scope=read%3Auser%2Crepo&"), "{url}");
+        assert!(
+            url.ends_with("&access_type=offline&login_hint=a+b%2Bc%26d%23e&ui_locales=de"),
+            "{url}"
+        );
+        // No `scope`: the profile's stay; an empty one asks for none.
+        let mut t = template();
+        t.scopes = vec!["a".into()];
+        t.apply_request(None, &[]).expect("applies");
+        assert_eq!(t.scopes, ["a"]);
+        t.apply_request(Some(""), &[]).expect("applies");
+        assert!(t.scopes.is_empty());
+    }
+
+    /// RFC 6749 §3.1, §3.3: what the browser asks for is checked as a bad request, and a refused
+    /// request changes nothing.
+    #[test]
+    fn rfc6749_s3_1_request_clashes_are_invalid_request() {
+        let mut base = template();
+        base.quirks.client_id_param = Some("appid".into());
+        base.extra_params = vec![("agentid".into(), "1".into())];
+        let pair = |n: &str| (n.to_owned(), "x".to_owned());
+        for extras in [
+            vec![pair("state")],
+            vec![pair("nonce")],
+            vec![pair("appid")],
+            vec![pair("client_secret")],
+            vec![pair("code_verifier")],
+            vec![pair("")],
+            vec![pair("agentid")],
+            vec![pair("dup"), pair("dup")],
+        ] {
+            let mut t = base.clone();
+            let e = t
+                .apply_request(Some("openid"), &extras)
+                .expect_err(&format!("{extras:?}"));
+            assert_eq!(e.code(), ErrorCode::InvalidRequest, "{extras:?}");
+            assert_eq!(t, base, "unchanged");
+        }
+        for scope in ["a\"b", "a\\b", "caf\u{e9}", "a\u{7f}"] {
+            let mut t = base.clone();
+            let e = t.apply_request(Some(scope), &[]).expect_err(scope);
+            assert_eq!(e.code(), ErrorCode::InvalidRequest, "{scope}");
+            assert_eq!(t, base, "unchanged");
+        }
     }
 
     #[test]
@@ -598,14 +755,11 @@ mod tests {
 
     /// RFC 6749 §3.3: `scope` is optional; omitted when empty.
     #[test]
-    fn empty_scope_is_omitted_and_template_roundtrips_through_json() {
+    fn empty_scope_is_omitted() {
         let t = template();
         let url = t
             .build_url(&state(), Some(&challenge()), None)
             .expect("builds");
         assert!(!url.contains("scope="));
-        let json = serde_json::to_string(&t).expect("serialize");
-        let back: AuthorizeTemplate = serde_json::from_str(&json).expect("deserialize");
-        assert_eq!(back, t);
     }
 }

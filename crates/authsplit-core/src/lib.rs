@@ -31,9 +31,11 @@
 //! ```text
 //! browser (authsplit-wasm)                         backend (authsplit-server)
 //! PkceCodeVerifier::generate, State::generate
-//! POST /transactions {state, code_challenge}  ──▶  binds them to an HttpOnly cookie,
-//!                                             ◀──  replies with an AuthorizeTemplate
-//! AuthorizeTemplate::build_url → redirect
+//! POST /transactions {state, code_challenge, ──▶  binds them to an HttpOnly cookie,
+//!   nonce, scope?, extra_params?}                  provider::authorize_template +
+//!                                                  AuthorizeTemplate::build_url
+//!                                             ◀──  replies with the authorization_url
+//! checks its state/challenge in the URL → redirect
 //! … provider redirects back …
 //! parse_callback + validate_callback
 //! POST /token {code, state, code_verifier}    ──▶  PkceCodeVerifier::parse, challenge.matches,

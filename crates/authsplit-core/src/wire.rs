@@ -15,8 +15,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::authorize::AuthorizeTemplate;
-
 /// The custom CSRF header every state-changing call carries (RFC 10017 §6.1.3.3).
 pub const CSRF_HEADER: &str = "x-authsplit";
 
@@ -35,17 +33,27 @@ pub struct TransactionRequest {
     pub code_challenge: String,
     /// Must be `"S256"`.
     pub code_challenge_method: String,
-    /// The OIDC nonce, if the browser made one.
+    /// The OIDC nonce, if the browser made one. It goes into the URL (and the transaction) only
+    /// when [`crate::authorize::AuthorizeTemplate::nonce_applies`].
     #[serde(default)]
     pub nonce: Option<String>,
+    /// Space-separated scopes (RFC 6749 §3.3) replacing the provider's default scopes.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Extra authorization request parameters, in order, after the provider's own (e.g.
+    /// `login_hint`). A clash with a protocol parameter, a secret or another extra parameter is
+    /// `invalid_request` ([`crate::authorize::AuthorizeTemplate::apply_request`]).
+    #[serde(default)]
+    pub extra_params: Vec<(String, String)>,
 }
 
 /// `POST /transactions` reply.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionResponse {
-    /// What the browser needs to build the authorization URL.
-    pub authorize: AuthorizeTemplate,
+    /// The finished authorization request URL (RFC 6749 §4.1.1) carrying the request's `state`,
+    /// `code_challenge` and `nonce`; the browser checks them and navigates there.
+    pub authorization_url: String,
     /// The expected `iss` in the callback (RFC 9207), when known.
     #[serde(default)]
     pub issuer: Option<String>,

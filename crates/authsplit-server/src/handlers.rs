@@ -107,8 +107,8 @@ pub(crate) async fn create_transaction(
     if req.code_challenge_method != CODE_CHALLENGE_METHOD_S256 {
         return Err(invalid("code_challenge_method must be S256"));
     }
-    PkceCodeChallenge::parse(&req.code_challenge)?;
-    RState::parse(&req.state)?;
+    let challenge = PkceCodeChallenge::parse(&req.code_challenge)?;
+    let state = RState::parse(&req.state)?;
     // RFC 6749 §10.10 / RFC 9700 §2.1: state must not be guessable — at least 128 bits, i.e.
     // 22 base64url characters (the browser half sends 43).
     if req.state.len() < MIN_STATE_LEN {
@@ -116,9 +116,7 @@ pub(crate) async fn create_transaction(
             "state must be at least 22 characters (128 bits of base64url)",
         ));
     }
-    if let Some(n) = &req.nonce {
-        Nonce::parse(n)?;
-    }
+    let nonce = req.nonce.as_deref().map(Nonce::parse).transpose()?;
     let profile = provider.profile(&app.inner.out).await?;
     // WeChat / WeCom accept only `[A-Za-z0-9]{1,128}` as state (PROVIDERS.md § WeChat).
     if !core_provider::state_is_acceptable(&profile, &req.state) {
@@ -132,27 +130,29 @@ pub(crate) async fn create_transaction(
         )));
     }
     let (issuer, require_iss) = callback_issuer(&provider, &profile);
-    let authorize = core_provider::authorize_template(
+    let mut authorize = core_provider::authorize_template(
         &profile,
         &provider.creds.client_id,
         &provider.redirect_uri,
         None,
     )?;
+    authorize.apply_request(req.scope.as_deref(), &req.extra_params)?;
+    // OIDC Core §3.1.2.1: the nonce is in the URL exactly when the transaction stores it.
+    let nonce = nonce.filter(|_| authorize.nonce_applies());
+    let authorization_url = authorize.build_url(&state, Some(&challenge), nonce.as_ref())?;
     let ttl = app.inner.ttl;
     let tx = TxCookie {
         id: random_id()?,
         provider: provider.id.clone(),
         state: req.state,
         code_challenge: req.code_challenge,
-        // The browser leaves the nonce out of the URL for a provider without OIDC
-        // (`omit_nonce`); nothing may then expect it in an ID token.
-        nonce: req.nonce.filter(|_| !authorize.quirks.omit_nonce),
+        nonce: nonce.map(|n| n.secret().to_owned()),
         issuer: issuer.clone(),
         require_iss,
         created_at: app.now(),
     };
     let reply = TransactionResponse {
-        authorize,
+        authorization_url,
         issuer,
         require_iss,
         code_param: profile.callback_code_param().to_owned(),

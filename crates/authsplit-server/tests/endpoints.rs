@@ -536,6 +536,64 @@ async fn refresh_token_never_in_body_and_no_store() {
     );
 }
 
+// RFC 6749 §4.1.1, §3.3: the backend builds the authorization URL — the request's `scope`
+// replaces the profile's scopes and its extra parameters follow the profile's, in order.
+#[tokio::test]
+async fn transaction_reply_is_the_authorization_url_with_scope_and_extras() {
+    let (stub, app) = setup().await;
+    let mut body = tx_body("stub");
+    body["scope"] = json!("read  write");
+    body["extra_params"] = json!([["login_hint", "a b+c&d#e"], ["ui_locales", "de"]]);
+    let r = send(&app, post("/auth/transactions", &body, None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        r.json["authorization_url"],
+        format!(
+            "{}?response_type=code&client_id=my+client\
+             &redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&scope=read+write&state={STATE}\
+             &code_challenge={CHALLENGE}&code_challenge_method=S256\
+             &login_hint=a+b%2Bc%26d%23e&ui_locales=de",
+            stub.url("/authorize")
+        )
+    );
+    assert!(r.json.get("authorize").is_none(), "{}", r.text);
+    // Without `scope` the profile's scopes stay.
+    let r = send(&app, post("/auth/transactions", &tx_body("stub"), None)).await;
+    assert_eq!(AuthUrl::of(&r).get("scope"), Some("profile"));
+    assert!(stub.calls().is_empty(), "{:?}", stub.calls());
+}
+
+// RFC 6749 §3.1 (no parameter twice), §3.3 (scope syntax): a clash in what the browser asks
+// for is the browser's bad request — 400 invalid_request, no cookie, no outbound call.
+#[tokio::test]
+async fn transaction_request_clashes_are_invalid_request() {
+    let (stub, app) = setup().await;
+    for (scope, extras) in [
+        (None, json!([["state", "x"]])),
+        (None, json!([["client_id", "x"]])),
+        (None, json!([["client_secret", "x"]])),
+        (None, json!([["code_verifier", "x"]])),
+        (None, json!([["", "x"]])),
+        (None, json!([["a", "1"], ["a", "2"]])),
+        (Some("openid \"profile\""), json!([])),
+    ] {
+        let mut body = tx_body("stub");
+        body["extra_params"] = extras.clone();
+        if let Some(scope) = scope {
+            body["scope"] = json!(scope);
+        }
+        let r = send(&app, post("/auth/transactions", &body, None)).await;
+        assert_error(&r, 400, "invalid_request");
+        assert!(
+            r.set_cookies().is_empty(),
+            "{extras}: {:?}",
+            r.set_cookies()
+        );
+        assert!(!r.text.contains(SECRET));
+    }
+    assert!(stub.calls().is_empty(), "{:?}", stub.calls());
+}
+
 // RFC 10017 §6.1.3.2: cookies are `__Host-`, Secure, HttpOnly, SameSite=Strict, Path=/,
 // no Domain; the tx cookie lives ≤ 600 s.
 #[tokio::test]
@@ -567,12 +625,13 @@ async fn cookie_attributes_are_exact() {
         !c.contains(STATE) && !c.contains(CHALLENGE),
         "the cookie is encrypted"
     );
-    // The reply tells the browser how to build the authorization URL.
-    assert_eq!(r.json["authorize"]["client_id"], CLIENT_ID);
-    assert_eq!(
-        r.json["authorize"]["redirect_uri"],
-        "https://app.example/callback"
-    );
+    // The reply carries the finished authorization URL with this request's values.
+    let a = AuthUrl::of(&r);
+    assert_eq!(a.get("client_id"), Some(CLIENT_ID));
+    assert_eq!(a.get("redirect_uri"), Some("https://app.example/callback"));
+    assert_eq!(a.get("state"), Some(STATE));
+    assert_eq!(a.get("code_challenge"), Some(CHALLENGE));
+    assert_eq!(a.get("code_challenge_method"), Some("S256"));
     assert_eq!(r.json["expires_in"], 600);
     // The session cookie has the same attributes.
     let r = send(

@@ -10,6 +10,24 @@ use base64::Engine as _;
 use serde_json::json;
 
 // OIDC Discovery §4.3 + OIDC Core §3.1.3.7 + §5.3.4: a full good exchange.
+// OIDC Core §3.1.2.1: the nonce goes into the URL only for an OpenID request (`openid` among
+// the scopes), decided by core for the URL and for the transaction alike.
+#[tokio::test]
+async fn nonce_only_in_an_openid_request() {
+    let stub = oidc_stub().await;
+    let app = app_with(oidc_config(&stub), None);
+    let mut body = tx_body("op");
+    body["scope"] = json!("profile email");
+    let r = send(&app, post("/auth/transactions", &body, None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let a = AuthUrl::of(&r);
+    assert_eq!(a.get("scope"), Some("profile email"));
+    assert_eq!(a.get("nonce"), None, "{:?}", a.params);
+    body["scope"] = json!("openid profile");
+    let r = send(&app, post("/auth/transactions", &body, None)).await;
+    assert_eq!(AuthUrl::of(&r).get("nonce"), Some(NONCE));
+}
+
 #[tokio::test]
 async fn discovery_id_token_and_userinfo() {
     let stub = oidc_stub().await;
@@ -18,10 +36,11 @@ async fn discovery_id_token_and_userinfo() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json["issuer"], stub.base.as_str());
     assert_eq!(r.json["require_iss"], true);
-    assert_eq!(
-        r.json["authorize"]["authorization_endpoint"],
-        stub.url("/authorize")
-    );
+    let a = AuthUrl::of(&r);
+    assert_eq!(a.endpoint, stub.url("/authorize"));
+    // OIDC Core §3.1.2.1: an OpenID request carries the transaction's nonce.
+    assert!(a.names().contains(&"scope"), "{:?}", a.params);
+    assert_eq!(a.get("nonce"), Some(NONCE));
     let cookie = r.cookie_header();
     stub.push_token(token_reply_with(id_token(&good_claims(&stub))));
     let mut body = token_body("op");

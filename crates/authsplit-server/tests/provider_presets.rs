@@ -88,14 +88,13 @@ async fn preset_is_selected_by_id() {
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
-    let a = &t.json["authorize"];
-    assert_eq!(
-        a["authorization_endpoint"],
-        "https://github.com/login/oauth/authorize"
-    );
-    assert_eq!(a["client_id"], "gh");
-    assert_eq!(a["redirect_uri"], "https://app.example/callback");
-    assert_eq!(a["scopes"], json!(["read:user", "user:email"]));
+    let a = AuthUrl::of(&t);
+    assert_eq!(a.endpoint, "https://github.com/login/oauth/authorize");
+    assert_eq!(a.get("client_id"), Some("gh"));
+    assert_eq!(a.get("redirect_uri"), Some("https://app.example/callback"));
+    assert_eq!(a.get("scope"), Some("read:user user:email"));
+    assert_eq!(a.get("state"), Some(STATE));
+    assert_eq!(a.get("code_challenge"), Some(CHALLENGE));
     assert_eq!(t.json["code_param"], "code");
 }
 
@@ -120,14 +119,12 @@ async fn preset_is_selected_by_preset_key_with_vars() {
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+    let a = AuthUrl::of(&t);
     assert_eq!(
-        t.json["authorize"]["authorization_endpoint"],
+        a.endpoint,
         "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
     );
-    assert_eq!(
-        t.json["authorize"]["redirect_uri"],
-        "https://app.example/ms"
-    );
+    assert_eq!(a.get("redirect_uri"), Some("https://app.example/ms"));
 }
 
 // `overrides` deep-merge into the profile (ProviderProfile::with_overrides); unknown fields
@@ -144,13 +141,15 @@ async fn overrides_are_applied_and_unknown_fields_refused() {
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
-    assert_eq!(t.json["authorize"]["prompt"], "consent");
-    assert_eq!(t.json["authorize"]["scopes"], json!(["openid", "email"]));
-    // The preset's extras stay (deep merge).
+    let a = AuthUrl::of(&t);
+    assert_eq!(a.get("prompt"), Some("consent"));
+    assert_eq!(a.get("scope"), Some("openid email"));
+    // The preset's extras stay (deep merge), after every protocol parameter.
     assert_eq!(
-        t.json["authorize"]["extra_params"],
-        json!([["access_type", "offline"]])
+        a.params.last(),
+        Some(&("access_type".into(), "offline".into()))
     );
+    assert_eq!(a.get("access_type"), Some("offline"));
     let c = send(
         &app,
         Request::get("/auth/config").body(Body::empty()).unwrap(),
@@ -285,14 +284,14 @@ async fn client_secrets_file_loads_google() {
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
-    let a = &t.json["authorize"];
-    assert_eq!(a["client_id"], "123.apps.googleusercontent.com");
+    let a = AuthUrl::of(&t);
+    assert_eq!(a.get("client_id"), Some("123.apps.googleusercontent.com"));
+    assert_eq!(a.endpoint, "https://accounts.google.com/o/oauth2/auth");
     assert_eq!(
-        a["authorization_endpoint"],
-        "https://accounts.google.com/o/oauth2/auth"
+        a.get("redirect_uri"),
+        Some("https://app.example/google/callback")
     );
-    assert_eq!(a["redirect_uri"], "https://app.example/google/callback");
-    assert_eq!(a["scopes"], json!(["openid", "email", "profile"]));
+    assert_eq!(a.get("scope"), Some("openid email profile"));
     assert!(!t.text.contains("GOCSPX"), "{}", t.text);
 
     let e = build_err(&format!(
@@ -340,7 +339,7 @@ async fn dev_origin_accepts_only_loopback() {
     )
     .await;
     assert_eq!(
-        t.json["authorize"]["authorization_endpoint"],
+        AuthUrl::of(&t).endpoint,
         "http://127.0.0.1:9/github.com/login/oauth/authorize"
     );
 }
@@ -589,14 +588,16 @@ async fn wechat_exchange_refresh_and_logout() {
         r#"{"openid":"oOPENID","nickname":"小明","headimgurl":"https://thirdwx.qlogo.cn/x/0","unionid":"uUNION"}"#,
     );
     let (t, r, jar) = sign_in(&app, "wechat_mp", ALNUM_STATE).await;
-    let a = &t.json["authorize"];
+    let a = AuthUrl::of(&t);
     assert_eq!(
-        a["authorization_endpoint"],
+        a.endpoint,
         format!("{}/open.weixin.qq.com/connect/oauth2/authorize", stub.base)
     );
-    assert_eq!(a["quirks"]["client_id_param"], "appid");
-    assert_eq!(a["quirks"]["fragment"], "wechat_redirect");
-    assert_eq!(a["quirks"]["omit_pkce"], true);
+    assert_eq!(a.get("appid"), Some("wechat_mp-app"));
+    assert_eq!(a.get("client_id"), None);
+    assert_eq!(a.fragment.as_deref(), Some("wechat_redirect"));
+    assert_eq!(a.get("code_challenge"), None);
+    assert_eq!(a.get("code_challenge_method"), None);
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json["user"]["id"], "wechat_mp:uUNION");
     assert_eq!(r.json["user"]["name"], "小明");
@@ -730,10 +731,9 @@ async fn wecom_exchange_caches_the_app_token() {
         r#"{"errcode":0,"errmsg":"ok","userid":"zhangsan","user_ticket":"TICKET-SECRET"}"#,
     );
     let (t, r, jar) = sign_in(&app, "wecom", ALNUM_STATE).await;
-    assert_eq!(
-        t.json["authorize"]["extra_params"],
-        json!([["agentid", "1000002"]])
-    );
+    let a = AuthUrl::of(&t);
+    assert_eq!(a.params.last(), Some(&("agentid".into(), "1000002".into())));
+    assert_eq!(a.get("agentid"), Some("1000002"));
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json["user"]["id"], "wecom:zhangsan");
     assert_eq!(r.json["access_token"], "");

@@ -294,3 +294,50 @@ impl Jar {
             .collect()
     }
 }
+
+/// The `authorization_url` of a `POST /transactions` reply, taken apart: the endpoint (up to
+/// `?`), the form-decoded query parameters in order, and the fragment.
+#[derive(Debug)]
+pub struct AuthUrl {
+    /// Everything before `?`.
+    pub endpoint: String,
+    /// The query parameters, decoded, in order.
+    pub params: Vec<(String, String)>,
+    /// The fragment, if any.
+    pub fragment: Option<String>,
+}
+
+impl AuthUrl {
+    /// Takes apart the `authorization_url` of a reply (panics when there is none).
+    pub fn of(r: &Resp) -> Self {
+        let url = r.json["authorization_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no authorization_url: {}", r.text));
+        let (rest, fragment) = match url.split_once('#') {
+            Some((rest, f)) => (rest, Some(f.to_owned())),
+            None => (url, None),
+        };
+        let (endpoint, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let params = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        Self {
+            endpoint: endpoint.to_owned(),
+            params,
+            fragment,
+        }
+    }
+
+    /// The one value of parameter `name` (panics when it appears more than once).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let mut values = self.params.iter().filter(|(n, _)| n == name);
+        let first = values.next().map(|(_, v)| v.as_str());
+        assert!(values.next().is_none(), "{name} twice in {:?}", self.params);
+        first
+    }
+
+    /// The parameter names, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.params.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}

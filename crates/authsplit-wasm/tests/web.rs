@@ -7,14 +7,13 @@
 //! against authsplit-core (the backend's implementation of the same rules), and the package's
 //! JS client `web/client.js` — the very file the npm package ships, loaded into this page and
 //! wired to this crate's functions exactly as `web/index.js` wires it to the built module:
-//! storage (REFERENCE §2.10), URL building (RFC 6749 §4.1.1, RFC 7636 §4.3, compared byte for
-//! byte with authsplit-core's builder), callback handling and the `AuthClient` API.
+//! storage (single use, TTL), the check of the backend's authorization URL (RFC 6749 §4.1.1,
+//! RFC 7636 §4.3), callback handling and the `AuthClient` API.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::cell::RefCell;
 
-use authsplit_core::authorize::{AuthorizeQuirks, AuthorizeTemplate};
 use authsplit_core::callback::{
     CallbackExpectations, ParseOptions, parse_callback, validate_callback,
 };
@@ -423,338 +422,106 @@ fn state_and_nonce_carry_at_least_128_bits() {
     }
 }
 
-// ---------------------------------------------------------------- URL building
+// ---------------------------------------------------------------- the backend's authorization URL
 
-fn template_json() -> JsValue {
-    JSON::parse(
-        r#"{"authorization_endpoint":"http://127.0.0.1:4000/auth",
-            "client_id":"basic-client",
-            "redirect_uri":"http://127.0.0.1:8080/callback",
-            "scopes":["openid","profile","offline_access"],
-            "scope_separator":" ",
-            "prompt":"consent",
-            "extra_params":[["login_hint","a b+c&d#e"]],
-            "quirks":{"client_id_param":null,"fragment":null,"param_order":null,
-                      "omit_pkce":false,"omit_response_type":false}}"#,
-    )
-    .unwrap()
-}
-
-/// JS `buildUrl(readTemplate(template), state, challenge, nonce)`.
-fn js_url(
-    m: &JsValue,
-    template: &JsValue,
-    state: &str,
-    challenge: Option<&str>,
-    nonce: Option<&str>,
-) -> Result<JsValue, JsValue> {
-    let t = call(m, "readTemplate", std::slice::from_ref(template))?;
-    let opt = |v: Option<&str>| v.map_or(JsValue::NULL, JsValue::from);
-    call(
+/// JS `checkAuthorizationUrl(url, state, challenge, nonce)`.
+fn check_url(m: &JsValue, url: &JsValue, state: &str, challenge: &str, nonce: &str) -> String {
+    let r = call(
         m,
-        "buildUrl",
-        &[t, state.into(), opt(challenge), opt(nonce)],
-    )
-}
-
-#[wasm_bindgen_test]
-async fn url_from_backend_template_carries_pkce_state_and_nonce() {
-    // RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1.
-    let m = client_js().await;
-    let state = new_state();
-    let nonce = new_state();
-    let v = pkce::generate_verifier().unwrap();
-    let ch = pkce::challenge_s256(&v).unwrap();
-    let url = js_url(&m, &template_json(), &state, Some(&ch), Some(&nonce))
-        .unwrap()
-        .as_string()
-        .unwrap();
-    let u = web_sys::Url::new(&url).unwrap();
-    assert_eq!(u.origin(), "http://127.0.0.1:4000");
-    assert_eq!(u.pathname(), "/auth");
-    let q = u.search_params();
-    assert_eq!(q.get("response_type").as_deref(), Some("code"));
-    assert_eq!(q.get("client_id").as_deref(), Some("basic-client"));
-    assert_eq!(q.get("redirect_uri").as_deref(), Some(CB));
-    assert_eq!(
-        q.get("scope").as_deref(),
-        Some("openid profile offline_access")
+        "checkAuthorizationUrl",
+        &[url.clone(), state.into(), challenge.into(), nonce.into()],
     );
-    assert_eq!(q.get("state").as_deref(), Some(state.as_str()));
-    assert_eq!(q.get("nonce").as_deref(), Some(nonce.as_str()));
-    assert_eq!(q.get("code_challenge").as_deref(), Some(ch.as_str()));
-    assert_eq!(q.get("code_challenge_method").as_deref(), Some("S256"));
-    assert_eq!(q.get("prompt").as_deref(), Some("consent"));
-    assert_eq!(q.get("login_hint").as_deref(), Some("a b+c&d#e"));
-    assert!(!url.contains(&v), "the verifier never goes in the URL");
-    assert!(!url.contains('#'), "no fragment unless a quirk asks");
-}
-
-#[wasm_bindgen_test]
-async fn malformed_backend_template_is_refused() {
-    let m = client_js().await;
-    for bad in [
-        r#"null"#,
-        r#"[]"#,
-        r#"{"client_id":"x","redirect_uri":"http://a/cb"}"#,
-        r#"{"authorization_endpoint":"http://a/auth","client_id":"x","redirect_uri":"http://a/cb","extra_params":[["only-a-key"]]}"#,
-        r#"{"authorization_endpoint":"http://a/auth","client_id":"x","redirect_uri":"http://a/cb","scopes":"openid"}"#,
-    ] {
-        let v = JSON::parse(bad).unwrap();
-        assert_eq!(code_of(call(&m, "readTemplate", &[v])), "internal", "{bad}");
+    if let Ok(v) = &r {
+        assert_eq!(v, url, "the URL comes back unchanged");
     }
+    code_of(r)
 }
 
 #[wasm_bindgen_test]
-async fn wechat_style_quirks_reach_the_url() {
+async fn authorization_url_must_carry_this_sign_ins_values() {
+    // RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1: the backend builds the URL; the
+    // browser goes there only when it carries its own state, challenge and nonce.
     let m = client_js().await;
-    let v = JSON::parse(
-        r#"{"authorization_endpoint":"https://open.weixin.qq.com/connect/qrconnect",
-            "client_id":"wx123","redirect_uri":"https://app.example/cb",
-            "scopes":["snsapi_login"],"scope_separator":",",
-            "quirks":{"client_id_param":"appid","fragment":"wechat_redirect","omit_pkce":true}}"#,
-    )
-    .unwrap();
-    let state = new_state();
-    let url = js_url(&m, &v, &state, Some("x"), None)
-        .unwrap()
-        .as_string()
-        .unwrap();
-    assert!(url.ends_with("#wechat_redirect"), "{url}");
-    let u = web_sys::Url::new(&url).unwrap();
-    assert_eq!(u.search_params().get("appid").as_deref(), Some("wx123"));
-    assert_eq!(u.search_params().get("state"), Some(state));
-    assert!(u.search_params().get("client_id").is_none());
-    assert!(u.search_params().get("code_challenge").is_none());
-}
-
-/// A core template and the same template as the backend's JSON.
-#[allow(clippy::too_many_arguments)]
-fn core_template(
-    endpoint: &str,
-    client_id: &str,
-    redirect: &str,
-    scopes: &[&str],
-    sep: &str,
-    prompt: Option<&str>,
-    extras: &[(&str, &str)],
-    quirks: AuthorizeQuirks,
-) -> (AuthorizeTemplate, JsValue) {
-    let mut t = AuthorizeTemplate::new(endpoint, client_id, redirect);
-    t.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
-    t.scope_separator = sep.to_owned();
-    t.prompt = prompt.map(str::to_owned);
-    t.extra_params = extras
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    t.quirks = quirks.clone();
-    let o = Object::new();
-    set(&o, "authorization_endpoint", &endpoint.into());
-    set(&o, "client_id", &client_id.into());
-    set(&o, "redirect_uri", &redirect.into());
-    set(
-        &o,
-        "scopes",
-        &scopes.iter().map(|s| JsValue::from(*s)).collect::<Array>(),
+    let (st, ch, n) = (
+        new_state(),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        new_state(),
     );
-    set(&o, "scope_separator", &sep.into());
-    set(&o, "prompt", &prompt.map_or(JsValue::NULL, JsValue::from));
-    let ex: Array = extras
-        .iter()
-        .map(|(k, v)| Array::of2(&(*k).into(), &(*v).into()))
-        .collect();
-    set(&o, "extra_params", &ex);
-    let q = Object::new();
-    let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::NULL, JsValue::from);
-    set(&q, "client_id_param", &opt(&quirks.client_id_param));
-    set(&q, "fragment", &opt(&quirks.fragment));
-    set(
-        &q,
-        "param_order",
-        &quirks.param_order.as_ref().map_or(JsValue::NULL, |p| {
-            p.iter()
-                .map(|s| JsValue::from(s.as_str()))
-                .collect::<Array>()
-                .into()
-        }),
-    );
-    set(&q, "omit_pkce", &quirks.omit_pkce.into());
-    set(&q, "omit_response_type", &quirks.omit_response_type.into());
-    set(&q, "omit_nonce", &quirks.omit_nonce.into());
-    set(&o, "quirks", &q);
-    (t, o.into())
-}
-
-#[wasm_bindgen_test]
-async fn js_url_builder_equals_the_core_builder_byte_for_byte() {
-    // authsplit-core's module docs: "Both halves use this one builder, so the URL is identical
-    // whoever builds it" — the JS builder must produce the same bytes, and refuse the same
-    // templates (RFC 6749 §3.1, §4.1.1; RFC 7636 §4.3).
-    let m = client_js().await;
-    let q = |f: &dyn Fn(&mut AuthorizeQuirks)| {
-        let mut q = AuthorizeQuirks::default();
-        f(&mut q);
-        q
-    };
-    // A template that differs from the plain one only in its extras and quirks.
-    let plain_at = |endpoint: &str, extras: &[(&str, &str)], quirks| {
-        core_template(
-            endpoint,
-            "c",
-            "https://app/cb",
-            &[],
-            " ",
-            None,
-            extras,
-            quirks,
-        )
-    };
-    let plain =
-        |extras: &[(&str, &str)], quirks| plain_at("https://as.example/authorize", extras, quirks);
-    // A plain template at another authorization endpoint.
-    let at = |endpoint: &str| plain_at(endpoint, &[], q(&|_| {}));
-    let cases = [
-        core_template(
-            "https://as.example/authorize",
-            "a b+c&d#eé",
-            "https://app.example/cb?x=1&y=a b",
-            &["read:user", "repo"],
-            ",",
-            None,
-            &[],
-            q(&|_| {}),
+    let ep = "https://as.example/authorize?response_type=code&client_id=a+b%2Bc";
+    let ok = |q: &str| format!("{ep}&{q}");
+    let pkce = format!("code_challenge={ch}&code_challenge_method=S256");
+    let cases: Vec<(String, &str)> = vec![
+        (ok(&format!("state={st}&{pkce}&nonce={n}")), "ok"),
+        // No nonce (not an OpenID request), no PKCE (a provider without it), a fragment quirk.
+        (ok(&format!("state={st}&{pkce}")), "ok"),
+        (
+            format!(
+                "https://open.weixin.qq.com/connect/qrconnect?appid=wx&state={st}#wechat_redirect"
+            ),
+            "ok",
         ),
-        core_template(
-            "https://as.example/authorize?tenant=x",
-            "c",
-            "https://app/cb",
-            &["openid"],
-            " ",
-            Some("consent"),
-            &[("access_type", "offline"), ("ui", "ü ~*'()!")],
-            q(&|_| {}),
+        (
+            format!("http://127.0.0.1:4000/auth?state={st}&{pkce}"),
+            "ok",
         ),
-        at("https://as.example/authorize?"),
-        core_template(
-            "https://as.example/a?b=1&",
-            "c",
-            "https://app/cb",
-            &["x"],
-            "+",
-            None,
-            &[],
-            q(&|_| {}),
+        (format!("http://localhost/auth?state={st}"), "ok"),
+        (format!("http://[::1]:8080/auth?state={st}"), "ok"),
+        // Not this sign-in's values.
+        (ok(&format!("{pkce}&nonce={n}")), "internal"),
+        (ok(&format!("state={}&{pkce}", new_state())), "internal"),
+        (ok(&format!("state={st}&state={st}&{pkce}")), "internal"),
+        (
+            ok(&format!(
+                "state={st}&code_challenge=abc&code_challenge_method=S256"
+            )),
+            "internal",
         ),
-        core_template(
-            "https://open.weixin.qq.com/connect/qrconnect",
-            "wx1",
-            "https://app/cb",
-            &["snsapi_login"],
-            ",",
-            None,
-            &[],
-            q(&|q| {
-                q.client_id_param = Some("appid".into());
-                q.fragment = Some("#wechat_redirect".into());
-                q.param_order = Some(vec![
-                    "appid".into(),
-                    "redirect_uri".into(),
-                    "response_type".into(),
-                    "scope".into(),
-                    "state".into(),
-                ]);
-                q.omit_pkce = true;
-            }),
+        (
+            ok(&format!("state={st}&{pkce}&code_challenge={ch}")),
+            "internal",
         ),
-        core_template(
-            "https://login.dingtalk.example/oauth2/auth",
-            "d",
-            "https://app/cb",
-            &["openid"],
-            " ",
-            Some("consent"),
-            &[("x", "1")],
-            q(&|q| {
-                q.omit_response_type = true;
-                q.param_order = Some(vec!["nonce".into(), "x".into(), "nope".into()]);
-            }),
+        (
+            ok(&format!(
+                "state={st}&code_challenge={ch}&code_challenge_method=plain"
+            )),
+            "internal",
         ),
-        core_template(
-            "http://localhost:3000/auth",
-            "c",
-            "http://localhost/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|_| {}),
+        (ok(&format!("state={st}&code_challenge={ch}")), "internal"),
+        (
+            ok(&format!("state={st}&code_challenge_method=S256")),
+            "internal",
         ),
-        core_template(
-            "http://127.0.0.1:4000/auth",
-            "c",
-            "http://127.0.0.1/cb",
-            &[],
-            " ",
-            None,
-            &[],
-            q(&|_| {}),
+        (
+            ok(&format!("state={st}&{pkce}&nonce={}", new_state())),
+            "internal",
         ),
-        // Refused by both:
-        at("http://as.example/authorize"),
-        at("https://as.example/authorize#f"),
-        at("https://user@as.example/authorize"),
-        at("/authorize"),
-        // A provider without OIDC (DingTalk): no nonce in the URL even when one is given.
-        plain(&[], q(&|q| q.omit_nonce = true)),
-        plain(&[("state", "x")], q(&|_| {})),
-        plain(&[("client_secret", "x")], q(&|_| {})),
-        plain(&[("a", "1"), ("a", "2")], q(&|_| {})),
-        plain(&[("", "1")], q(&|_| {})),
-        plain(
-            &[("appid", "1")],
-            q(&|q| q.client_id_param = Some("appid".into())),
+        (
+            ok(&format!("state={st}&{pkce}&nonce={n}&nonce={n}")),
+            "internal",
         ),
-        plain(&[], q(&|q| q.client_id_param = Some(String::new()))),
-        plain(&[], q(&|q| q.fragment = Some("a b".into()))),
+        // Not a URL the browser may go to.
+        (
+            format!("http://as.example/authorize?state={st}"),
+            "configuration",
+        ),
+        (
+            format!("http://127.0.0.1.evil.example/authorize?state={st}"),
+            "configuration",
+        ),
+        (
+            format!("https://user@as.example/authorize?state={st}"),
+            "configuration",
+        ),
+        (format!("javascript:alert(1)//?state={st}"), "configuration"),
+        (format!("/authorize?state={st}"), "internal"),
+        (String::new(), "internal"),
     ];
-    let state = State::parse("st4te").unwrap();
-    let nonce = Nonce::parse("n0nce").unwrap();
-    let v = PkceCodeVerifier::parse("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").unwrap();
-    let ch = v.challenge();
-    let mut refused = 0;
-    for (t, json) in &cases {
-        for nonce in [None, Some(&nonce)] {
-            let want = t.build_url(&state, Some(&ch), nonce);
-            let got = js_url(
-                &m,
-                json,
-                "st4te",
-                Some(ch.as_str()),
-                nonce.map(|n| n.secret()),
-            );
-            match want {
-                Ok(url) => assert_eq!(got.unwrap().as_string().as_deref(), Some(url.as_str())),
-                Err(e) => {
-                    refused += 1;
-                    assert_eq!(
-                        code_of(got),
-                        e.code().as_str(),
-                        "{}",
-                        t.authorization_endpoint
-                    );
-                }
-            }
-        }
+    for (url, want) in &cases {
+        assert_eq!(check_url(&m, &url.into(), &st, ch, &n), *want, "{url}");
     }
-    assert_eq!(refused, 2 * 11, "every refusal case refused by both");
-    // PKCE is mandatory unless the template says otherwise (RFC 7636 §4.3).
-    let (t, json) = &cases[0];
-    assert!(t.build_url(&state, None, None).is_err());
-    assert_eq!(
-        code_of(js_url(&m, json, "st4te", None, None)),
-        "configuration"
-    );
+    for not_a_string in [JsValue::UNDEFINED, JsValue::NULL, JsValue::from(1)] {
+        assert_eq!(check_url(&m, &not_a_string, &st, ch, &n), "internal");
+    }
 }
 
 // ---------------------------------------------------------------- callback handling
