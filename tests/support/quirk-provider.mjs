@@ -3,8 +3,8 @@
 // the path the backend calls once `dev_origin` rebases the preset
 // (`ProviderProfile::with_origin`: `https://host/path` → `<origin>/host/path`).
 //
-// Each preset speaks ITS documented wire format — the team's fact sheet `shared/PROVIDERS.md`
-// ("PM" below; `PM § X` = its section X; the sheet lists the sources). It checks what a request
+// Each preset speaks ITS documented wire format — each platform's documentation ("PM" below;
+// `PM § X` = the facts about platform X). It checks what a request
 // must look like per the documentation (method, content type, parameter names, client
 // authentication, required headers, PKCE verifier against the challenge where the provider does
 // PKCE) and answers in the documented shapes (token response and its content type, the error

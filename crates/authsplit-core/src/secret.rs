@@ -79,7 +79,7 @@ mod tests {
 
     const KNOWN: &str = "KNOWN-secret-value-1234567890abcdef-0123456789";
 
-    /// REFERENCE §3.14: `Debug` of every secret type prints `[redacted]`, never the value.
+    /// docs/SECURITY.md S14: `Debug` of every secret type prints `[redacted]`, never the value.
     #[test]
     fn debug_of_every_secret_type_is_redacted() {
         let verifier = PkceCodeVerifier::parse(KNOWN).expect("43+ unreserved chars");

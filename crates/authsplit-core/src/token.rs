@@ -1681,7 +1681,7 @@ mod tests {
         assert!(!d.contains(AT) && !d.contains('\u{7}'), "{d}");
     }
 
-    /// REFERENCE §3.14 / RFC 6749 §10.3: tokens never reach Display/Debug of errors.
+    /// docs/SECURITY.md S14 / RFC 6749 §10.3: tokens never reach Display/Debug of errors.
     #[test]
     fn errors_never_contain_secrets_fed_in() {
         let bodies = [
@@ -1707,7 +1707,7 @@ mod tests {
         }
     }
 
-    /// REFERENCE §3.14 / RFC 6749 §10.3: snippets are log-safe.
+    /// docs/SECURITY.md S14 / RFC 6749 §10.3: snippets are log-safe.
     #[test]
     fn snippet_redaction() {
         let body = format!(
@@ -1750,7 +1750,7 @@ mod tests {
         assert_eq!(redact_snippet(b""), "");
     }
 
-    /// REFERENCE §3.14 (RFC 6749 §10.3): a token split by invisible characters (NUL, other
+    /// docs/SECURITY.md S14 (RFC 6749 §10.3): a token split by invisible characters (NUL, other
     /// controls, zero-width or bidi formatting) is judged as it will be shown — joined — and
     /// redacted. Found by the `token_response` fuzz target: two short runs separated by NULs
     /// came out as one 36-char unredacted run.
@@ -1778,7 +1778,7 @@ mod tests {
         assert_eq!(s, format!("{HALF_A} {HALF_B}"));
     }
 
-    /// REFERENCE §3.14: no partial token leaks at the scan limit.
+    /// docs/SECURITY.md S14: no partial token leaks at the scan limit.
     #[test]
     fn snippet_redacts_run_cut_by_scan_limit() {
         // A body whose only content is one enormous token: never a partial leak.

@@ -1,6 +1,6 @@
 //! Provider presets: every preset's authorization URL, token request, documented success and
-//! bad-code responses, normalized user, refresh and revocation — checked against the facts in
-//! `shared/PROVIDERS.md` (cited per test as "PROVIDERS.md § <provider>") and the RFCs.
+//! bad-code responses, normalized user, refresh and revocation — checked against each platform's documented wire format (cited per test as "PROVIDERS.md §
+//! <provider>") and the RFCs.
 
 use authsplit_core::error::{ErrorClass, ErrorCode};
 use authsplit_core::pkce::PkceCodeVerifier;
@@ -217,7 +217,7 @@ fn overrides_merge_and_unknown_fields_fail() {
     assert!(e.message.contains("tokne"), "{}", e.message);
 }
 
-/// REFERENCE §3.14 / common rules: no secret (client secret, code, verifier, access or refresh
+/// docs/SECURITY.md S14 / common rules: no secret (client secret, code, verifier, access or refresh
 /// token, Authorization header) in the `Debug` of any request spec or of the credentials.
 #[test]
 fn debug_of_every_spec_redacts_secrets() {
@@ -266,7 +266,7 @@ fn debug_of_every_spec_redacts_secrets() {
 }
 
 /// RFC 6749 §2.3.1 + Appendix B: client_secret_basic form-urlencodes id and secret before
-/// base64 (REFERENCE §3.4: a secret like `a+b:c%d/e f` must work).
+/// base64 (docs/SECURITY.md S4: a secret like `a+b:c%d/e f` must work).
 #[test]
 fn rfc6749_s2_3_1_basic_auth_urlencodes_before_base64() {
     let p = resolved("discord");
@@ -2311,7 +2311,7 @@ fn rfc6749_s5_generic_providers_are_the_rfc6749_profile() {
 
 // ---------- robustness ----------
 
-/// Malformed token responses become typed errors (REFERENCE §4), never a panic and never a
+/// Malformed token responses become typed errors (docs/SECURITY.md F3), never a panic and never a
 /// success, for every preset.
 #[test]
 fn reference_s4_bad_token_responses_are_typed_errors() {

@@ -158,7 +158,7 @@ fn run_to_exit(args: &[&str], envs: &[(&str, String)]) -> (bool, String, String)
     )
 }
 
-// REFERENCE §1: the cookie key is mandatory; dev generation is explicit and loudly logged.
+// docs/SECURITY.md A4: the cookie key is mandatory; dev generation is explicit and loudly logged.
 #[tokio::test]
 async fn refuses_to_start_without_cookie_key_and_warns_in_dev_mode() {
     let stub = Stub::start().await;

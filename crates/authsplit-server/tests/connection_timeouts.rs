@@ -1,4 +1,4 @@
-//! Connection timeouts (REFERENCE §3.15, slowloris): partial headers, a partial body, an idle
+//! Connection timeouts (docs/SECURITY.md S15, slowloris): partial headers, a partial body, an idle
 //! keep-alive connection and a silent connection are all closed after the configured time —
 //! in-process through `authsplit_server::serve`, and through the real binary.
 

@@ -14,7 +14,7 @@ fn state_n(i: usize) -> String {
     format!("st-{i:02}-0123456789abcdefghijklmnopqrstuvwxyzAB")
 }
 
-// REFERENCE §4 (callback in a different tab), RFC 6749 §10.12: two sign-ins started in two tabs
+// docs/SECURITY.md F1 (callback in a different tab), RFC 6749 §10.12: two sign-ins started in two tabs
 // of one browser both complete; each /token clears only its own transaction cookie.
 #[tokio::test]
 async fn parallel_sign_ins_in_two_tabs_both_complete() {
@@ -169,7 +169,7 @@ async fn wait_calls(stub: &Stub, path: &str, n: usize) -> Vec<Call> {
     stub.calls_to(path)
 }
 
-// RFC 7009 §2.1 (REFERENCE §3.12): when the sign-in fails after the token response (here:
+// RFC 7009 §2.1 (docs/SECURITY.md S12): when the sign-in fails after the token response (here:
 // userinfo answers 500), the issued refresh and access tokens are revoked, not just dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_of_a_failed_sign_in_are_revoked() {
@@ -214,7 +214,7 @@ async fn tokens_of_a_failed_sign_in_are_revoked() {
     assert_eq!(stub.calls_to("/revoke").len(), 2);
 }
 
-// REFERENCE §3.8: a refused connection provably never carried the code, so the transaction
+// docs/SECURITY.md S8: a refused connection provably never carried the code, so the transaction
 // stays usable (no automatic retry); the user's retry succeeds once the provider is back.
 #[tokio::test]
 async fn connection_refused_keeps_the_transaction_usable() {
@@ -368,7 +368,7 @@ async fn redeem(app: &axum::Router, state: &str, code: &str, cookie: &str) -> Re
     .await
 }
 
-// REFERENCE §3.8 and RFC 6749 §4.1.2 (a code is single use): the used-transaction set is
+// docs/SECURITY.md S8 and RFC 6749 §4.1.2 (a code is single use): the used-transaction set is
 // bounded by `max_used_transactions`, but it must never forget a used id whose cookie is still
 // valid — that would let the old cookie be redeemed a second time (found by
 // bench/soak/replay-after-eviction.sh, now used-set-full.sh). When the set is full of live ids

@@ -1,7 +1,7 @@
-//! Transport faults at the token endpoint (REFERENCE §4 "Token endpoint replies"), injected by a
+//! Transport faults at the token endpoint (docs/SECURITY.md F3 "Token endpoint replies"), injected by a
 //! raw TCP stub on 127.0.0.1: reset before headers, truncated body, an endless chunked body,
 //! a slow body. For each: the typed error, exactly one connection (never retried, RFC 6749
-//! §4.1.2 / REFERENCE §3.8), and failure within the deadline.
+//! §4.1.2 / docs/SECURITY.md S8), and failure within the deadline.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -46,7 +46,7 @@ async fn run(fault: Fault, status: u16, code: &str) {
     assert!(r.json.get("access_token").is_none());
 }
 
-// Reset before any response byte: the code may have been consumed → no retry (REFERENCE §3.8).
+// Reset before any response byte: the code may have been consumed → no retry (docs/SECURITY.md S8).
 #[tokio::test]
 async fn reset_before_headers_is_unreachable_without_retry() {
     run(Fault::ResetBeforeHeaders, 502, "provider_unreachable").await;
@@ -58,19 +58,19 @@ async fn truncated_body_is_unreachable_without_retry() {
     run(Fault::TruncatedBody, 502, "provider_unreachable").await;
 }
 
-// REFERENCE §3.15: the response body is capped (an endless chunked body stops at the cap).
+// docs/SECURITY.md S15: the response body is capped (an endless chunked body stops at the cap).
 #[tokio::test]
 async fn endless_body_hits_the_size_cap() {
     run(Fault::EndlessChunked, 502, "provider_bad_response").await;
 }
 
-// REFERENCE §3.15: the total timeout covers a slow body.
+// docs/SECURITY.md S15: the total timeout covers a slow body.
 #[tokio::test]
 async fn slow_body_times_out() {
     run(Fault::SlowBody, 504, "provider_timeout").await;
 }
 
-// REFERENCE §3.3 / §4 "1 MB body": a chunked 1 MiB upload over a real socket gets a readable
+// docs/SECURITY.md S3, F2 "1 MB body": a chunked 1 MiB upload over a real socket gets a readable
 // JSON 413 (the server drains instead of resetting the connection under the client's feet).
 #[tokio::test]
 async fn chunked_megabyte_upload_gets_a_readable_413() {

@@ -10,7 +10,8 @@
 //!
 //! Everything here is pure: the functions **build** [`HttpRequestSpec`]s and **parse** response
 //! bytes; the backend executes the requests. Facts per provider come from
-//! `shared/PROVIDERS.md`; every preset's documentation marks what rests on unverified sources.
+//! each platform's documentation; every preset's documentation marks what rests on unverified
+//! sources.
 //!
 //! Flow for the backend (see `docs/PROVIDERS.md` for the full integration guide):
 //!
@@ -917,8 +918,8 @@ mod tests {
         assert!(fill_placeholders("https://x/{open", &v, "p").is_err());
     }
 
-    /// RFC 6749 §3.1 / §3.2: endpoints are absolute https (http only on loopback, REFERENCE
-    /// §3.5), without fragment or userinfo.
+    /// RFC 6749 §3.1 / §3.2: endpoints are absolute https (http only on loopback,
+    /// docs/SECURITY.md A5, S5), without fragment or userinfo.
     #[test]
     fn endpoint_url_checks() {
         for ok in [

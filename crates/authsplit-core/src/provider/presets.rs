@@ -1,5 +1,5 @@
-//! The presets. Facts come from `shared/PROVIDERS.md` (sources listed there); each preset's
-//! `unverified` list names what rests on third-party code, mirrors or inference.
+//! The presets. Facts come from each platform's documentation; each preset's `unverified` list
+//! names what rests on third-party code, mirrors or inference.
 
 use std::collections::BTreeMap;
 

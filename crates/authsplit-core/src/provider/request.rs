@@ -698,7 +698,7 @@ mod tests {
         );
     }
 
-    /// REFERENCE §3.14: only allow-listed query values survive in Debug output.
+    /// docs/SECURITY.md S14: only allow-listed query values survive in Debug output.
     #[test]
     fn url_redaction() {
         assert_eq!(

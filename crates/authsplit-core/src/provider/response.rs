@@ -370,7 +370,7 @@ pub fn parse_revocation_response(
 mod tests {
     use super::*;
 
-    /// REFERENCE §3.14 (RFC 6749 §10.3, §10.5): a provider that echoes a code or token in its
+    /// docs/SECURITY.md S14 (RFC 6749 §10.3, §10.5): a provider that echoes a code or token in its
     /// `error_description` (or error code) must not leak it into our errors and logs.
     /// Found by the `token_response` fuzz target (DingTalk profile, HTTP 400): the
     /// per-provider parser kept descriptions verbatim while the core parser redacted them.
