@@ -406,12 +406,7 @@ async fn replayed_transaction_cookie_is_transaction_used() {
 #[tokio::test]
 async fn exchange_client_secret_basic_one_call() {
     let (stub, app) = setup().await;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let calls = stub.calls_to("/token");
     assert_eq!(calls.len(), 1, "exactly one exchange");
@@ -676,12 +671,7 @@ async fn insecure_dev_cookies_drop_secure_and_prefix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_share_one_upstream_call() {
     let (stub, app) = setup().await;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     let session = r.cookie_header();
     let mut slow = Reply::json(
         200,
@@ -729,12 +719,7 @@ async fn refresh_without_session_is_not_authenticated() {
 #[tokio::test]
 async fn logout_revokes_and_clears() {
     let (stub, app) = setup().await;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     let session = r.cookie_header();
     let r = send(&app, post("/auth/logout", &json!({}), Some(&session))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -819,12 +804,7 @@ async fn provider_errors_are_typed_and_never_retried() {
     for (reply, status, code) in cases {
         stub.push_token(reply);
         let before = stub.token_calls();
-        let cookie = register(&app, "stub").await;
-        let r = send(
-            &app,
-            post("/auth/token", &token_body("stub"), Some(&cookie)),
-        )
-        .await;
+        let r = exchange(&app, "stub").await;
         assert_error(&r, status, code);
         assert_eq!(stub.token_calls() - before, 1, "{code}: exactly one call");
         if code == "invalid_grant" {
@@ -877,20 +857,10 @@ async fn timeouts_refused_connections_and_huge_bodies() {
         200,
         json!({"access_token": "x".repeat(10_000), "token_type": "bearer"}),
     ));
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_error(&r, 502, "provider_bad_response");
 
-    let cookie = register(&app, "dead").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("dead"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "dead").await;
     assert_error(&r, 502, "provider_unreachable");
     assert_eq!(r.json["class"], "retryable");
 }
@@ -1088,12 +1058,7 @@ async fn echoed_secrets_are_scrubbed_from_provider_errors() {
         400,
         json!({"error": "invalid_grant", "error_description": echo}),
     ));
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_error(&r, 400, "invalid_grant");
     let desc = r.json["provider_error_description"].as_str().unwrap();
     assert!(desc.contains("[redacted]"), "{desc}");
@@ -1108,12 +1073,7 @@ async fn echoed_secrets_are_scrubbed_from_provider_errors() {
         extra: vec![],
         delay_ms: 0,
     });
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_eq!(r.status.as_u16(), 502, "{}", r.text);
     for secret in [CODE, SECRET, VERIFIER] {
         assert!(!r.text.contains(secret), "{secret} echoed: {}", r.text);
@@ -1155,12 +1115,7 @@ async fn whole_exchange_has_one_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_503_is_retried_after_retry_after() {
     let (stub, app) = setup().await;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     *stub.inner.revoke.lock().unwrap() = Some(Reply {
         status: 503,
         content_type: "text/plain",

@@ -179,12 +179,7 @@ async fn tokens_of_a_failed_sign_in_are_revoked() {
         (stub, app)
     };
     *stub.inner.userinfo.lock().unwrap() = Some(Reply::json(500, json!({"error": "boom"})));
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_error(&r, 502, "provider_bad_response");
     assert!(!r.text.contains(ACCESS_TOKEN) && !r.text.contains(REFRESH_TOKEN));
     let calls = wait_calls(&stub, "/revoke", 2).await;
@@ -203,12 +198,7 @@ async fn tokens_of_a_failed_sign_in_are_revoked() {
     assert!(calls[0].header("authorization").is_some());
     // A successful sign-in revokes nothing.
     *stub.inner.userinfo.lock().unwrap() = None;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(stub.calls_to("/revoke").len(), 2);

@@ -238,6 +238,17 @@ pub async fn register(app: &Router, provider: &str) -> String {
     r.cookie_header()
 }
 
+/// A whole sign-in against `provider`: registers a transaction, then redeems [`CODE`] with its
+/// cookie; returns the `/token` response.
+pub async fn exchange(app: &Router, provider: &str) -> Resp {
+    let cookie = register(app, provider).await;
+    send(
+        app,
+        post("/auth/token", &token_body(provider), Some(&cookie)),
+    )
+    .await
+}
+
 /// Asserts the JSON error body shape and code.
 pub fn assert_error(r: &Resp, status: u16, code: &str) {
     assert_eq!(r.status.as_u16(), status, "status of {}", r.text);
