@@ -30,7 +30,15 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# 4. Node dependencies from the committed lock file (oidc-provider, playwright-core, binaryen…).
+# 4. redis-server for the store tests (Debian's package). The tests start their own servers on
+#    free loopback ports and stop them; they never use the system service.
+if ! command -v redis-server >/dev/null 2>&1; then
+  log "installing redis-server"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
+fi
+
+# 5. Node dependencies from the committed lock file (oidc-provider, playwright-core, binaryen…).
 if [ -f package-lock.json ]; then
   lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
   stamp=node_modules/.authsplit-lock-hash

@@ -176,7 +176,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// Opt-in tolerances of the token response parser (see `authsplit_core::token`).
+/// Opt-in tolerances of a provider's token response parser, added to its profile's rules
+/// (see `authsplit_core::token::ResponseRules`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
@@ -203,38 +204,6 @@ fn client_auth_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientAu
         other => Err(serde::de::Error::custom(format!(
             "unknown client_auth `{other}`, expected client_secret_basic or client_secret_post"
         ))),
-    }
-}
-
-impl TokenQuirks {
-    /// Adds these tolerances to a profile's response rules (the one vocabulary the token
-    /// parser reads, `authsplit_core::token::ResponseRules`).
-    pub(crate) fn apply(&self, rules: &mut authsplit_core::token::ResponseRules) {
-        use authsplit_core::token::{BodyFormat, ErrorStyle};
-        if self.allow_form_encoded {
-            if rules.format != BodyFormat::JsonFormOrJsonp {
-                rules.format = BodyFormat::JsonOrForm;
-            }
-        } else if self.allow_json_as_text && rules.format == BodyFormat::Json {
-            rules.format = BodyFormat::JsonAnyContentType;
-        }
-        if self.error_in_200 || self.errcode_in_200 {
-            // Added to what the profile reads already (GitHub's `error` stays read when
-            // `errcode_in_200` is set too).
-            let (error, errcode) = match rules.errors {
-                ErrorStyle::ErrorIn200 => (true, false),
-                ErrorStyle::Errcode => (false, true),
-                ErrorStyle::ErrorOrErrcode => (true, true),
-                _ => (false, false),
-            };
-            rules.errors = match (error || self.error_in_200, errcode || self.errcode_in_200) {
-                (true, true) => ErrorStyle::ErrorOrErrcode,
-                (true, false) => ErrorStyle::ErrorIn200,
-                _ => ErrorStyle::Errcode,
-            };
-        }
-        rules.expires_in_as_string |= self.expires_in_as_string;
-        rules.missing_token_type_is_bearer |= self.allow_missing_token_type;
     }
 }
 

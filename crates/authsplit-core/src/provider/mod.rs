@@ -200,10 +200,6 @@ pub struct ApiCall {
     /// A member holding the payload (Feishu: `data`).
     #[serde(default)]
     pub unwrap: Option<String>,
-    /// Only HTTP 200 is an answer (OIDC Core §5.3.2): any other status is a bad response
-    /// (429/503: unavailable) instead of 401/403 meaning "re-authenticate".
-    #[serde(default)]
-    pub only_200: bool,
 }
 
 /// Where the user's stable subject comes from. Fields are looked up in the userinfo object
@@ -269,24 +265,6 @@ pub struct UserMapping {
     /// `is_snapshotuser`: a virtual user of the snapshot-page mode, not a real account).
     #[serde(default)]
     pub reject_if_true: Vec<String>,
-    /// Where the user may come from.
-    #[serde(default)]
-    pub source: UserSource,
-}
-
-/// Where a profile's user comes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UserSource {
-    /// The userinfo response and the token response's members (WeChat `openid`); an `id_token`
-    /// counts only when the profile has an issuer (a provider that does not speak OIDC may
-    /// still send one: it is neither validated nor used).
-    #[default]
-    TokenResponse,
-    /// Standard claims only (OIDC Core §5.3, §3.1.3.7): the userinfo response or a validated ID
-    /// token. An `id_token` is always validated (an error without a configured issuer), and
-    /// with neither the sign-in carries no user (generic providers).
-    Claims,
 }
 
 /// Which code path the provider needs.

@@ -7,7 +7,7 @@ use super::{
     ApiCall, AuthorizeRules, AvatarSource, BodyFormat, ClientAuth, EmailVerified, Endpoints,
     ErrorOutcome, ErrorRule, ErrorStyle, Flow, HttpMethod, OidcRules, ParamEncoding, ParamNames,
     ParamSource, ProviderProfile, RefreshCall, ResponseRules, RevocationCall, SubjectSource,
-    TokenCall, TokenPlacement, USER_AGENT, UserMapping, UserSource,
+    TokenCall, TokenPlacement, USER_AGENT, UserMapping,
 };
 use crate::authorize::AuthorizeQuirks;
 
@@ -118,7 +118,6 @@ fn bearer_json() -> ApiCall {
         format: BodyFormat::Json,
         errors: ErrorStyle::Rfc6749,
         unwrap: None,
-        only_200: false,
     }
 }
 
@@ -133,16 +132,6 @@ fn rfc7009(client_auth: ClientAuth) -> RevocationCall {
     }
 }
 
-/// The OIDC Core §5.3 userinfo reading of generic providers: a JSON object under any text or
-/// JSON content type, HTTP 200 only.
-fn standard_userinfo() -> ApiCall {
-    ApiCall {
-        format: BodyFormat::JsonAnyContentType,
-        only_200: true,
-        ..bearer_json()
-    }
-}
-
 fn oidc_user() -> UserMapping {
     UserMapping {
         subject: vec![field("sub")],
@@ -152,7 +141,6 @@ fn oidc_user() -> UserMapping {
         avatar: vec![avatar("picture")],
         omit_from_raw: Vec::new(),
         reject_if_true: Vec::new(),
-        source: UserSource::TokenResponse,
     }
 }
 
@@ -234,7 +222,6 @@ pub fn github() -> ProviderProfile {
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.headers = pairs(&[("User-Agent", USER_AGENT)]);
@@ -336,7 +323,6 @@ pub fn microsoft() -> ProviderProfile {
             avatar: Vec::new(),
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.vars.insert(s("tenant"), s("common"));
@@ -421,7 +407,6 @@ pub fn gitee() -> ProviderProfile {
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.headers = pairs(&[("User-Agent", USER_AGENT)]);
@@ -473,7 +458,6 @@ pub fn oschina() -> ProviderProfile {
             avatar: vec![avatar("avatar")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.userinfo = Some(ApiCall {
@@ -519,7 +503,6 @@ pub fn linuxdo() -> ProviderProfile {
             ],
             omit_from_raw: strings(&["api_key"]),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.oidc.issuer_trailing_slash_lenient = true;
@@ -600,7 +583,6 @@ fn wechat_base(
             avatar: vec![avatar("headimgurl")],
             omit_from_raw: Vec::new(),
             reject_if_true: strings(&["is_snapshotuser"]),
-            source: UserSource::TokenResponse,
         },
     );
     p.params = ParamNames {
@@ -622,7 +604,6 @@ fn wechat_base(
         format: BodyFormat::JsonAnyContentType,
         errors: ErrorStyle::Errcode,
         unwrap: None,
-        only_200: false,
     });
     p.unverified = strings(&[
         "errcode 42003 (code expired), 40030/42002 (refresh token invalid/expired), 40164 (IP not allow-listed) are from WeChat's global code list, not PROVIDERS.md",
@@ -741,13 +722,11 @@ pub fn feishu(lark: bool) -> ProviderProfile {
             avatar: vec![avatar("avatar_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.userinfo = Some(ApiCall {
         errors: ErrorStyle::NumericCode,
         unwrap: some("data"),
-        only_200: false,
         ..bearer_json()
     });
     p.unverified = if lark {
@@ -823,7 +802,6 @@ pub fn dingtalk() -> ProviderProfile {
             avatar: vec![avatar("avatarUrl")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.params = ParamNames {
@@ -900,7 +878,6 @@ pub fn qq() -> ProviderProfile {
             avatar: vec![avatar("figureurl_qq_2"), avatar("figureurl_qq_1")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     let qq_api = ApiCall {
@@ -911,7 +888,6 @@ pub fn qq() -> ProviderProfile {
         format: BodyFormat::JsonFormOrJsonp,
         errors: ErrorStyle::QqStyle,
         unwrap: None,
-        only_200: false,
     };
     p.openid_step = Some(qq_api.clone());
     p.userinfo = Some(ApiCall {
@@ -962,7 +938,6 @@ pub fn weibo() -> ProviderProfile {
             avatar: vec![avatar("avatar_large"), avatar("profile_image_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.refresh = None;
@@ -1052,7 +1027,6 @@ pub fn wecom() -> ProviderProfile {
             avatar: Vec::new(),
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.flow = Flow::CorpToken;
@@ -1105,7 +1079,6 @@ pub fn discord() -> ProviderProfile {
             ))],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::TokenResponse,
         },
     );
     p.oidc = OidcRules {
@@ -1135,8 +1108,6 @@ pub fn generic_oidc(id: &str, issuer: &str) -> ProviderProfile {
         ResponseRules::strict(),
         oidc_user(),
     );
-    p.userinfo = Some(standard_userinfo());
-    p.user.source = UserSource::Claims;
     p.oidc = OidcRules {
         issuer: Some(issuer.to_owned()),
         discovery: true,
@@ -1172,10 +1143,8 @@ pub fn generic_oauth2(id: &str, endpoints: Endpoints) -> ProviderProfile {
             avatar: vec![avatar("picture"), avatar("avatar_url")],
             omit_from_raw: Vec::new(),
             reject_if_true: Vec::new(),
-            source: UserSource::Claims,
         },
     );
-    p.userinfo = Some(standard_userinfo());
     if !has_userinfo {
         p.userinfo = None;
     }

@@ -90,7 +90,6 @@ struct ApiRules<'a> {
     format: BodyFormat,
     errors: ErrorStyle,
     unwrap: Option<&'a str>,
-    only_200: bool,
 }
 
 fn parse_api(
@@ -101,24 +100,6 @@ fn parse_api(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Object, Error> {
-    if rules.only_200 && status != 200 {
-        let code = match status {
-            429 | 503 => ErrorCode::ProviderUnavailable,
-            _ => ErrorCode::ProviderBadResponse,
-        };
-        let e = Error::new(
-            code,
-            format!(
-                "{} {step}: the provider answered HTTP {status} (200 expected)",
-                profile.display_name
-            ),
-        )
-        .with_response(response_info(status, content_type, body));
-        return Err(match crate::token::parse_error_body(body) {
-            Some(pe) => e.with_provider_error(pe),
-            None => e,
-        });
-    }
     let decoded = decode(rules.format, content_type, body).into_object();
     if let Some(obj) = &decoded {
         if let Some(sig) = detect_error(rules.errors, status, obj) {
@@ -197,7 +178,6 @@ fn parse_call(
             format: call.format,
             errors: call.errors,
             unwrap: call.unwrap.as_deref(),
-            only_200: call.only_200,
         },
         step,
         status,
@@ -298,7 +278,6 @@ pub fn parse_code_identity_response(
             format: profile.response.format,
             errors: profile.response.errors,
             unwrap: None,
-            only_200: false,
         },
         "code lookup",
         status,
