@@ -17,8 +17,9 @@
  */
 
 // The public types are declared here (not imported from ./pkg or ./client.js): index.js
-// re-exports the client of ./client.js (plain JS) around the wasm protocol core in ./pkg
-// (tests/e2e/vite-package.test.mjs type-checks a consumer with `lib: es2022`).
+// re-exports the client of ./client.js (plain JS) around the wasm protocol core in ./pkg.
+// They need the `dom` lib (`Response`, `RequestInfo`, `BufferSource`); tests/e2e/bundlers.test.mjs
+// type-checks a consumer with `lib: ["es2022", "dom"]` under each moduleResolution.
 
 /** What {@link init} accepts: where to get the WebAssembly module. */
 export type InitInput =
@@ -30,7 +31,10 @@ export type InitInput =
 
 /** Options of `new AuthClient(…)`. */
 export interface AuthClientOptions {
-  /** The authsplit backend mount point, absolute or relative to the page, e.g. `"/auth"`. */
+  /**
+   * The authsplit backend mount point, absolute or relative to the page, e.g. `"/auth"`; `https`
+   * (plain `http` on loopback hosts only), else a `configuration` error.
+   */
   backendUrl: string;
   /** The provider id, one of `GET {backendUrl}/config`'s `providers[].id`. */
   provider: string;
@@ -51,13 +55,16 @@ export interface AuthClientOptions {
    * one of the provider's extras is an `invalid_request` error from `login()`.
    */
   extraParams?: Record<string, string>;
-  /** Origins besides this page's and the backend's to which `client.fetch` may send the token. */
+  /**
+   * Origins besides this page's and the backend's to which `client.fetch` may send the token;
+   * `https` (plain `http` on loopback hosts only), else a `configuration` error.
+   */
   apiOrigins?: string[];
   /**
    * Deadline of one call to the backend, in milliseconds (default 20000); when it passes the
    * call fails with `backend_unreachable`. Keep it above the backend's `request_timeout_ms`
    * (10000 by default) so a slow provider is reported by the backend as `provider_timeout`
-   * (REFERENCE §3.15).
+   * (docs/SECURITY.md S15).
    */
   timeoutMs?: number;
 }
@@ -113,7 +120,10 @@ export interface LogoutResult {
  *
  * @param input where to get the module: a URL or string, a `Response` (or a promise of one),
  *   a `WebAssembly.Module`, or its bytes. Default: the `.wasm` file shipped next to this module
- *   (bundlers such as Vite pick it up through `new URL(…, import.meta.url)`).
+ *   (bundlers such as Vite pick it up through `new URL(…, import.meta.url)`), or with
+ *   `authsplit/inline` the module inlined in the package.
+ * @throws {AuthsplitError} `wasm_load_failed` when the module does not load: the message says
+ *   what came back (`HTTP 404`, an HTML page) and the fix (README "Bundlers").
  */
 export function init(input?: InitInput | Promise<InitInput>): Promise<void>;
 
@@ -142,7 +152,12 @@ export function generateRandomCodeVerifier(): string;
  */
 export function calculatePKCECodeChallenge(verifier: string): string;
 
-/** The stable error codes (authsplit-core `ErrorCode`); new codes may be added. */
+/**
+ * Every `code` an {@link AuthsplitError} can have: authsplit-core's `ErrorCode` list, closed
+ * (a test in `crates/authsplit-core/tests/web_error_codes.rs` checks this union against
+ * `ALL_CODES`), so a `switch` over it can be exhaustive. The package and the backend come
+ * from one release; a backend of another release may send a code this union does not list.
+ */
 export type AuthsplitErrorCode =
   | 'state_mismatch'
   | 'state_missing'
@@ -180,8 +195,8 @@ export type AuthsplitErrorCode =
   | 'configuration'
   | 'storage_unavailable'
   | 'backend_unreachable'
-  | 'internal'
-  | (string & {});
+  | 'wasm_load_failed'
+  | 'internal';
 
 /**
  * Every failure of authsplit. `code` is stable and machine-readable; `message` is for humans;
@@ -235,7 +250,13 @@ export class AuthClient {
    * Completes a sign-in on the redirect URI page (RFC 6749 §4.1.2): parses the callback
    * (default `location.href`), takes its transaction out of storage (single use on every
    * outcome, 10 min TTL), checks `state` (RFC 6749 §10.12) and `iss` (RFC 9207 §2.4), strips
-   * `code`/`state` from the address bar, and redeems the code through `POST /token`.
+   * `code`/`state` from the address bar, and redeems the code through `POST /token`. On the
+   * redirect URI of a sign-in pending in this tab the callback already left the address bar
+   * when the package loaded (before any request; RFC 9700 §4.2): recognise the callback route by
+   * its path, not by `code` in `location.search` (calling this with the stripped
+   * `location.href` still reads the original callback). Idempotent for one callback
+   * URL: repeated or concurrent calls — also from another `AuthClient` on the page, as React
+   * StrictMode makes — share one `POST /token` and resolve (or reject) alike.
    * @throws {AuthsplitError} `access_denied`, `authorization_error`, `state_mismatch`,
    *   `state_missing`, `iss_mismatch`, `iss_missing`, `duplicate_parameter`, `token_in_callback`,
    *   `code_missing`, `transaction_missing`, `transaction_expired`, `invalid_grant`, …
@@ -254,9 +275,10 @@ export class AuthClient {
 
   /**
    * `fetch` with `Authorization: Bearer <token>` (RFC 6750 §2.1), sent only to this page's
-   * origin, the backend's origin and `apiOrigins` (RFC 6750 §5.3).
+   * origin, the backend's origin and `apiOrigins` (RFC 6750 §5.3). Redirects are not followed
+   * with the token (`redirect: 'manual'`).
    * @throws {AuthsplitError} as {@link AuthClient.getAccessToken}; `configuration` for another
-   *   origin. Network errors reject as `fetch` does.
+   *   origin or when the answer is a redirect. Network errors reject as `fetch` does.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 

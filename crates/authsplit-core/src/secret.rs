@@ -1,6 +1,8 @@
 //! Secret newtypes, all made by [`new_secret_type!`](crate::new_secret_type). `Debug` prints
 //! `[redacted]`; there is no `Display`; the value is reachable only through an explicit
-//! `secret()` call so every use is greppable.
+//! `secret()` call so every use is greppable. Part of the base.
+
+use alloc::string::String;
 
 /// The string type the secret newtypes wrap (named through this path so
 /// [`new_secret_type!`](crate::new_secret_type) works in any crate).

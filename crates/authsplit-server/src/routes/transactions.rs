@@ -20,8 +20,9 @@ use crate::error::ApiError;
 use crate::extract::StrictJson;
 use crate::provider::Provider;
 
-/// Shortest `state` accepted (128 bits in base64url).
-pub(crate) const MIN_STATE_LEN: usize = 22;
+/// Shortest `state` accepted: 128 bits as hex. The browser half sends 64 hex characters
+/// (authsplit_core::random::hex_token).
+pub(crate) const MIN_STATE_LEN: usize = 32;
 
 /// `POST /transactions`: registers a pending sign-in and binds it to this browser with the
 /// encrypted tx cookie (RFC 10017 §6.2; docs/SECURITY.md A2: the backend redeems only codes of
@@ -39,10 +40,10 @@ pub(crate) async fn create(
     let challenge = PkceCodeChallenge::parse(&req.code_challenge)?;
     let state = RState::parse(&req.state)?;
     // RFC 6749 §10.10 / RFC 9700 §2.1: state must not be guessable — at least 128 bits, i.e.
-    // 22 base64url characters (the browser half sends 43).
+    // 32 hex characters.
     if req.state.len() < MIN_STATE_LEN {
         return Err(invalid(
-            "state must be at least 22 characters (128 bits of base64url)",
+            "state must be at least 32 characters (128 bits as hex)",
         ));
     }
     let nonce = req.nonce.as_deref().map(Nonce::parse).transpose()?;
