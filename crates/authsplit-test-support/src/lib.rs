@@ -8,7 +8,7 @@
 //! - [`http`]: requests the way the browser half sends them, driven through the backend's
 //!   router in process, and what comes back (JSON body, cookies, a cookie jar).
 //! - [`oidc`]: an Ed25519 signing key, its JWKS, ID tokens and a discovery document.
-//! - [`bench`]: the constant token endpoint the benchmarks run against (binary
+//! - [`bench`](mod@bench): the constant token endpoint the benchmarks run against (binary
 //!   `stub_token_endpoint`).
 //!
 //! Everything listens on 127.0.0.1 only, on a free port.
