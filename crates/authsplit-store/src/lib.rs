@@ -226,6 +226,10 @@ pub trait Store: Send + Sync + 'static {
     /// Claims a transaction id for `ttl`: [`Claim::Claimed`] for exactly one caller.
     async fn claim_transaction(&self, id: &str, ttl: Duration) -> Result<Claim>;
 
+    /// Whether a transaction id is claimed or refused now (a cheap early answer for a replay;
+    /// only [`Store::claim_transaction`] decides who redeems it).
+    async fn transaction_spent(&self, id: &str) -> Result<bool>;
+
     /// Gives a claimed transaction back (the attempt provably never reached the provider):
     /// the next claim succeeds. A refused transaction stays refused.
     async fn release_transaction(&self, id: &str) -> Result<()>;

@@ -135,6 +135,14 @@ impl Store for MemoryStore {
         self.lock()?.claim(tx_key(id), ttl, now, self.max_claims)
     }
 
+    async fn transaction_spent(&self, id: &str) -> Result<bool> {
+        let now = Instant::now();
+        let s = self.lock()?;
+        let key = tx_key(id);
+        Ok(s.claims.get(&key).is_some_and(|e| live(e, now))
+            || s.refused.get(&key).is_some_and(|e| live(e, now)))
+    }
+
     async fn release_transaction(&self, id: &str) -> Result<()> {
         self.lock()?.claims.remove(&tx_key(id));
         Ok(())

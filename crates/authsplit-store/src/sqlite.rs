@@ -256,6 +256,21 @@ impl Store for SqliteStore {
         self.with(move |c| claim(c, "tx", &id, ttl)).await
     }
 
+    async fn transaction_spent(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT 1 FROM claims WHERE kind = 'tx' AND id = ?1 AND expires_ms > ?2",
+                params![id, now_ms()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(err)
+        })
+        .await
+    }
+
     async fn release_transaction(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
         self.with(move |c| {
