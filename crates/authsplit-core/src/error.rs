@@ -170,6 +170,8 @@ pub enum ErrorCode {
     // --- local ---
     /// The platform CSPRNG failed.
     RandomUnavailable,
+    /// The backend's session store cannot answer; nothing was sent to the provider.
+    StoreUnavailable,
     /// Misconfiguration.
     Configuration,
     /// Browser storage unavailable or full.
@@ -217,6 +219,7 @@ impl ErrorCode {
             Self::InvalidIdToken => "invalid_id_token",
             Self::DiscoveryFailed => "discovery_failed",
             Self::RandomUnavailable => "random_unavailable",
+            Self::StoreUnavailable => "store_unavailable",
             Self::Configuration => "configuration",
             Self::StorageUnavailable => "storage_unavailable",
             Self::BackendUnreachable => "backend_unreachable",
@@ -237,7 +240,8 @@ impl ErrorCode {
             | Self::ProviderUnavailable
             | Self::BackendUnreachable
             | Self::StorageUnavailable
-            | Self::RandomUnavailable => ErrorClass::Retryable,
+            | Self::RandomUnavailable
+            | Self::StoreUnavailable => ErrorClass::Retryable,
             Self::StateMismatch
             | Self::StateMissing
             | Self::IssMismatch
@@ -308,6 +312,7 @@ pub const ALL_CODES: &[ErrorCode] = &[
     ErrorCode::InvalidIdToken,
     ErrorCode::DiscoveryFailed,
     ErrorCode::RandomUnavailable,
+    ErrorCode::StoreUnavailable,
     ErrorCode::Configuration,
     ErrorCode::StorageUnavailable,
     ErrorCode::BackendUnreachable,
