@@ -46,7 +46,7 @@ pub use memory::MemoryStore;
 pub use redis_store::{RedisOptions, RedisStore};
 pub use sqlite::SqliteStore;
 
-/// What went wrong in the store.
+/// What went wrong in the store. Callers fail closed on every variant.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -59,6 +59,10 @@ pub enum StoreError {
         /// What failed, for the log. Never contains a key, a record or a URL.
         reason: String,
     },
+    /// The memory store holds its maximum of live claims; nothing was recorded. (The other
+    /// backends have no such bound.)
+    #[error("the session store is full of live claims")]
+    Full,
     /// The store URL or its options are invalid (only from [`open`] and the constructors).
     #[error("invalid store configuration: {0}")]
     Config(String),
@@ -424,6 +428,17 @@ pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     Err(StoreError::Config(
         "the store URL must start with memory:, sqlite: or redis://".to_owned(),
     ))
+}
+
+/// A clock in unix milliseconds (the memory store's time source).
+pub type MillisClock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Now, in unix milliseconds, from the system clock.
+pub fn system_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2))
+        .unwrap_or(0)
 }
 
 /// `n` random bytes as lowercase hex (OS generator).

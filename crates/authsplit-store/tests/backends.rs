@@ -37,16 +37,7 @@ async fn memory_live_claims_are_bounded_and_never_evicted() {
         );
     }
     let full = s.claim_transaction("t4", LONG).await;
-    assert!(
-        matches!(
-            full,
-            Err(StoreError::Unavailable {
-                backend: "memory",
-                ..
-            })
-        ),
-        "{full:?}"
-    );
+    assert_eq!(full, Err(StoreError::Full));
     // The bound did not push out a live claim.
     for i in 0..4 {
         assert_eq!(
@@ -60,6 +51,29 @@ async fn memory_live_claims_are_bounded_and_never_evicted() {
         s.claim_transaction("t4", LONG).await.unwrap(),
         Claim::Claimed
     );
+}
+
+#[tokio::test]
+async fn memory_time_comes_from_its_clock() {
+    let now = Arc::new(std::sync::atomic::AtomicU64::new(1_000_000));
+    let clock = {
+        let now = now.clone();
+        Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    let s = MemoryStore::with_clock(1, clock);
+    assert_eq!(
+        s.claim_transaction("a", LONG).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(s.claim_transaction("b", LONG).await, Err(StoreError::Full));
+    now.fetch_add(600_001, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        s.claim_transaction("b", LONG).await.unwrap(),
+        Claim::Claimed
+    );
+    // "a" expired with the clock, and "b" now holds the only place.
+    assert!(!s.transaction_spent("a").await.unwrap());
+    assert_eq!(s.claim_transaction("a", LONG).await, Err(StoreError::Full));
 }
 
 #[tokio::test]
