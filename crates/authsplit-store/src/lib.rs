@@ -398,9 +398,10 @@ pub const SQLITE_FILE_NAME: &str = "authsplit.sqlite3";
 
 /// Opens the store a URL names: `memory:`, `sqlite:` (the data directory's
 /// [`SQLITE_FILE_NAME`]), `sqlite:<path>`, or `redis://[user:password@]host[:port][/db]` with
-/// an optional `?prefix=<key prefix>`. A Redis store connects lazily: opening never waits for
-/// Redis, and an unreachable Redis shows in the first operation (or [`Store::ping`]).
-pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
+/// an optional `?prefix=<key prefix>`. Call it at start-up, inside a Tokio runtime: SQLite is
+/// opened (and its schema created) here; a Redis store connects lazily, so opening never waits
+/// for Redis and an unreachable Redis shows in the first operation (or [`Store::ping`]).
+pub fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     let url = url.trim();
     if url == "memory:" || url == "memory://" {
         return Ok(Arc::new(MemoryStore::new(options.memory_max_claims)));
@@ -412,7 +413,7 @@ pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
         } else {
             std::path::PathBuf::from(rest)
         };
-        return Ok(Arc::new(SqliteStore::open(&path).await?));
+        return Ok(Arc::new(SqliteStore::open(&path)?));
     }
     if url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")
     {

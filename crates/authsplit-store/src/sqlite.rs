@@ -86,18 +86,14 @@ fn at(now: i64, ttl: Duration) -> i64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed, with its parent directory) the database at `path`.
-    pub async fn open(path: &Path) -> Result<Self> {
-        let path = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking({
-            let path = path.clone();
-            move || open_blocking(&path)
-        })
-        .await
-        .map_err(|_| StoreError::unavailable(BACKEND, "the open task failed"))??;
+    /// Opens (creating if needed, with its parent directory) the database at `path`. Blocks
+    /// for the file I/O of opening (call it at start-up); inside a Tokio runtime it also starts
+    /// the task that deletes expired rows.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = open_blocking(path)?;
         let inner = Arc::new(Inner {
             conn: Mutex::new(conn),
-            path,
+            path: path.to_path_buf(),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(sweeper(Arc::downgrade(&inner)));

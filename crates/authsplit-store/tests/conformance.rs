@@ -402,8 +402,8 @@ async fn sqlite_conformance() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite3");
     // Two connections to one file, as two processes on one host would have.
-    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
-    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
     conformance(a, b).await;
 }
 
