@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser half: the wasm crate → wasm-bindgen (--target web) → wasm-opt -Oz (npm
-# binaryen, never Debian's: REFERENCE §7) into web/pkg/, then the example SPA into
-# web/example/dist/ (static files + the package). Idempotent; a warm run takes a few seconds.
+# binaryen, never Debian's 108, whose output crashed in the browser) into web/pkg/, then the
+# example SPA into web/example/dist/ (static files + the package). Idempotent; a warm run takes a few seconds.
 #
 #   scripts/build-web.sh            # build
 #   SIZE=1 scripts/build-web.sh     # … and print the gzip -9 size figures (web/scripts/size.mjs)

@@ -51,7 +51,7 @@ const storageError = () => fail('storage_unavailable', 'sessionStorage is unavai
 
 /**
  * Calls the wasm core. Its string results are `"o"` + the value, or `"e"` + code, message,
- * provider error and description separated by NULs (crates/authsplit-wasm `error::encode`),
+ * provider error and description separated by NULs (crates/authsplit-wasm `encode`),
  * thrown here as an AuthsplitError.
  */
 function call(name, ...args) {

@@ -1,5 +1,6 @@
-//! Fuzz target: callback parsing and validation, and the `returnTo` open-redirect guard
-//! (core `callback::{parse_callback, validate_callback, is_safe_return_to}`).
+//! Fuzz target: callback parsing and validation, and the `returnTo` open-redirect guard — the
+//! code the browser half ships (core's no_std base: `callback::{parse_callback, validate,
+//! verify}`, `return_to::is_safe_return_to`).
 //!
 //! Input (text, invalid UTF-8 replaced): line 1 = the callback (URL or query); line 2 = the
 //! expected `state` (default `s1`); line 3 = the expected issuer (empty = none; a leading `!`
@@ -7,20 +8,22 @@
 //! `authCode` parameter name.
 //!
 //! Invariants beyond "no panic":
-//! - `validate_callback` succeeds only for a `Success` whose `state` equals the expected one and
-//!   whose `iss` equals the expected issuer when one is set (RFC 6749 §10.12, RFC 9207 §2.4);
-//! - the code never shows in `Debug` of a parse result nor in any error (REFERENCE §3.14);
+//! - `validate` succeeds only for a callback with a code whose `state` equals the expected one
+//!   and whose `iss` equals the expected issuer when one is set (RFC 6749 §10.12, RFC 9207
+//!   §2.4); `verify` with a found transaction agrees with parse + `validate`, and with any
+//!   other storage outcome never yields a code;
+//! - the code never shows in `Debug` of a parse result nor in any error (docs/SECURITY.md S14, RFC 6749 §10.5);
 //! - round trip: `code`/`state`/`iss` form-encoded into a callback parse back exactly;
 //! - `is_safe_return_to(s)` ⇒ `s` starts with exactly one `/`, has no `\`, no `//`, no
-//!   control or whitespace character, also after percent-decoding (REFERENCE §2.9).
+//!   control or whitespace character, also after percent-decoding (docs/SECURITY.md B9, RFC 9700 §4.11).
 
 #![no_main]
 
 use authsplit_core::callback::{
-    CallbackExpectations, CallbackResponse, MAX_CALLBACK_LEN, MAX_RETURN_TO_LEN, ParseOptions,
-    is_safe_return_to, parse_callback, validate_callback,
+    Expected, MAX_CALLBACK_LEN, Stored, parse_callback, validate, verify,
 };
 use authsplit_core::random::State;
+use authsplit_core::return_to::{MAX_RETURN_TO_LEN, is_safe_return_to};
 use libfuzzer_sys::fuzz_target;
 
 fn check_return_to(s: &str) {
@@ -34,7 +37,7 @@ fn check_return_to(s: &str) {
     assert!(s.starts_with('/'), "accepted {s:?}: not a path");
     assert!(!s.starts_with("//"), "accepted {s:?}: protocol-relative");
     let mut forms = vec![s.to_owned()];
-    // Every decoding round must be as clean as the raw form (REFERENCE §2.9: `/%09/evil`,
+    // Every decoding round must be as clean as the raw form (docs/SECURITY.md B9: `/%09/evil`,
     // `/%2F%2Fevil`, `/%5Cevil`, double encodings).
     for _ in 0..3 {
         let last = forms.last().cloned().unwrap_or_default();
@@ -103,9 +106,9 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let mut lines = text.split('\n');
     let first = lines.next().unwrap_or("");
-    let (opts, callback) = match first.strip_prefix('@') {
-        Some(rest) => (ParseOptions::with_code_param("authCode"), rest),
-        None => (ParseOptions::default(), first),
+    let (code_param, callback) = match first.strip_prefix('@') {
+        Some(rest) => ("authCode", rest),
+        None => ("code", first),
     };
     let state_line = lines.next().unwrap_or("s1");
     let issuer_line = lines.next().unwrap_or("");
@@ -115,10 +118,20 @@ fuzz_target!(|data: &[u8]| {
         None => (false, issuer_line),
     };
     let issuer = (!issuer.is_empty()).then_some(issuer);
-    let expected = State::parse(state_line).unwrap_or_else(|_| State::parse("s1").expect("s1"));
+    let expected_state = if State::parse(state_line).is_ok() {
+        state_line
+    } else {
+        "s1"
+    };
+    let exp = Expected {
+        state: expected_state,
+        issuer,
+        require_iss,
+        code_param,
+    };
 
     // 1. Parse + validate.
-    let parsed = parse_callback(callback, &opts);
+    let parsed = parse_callback(callback, code_param);
     let distinctive = |code: &str, others: &[Option<&str>]| {
         code.len() >= 12
             && code.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -128,57 +141,84 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             // Parse errors are constant messages: no parameter value at all.
             let shown = format!("{e} {e:?}");
-            for c in raw_codes(callback, &opts.code_param) {
+            for c in raw_codes(callback, code_param) {
                 assert!(!shown.contains(c), "a code leaked into {shown}");
             }
         }
-        Ok(r @ CallbackResponse::Success { code, state, iss }) => {
-            if distinctive(code.secret(), &[state.as_deref(), iss.as_deref()]) {
+        Ok(r) => {
+            assert!(r.code.is_none() || r.error.is_none(), "code and error");
+            if let Some(code) = &r.code
+                && distinctive(code.secret(), &[r.state.as_deref(), r.iss.as_deref()])
+            {
                 assert!(
                     !format!("{r:?}").contains(code.secret()),
                     "code in Debug: {r:?}"
                 );
             }
         }
-        Ok(_) => {}
     }
-    if let Ok(r) = parsed {
-        let snapshot = r.clone();
-        let exp = CallbackExpectations {
-            state: &expected,
-            issuer,
-            require_iss,
-        };
-        let result = validate_callback(r, &exp);
-        if let CallbackResponse::Success { code, state, iss } = &snapshot
-            && distinctive(code.secret(), &[state.as_deref(), iss.as_deref()])
-        {
-            let shown = match &result {
-                Ok(ok) => format!("{ok:?}"),
-                Err(e) => format!("{e}"),
-            };
-            assert!(!shown.contains(code.secret()), "code leaked into {shown}");
-        }
-        if result.is_ok() {
-            let CallbackResponse::Success { code, state, iss } = snapshot else {
-                panic!("validated a non-success callback");
-            };
-            assert_eq!(
-                state.as_deref(),
-                Some(expected.secret()),
-                "state not checked"
-            );
-            assert!(!code.secret().is_empty());
-            if let (Some(want), Some(got)) = (issuer, iss.as_deref()) {
-                assert_eq!(want, got, "iss not checked");
+    let validated = match parsed {
+        Ok(r) => {
+            let snapshot = r.clone();
+            let result = validate(r, &exp);
+            if let Some(code) = &snapshot.code
+                && distinctive(
+                    code.secret(),
+                    &[snapshot.state.as_deref(), snapshot.iss.as_deref()],
+                )
+            {
+                let shown = match &result {
+                    Ok(ok) => format!("{ok:?}"),
+                    Err(e) => format!("{e} {e:?}"),
+                };
+                assert!(!shown.contains(code.secret()), "code leaked into {shown}");
             }
-            if require_iss {
-                assert_eq!(iss.as_deref(), issuer, "missing iss accepted");
+            if let Ok(code) = &result {
+                let Some(sent) = &snapshot.code else {
+                    panic!("validated a callback without a code");
+                };
+                assert_eq!(code.secret(), sent.secret());
+                assert_eq!(
+                    snapshot.state.as_deref(),
+                    Some(expected_state),
+                    "state not checked"
+                );
+                assert!(!code.secret().is_empty());
+                if let (Some(want), Some(got)) = (issuer, snapshot.iss.as_deref()) {
+                    assert_eq!(want, got, "iss not checked");
+                }
+                if require_iss {
+                    assert_eq!(snapshot.iss.as_deref(), issuer, "missing iss accepted");
+                }
             }
+            result.map(|c| c.into_secret()).map_err(|e| e.code())
         }
+        Err(e) => Err(e.code()),
+    };
+
+    // 2. `verify`, as the browser calls it: with a found transaction it agrees with parse +
+    //    validate; a callback that fails to parse under the standard name fails there first.
+    let found = verify(callback, Stored::Found, &exp)
+        .map(|c| c.into_secret())
+        .map_err(|e| e.code());
+    if parse_callback(callback, "code").is_ok() {
+        assert_eq!(found, validated, "verify disagrees with parse + validate");
+    } else {
+        assert!(found.is_err());
+    }
+    for stored in [
+        Stored::Missing { others: false },
+        Stored::Missing { others: true },
+        Stored::Unreadable,
+        Stored::Expired,
+    ] {
+        assert!(
+            verify(callback, stored, &exp).is_err(),
+            "a code without a live transaction"
+        );
     }
 
-    // 2. Round trip: what a real authorization server would send.
+    // 3. Round trip: what a real authorization server would send.
     let (code, state, iss) = (callback, state_line, issuer_line);
     let mut url = format!(
         "https://app.example/cb?code={}&state={}",
@@ -190,21 +230,17 @@ fuzz_target!(|data: &[u8]| {
         url.push_str(&form(iss));
     }
     if !code.is_empty() && url.len() <= MAX_CALLBACK_LEN {
-        match parse_callback(&url, &ParseOptions::default()) {
-            Ok(CallbackResponse::Success {
-                code: c,
-                state: s,
-                iss: i,
-            }) => {
-                assert_eq!(c.secret(), code);
-                assert_eq!(s.as_deref(), Some(state));
-                assert_eq!(i.as_deref(), (!iss.is_empty()).then_some(iss));
+        match parse_callback(&url, "code") {
+            Ok(r) if r.error.is_none() => {
+                assert_eq!(r.code.as_ref().map(|c| c.secret()), Some(code));
+                assert_eq!(r.state.as_deref(), Some(state));
+                assert_eq!(r.iss.as_deref(), (!iss.is_empty()).then_some(iss));
             }
             other => panic!("round trip failed for {url:?}: {other:?}"),
         }
     }
 
-    // 3. returnTo guard, on the dedicated line and on the whole callback line.
+    // 4. returnTo guard, on the dedicated line and on the whole callback line.
     check_return_to(return_to);
     check_return_to(callback);
 });

@@ -19,8 +19,8 @@
 //! - whatever the reference decoder cannot decrypt and parse, the server treats as absent
 //!   (`transaction_missing` or `state_mismatch` / `not_authenticated`) — a forged or mangled cookie is never used;
 //! - the token endpoint is only ever attempted (a 5xx gateway answer) for a transaction whose
-//!   state and PKCE challenge match the request (REFERENCE §3.2);
-//! - a session's refresh token never appears in any response (REFERENCE §1, RFC 10017 §6.2).
+//!   state and PKCE challenge match the request (docs/SECURITY.md S2, RFC 7636 §4.6);
+//! - a session's refresh token never appears in any response (docs/SECURITY.md A1, RFC 10017 §6.2).
 
 #![no_main]
 

@@ -15,13 +15,13 @@
 //! - never a 500 (handler panics become 500 `internal`); errors always carry a stable code;
 //! - `/transactions` answers 201 exactly when the body deserializes and passes our own
 //!   reading of the rules (known provider, `S256`, 43-char canonical challenge, state/nonce
-//!   grammar, state ≥ 22 chars) — REFERENCE §2.2, §3.3;
+//!   grammar, state ≥ 32 chars) — docs/SECURITY.md B2, S3;
 //! - `/token` without a transaction cookie answers exactly `invalid_request` (bad JSON),
 //!   `unknown_provider`, or `transaction_missing` — never anything that implies an outbound
-//!   call (REFERENCE §3.2);
+//!   call (docs/SECURITY.md S2);
 //! - an accepted verifier matches the RFC 7636 §4.1 grammar (43–128 unreserved chars) and
 //!   its S256 challenge parses back and matches; an accepted challenge is 43 base64url chars;
-//! - code and verifier never appear in a response nor in `Debug` (REFERENCE §3.14);
+//! - code and verifier never appear in a response nor in `Debug` (docs/SECURITY.md S14);
 //! - the wire types round-trip through serde.
 
 #![no_main]
@@ -50,8 +50,8 @@ fn tx_ok(r: &TransactionRequest) -> bool {
         && r.code_challenge_method == "S256"
         && PkceCodeChallenge::parse(&r.code_challenge).is_ok()
         && State::parse(&r.state).is_ok()
-        // RFC 6749 §10.10 / RFC 9700 §2.1: at least 128 bits, 22 base64url characters.
-        && r.state.len() >= 22
+        // RFC 6749 §10.10 / RFC 9700 §2.1: at least 128 bits, 32 hex characters.
+        && r.state.len() >= 32
         && r.nonce.as_deref().is_none_or(|n| Nonce::parse(n).is_ok())
         // RFC 6749 §3.3 scope tokens; extras that repeat no protocol parameter, secret or
         // each other (the stub providers add no extras of their own).

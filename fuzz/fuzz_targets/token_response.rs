@@ -10,7 +10,7 @@
 //! Invariants beyond "no panic":
 //! - a token planted anywhere in the body (a 32-char base64url run with digits and capitals)
 //!   never appears in `redact_snippet`, nor in any error's message, snippet or provider
-//!   description (REFERENCE §3.14);
+//!   description (docs/SECURITY.md S14);
 //! - snippets are at most `SNIPPET_MAX_CHARS` characters and free of control characters;
 //! - success only for status 200, with a lower-case `token_type` that is `bearer` unless the
 //!   options tolerate more, and `expires_at = now + expires_in` (RFC 6749 §5.1);

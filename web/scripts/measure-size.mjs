@@ -1,6 +1,6 @@
 // What a SPA loads from the `authsplit` package, in gzip -9 bytes: the wasm module plus the JS
 // (loader + wasm-bindgen glue + snippets) bundled and minified by esbuild the way a production
-// SPA build would (REFERENCE §6 method: esbuild --bundle --minify --format=esm). Shared by
+// SPA build would (esbuild --bundle --minify --format=esm, then gzip -9). Shared by
 // size.mjs (prints the figures) and size-guard.mjs (fails the build over budget).
 
 import { readFileSync, mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Prints the gzip -9 bytes of what a SPA loads from the `authsplit` package: the wasm module
 // plus the JS (loader + wasm-bindgen glue + snippets) bundled and minified by esbuild the way a
-// production SPA build would (REFERENCE §6 method: esbuild --bundle --minify --format=esm).
+// production SPA build would (esbuild --bundle --minify --format=esm, then gzip -9).
 //
 //   node web/scripts/size.mjs            # after scripts/build-web.sh
 //   node web/scripts/size.mjs --budget 40960   # exit 1 when over budget (bytes, gz total)

@@ -208,7 +208,7 @@ impl AuthorizeTemplate {
             }
         };
 
-        // A plain loop rather than `[String]::join` (whose generic copy code is ~1 KB of wasm).
+        // The scopes joined with the provider's separator.
         let mut scope = String::new();
         for (i, s) in self.scopes.iter().enumerate() {
             if i > 0 {
@@ -249,8 +249,7 @@ impl AuthorizeTemplate {
 
         if let Some(order) = &self.quirks.param_order {
             // Stable: listed names first (in the listed order), the rest keep their order. A
-            // selection pass instead of `sort_by_key` keeps the stable-sort code (~4 KB) out of
-            // the wasm module; both lists are a handful of entries.
+            // selection pass; both lists are a handful of entries.
             let rank = |name: &str| order.iter().position(|o| o == name).unwrap_or(usize::MAX);
             let mut ordered = Vec::with_capacity(params.len());
             for i in (0..order.len()).chain([usize::MAX]) {

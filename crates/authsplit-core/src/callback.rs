@@ -1,129 +1,53 @@
-//! Authorization response (callback) parsing and validation
-//! (RFC 6749 §4.1.2, §4.1.2.1, §10.12; RFC 9207; RFC 9700 §4.7; REFERENCE §2.3–§2.6).
+//! The authorization response (callback) check (RFC 6749 §4.1.2, §4.1.2.1, §10.12; RFC 9207
+//! §2.4; RFC 9700 §2.1.2, §4.7.1). Part of the base: this is the code the browser half runs on
+//! every callback.
 //!
-//! Two steps:
-//! 1. [`parse_callback`] — syntax only: a full URL (`https://app/cb?code=…&state=…`, fragment
-//!    ignored) or a bare query string (with or without a leading `?`). Rejects duplicated
-//!    parameters (`DuplicateParameter`), any `access_token` / `id_token` / `token`
-//!    (`TokenInCallback`), and classifies into [`CallbackResponse`]. A callback with neither
-//!    `code`, `error` nor `state` is `CodeMissing`.
-//! 2. [`validate_callback`] — against the stored transaction: `state` present
-//!    (`StateMissing`) and equal in constant time (`StateMismatch`); `iss` equal to the expected
-//!    issuer (`IssMismatch`) or missing where the server promised it (`IssMissing`) — checked on
-//!    error responses too; then an error response becomes `AccessDenied` / `AuthorizationError`
-//!    carrying the provider's error, and `Denied` becomes `AccessDenied`.
+//! Three steps, and [`verify`], which runs them in the browser's order:
+//! 1. [`parse_params`] — decoding and the rules that hold whatever the provider: a full URL
+//!    (`https://app/cb?code=…&state=…`, fragment ignored), a path, or a bare query (with or
+//!    without a leading `?`); at most [`MAX_CALLBACK_LEN`] bytes and [`MAX_CALLBACK_PARAMS`]
+//!    parameters; no `access_token` / `id_token` / `token` (`TokenInCallback`); no parameter
+//!    twice (`DuplicateParameter`).
+//! 2. [`classify`] — the [`Callback`]: `code` and `error` together are `MalformedCallback`
+//!    (never redeem an ambiguous answer); an empty `code`, or neither `code`, `error` nor
+//!    `state`, is `CodeMissing`. ([`parse_callback`] is steps 1 and 2.)
+//! 3. [`validate`] — against the stored transaction: `state` present (`StateMissing`) and equal
+//!    in constant time (`StateMismatch`); `iss` equal to the expected issuer (`IssMismatch`) or
+//!    missing where the server promised it (`IssMissing`) — on error responses too; then an
+//!    error response becomes `AccessDenied` / `AuthorizationError` carrying the provider's
+//!    error, and `state` alone (WeChat's refusal) `AccessDenied`.
 //!
 //! Decoding follows `application/x-www-form-urlencoded` (`+` is a space), but strictly: a
 //! percent-escape that decodes to invalid UTF-8 is `MalformedCallback` rather than being
-//! silently replaced, and inputs longer than [`MAX_CALLBACK_LEN`] or with more than
-//! [`MAX_CALLBACK_PARAMS`] parameters are refused. A callback
-//! carrying both `code` and `error` is `MalformedCallback` (never redeem an ambiguous answer).
-//! `error_description` is kept verbatim as *plain text*: callers must never render it as HTML.
-//!
-//! Error messages are constants: they name parameters, never their values.
+//! silently replaced. `error_description` is kept verbatim as *plain text*: callers must never
+//! render it as HTML. Error messages are constants: they name parameters, never their values.
+//! The code is an [`AuthorizationCode`], whose `Debug` is redacted.
 //!
 //! ```
-//! use authsplit_core::callback::*;
-//! use authsplit_core::random::State;
-//! let state = State::parse("s1").unwrap();
-//! let parsed = parse_callback(
+//! use authsplit_core::callback::{Expected, Stored, verify};
+//! let expected = Expected {
+//!     state: "s1",
+//!     issuer: Some("https://as.example"),
+//!     require_iss: true,
+//!     code_param: "code",
+//! };
+//! let code = verify(
 //!     "https://app.example/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example",
-//!     &ParseOptions::default(),
+//!     Stored::Found,
+//!     &expected,
 //! )
 //! .unwrap();
-//! let ok = validate_callback(
-//!     parsed,
-//!     &CallbackExpectations { state: &state, issuer: Some("https://as.example"), require_iss: true },
-//! )
-//! .unwrap();
-//! assert_eq!(ok.code.secret(), "abc");
+//! assert_eq!(code.secret(), "abc");
 //! ```
-//!
-//! [`is_safe_return_to`] is the open-redirect guard for the `returnTo` path the app goes back
-//! to after sign-in (REFERENCE §2.9).
 
-use std::borrow::Cow;
+use alloc::borrow::ToOwned as _;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::Error;
 use crate::error::{ErrorCode, OAuthErrorCode, ProviderError};
-use crate::random::State;
+use crate::random::ct_eq_bytes;
 use crate::secret::AuthorizationCode;
-
-/// A syntactically valid authorization response.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum CallbackResponse {
-    /// `code` (and usually `state`, `iss`).
-    Success {
-        /// The authorization code.
-        code: AuthorizationCode,
-        /// `state`, if present.
-        state: Option<String>,
-        /// `iss` (RFC 9207), if present.
-        iss: Option<String>,
-    },
-    /// `error` (RFC 6749 §4.1.2.1).
-    Error {
-        /// The provider's error.
-        error: ProviderError,
-        /// `state`, if present.
-        state: Option<String>,
-        /// `iss`, if present.
-        iss: Option<String>,
-    },
-    /// `state` present, no `code`, no `error`: WeChat's "user refused".
-    Denied {
-        /// `state`.
-        state: String,
-        /// `iss`, if present.
-        iss: Option<String>,
-    },
-}
-
-/// Parser options.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct ParseOptions {
-    /// The name of the code parameter (`code`; DingTalk sends `authCode`).
-    pub code_param: String,
-}
-
-impl ParseOptions {
-    /// Options with a provider-specific code parameter name (DingTalk: `authCode`).
-    pub fn with_code_param(code_param: impl Into<String>) -> Self {
-        Self {
-            code_param: code_param.into(),
-        }
-    }
-}
-
-impl Default for ParseOptions {
-    fn default() -> Self {
-        Self {
-            code_param: "code".to_owned(),
-        }
-    }
-}
-
-/// What the stored transaction expects.
-#[derive(Clone, Debug)]
-pub struct CallbackExpectations<'a> {
-    /// The `state` sent in the authorization request.
-    pub state: &'a State,
-    /// The expected issuer, when known (RFC 9207 §2.4).
-    pub issuer: Option<&'a str>,
-    /// Whether the server advertises `authorization_response_iss_parameter_supported`.
-    pub require_iss: bool,
-}
-
-/// A validated successful callback.
-#[derive(Clone, Debug)]
-pub struct ValidatedCallback {
-    /// The code to redeem.
-    pub code: AuthorizationCode,
-    /// `iss`, if the server sent it.
-    pub iss: Option<String>,
-}
 
 /// Longest callback input (URL or query) accepted, in bytes.
 pub const MAX_CALLBACK_LEN: usize = 16 * 1024;
@@ -131,184 +55,196 @@ pub const MAX_CALLBACK_LEN: usize = 16 * 1024;
 /// Most parameters accepted in one callback (real ones carry fewer than 15).
 pub const MAX_CALLBACK_PARAMS: usize = 100;
 
-/// Longest `returnTo` accepted by [`is_safe_return_to`], in bytes.
-pub const MAX_RETURN_TO_LEN: usize = 2048;
+/// A syntactically valid authorization response (RFC 6749 §4.1.2 / §4.1.2.1). Never both
+/// `code` and `error`; at least one of `code`, `error`, `state`.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Callback {
+    /// The authorization code (non-empty), if sent.
+    pub code: Option<AuthorizationCode>,
+    /// The provider's `error`, if sent.
+    pub error: Option<String>,
+    /// `error_description` (plain text).
+    pub error_description: Option<String>,
+    /// `error_uri`.
+    pub error_uri: Option<String>,
+    /// `state`, if sent.
+    pub state: Option<String>,
+    /// `iss` (RFC 9207), if sent.
+    pub iss: Option<String>,
+}
 
-/// Parameters that must never arrive in a code-flow callback (RFC 9700 §2.1.2; REFERENCE §2.6).
-const TOKEN_PARAMS: &[&str] = &["access_token", "id_token", "token"];
+/// What the browser found in `sessionStorage` for the callback's `state`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stored {
+    /// No transaction; `others` is whether this tab had other pending ones.
+    Missing {
+        /// This tab was waiting for another sign-in.
+        others: bool,
+    },
+    /// An entry that is not a transaction.
+    Unreadable,
+    /// Older than the TTL (or dated in the future).
+    Expired,
+    /// A live transaction.
+    Found,
+}
 
+/// What the stored transaction expects of the callback.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'a> {
+    /// The `state` sent in the authorization request.
+    pub state: &'a str,
+    /// The expected issuer, when known (RFC 9207 §2.4).
+    pub issuer: Option<&'a str>,
+    /// Whether the server promised `iss` (`authorization_response_iss_parameter_supported`).
+    pub require_iss: bool,
+    /// The name of the code parameter (`code`; DingTalk `authCode`).
+    pub code_param: &'a str,
+}
+
+/// One out-of-line constructor for every error of this module (each call site is then a call
+/// with two constants, not an inlined `Error` literal: smaller browser module).
+#[inline(never)]
 fn err(code: ErrorCode, message: &'static str) -> Error {
     Error::new(code, message)
 }
 
-/// Extracts the query from a full URL (`scheme://host/path?query#fragment`), a path
-/// (`/cb?query`), `?query`, or a bare query. The fragment is always dropped.
-fn query_part(input: &str) -> &str {
-    let no_fragment = input.split('#').next().unwrap_or("");
-    if let Some(q) = no_fragment.strip_prefix('?') {
+fn malformed(message: &'static str) -> Error {
+    err(ErrorCode::MalformedCallback, message)
+}
+
+const STATE_MISSING: &str = "the callback has no `state` (RFC 6749 §10.12)";
+const STATE_MISMATCH: &str = "the callback's `state` differs from the one sent (RFC 6749 §10.12)";
+const TRANSACTION_UNREADABLE: &str =
+    "the stored sign-in transaction is unreadable; start a new sign-in";
+
+/// The query of a full URL, a path, `?query` or a bare query; the fragment is dropped.
+/// (Byte scans: no `str` pattern searchers in the browser module.)
+fn query_part(input: &[u8]) -> &[u8] {
+    let no_fragment = input.split(|&b| b == b'#').next().unwrap_or_default();
+    if let Some(q) = no_fragment.strip_prefix(b"?") {
         return q;
     }
     // A URL or path has ':' or '/' before its first '?'; a bare query reaches '=' or '&' first.
-    let head_end = no_fragment
-        .find(['?', '&', '='])
-        .unwrap_or(no_fragment.len());
-    let head = no_fragment.get(..head_end).unwrap_or("");
-    if head.contains([':', '/']) {
-        match no_fragment.split_once('?') {
-            Some((_, q)) => q,
-            None => "",
-        }
+    let head = no_fragment
+        .split(|&b| matches!(b, b'?' | b'&' | b'='))
+        .next()
+        .unwrap_or_default();
+    if head.iter().any(|&b| b == b':' || b == b'/') {
+        no_fragment
+            .splitn(2, |&b| b == b'?')
+            .nth(1)
+            .unwrap_or_default()
     } else {
         no_fragment
     }
 }
 
-/// Strict `application/x-www-form-urlencoded` decoding of one name or value.
-fn form_decode(raw: &str) -> Result<Cow<'_, str>, Error> {
-    let bytes: Cow<'_, [u8]> = if raw.contains('+') {
-        Cow::Owned(raw.replace('+', " ").into_bytes())
-    } else {
-        Cow::Borrowed(raw.as_bytes())
-    };
-    let decoded: Cow<'_, [u8]> = percent_encoding::percent_decode(&bytes).into();
-    match String::from_utf8(decoded.into_owned()) {
-        Ok(s) if s.as_str() == raw => Ok(Cow::Borrowed(raw)),
-        Ok(s) => Ok(Cow::Owned(s)),
-        Err(_) => Err(err(
-            ErrorCode::MalformedCallback,
-            "a callback parameter is not valid UTF-8 after percent-decoding",
-        )),
-    }
+/// Strict form decoding of one name or value: `+` is a space, then percent-decoding; invalid
+/// UTF-8 is an error rather than a replacement character.
+fn form_decode(raw: &[u8]) -> Result<String, Error> {
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    String::from_utf8(percent_encoding::percent_decode(&plus).collect())
+        .map_err(|_| malformed("a callback parameter is not valid UTF-8 after percent-decoding"))
 }
 
-/// The name to use in a duplicate-parameter message (constant strings only).
-fn duplicate_message(name: &str) -> &'static str {
-    match name {
-        "state" => "parameter `state` appears more than once (RFC 6749 §3.1)",
-        "code" => "parameter `code` appears more than once (RFC 6749 §3.1)",
-        "iss" => "parameter `iss` appears more than once (RFC 6749 §3.1)",
-        "error" => "parameter `error` appears more than once (RFC 6749 §3.1)",
-        _ => "a callback parameter appears more than once (RFC 6749 §3.1)",
-    }
-}
-
-/// Step 1: syntax. See the module docs.
-pub fn parse_callback(input: &str, options: &ParseOptions) -> Result<CallbackResponse, Error> {
+/// Step 1: the decoded parameters of a callback, refusing what is wrong whatever the
+/// provider: too long, too many, undecodable, tokens in the front channel (RFC 9700 §2.1.2),
+/// a parameter given twice (RFC 6749 §3.1).
+pub fn parse_params(input: &str) -> Result<Vec<(String, String)>, Error> {
     if input.len() > MAX_CALLBACK_LEN {
-        return Err(err(
-            ErrorCode::MalformedCallback,
-            "the callback URL is too long",
-        ));
+        return Err(malformed("the callback URL is too long"));
     }
-    let query = query_part(input);
-
-    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
-    for segment in query.split('&') {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for segment in query_part(input.as_bytes()).split(|&b| b == b'&') {
         if segment.is_empty() {
             continue;
         }
         if pairs.len() >= MAX_CALLBACK_PARAMS {
-            return Err(err(
-                ErrorCode::MalformedCallback,
-                "the callback has too many parameters",
-            ));
+            return Err(malformed("the callback has too many parameters"));
         }
-        let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
-        pairs.push((form_decode(name)?, form_decode(value)?));
+        let mut kv = segment.splitn(2, |&b| b == b'=');
+        let name = form_decode(kv.next().unwrap_or_default())?;
+        let value = form_decode(kv.next().unwrap_or_default())?;
+        pairs.push((name, value));
     }
-
-    // RFC 9700 §2.1.2 / REFERENCE §2.6: a token in the front channel is an attack or a
-    // misconfigured implicit flow; refuse before anything else.
+    // A token in the front channel is an attack or a misconfigured implicit flow: refused
+    // before anything else.
     if pairs
         .iter()
-        .any(|(name, _)| TOKEN_PARAMS.contains(&name.as_ref()))
+        .any(|(n, _)| matches!(n.as_str(), "access_token" | "id_token" | "token"))
     {
         return Err(err(
             ErrorCode::TokenInCallback,
             "the callback carries access_token, id_token or token (RFC 9700 §2.1.2)",
         ));
     }
-    // RFC 6749 §3.1: parameters MUST NOT be included more than once.
     for (i, (name, _)) in pairs.iter().enumerate() {
-        let seen_before = pairs
-            .get(..i)
-            .is_some_and(|before| before.iter().any(|(n, _)| n == name));
-        if seen_before {
-            return Err(err(ErrorCode::DuplicateParameter, duplicate_message(name)));
+        if pairs.iter().take(i).any(|(n, _)| n == name) {
+            return Err(err(
+                ErrorCode::DuplicateParameter,
+                "a callback parameter appears more than once (RFC 6749 §3.1)",
+            ));
         }
     }
+    Ok(pairs)
+}
 
-    let get = |wanted: &str| -> Option<String> {
-        pairs
-            .iter()
-            .find(|(name, _)| name == wanted)
-            .map(|(_, value)| value.as_ref().to_owned())
-    };
-    let code = get(options.code_param.as_str());
-    let error = get("error");
-    let state = get("state");
-    let iss = get("iss");
-
-    match (code, error) {
-        (Some(_), Some(_)) => Err(err(
-            ErrorCode::MalformedCallback,
-            "the callback carries both `code` and `error`",
-        )),
-        (None, Some(error)) => Ok(CallbackResponse::Error {
-            error: ProviderError {
-                error: OAuthErrorCode::parse(&error),
-                error_description: get("error_description"),
-                error_uri: get("error_uri"),
-            },
-            state,
-            iss,
-        }),
-        (Some(code), None) if code.is_empty() => Err(err(
+/// Step 2: classifies decoded parameters (RFC 6749 §4.1.2 / §4.1.2.1) with `code_param` as
+/// the code's name.
+pub fn classify(pairs: &[(String, String)], code_param: &str) -> Result<Callback, Error> {
+    let mut cb = Callback::default();
+    let mut code = None;
+    for (name, value) in pairs {
+        let slot = match name.as_str() {
+            n if n == code_param => &mut code,
+            "error" => &mut cb.error,
+            "error_description" => &mut cb.error_description,
+            "error_uri" => &mut cb.error_uri,
+            "state" => &mut cb.state,
+            "iss" => &mut cb.iss,
+            _ => continue,
+        };
+        *slot = Some(value.as_str().to_owned());
+    }
+    match (code, &cb.error) {
+        (Some(_), Some(_)) => Err(malformed("the callback carries both `code` and `error`")),
+        (Some(c), None) if c.is_empty() => Err(err(
             ErrorCode::CodeMissing,
             "the callback's `code` is empty (RFC 6749 §4.1.2)",
         )),
-        (Some(code), None) => Ok(CallbackResponse::Success {
-            code: AuthorizationCode::new(code),
-            state,
-            iss,
-        }),
-        (None, None) => match state {
-            Some(state) => Ok(CallbackResponse::Denied { state, iss }),
-            None => Err(err(
-                ErrorCode::CodeMissing,
-                "the callback has neither `code`, `error` nor `state` (RFC 6749 §4.1.2)",
-            )),
-        },
+        (None, None) if cb.state.is_none() => Err(err(
+            ErrorCode::CodeMissing,
+            "the callback has neither `code`, `error` nor `state` (RFC 6749 §4.1.2)",
+        )),
+        (code, _) => {
+            cb.code = code.map(AuthorizationCode::new);
+            Ok(cb)
+        }
     }
 }
 
-/// Step 2: validation against the stored transaction. See the module docs.
-pub fn validate_callback(
-    response: CallbackResponse,
-    expected: &CallbackExpectations<'_>,
-) -> Result<ValidatedCallback, Error> {
-    let (state, iss) = match &response {
-        CallbackResponse::Success { state, iss, .. }
-        | CallbackResponse::Error { state, iss, .. } => (state.as_deref(), iss.as_deref()),
-        CallbackResponse::Denied { state, iss } => (Some(state.as_str()), iss.as_deref()),
-    };
+/// Steps 1 and 2: [`parse_params`], then [`classify`] with `code_param`.
+pub fn parse_callback(input: &str, code_param: &str) -> Result<Callback, Error> {
+    classify(&parse_params(input)?, code_param)
+}
 
-    // RFC 6749 §10.12, RFC 9700 §4.7.1: state binds the response to this browser.
-    let Some(state) = state else {
-        return Err(err(
-            ErrorCode::StateMissing,
-            "the callback has no `state` (RFC 6749 §10.12)",
-        ));
+/// Step 3: validation against the stored transaction — `state` present and equal in constant
+/// time (RFC 6749 §10.12, RFC 9700 §4.7.1); `iss` exact or required (RFC 9207 §2.4, on error
+/// responses too); then `error` → `access_denied` / `authorization_error` with the provider's
+/// words, `state` alone (WeChat's refusal) → `access_denied`. Returns the code.
+pub fn validate(cb: Callback, expected: &Expected<'_>) -> Result<AuthorizationCode, Error> {
+    let Some(state) = &cb.state else {
+        return Err(err(ErrorCode::StateMissing, STATE_MISSING));
     };
-    if !expected.state.ct_eq_str(state) {
-        return Err(err(
-            ErrorCode::StateMismatch,
-            "the callback's `state` differs from the one sent (RFC 6749 §10.12)",
-        ));
+    if !ct_eq_bytes(state.as_bytes(), expected.state.as_bytes()) {
+        return Err(err(ErrorCode::StateMismatch, STATE_MISMATCH));
     }
-
-    // RFC 9207 §2.4: compare iss exactly, on error responses too.
-    match (expected.issuer, iss) {
+    match (expected.issuer, cb.iss.as_deref()) {
         (Some(want), Some(got)) if want != got => {
             return Err(err(
                 ErrorCode::IssMismatch,
@@ -329,11 +265,11 @@ pub fn validate_callback(
         }
         _ => {}
     }
-
-    match response {
-        CallbackResponse::Success { code, iss, .. } => Ok(ValidatedCallback { code, iss }),
-        CallbackResponse::Error { error, .. } => {
-            let e = if error.error == OAuthErrorCode::AccessDenied {
+    match (cb.code, cb.error) {
+        (Some(code), _) => Ok(code),
+        (None, Some(error)) => {
+            let error = OAuthErrorCode::parse(&error);
+            let e = if error == OAuthErrorCode::AccessDenied {
                 err(
                     ErrorCode::AccessDenied,
                     "the user or the server denied the request (RFC 6749 §4.1.2.1)",
@@ -344,82 +280,87 @@ pub fn validate_callback(
                     "the authorization server returned an error (RFC 6749 §4.1.2.1)",
                 )
             };
-            Err(e.with_provider_error(error))
+            Err(e.with_provider_error(ProviderError {
+                error,
+                error_description: cb.error_description,
+                error_uri: cb.error_uri,
+            }))
         }
-        CallbackResponse::Denied { .. } => Err(err(
+        (None, None) => Err(err(
             ErrorCode::AccessDenied,
             "the user declined: the callback has `state` but no `code` and no `error`",
         )),
     }
 }
 
-/// Whether `return_to` is a safe same-origin path (REFERENCE §2.9): starts with exactly one
-/// `/`, no `//`, no `\`, no control characters or whitespace (also percent-encoded forms such
-/// as `%09`, `%2F%2F`, `%5C`), no scheme. `/` alone is fine.
-///
-/// The check runs on the raw value and on up to three rounds of percent-decoding, so
-/// double-encoded forms (`%252F%252F`) are caught too; a value that decodes to invalid UTF-8
-/// is refused. At most [`MAX_RETURN_TO_LEN`] bytes.
-pub fn is_safe_return_to(return_to: &str) -> bool {
-    if return_to.len() > MAX_RETURN_TO_LEN {
-        return false;
-    }
-    let mut current: Cow<'_, str> = Cow::Borrowed(return_to);
-    for _ in 0..4 {
-        if !is_safe_path_form(&current) {
-            return false;
+/// The whole browser-side check of a callback `url` after the transaction for its `state` was
+/// taken out of storage (single use: gone whatever this returns). A syntax error outranks the
+/// storage outcome; then a missing transaction is `state_missing` (no `state`),
+/// `state_mismatch` (this tab was waiting for another state, RFC 6749 §10.12) or
+/// `transaction_missing` (replayed, other tab, never started); an unreadable one (or one with
+/// an empty `state`) `transaction_missing`, an old one `transaction_expired`; then
+/// [`validate`] with the transaction's code parameter name.
+pub fn verify(
+    url: &str,
+    stored: Stored,
+    expected: &Expected<'_>,
+) -> Result<AuthorizationCode, Error> {
+    let pairs = parse_params(url)?;
+    let parsed = classify(&pairs, "code")?;
+    match stored {
+        // A stored `state` is never empty (64 hex characters); an empty one is a broken entry.
+        Stored::Found if !expected.state.is_empty() => {}
+        Stored::Found | Stored::Unreadable => {
+            return Err(err(ErrorCode::TransactionMissing, TRANSACTION_UNREADABLE));
         }
-        let decoded = match percent_encoding::percent_decode_str(&current).decode_utf8() {
-            Ok(d) => d.into_owned(),
-            Err(_) => return false,
-        };
-        if decoded == *current {
-            return true;
+        Stored::Missing { .. } if parsed.state.is_none() => {
+            return Err(err(ErrorCode::StateMissing, STATE_MISSING));
         }
-        current = Cow::Owned(decoded);
+        Stored::Missing { others: true } => {
+            return Err(err(ErrorCode::StateMismatch, STATE_MISMATCH));
+        }
+        Stored::Missing { others: false } => {
+            return Err(err(
+                ErrorCode::TransactionMissing,
+                "no sign-in is pending for this callback (already used, expired, or started in another tab)",
+            ));
+        }
+        Stored::Expired => {
+            return Err(err(
+                ErrorCode::TransactionExpired,
+                "the sign-in took longer than 10 minutes; start a new sign-in",
+            ));
+        }
     }
-    // Still changing after four rounds: absurdly nested encoding, refuse.
-    false
-}
-
-/// One form (raw or decoded) of a `returnTo`.
-fn is_safe_path_form(s: &str) -> bool {
-    // Byte scans rather than `str::contains(&str)`: the substring searcher drags slicing
-    // panics and `Debug` formatting into the wasm module (REFERENCE §6).
-    s.starts_with('/')
-        && !s.as_bytes().windows(2).any(|w| w == b"//")
-        && !s.as_bytes().contains(&b'\\')
-        && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+    let parsed = if expected.code_param == "code" {
+        parsed
+    } else {
+        classify(&pairs, expected.code_param)?
+    };
+    validate(parsed, expected)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(input: &str) -> Result<CallbackResponse, Error> {
-        parse_callback(input, &ParseOptions::default())
+    fn parse(input: &str) -> Result<Callback, Error> {
+        parse_callback(input, "code")
     }
 
-    fn code_of(r: Result<CallbackResponse, Error>) -> ErrorCode {
+    fn code_of<T: core::fmt::Debug>(r: Result<T, Error>) -> ErrorCode {
         match r {
             Ok(other) => panic!("expected an error, got {other:?}"),
             Err(e) => e.code(),
         }
     }
 
-    fn state() -> State {
-        State::parse("s1").expect("valid")
-    }
-
-    fn expect<'a>(
-        state: &'a State,
-        issuer: Option<&'a str>,
-        require_iss: bool,
-    ) -> CallbackExpectations<'a> {
-        CallbackExpectations {
-            state,
+    fn expect(issuer: Option<&str>, require_iss: bool) -> Expected<'_> {
+        Expected {
+            state: "s1",
             issuer,
             require_iss,
+            code_param: "code",
         }
     }
 
@@ -434,23 +375,18 @@ mod tests {
             // An unencoded iss in a bare query is still a query, not a URL.
             "code=abc&state=s1&iss=https://as.example",
         ] {
-            match parse(input) {
-                Ok(CallbackResponse::Success { code, state, iss }) => {
-                    assert_eq!(code.secret(), "abc", "{input}");
-                    assert_eq!(state.as_deref(), Some("s1"), "{input}");
-                    assert_eq!(iss.as_deref(), Some("https://as.example"), "{input}");
-                }
-                other => panic!("{input}: {other:?}"),
-            }
+            let cb = parse(input).expect(input);
+            assert_eq!(cb.code.as_ref().map(|c| c.secret()), Some("abc"), "{input}");
+            assert_eq!(cb.error, None, "{input}");
+            assert_eq!(cb.state.as_deref(), Some("s1"), "{input}");
+            assert_eq!(cb.iss.as_deref(), Some("https://as.example"), "{input}");
         }
     }
 
     #[test]
     fn rfc6749_appendix_b_plus_and_percent_decoding() {
-        match parse("?code=a%2Bb+c&state=s1") {
-            Ok(CallbackResponse::Success { code, .. }) => assert_eq!(code.secret(), "a+b c"),
-            other => panic!("{other:?}"),
-        }
+        let cb = parse("?code=a%2Bb+c&state=s1").expect("parses");
+        assert_eq!(cb.code.as_ref().map(|c| c.secret()), Some("a+b c"));
         assert_eq!(
             code_of(parse("?code=%FF%FE&state=s1")),
             ErrorCode::MalformedCallback
@@ -480,18 +416,21 @@ mod tests {
 
     #[test]
     fn rfc6749_s4_1_2_1_error_response_parsed() {
-        match parse(
+        let cb = parse(
             "?error=access_denied&error_description=User+said+no&error_uri=https%3A%2F%2Fx&state=s1",
-        ) {
-            Ok(CallbackResponse::Error { error, state, iss }) => {
-                assert_eq!(error.error, OAuthErrorCode::AccessDenied);
-                assert_eq!(error.error_description.as_deref(), Some("User said no"));
-                assert_eq!(error.error_uri.as_deref(), Some("https://x"));
-                assert_eq!(state.as_deref(), Some("s1"));
-                assert_eq!(iss, None);
-            }
-            other => panic!("{other:?}"),
-        }
+        )
+        .expect("parses");
+        assert!(cb.code.is_none());
+        assert_eq!(cb.error.as_deref(), Some("access_denied"));
+        assert_eq!(cb.error_description.as_deref(), Some("User said no"));
+        assert_eq!(cb.error_uri.as_deref(), Some("https://x"));
+        assert_eq!(cb.state.as_deref(), Some("s1"));
+        assert_eq!(cb.iss, None);
+        let e = validate(cb, &expect(None, false)).expect_err("error");
+        let pe = e.provider_error().expect("provider error");
+        assert_eq!(pe.error, OAuthErrorCode::AccessDenied);
+        assert_eq!(pe.error_description.as_deref(), Some("User said no"));
+        assert_eq!(pe.error_uri.as_deref(), Some("https://x"));
     }
 
     #[test]
@@ -500,7 +439,7 @@ mod tests {
             "?error=server_error&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=s1",
         )
         .expect("parses");
-        let e = validate_callback(r, &expect(&state(), None, false)).expect_err("error");
+        let e = validate(r, &expect(None, false)).expect_err("error");
         assert_eq!(e.code(), ErrorCode::AuthorizationError);
         let pe = e.provider_error().expect("provider error");
         assert_eq!(pe.error, OAuthErrorCode::ServerError);
@@ -517,13 +456,14 @@ mod tests {
     #[test]
     fn wechat_denied_callback_state_only() {
         let r = parse("https://app.example/cb?state=s1").expect("parses");
-        assert!(matches!(r, CallbackResponse::Denied { ref state, .. } if state == "s1"));
-        let e = validate_callback(r, &expect(&state(), None, false)).expect_err("denied");
+        assert!(r.code.is_none() && r.error.is_none());
+        assert_eq!(r.state.as_deref(), Some("s1"));
+        let e = validate(r, &expect(None, false)).expect_err("denied");
         assert_eq!(e.code(), ErrorCode::AccessDenied);
         assert_eq!(e.class(), crate::ErrorClass::Reauthenticate);
         // Denied with a wrong state is a state mismatch first.
         let r = parse("?state=other").expect("parses");
-        let e = validate_callback(r, &expect(&state(), None, false)).expect_err("mismatch");
+        let e = validate(r, &expect(None, false)).expect_err("mismatch");
         assert_eq!(e.code(), ErrorCode::StateMismatch);
     }
 
@@ -569,7 +509,7 @@ mod tests {
         );
     }
 
-    /// REFERENCE §4: oversized input is a typed error, not a crash.
+    /// Oversized input is a typed error, not a crash.
     #[test]
     fn too_long_callback_is_malformed() {
         let long = format!("?code=a&state=s1&x={}", "a".repeat(MAX_CALLBACK_LEN));
@@ -587,26 +527,30 @@ mod tests {
         assert!(parse(&format!("?{enough}code=a&state=s1")).is_ok());
     }
 
-    /// RFC 6749 §4.1.2 `code`, under DingTalk's name `authCode` (PROVIDERS.md).
+    /// RFC 6749 §4.1.2 `code`, under DingTalk's name `authCode` (docs/PROVIDERS.md).
     #[test]
     fn dingtalk_code_param() {
-        let opts = ParseOptions::with_code_param("authCode");
-        match parse_callback("?authCode=xyz&state=s1", &opts) {
-            Ok(CallbackResponse::Success { code, .. }) => assert_eq!(code.secret(), "xyz"),
-            other => panic!("{other:?}"),
-        }
+        let cb = parse_callback("?authCode=xyz&state=s1", "authCode").expect("parses");
+        assert_eq!(cb.code.as_ref().map(|c| c.secret()), Some("xyz"));
+        // Through `verify`, with the transaction's code parameter name.
+        let exp = Expected {
+            code_param: "authCode",
+            ..expect(None, false)
+        };
+        let code = verify("/cb?authCode=xyz&state=s1", Stored::Found, &exp).expect("valid");
+        assert_eq!(code.secret(), "xyz");
+        // `code` under its standard name is not DingTalk's code.
+        assert_eq!(
+            code_of(verify("/cb?code=xyz&state=s1", Stored::Found, &exp)),
+            ErrorCode::AccessDenied
+        );
     }
 
     #[test]
     fn rfc6749_s10_12_state_validation() {
-        let st = state();
-        let ok = validate_callback(
-            parse("?code=c&state=s1").expect("p"),
-            &expect(&st, None, false),
-        )
-        .expect("valid");
-        assert_eq!(ok.code.secret(), "c");
-        assert_eq!(ok.iss, None);
+        let ok =
+            validate(parse("?code=c&state=s1").expect("p"), &expect(None, false)).expect("valid");
+        assert_eq!(ok.secret(), "c");
         for (input, want) in [
             ("?code=c", ErrorCode::StateMissing),
             ("?code=c&state=s2", ErrorCode::StateMismatch),
@@ -616,14 +560,13 @@ mod tests {
             ("?error=access_denied&state=bad", ErrorCode::StateMismatch),
         ] {
             let r = parse(input).expect("parses");
-            let e = validate_callback(r, &expect(&st, None, false)).expect_err(input);
+            let e = validate(r, &expect(None, false)).expect_err(input);
             assert_eq!(e.code(), want, "{input}");
         }
     }
 
     #[test]
     fn rfc9207_s2_4_iss_checks() {
-        let st = state();
         let issuer = Some("https://as.example");
         let cases: &[(&str, bool, Result<(), ErrorCode>)] = &[
             (
@@ -668,97 +611,203 @@ mod tests {
         ];
         for (input, require, want) in cases {
             let r = parse(input).expect("parses");
-            let got = validate_callback(r, &expect(&st, issuer, *require))
+            let got = validate(r, &expect(issuer, *require))
                 .map(|_| ())
                 .map_err(|e| e.code());
             assert_eq!(&got, want, "{input} require_iss={require}");
         }
         // iss present but nothing to compare against and not required: accepted.
         let r = parse("?code=c&state=s1&iss=anything").expect("parses");
-        assert!(validate_callback(r, &expect(&st, None, false)).is_ok());
+        assert!(validate(r, &expect(None, false)).is_ok());
         // Promised but not configured: a configuration error, not a silent pass.
         let r = parse("?code=c&state=s1&iss=x").expect("parses");
-        let e = validate_callback(r, &expect(&st, None, true)).expect_err("config");
+        let e = validate(r, &expect(None, true)).expect_err("config");
         assert_eq!(e.code(), ErrorCode::Configuration);
     }
 
     #[test]
     fn rfc6749_s4_1_2_1_error_codes_map() {
-        let st = state();
         let r = parse("?error=access_denied&state=s1").expect("parses");
-        let e = validate_callback(r, &expect(&st, None, false)).expect_err("error");
+        let e = validate(r, &expect(None, false)).expect_err("error");
         assert_eq!(e.code(), ErrorCode::AccessDenied);
         assert_eq!(
             e.provider_error().map(|p| p.error.clone()),
             Some(OAuthErrorCode::AccessDenied)
         );
         let r = parse("?error=login_required&state=s1").expect("parses");
-        let e = validate_callback(r, &expect(&st, None, false)).expect_err("error");
+        let e = validate(r, &expect(None, false)).expect_err("error");
         assert_eq!(e.code(), ErrorCode::AuthorizationError);
         assert_eq!(
             e.provider_error().map(|p| p.error.clone()),
             Some(OAuthErrorCode::InteractionRequired("login_required".into()))
         );
+        // Any other code, NULs and all, reaches the caller verbatim.
+        let r = parse("?error=x%00y&error_description=a%00b%0Ac&state=s1").expect("parses");
+        let e = validate(r, &expect(None, false)).expect_err("error");
+        assert_eq!(e.code(), ErrorCode::AuthorizationError);
+        let pe = e.provider_error().expect("provider error");
+        assert_eq!(pe.error.as_str(), "x\0y");
+        assert_eq!(pe.error_description.as_deref(), Some("a\0b\nc"));
     }
 
-    /// REFERENCE §3.14 / RFC 6749 §10.5: the authorization code never appears in Debug or errors.
+    /// RFC 6749 §10.5: the authorization code never appears in Debug or errors.
     #[test]
     fn code_is_redacted_in_debug_and_errors() {
         let r = parse("?code=KNOWN_CODE_VALUE&state=s1").expect("parses");
         assert!(!format!("{r:?}").contains("KNOWN_CODE_VALUE"));
-        let ok = validate_callback(r, &expect(&state(), None, false)).expect("valid");
+        let ok = validate(r, &expect(None, false)).expect("valid");
         assert!(!format!("{ok:?}").contains("KNOWN_CODE_VALUE"));
         let r = parse("?code=KNOWN_CODE_VALUE&state=WRONG_STATE").expect("parses");
-        let e = validate_callback(r, &expect(&state(), None, false)).expect_err("mismatch");
+        let e = validate(r, &expect(None, false)).expect_err("mismatch");
         let text = format!("{e} {e:?}");
         assert!(!text.contains("KNOWN_CODE_VALUE") && !text.contains("WRONG_STATE"));
     }
 
-    /// RFC 9700 §4.11 (open redirection) / REFERENCE §2.9.
+    /// `verify`: a syntax error outranks the storage outcome, then the storage outcome decides,
+    /// then `validate` (RFC 6749 §10.12: state bound to this browser, single use).
     #[test]
-    fn rfc9700_s4_11_return_to_open_redirect_guard() {
-        for good in [
-            "/",
-            "/app",
-            "/app/page?x=1#top",
-            "/%E2%9C%93",
-            "/javascript:x",
+    fn rfc6749_s10_12_verify_storage_outcomes() {
+        let url = "/cb?code=a&state=s1";
+        let exp = expect(None, false);
+        let v = |url: &str, stored| verify(url, stored, &exp).map(|c| c.into_secret());
+        assert_eq!(v(url, Stored::Found).ok().as_deref(), Some("a"));
+        for (stored, want) in [
+            (
+                Stored::Missing { others: false },
+                ErrorCode::TransactionMissing,
+            ),
+            (Stored::Missing { others: true }, ErrorCode::StateMismatch),
+            (Stored::Unreadable, ErrorCode::TransactionMissing),
+            (Stored::Expired, ErrorCode::TransactionExpired),
         ] {
-            assert!(is_safe_return_to(good), "{good}");
+            assert_eq!(code_of(v(url, stored)), want, "{stored:?}");
+            // Syntax first, whatever storage held.
+            assert_eq!(
+                code_of(v("/cb?code=a&code=b&state=s1", stored)),
+                ErrorCode::DuplicateParameter
+            );
+            assert_eq!(
+                code_of(v("/cb?code=a&state=s1&token=t", stored)),
+                ErrorCode::TokenInCallback
+            );
         }
-        for bad in [
-            "",
-            "//evil",
-            "//evil.example/path",
-            "/\\evil",
-            "\\/evil",
-            "/%09/evil",
-            "/\t/evil",
-            "/ /evil",
-            "/%2F%2Fevil",
-            "/%2f/evil",
-            "/%5Cevil",
-            "/%5cevil",
-            "/%252F%252Fevil",
-            "/%25252F/evil",
-            "https://evil",
-            "HTTPS://evil",
-            "javascript:alert(1)",
-            " /app",
-            "app",
-            "/app\n",
-            "/%0D%0ASet-Cookie:x",
-            "/%FF",
-            // Encoded whitespace is refused like raw whitespace.
-            "/a%20b",
-            "/a\u{3000}b",
-            "/a\u{2028}b",
-        ] {
-            assert!(!is_safe_return_to(bad), "{bad:?}");
+        // No state in the callback: `state_missing`, whatever this tab had pending.
+        for others in [false, true] {
+            assert_eq!(
+                code_of(v("/cb?code=a", Stored::Missing { others })),
+                ErrorCode::StateMissing
+            );
         }
-        assert!(!is_safe_return_to(&format!(
-            "/{}",
-            "a".repeat(MAX_RETURN_TO_LEN)
-        )));
+        // A stored entry with an empty `state`, met by `state=`: empty strings never match.
+        let empty = Expected { state: "", ..exp };
+        assert_eq!(
+            code_of(verify("/cb?code=a&state=", Stored::Found, &empty)),
+            ErrorCode::TransactionMissing
+        );
+    }
+
+    /// Every outcome of a catalogue of callbacks, for state `s1` and three expectations:
+    /// issuer `https://as.example` required, that issuer not required, no issuer.
+    #[test]
+    fn callback_catalogue_outcomes() {
+        let long = ["code=a&state=s1&x=", &"a".repeat(MAX_CALLBACK_LEN)].concat();
+        let many: String = (0..MAX_CALLBACK_PARAMS)
+            .map(|i| ["p", &i.to_string(), "=1&"].concat())
+            .collect();
+        let too_many = [many.as_str(), "code=a&state=s1"].concat();
+        let all = |s: &'static str| [s, s, s];
+        let cases: Vec<(&str, [&str; 3])> = vec![
+            (
+                "code=abc&state=s1&iss=https%3A%2F%2Fas.example",
+                all("ok:abc"),
+            ),
+            (
+                "https://app/cb?code=abc&state=s1&iss=https%3A%2F%2Fas.example#frag",
+                all("ok:abc"),
+            ),
+            (
+                "/cb?code=a%20b+c&state=s1&iss=https://as.example",
+                all("ok:a b c"),
+            ),
+            (
+                "?code=a&state=s2&iss=https%3A%2F%2Fas.example",
+                all("state_mismatch"),
+            ),
+            ("?code=a&iss=https%3A%2F%2Fas.example", all("state_missing")),
+            ("?code=a&state=s1", ["iss_missing", "ok:a", "ok:a"]),
+            (
+                "?code=a&state=s1&iss=https%3A%2F%2Fevil.example",
+                ["iss_mismatch", "iss_mismatch", "ok:a"],
+            ),
+            (
+                "?error=access_denied&state=s1&iss=https%3A%2F%2Fevil.example",
+                ["iss_mismatch", "iss_mismatch", "access_denied"],
+            ),
+            (
+                "?error=access_denied&error_description=%3Cb%3Ex&state=s1&iss=https%3A%2F%2Fas.example",
+                all("access_denied"),
+            ),
+            (
+                "?error=server_error&state=s1&iss=https%3A%2F%2Fas.example",
+                all("authorization_error"),
+            ),
+            (
+                "?error=login_required&state=s1&iss=https%3A%2F%2Fas.example",
+                all("authorization_error"),
+            ),
+            (
+                "?state=s1&iss=https%3A%2F%2Fas.example",
+                all("access_denied"),
+            ),
+            (
+                "?code=&state=s1&iss=https%3A%2F%2Fas.example",
+                all("code_missing"),
+            ),
+            ("?iss=https%3A%2F%2Fas.example", all("code_missing")),
+            ("", all("code_missing")),
+            ("?code=a&error=x&state=s1", all("malformed_callback")),
+            ("?code=a&code=b&state=s1", all("duplicate_parameter")),
+            ("?c%6Fde=a&code=b&state=s1", all("duplicate_parameter")),
+            ("?code=a&state=s1&state=s1", all("duplicate_parameter")),
+            ("?code=a&state=s1&access_token=x", all("token_in_callback")),
+            ("?code=a&state=s1&id_token=x", all("token_in_callback")),
+            ("?code=a&state=s1&token=x", all("token_in_callback")),
+            ("?code=%FF&state=s1", all("malformed_callback")),
+            (
+                "?code=%C3%A9&state=s1&iss=https%3A%2F%2Fas.example",
+                all("ok:\u{e9}"),
+            ),
+            // Not an escape: kept as it is.
+            (
+                "?code=%zz&state=s1&iss=https%3A%2F%2Fas.example",
+                all("ok:%zz"),
+            ),
+            (
+                "?code=a&&state=s1&=x&iss=https%3A%2F%2Fas.example",
+                all("ok:a"),
+            ),
+            (
+                "?code=a=b&state=s1&iss=https%3A%2F%2Fas.example",
+                all("ok:a=b"),
+            ),
+            (&long, all("malformed_callback")),
+            (&too_many, all("malformed_callback")),
+            (&many, all("code_missing")),
+        ];
+        let configs = [
+            (Some("https://as.example"), true),
+            (Some("https://as.example"), false),
+            (None, false),
+        ];
+        for (input, wants) in &cases {
+            for ((issuer, require), want) in configs.iter().zip(wants) {
+                let got = match verify(input, Stored::Found, &expect(*issuer, *require)) {
+                    Ok(code) => ["ok:", code.secret()].concat(),
+                    Err(e) => e.code().as_str().to_owned(),
+                };
+                let input = input.get(..80).unwrap_or(input);
+                assert_eq!(&got, want, "{input} {issuer:?} {require}");
+            }
+        }
     }
 }

@@ -5,13 +5,22 @@
 //! new sign-in? fix the configuration?), and — when the provider said something — the RFC 6749
 //! error code and description. No secret ever appears in `Display` or `Debug`: descriptions
 //! are built from constants and provider-supplied text only, and response snippets go through
-//! [`crate::token::redact_snippet`].
+//! the token parser's redaction (`token::redact_snippet`, `std`).
+//!
+//! Part of the base (`no_std` + `alloc`): the browser half hands these codes to JS.
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::borrow::ToOwned as _;
+use alloc::boxed::Box;
+use alloc::string::String;
 
 /// What the caller should do about an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "std",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum ErrorClass {
     /// Transient: the same request may succeed later (timeouts, 429/503, network).
@@ -55,42 +64,59 @@ pub enum OAuthErrorCode {
     Other(String),
 }
 
+/// The RFC 6749 codes with a variant of their own, with their wire names: one table for
+/// [`OAuthErrorCode::parse`] and [`OAuthErrorCode::as_str`].
+static OAUTH_CODES: [(&str, OAuthErrorCode); 10] = [
+    ("invalid_request", OAuthErrorCode::InvalidRequest),
+    ("invalid_client", OAuthErrorCode::InvalidClient),
+    ("invalid_grant", OAuthErrorCode::InvalidGrant),
+    ("unauthorized_client", OAuthErrorCode::UnauthorizedClient),
+    (
+        "unsupported_grant_type",
+        OAuthErrorCode::UnsupportedGrantType,
+    ),
+    ("invalid_scope", OAuthErrorCode::InvalidScope),
+    ("access_denied", OAuthErrorCode::AccessDenied),
+    (
+        "unsupported_response_type",
+        OAuthErrorCode::UnsupportedResponseType,
+    ),
+    ("server_error", OAuthErrorCode::ServerError),
+    (
+        "temporarily_unavailable",
+        OAuthErrorCode::TemporarilyUnavailable,
+    ),
+];
+
+/// The OIDC codes that mean "the user must interact" ([`OAuthErrorCode::InteractionRequired`]).
+const INTERACTION_CODES: [&str; 4] = [
+    "login_required",
+    "consent_required",
+    "interaction_required",
+    "account_selection_required",
+];
+
 impl OAuthErrorCode {
     /// Parses a wire value.
     pub fn parse(value: &str) -> Self {
-        match value {
-            "invalid_request" => Self::InvalidRequest,
-            "invalid_client" => Self::InvalidClient,
-            "invalid_grant" => Self::InvalidGrant,
-            "unauthorized_client" => Self::UnauthorizedClient,
-            "unsupported_grant_type" => Self::UnsupportedGrantType,
-            "invalid_scope" => Self::InvalidScope,
-            "access_denied" => Self::AccessDenied,
-            "unsupported_response_type" => Self::UnsupportedResponseType,
-            "server_error" => Self::ServerError,
-            "temporarily_unavailable" => Self::TemporarilyUnavailable,
-            "login_required"
-            | "consent_required"
-            | "interaction_required"
-            | "account_selection_required" => Self::InteractionRequired(value.to_owned()),
-            other => Self::Other(other.to_owned()),
+        if let Some((_, code)) = OAUTH_CODES.iter().find(|(name, _)| *name == value) {
+            return code.clone();
+        }
+        if INTERACTION_CODES.contains(&value) {
+            Self::InteractionRequired(value.to_owned())
+        } else {
+            Self::Other(value.to_owned())
         }
     }
 
     /// The wire value.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::AccessDenied => "access_denied",
-            Self::UnsupportedResponseType => "unsupported_response_type",
-            Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::InteractionRequired(s) | Self::Other(s) => s,
+            known => OAUTH_CODES
+                .iter()
+                .find(|(_, code)| core::mem::discriminant(code) == core::mem::discriminant(known))
+                .map_or("", |(name, _)| name),
         }
     }
 }
@@ -337,15 +363,13 @@ pub struct ResponseInfo {
     pub status: u16,
     /// `Content-Type`, if any.
     pub content_type: Option<String>,
-    /// Up to 200 chars of the body with anything token-like removed
-    /// ([`crate::token::redact_snippet`]).
+    /// Up to 200 chars of the body with anything token-like removed (`token::redact_snippet`).
     pub snippet: String,
 }
 
 /// The authsplit error. `#[non_exhaustive]`; inspect it through [`Error::code`],
 /// [`Error::class`], [`Error::provider_error`] and [`Error::response`].
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{code_str}: {message}", code_str = .code.as_str())]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Error {
     /// Stable code.
@@ -409,6 +433,17 @@ impl Error {
         self.response.as_deref()
     }
 }
+
+/// `<code>: <message>` — constants and provider text only, never a secret.
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.code.as_str())?;
+        f.write_str(": ")?;
+        f.write_str(&self.message)
+    }
+}
+
+impl core::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,5 @@
-//! PKCE — Proof Key for Code Exchange (RFC 7636).
+//! PKCE — Proof Key for Code Exchange (RFC 7636). Part of the base: the browser half makes the
+//! verifier and challenge with this code, the backend checks them with it.
 //!
 //! The browser makes a fresh *code verifier* per sign-in, sends only its S256 hash (the
 //! *code challenge*) in the authorization request, and proves possession of the verifier when
@@ -13,15 +14,20 @@
 //! ```
 //!
 //! API:
-//! - [`PkceCodeVerifier::generate`] — 32 CSPRNG bytes (getrandom) → 43-char base64url, no padding (§4.1).
+//! - [`PkceCodeVerifier::from_random_bytes`] — 32 CSPRNG bytes → 43-char base64url, no padding
+//!   (§4.1, §7.1); `PkceCodeVerifier::generate` (`std`) takes the bytes from the OS.
 //! - [`PkceCodeVerifier::parse`] — validates a received verifier: 43–128 chars of
 //!   `[A-Za-z0-9-._~]` (§4.1); error [`crate::ErrorCode::InvalidVerifier`].
 //! - [`PkceCodeChallenge::from_verifier_s256`] — `BASE64URL(SHA256(ASCII(verifier)))` (§4.2).
 //! - [`PkceCodeChallenge::matches`] — constant-time check that a verifier hashes to this challenge.
 //! - `S256` only: there is no `plain`.
+//!
+//! Base64url is RustCrypto's constant-time `base64ct` (no table indexed by the verifier's
+//! bytes).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use alloc::borrow::ToOwned as _;
+use alloc::string::String;
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
@@ -41,43 +47,17 @@ pub(crate) const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// Whether `b` belongs to the base64url alphabet (RFC 4648 §5), without padding.
-const fn is_base64url(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')
-}
-
-/// `BASE64URL(32 random bytes)`: 43 chars. Shared by the verifier, `state` and `nonce`.
-pub(crate) fn random_base64url_32() -> Result<String, Error> {
-    let mut bytes = [0u8; 32];
-    crate::random::fill_random(&mut bytes)?;
-    Ok(base64url_32(&bytes))
-}
-
-/// Base64url without padding (RFC 4648 §5) of 32 bytes: 43 chars. Hand-written for this one
-/// fixed size because the `base64` crate's general-purpose engine was ~2.9 KB of the wasm
-/// module (web/README.md "Size"); `base64url_32_matches_the_base64_crate` checks it against
-/// the crate, which the backend still uses.
+/// Base64url without padding (RFC 4648 §5) of 32 bytes: 43 chars.
 fn base64url_32(bytes: &[u8; 32]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let sextet = |v: u32| char::from(ALPHABET[(v & 63) as usize]);
-    let mut out = String::with_capacity(CHALLENGE_LEN);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(sextet(acc >> bits));
-        }
-    }
-    if bits > 0 {
-        out.push(sextet(acc << (6 - bits)));
-    }
-    out
+    let mut buf = [0u8; CHALLENGE_LEN];
+    // 32 bytes always fit in 43 characters; the empty fallback is unreachable.
+    Base64UrlUnpadded::encode(bytes, &mut buf)
+        .map(String::from)
+        .unwrap_or_default()
 }
 
-/// SHA-256 of `data` (FIPS 180-4), the hash of the S256 method. Public and not inlined so the
-/// browser half's other SHA-256 use (its storage key) shares this one copy of the digest code.
+/// SHA-256 of `data` (FIPS 180-4), the hash of the S256 method. Not inlined so every SHA-256
+/// use of the browser half (the challenge, the storage key) shares one copy of the digest code.
 #[inline(never)]
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
@@ -95,30 +75,28 @@ pub struct PkceCodeChallenge(String);
 pub const CODE_CHALLENGE_METHOD_S256: &str = "S256";
 
 impl PkceCodeVerifier {
-    /// 32 bytes from the OS/browser CSPRNG, base64url without padding: 43 chars (RFC 7636 §4.1, §7.1).
+    /// The verifier for 32 bytes from a CSPRNG: base64url without padding, 43 chars of the
+    /// unreserved set (RFC 7636 §4.1, §7.1: 256 bits of entropy).
+    pub fn from_random_bytes(bytes: &[u8; 32]) -> Self {
+        Self(base64url_32(bytes))
+    }
+    /// 32 bytes from the OS CSPRNG (getrandom), base64url without padding: 43 chars
+    /// (RFC 7636 §4.1, §7.1).
+    #[cfg(feature = "std")]
     pub fn generate() -> Result<Self, Error> {
-        random_base64url_32().map(Self)
+        let mut bytes = [0u8; 32];
+        crate::random::fill_random(&mut bytes)?;
+        Ok(Self::from_random_bytes(&bytes))
     }
     /// Validates a verifier received from elsewhere against the RFC 7636 §4.1 grammar:
     /// `code-verifier = 43*128unreserved`. The error message never contains the value.
     pub fn parse(value: &str) -> Result<Self, Error> {
-        let len = value.len();
-        if len < VERIFIER_MIN_LEN {
+        if !(VERIFIER_MIN_LEN..=VERIFIER_MAX_LEN).contains(&value.len())
+            || !value.bytes().all(is_unreserved)
+        {
             return Err(Error::new(
                 ErrorCode::InvalidVerifier,
-                "code_verifier is shorter than 43 characters (RFC 7636 §4.1)",
-            ));
-        }
-        if len > VERIFIER_MAX_LEN {
-            return Err(Error::new(
-                ErrorCode::InvalidVerifier,
-                "code_verifier is longer than 128 characters (RFC 7636 §4.1)",
-            ));
-        }
-        if !value.bytes().all(is_unreserved) {
-            return Err(Error::new(
-                ErrorCode::InvalidVerifier,
-                "code_verifier contains a character outside [A-Za-z0-9-._~] (RFC 7636 §4.1)",
+                "code_verifier must be 43-128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1)",
             ));
         }
         Ok(Self(value.to_owned()))
@@ -126,6 +104,10 @@ impl PkceCodeVerifier {
     /// The verifier string. Never log it.
     pub fn secret(&self) -> &str {
         &self.0
+    }
+    /// Consumes the wrapper and returns the verifier string. Never log it.
+    pub fn into_secret(self) -> String {
+        self.0
     }
     /// The S256 challenge for this verifier.
     pub fn challenge(&self) -> PkceCodeChallenge {
@@ -144,20 +126,17 @@ impl PkceCodeChallenge {
     pub fn from_verifier_s256(verifier: &PkceCodeVerifier) -> Self {
         Self(base64url_32(&sha256(verifier.0.as_bytes())))
     }
-    /// Validates a challenge received from the browser: exactly 43 base64url chars (S256 output).
-    /// Error: [`ErrorCode::InvalidRequest`].
+    /// Validates a challenge received from the browser: exactly 43 base64url chars (S256
+    /// output) in canonical form — 43 chars encode 258 bits, so the last one must leave its 2
+    /// low bits zero. Error: [`ErrorCode::InvalidRequest`].
     pub fn parse(value: &str) -> Result<Self, Error> {
-        if value.len() != CHALLENGE_LEN || !value.bytes().all(is_base64url) {
+        let mut digest = [0u8; 32];
+        if value.len() != CHALLENGE_LEN
+            || Base64UrlUnpadded::decode(value, &mut digest).map(<[u8]>::len) != Ok(32)
+        {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
-                "code_challenge is not 43 base64url characters (RFC 7636 §4.2, S256)",
-            ));
-        }
-        // 43 chars encode 258 bits; the last char must carry only 4 meaningful bits + 2 zero bits.
-        if URL_SAFE_NO_PAD.decode(value).is_err() {
-            return Err(Error::new(
-                ErrorCode::InvalidRequest,
-                "code_challenge is not canonical base64url (RFC 7636 §4.2, S256)",
+                "code_challenge is not 43 canonical base64url characters (RFC 7636 §4.2, S256)",
             ));
         }
         Ok(Self(value.to_owned()))
@@ -165,6 +144,10 @@ impl PkceCodeChallenge {
     /// The challenge string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+    /// Consumes the wrapper and returns the challenge string.
+    pub fn into_string(self) -> String {
+        self.0
     }
     /// Whether `verifier` hashes to this challenge, compared in constant time (RFC 7636 §4.6).
     pub fn matches(&self, verifier: &PkceCodeVerifier) -> bool {
@@ -190,6 +173,8 @@ mod tests {
 
     #[test]
     fn base64url_32_matches_the_base64_crate() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         // RFC 4648 §5 base64url, no padding (RFC 7636 §4.1, App. B): same output as the crate.
         let mut cases = vec![[0u8; 32], [0xff; 32]];
         for seed in 0u8..64 {
@@ -248,6 +233,42 @@ mod tests {
         }
         for c in ['-', '.', '_', '~', '0', 'Z'] {
             assert!(PkceCodeVerifier::parse(&format!("{base}{c}")).is_ok());
+        }
+    }
+
+    #[test]
+    fn rfc7636_s4_1_challenge_refuses_a_verifier_outside_the_grammar() {
+        for bad in [
+            "a".repeat(42),
+            "a".repeat(129),
+            String::new(),
+            "a".repeat(42) + "+",
+            "a".repeat(42) + "/",
+            "a".repeat(42) + "=",
+            // 43 bytes, but one character is not unreserved.
+            "a".repeat(41) + "\u{e9}",
+        ] {
+            let e = PkceCodeVerifier::parse(&bad).expect_err("outside the grammar");
+            assert_eq!(e.code(), ErrorCode::InvalidVerifier, "{bad}");
+            assert!(
+                bad.is_empty() || !e.to_string().contains(&bad),
+                "never echoed"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc7636_s4_2_challenge_is_base64url_of_sha256() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        for v in [
+            "a".repeat(43),
+            "Z~._-".repeat(25) + "abc",
+            PkceCodeVerifier::from_random_bytes(&[0x5a; 32]).into_secret(),
+        ] {
+            let want = URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()));
+            let verifier = PkceCodeVerifier::parse(&v).expect("valid");
+            assert_eq!(verifier.challenge().as_str(), want, "{v}");
         }
     }
 

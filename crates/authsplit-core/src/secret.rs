@@ -1,5 +1,7 @@
 //! Secret newtypes. `Debug` prints `[redacted]`; there is no `Display`; the value is reachable
-//! only through an explicit `secret()` call so every use is greppable.
+//! only through an explicit `secret()` call so every use is greppable. Part of the base.
+
+use alloc::string::String;
 
 /// Defines a secret string newtype.
 macro_rules! secret_string {
@@ -62,7 +64,7 @@ mod tests {
 
     const KNOWN: &str = "KNOWN-secret-value-1234567890abcdef-0123456789";
 
-    /// REFERENCE §3.14: `Debug` of every secret type prints `[redacted]`, never the value.
+    /// docs/SECURITY.md S14: `Debug` of every secret type prints `[redacted]`, never the value.
     #[test]
     fn debug_of_every_secret_type_is_redacted() {
         let verifier = PkceCodeVerifier::parse(KNOWN).expect("43+ unreserved chars");

@@ -1,18 +1,19 @@
-//! Property tests (proptest) for the parsers and generators of authsplit-core.
+//! Property tests (proptest) for the parsers and generators of authsplit-core — for the base
+//! (`callback`, `return_to`, `pkce`, `random`), the very code the browser half ships, and for
+//! the backend's token parser.
 //!
-//! - Any input to `parse_callback`, `validate_callback`, `parse_token_response`,
+//! - Any input to `callback::verify` (and its steps), `parse_token_response`,
 //!   `parse_error_body`, `redact_snippet` and `is_safe_return_to` gives `Ok`/`Err` (or a value),
-//!   never a panic.
-//! - Every generated verifier matches the RFC 7636 §4.1 grammar and has 43 chars.
+//!   never a panic; a callback is accepted only with the expected `state` and `iss`.
+//! - Every verifier made from random bytes matches the RFC 7636 §4.1 grammar and has 43 chars;
+//!   every `state` / `nonce` is 64 lowercase hex characters.
 //! - A token planted in a response body never shows up in the snippet or in the error's
 //!   `Display` / `Debug`.
 
-use authsplit_core::callback::{
-    CallbackExpectations, CallbackResponse, ParseOptions, is_safe_return_to, parse_callback,
-    validate_callback,
-};
+use authsplit_core::callback::{Expected, Stored, parse_callback, validate, verify};
 use authsplit_core::pkce::{PkceCodeChallenge, PkceCodeVerifier};
-use authsplit_core::random::{Nonce, State};
+use authsplit_core::random::{Nonce, State, hex_token, storage_key};
+use authsplit_core::return_to::is_safe_return_to;
 use authsplit_core::token::{
     SNIPPET_MAX_CHARS, TokenResponseOptions, parse_error_body, parse_token_response, redact_snippet,
 };
@@ -78,8 +79,17 @@ proptest! {
     // ---------------------------------------------------------------- never panic
 
     #[test]
-    fn parse_callback_never_panics(input in any::<String>()) {
-        let _ = parse_callback(&input, &ParseOptions::default());
+    fn parse_callback_never_panics(input in any::<String>(), stored in 0u8..6) {
+        let _ = parse_callback(&input, "code");
+        let stored = match stored {
+            0 => Stored::Missing { others: false },
+            1 => Stored::Missing { others: true },
+            2 => Stored::Unreadable,
+            3 => Stored::Expired,
+            _ => Stored::Found,
+        };
+        let exp = Expected { state: "s1", issuer: Some("https://as"), require_iss: false, code_param: "code" };
+        let _ = verify(&input, stored, &exp);
     }
 
     #[test]
@@ -102,15 +112,22 @@ proptest! {
             input.push_str(v);
         }
         if let Some(f) = fragment { input.push('#'); input.push_str(&f); }
-        let state = State::parse("s1").map_err(|e| TestCaseError::fail(e.to_string()))?;
-        if let Ok(r) = parse_callback(&input, &ParseOptions::default()) {
-            // A success always has a non-empty code; validation never panics.
-            if let CallbackResponse::Success { code, .. } = &r {
+        if let Ok(r) = parse_callback(&input, "code") {
+            // Never both a code and an error; a code is never empty.
+            prop_assert!(r.code.is_none() || r.error.is_none());
+            if let Some(code) = &r.code {
                 prop_assert!(!code.secret().is_empty());
             }
             for require_iss in [false, true] {
-                let exp = CallbackExpectations { state: &state, issuer: Some("https://as"), require_iss };
-                let _ = validate_callback(r.clone(), &exp);
+                let exp = Expected { state: "s1", issuer: Some("https://as"), require_iss, code_param: "code" };
+                // Accepted only with the expected state and, when one came or was promised,
+                // the expected issuer (RFC 6749 §10.12, RFC 9207 §2.4).
+                if let Ok(code) = validate(r.clone(), &exp) {
+                    prop_assert_eq!(r.state.as_deref(), Some("s1"));
+                    prop_assert!(r.iss.as_deref().is_none_or(|i| i == "https://as"));
+                    prop_assert!(!require_iss || r.iss.is_some());
+                    prop_assert_eq!(Some(code.secret()), r.code.as_ref().map(|c| c.secret()));
+                }
             }
         }
     }
@@ -223,12 +240,12 @@ proptest! {
     #[test]
     fn rfc7636_s4_1_generated_verifier_matches_grammar(_i in 0u8..4) {
         let v = PkceCodeVerifier::generate().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(v.secret().len(), 43);
-        prop_assert!(v.secret().chars().all(is_unreserved));
-        prop_assert!(PkceCodeVerifier::parse(v.secret()).is_ok());
-        let c = v.challenge();
-        prop_assert!(PkceCodeChallenge::parse(c.as_str()).is_ok());
-        prop_assert!(c.matches(&v));
+        check_verifier(&v)?;
+    }
+
+    #[test]
+    fn rfc7636_s4_1_verifier_from_any_bytes_matches_grammar(bytes in any::<[u8; 32]>()) {
+        check_verifier(&PkceCodeVerifier::from_random_bytes(&bytes))?;
     }
 
     #[test]
@@ -241,6 +258,21 @@ proptest! {
                 prop_assert_eq!(e.code(), ErrorCode::InvalidVerifier);
             }
         }
+    }
+
+    #[test]
+    fn rfc6749_s10_12_state_from_any_bytes_is_64_hex(bytes in any::<[u8; 32]>()) {
+        let s = hex_token(&bytes);
+        prop_assert_eq!(s.len(), 64);
+        prop_assert!(s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        prop_assert!(State::parse(&s).is_ok() && Nonce::parse(&s).is_ok());
+        // Distinct bytes, distinct tokens: the encoding loses nothing.
+        let mut other = bytes;
+        other[0] ^= 1;
+        prop_assert_ne!(hex_token(&other), s.clone());
+        let key = storage_key(&s);
+        prop_assert_eq!(key.len(), "authsplit.tx.".len() + 32);
+        prop_assert!(!key.contains(&s));
     }
 
     #[test]
@@ -314,6 +346,18 @@ proptest! {
             prop_assert!(!text.contains(&token), "{}", text);
         }
     }
+}
+
+/// RFC 7636 §4.1–§4.2: 43 unreserved characters that parse back, with a canonical S256
+/// challenge that matches.
+fn check_verifier(v: &PkceCodeVerifier) -> Result<(), TestCaseError> {
+    prop_assert_eq!(v.secret().len(), 43);
+    prop_assert!(v.secret().chars().all(is_unreserved));
+    prop_assert!(PkceCodeVerifier::parse(v.secret()).is_ok());
+    let c = v.challenge();
+    prop_assert!(PkceCodeChallenge::parse(c.as_str()).is_ok());
+    prop_assert!(c.matches(v));
+    Ok(())
 }
 
 /// Percent-decodes until stable (at most 5 rounds).

@@ -201,7 +201,8 @@ pub enum ClientAuth {
     ClientSecretPost,
 }
 
-/// Opt-in tolerances of the token response parser (see `authsplit_core::token`).
+/// Opt-in tolerances of a generic provider's token response parser (see
+/// `authsplit_core::token`; presets follow their profile's rules).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
@@ -218,21 +219,6 @@ pub struct TokenQuirks {
     pub expires_in_as_string: bool,
     /// Accept a missing `token_type` as `bearer`.
     pub allow_missing_token_type: bool,
-}
-
-impl TokenQuirks {
-    /// The core parser options (used for generic providers, whose token responses are read by
-    /// [`authsplit_core::token::parse_token_response`] with exactly these tolerances).
-    pub(crate) fn to_core(&self) -> authsplit_core::token::TokenResponseOptions {
-        let mut o = authsplit_core::token::TokenResponseOptions::default();
-        o.allow_form_encoded = self.allow_form_encoded;
-        o.allow_json_as_text = self.allow_json_as_text;
-        o.error_in_200 = self.error_in_200;
-        o.errcode_in_200 = self.errcode_in_200;
-        o.expires_in_as_string = self.expires_in_as_string;
-        o.allow_missing_token_type = self.allow_missing_token_type;
-        o
-    }
 }
 
 /// `[providers.<id>]`: a **preset** (`preset = "github"`, or an id that is itself a preset

@@ -46,9 +46,11 @@ pub(crate) async fn validate(
     if !provider.algs.contains(&header.alg) {
         return Err(bad("the ID token's signature algorithm is not allowed"));
     }
+    // Only called once the code went out: a JWKS call that was not sent ends the sign-in too.
     let set = provider
         .jwks(out, expect.profile, header.kid.as_deref())
-        .await?;
+        .await
+        .map_err(crate::outbound::CallError::after_code_sent)?;
     let jwk = select_key(&set.keys, header.kid.as_deref(), header.alg)
         .ok_or_else(|| bad("no matching key for the ID token in the provider's JWKS"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| bad("the provider's JWK is unusable"))?;

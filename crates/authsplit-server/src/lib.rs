@@ -23,16 +23,24 @@
 //! `GET /healthz`. Every `POST` needs `x-authsplit: 1` and an allow-listed `Origin`; errors are
 //! [`error::ApiError`] (JSON [`authsplit_core::wire::ErrorBody`], status table in [`error`]).
 //!
-//! Rules enforced (REFERENCE §1, §3): transaction bound by an encrypted `__Host-` cookie and
-//! single use; state (constant time), verifier grammar and S256 challenge checked before any
-//! outbound call; one token request, never retried; refresh token only in an encrypted HttpOnly
-//! cookie; `Cache-Control: no-store`; no secret in a body or log line.
+//! Rules enforced (docs/SECURITY.md A2, A3, S1–S15; RFC 10017 §6.2): transaction bound by an
+//! encrypted `__Host-` cookie and single use; state (constant time), verifier grammar and S256
+//! challenge checked before any outbound call; one token request, never retried; refresh token
+//! only in an encrypted HttpOnly cookie; `Cache-Control: no-store`; no secret in a body or log
+//! line.
+//!
+//! Modules in the order of one sign-in: [`config`] (what the operator writes) → `profile`
+//! (config → provider profile and rules) → `provider` (a provider at run time: discovery,
+//! JWKS, request execution) → `routes` (one module per endpoint) → `exchange` (the code
+//! exchange as plain async code) → [`store`] (single use, single flight) → `revoke`; below
+//! them `outbound` (the HTTP client and its typed `CallError`),
+//! `cookies`, `extract`, `idtoken`, [`error`].
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use authsplit_core::{Error, ErrorCode};
+use authsplit_core::Error;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{get, post};
@@ -42,18 +50,27 @@ pub mod config;
 mod cookies;
 mod demo;
 pub mod error;
+mod exchange;
 mod extract;
-mod handlers;
 mod idtoken;
 mod outbound;
+mod profile;
 mod provider;
+mod revoke;
+mod routes;
 pub mod serve;
+mod state;
+pub mod store;
 
 pub use config::{ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig};
 pub use error::ApiError;
 pub use extract::StrictJson;
 pub use provider::basic_auth_value;
 pub use serve::{ConnectionTimeouts, serve};
+pub use store::{MemoryStore, Store};
+
+pub use state::AppState;
+use state::Inner;
 
 /// The clock: current time in unix seconds. Injectable for tests ([`AuthsplitBuilder::clock`]).
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -63,264 +80,6 @@ fn system_clock() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// One cached refresh outcome (shared by concurrent callers presenting the same old token).
-#[derive(Clone)]
-pub(crate) struct RefreshCache {
-    pub rt_hash: [u8; 32],
-    pub at: Instant,
-    pub outcome: Result<(authsplit_core::wire::TokenReply, Option<String>), ApiError>,
-}
-
-type SessionSlot = Arc<tokio::sync::Mutex<Option<RefreshCache>>>;
-
-pub(crate) struct Inner {
-    pub server: ServerConfig,
-    pub allowed_origins: Vec<String>,
-    pub providers: BTreeMap<String, Arc<provider::Provider>>,
-    pub key: Key,
-    pub cookies: cookies::CookieSettings,
-    pub out: outbound::Outbound,
-    pub clock: Clock,
-    pub ttl: u64,
-    pub used_tx: StdMutex<ExpiringSet>,
-    pub refused_tx: StdMutex<FifoSet>,
-    pub ended_sessions: StdMutex<FifoSet>,
-    pub revocation_retries: Arc<tokio::sync::Semaphore>,
-    pub sessions: StdMutex<HashMap<String, SessionSlot>>,
-    pub warnings: Vec<String>,
-}
-
-/// Shared state of the router (cheap to clone).
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field(
-                "providers",
-                &self.inner.providers.keys().collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-impl AppState {
-    pub(crate) fn now(&self) -> u64 {
-        (self.inner.clock)()
-    }
-
-    pub(crate) fn provider(&self, id: &str) -> Result<Arc<provider::Provider>, ApiError> {
-        self.inner
-            .providers
-            .get(id)
-            .cloned()
-            .ok_or_else(|| ApiError::new(ErrorCode::UnknownProvider, "unknown provider"))
-    }
-
-    /// Whether a transaction id was redeemed (or is being redeemed, or was refused by the
-    /// provider and is still remembered).
-    pub(crate) fn is_used(&self, id: &str) -> bool {
-        let key = set_key(id);
-        let used = self
-            .inner
-            .used_tx
-            .lock()
-            .map(|m| m.map.contains_key(&key))
-            .unwrap_or(true);
-        used || self
-            .inner
-            .refused_tx
-            .lock()
-            .map(|m| m.contains(key))
-            .unwrap_or(true)
-    }
-
-    /// Marks a transaction id used. Bounded, and fail-closed: expired ids are pruned, but an id
-    /// whose cookie is still valid is never evicted (evicting it would let that cookie be
-    /// redeemed a second time), so a set full of live ids answers [`Insert::Full`] and the
-    /// caller refuses the exchange without sending it.
-    pub(crate) fn mark_used(&self, id: &str, expires_at: u64) -> Insert {
-        let cap = self.inner.server.max_used_transactions;
-        insert_bounded(&self.inner.used_tx, id, expires_at, self.now(), cap)
-    }
-
-    /// Forgets a used mark (the attempt provably never reached the provider).
-    pub(crate) fn unmark_used(&self, id: &str) {
-        if let Ok(mut m) = self.inner.used_tx.lock() {
-            m.map.remove(&set_key(id));
-        }
-    }
-
-    /// Moves a used mark to the refused set: the provider answered the exchange with an error
-    /// response, so it issued no token for this code. The id stays refused (a replay gets
-    /// `transaction_used` with nothing sent), but in a first-in-first-out set that evicts its
-    /// oldest entry when full instead of refusing everybody: exchanges with made-up codes —
-    /// which anyone can send after opening their own transactions — cannot fill the strict
-    /// set and lock every user out. An evicted id costs at most one more token request with
-    /// a code the provider has already refused.
-    pub(crate) fn mark_refused(&self, id: &str, expires_at: u64) {
-        let key = set_key(id);
-        if let Ok(mut m) = self.inner.refused_tx.lock() {
-            m.insert(
-                key,
-                expires_at,
-                self.now(),
-                self.inner.server.max_used_transactions,
-            );
-        }
-        if let Ok(mut m) = self.inner.used_tx.lock() {
-            m.map.remove(&key);
-        }
-    }
-
-    /// Records that a session was logged out (its cookie may still be replayed until it expires).
-    pub(crate) fn end_session(&self, sid: &str) {
-        let exp = self
-            .now()
-            .saturating_add(self.inner.server.session_ttl_secs);
-        let cap = self.inner.server.max_used_transactions;
-        // Defence in depth only (the session's refresh token is revoked at the provider too),
-        // and a logout must never be refused: the oldest entry (the closest to expiry — every
-        // entry lives session_ttl_secs) is evicted when full.
-        if let Ok(mut m) = self.inner.ended_sessions.lock() {
-            m.insert(set_key(sid), exp, self.now(), cap);
-        }
-    }
-
-    /// Whether a session was logged out.
-    pub(crate) fn session_ended(&self, sid: &str) -> bool {
-        self.inner
-            .ended_sessions
-            .lock()
-            .map(|m| m.contains(set_key(sid)))
-            .unwrap_or(true)
-    }
-
-    /// The per-session refresh slot (one refresh in flight per session).
-    pub(crate) fn session_slot(&self, sid: &str) -> SessionSlot {
-        let Ok(mut m) = self.inner.sessions.lock() else {
-            return Arc::new(tokio::sync::Mutex::new(None));
-        };
-        if m.len() > 10_000 {
-            m.retain(|_, slot| {
-                Arc::strong_count(slot) > 1
-                    || slot
-                        .try_lock()
-                        .map(|g| {
-                            g.as_ref()
-                                .is_some_and(|c| c.at.elapsed() < handlers::REFRESH_SHARE_WINDOW)
-                        })
-                        .unwrap_or(true)
-            });
-        }
-        m.entry(sid.to_owned())
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
-            .clone()
-    }
-}
-
-/// The outcome of [`insert_bounded`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Insert {
-    /// Newly inserted.
-    Inserted,
-    /// Already present (or the lock is poisoned: fail closed).
-    Present,
-    /// Full of unexpired entries and eviction is not allowed.
-    Full,
-}
-
-/// A bounded first-in-first-out set of hashed ids with expiry times, for marks whose loss is
-/// harmless: inserting always succeeds, evicting the oldest entry when full, in O(1).
-#[derive(Debug, Default)]
-pub(crate) struct FifoSet {
-    keys: HashMap<u128, u64>,
-    order: std::collections::VecDeque<u128>,
-}
-
-impl FifoSet {
-    fn contains(&self, key: u128) -> bool {
-        self.keys.contains_key(&key)
-    }
-
-    fn insert(&mut self, key: u128, expires_at: u64, now: u64, cap: usize) {
-        // Expired entries at the front go first (entries are inserted roughly in expiry order).
-        while let Some(front) = self.order.front().copied() {
-            match self.keys.get(&front) {
-                Some(exp) if *exp > now => break,
-                _ => {
-                    self.order.pop_front();
-                    self.keys.remove(&front);
-                }
-            }
-        }
-        if self.keys.contains_key(&key) {
-            return;
-        }
-        while self.keys.len() >= cap.max(1) {
-            match self.order.pop_front() {
-                Some(oldest) => {
-                    self.keys.remove(&oldest);
-                }
-                None => break,
-            }
-        }
-        self.keys.insert(key, expires_at);
-        self.order.push_back(key);
-    }
-}
-
-/// A bounded set of ids with expiry times. Ids are stored as 128-bit hashes (≈30 bytes an
-/// entry), so the default bound of a million ids costs at most ≈30 MiB.
-#[derive(Debug, Default)]
-pub(crate) struct ExpiringSet {
-    map: HashMap<u128, u64>,
-    /// No prune scan before this time (unix seconds): a full set of live ids is scanned at most
-    /// once a second, never once per request.
-    next_prune: u64,
-}
-
-/// The key of `id` in an [`ExpiringSet`]: the first 128 bits of SHA-256(id).
-fn set_key(id: &str) -> u128 {
-    use sha2::Digest as _;
-    let d = sha2::Sha256::digest(id.as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    u128::from_le_bytes(b)
-}
-
-/// Inserts `id` (expiring at `expires_at`) into a set bounded to `cap` entries; expired entries
-/// are pruned when it is full (at most once a second). Never evicts a live id: a set full of
-/// them answers [`Insert::Full`].
-fn insert_bounded(
-    set: &StdMutex<ExpiringSet>,
-    id: &str,
-    expires_at: u64,
-    now: u64,
-    cap: usize,
-) -> Insert {
-    let Ok(mut set) = set.lock() else {
-        return Insert::Present;
-    };
-    let key = set_key(id);
-    if set.map.contains_key(&key) {
-        return Insert::Present;
-    }
-    let cap = cap.max(1);
-    if set.map.len() >= cap && now >= set.next_prune {
-        set.map.retain(|_, exp| *exp > now);
-        set.next_prune = now.saturating_add(1);
-    }
-    if set.map.len() >= cap {
-        return Insert::Full;
-    }
-    set.map.insert(key, expires_at);
-    Insert::Inserted
 }
 
 /// The configured service: build it once, then take its [`Authsplit::router`].
@@ -333,6 +92,7 @@ pub struct Authsplit {
 pub struct AuthsplitBuilder {
     config: Config,
     clock: Option<Clock>,
+    store: Option<Arc<dyn Store>>,
 }
 
 impl std::fmt::Debug for AuthsplitBuilder {
@@ -345,6 +105,13 @@ impl AuthsplitBuilder {
     /// Replaces the clock (unix seconds) — for tests of expiry.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Replaces the single-use / single-flight state (default: a [`MemoryStore`] bounded by
+    /// `server.max_used_transactions`, for one instance).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
         self
     }
 
@@ -420,13 +187,9 @@ impl AuthsplitBuilder {
         }
         let mut map = BTreeMap::new();
         for (id, p) in providers {
-            let prov = provider::Provider::new(
-                &id,
-                p,
-                server.redirect_uri.as_deref(),
-                server.max_concurrent_requests,
-                &mut warnings,
-            )?;
+            let translated =
+                profile::translate(&id, &p, server.redirect_uri.as_deref(), &mut warnings)?;
+            let prov = provider::Provider::new(translated, server.max_concurrent_requests);
             map.insert(id, Arc::new(prov));
         }
         if map.is_empty() {
@@ -441,11 +204,10 @@ impl AuthsplitBuilder {
             key,
             out,
             clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
-            used_tx: StdMutex::new(ExpiringSet::default()),
-            refused_tx: StdMutex::new(FifoSet::default()),
-            ended_sessions: StdMutex::new(FifoSet::default()),
+            store: self
+                .store
+                .unwrap_or_else(|| Arc::new(MemoryStore::new(server.max_used_transactions))),
             revocation_retries: Arc::new(tokio::sync::Semaphore::new(256)),
-            sessions: StdMutex::new(HashMap::new()),
             warnings,
             server,
         };
@@ -488,6 +250,7 @@ impl Authsplit {
         AuthsplitBuilder {
             config,
             clock: None,
+            store: None,
         }
     }
 
@@ -538,18 +301,18 @@ impl Authsplit {
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let state = self.state.clone();
         let r = Router::new()
-            .route("/transactions", post(handlers::create_transaction))
-            .route("/token", post(handlers::token))
-            .route("/refresh", post(handlers::refresh))
-            .route("/logout", post(handlers::logout))
+            .route("/transactions", post(routes::transactions::create))
+            .route("/token", post(routes::token::token))
+            .route("/refresh", post(routes::refresh::refresh))
+            .route("/logout", post(routes::logout::logout))
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 extract::csrf_guard,
             ))
-            .route("/config", get(handlers::config))
-            .route("/healthz", get(handlers::healthz))
-            .fallback(handlers::not_found)
-            .method_not_allowed_fallback(handlers::method_not_allowed)
+            .route("/config", get(routes::config::config))
+            .route("/healthz", get(routes::health::healthz))
+            .fallback(routes::not_found)
+            .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("no-store"),
@@ -559,9 +322,9 @@ impl Authsplit {
                 HeaderValue::from_static("no-cache"),
             ))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-                handlers::panic_response,
+                routes::panic_response,
             ))
-            // Slow-drip bodies (REFERENCE §3.15): the whole body within the deadline.
+            // Slow-drip bodies (docs/SECURITY.md S15): the whole body within the deadline.
             .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(
                 std::time::Duration::from_secs(self.state.inner.server.request_body_timeout_secs),
             ));
@@ -580,7 +343,7 @@ impl Authsplit {
     /// endpoint. The provider is `?provider=<id>` (or the only one with userinfo).
     pub fn demo_api_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let r = Router::new().route("/hello", get(demo::hello)).layer(
-            tower_http::catch_panic::CatchPanicLayer::custom(handlers::panic_response),
+            tower_http::catch_panic::CatchPanicLayer::custom(routes::panic_response),
         );
         let r = match self.cors(&[header::AUTHORIZATION]) {
             Some(c) => r.layer(c),

@@ -1,7 +1,9 @@
-//! Outbound HTTP to providers (REFERENCE §3.5, §3.8, §3.15): one shared reqwest client
-//! (rustls, connection pool), redirects never followed, connect and total timeouts, a response
-//! size cap, bounded concurrency per provider, and a tracing span per call with no secrets.
-//! Nothing here retries: a request that may have reached the provider is never re-sent.
+//! Outbound HTTP to providers: one shared reqwest client (rustls, connection pool), redirects
+//! never followed, connect and total timeouts, a response size cap, bounded concurrency per
+//! provider, and a tracing span per call with no secrets. Nothing here retries: a request that
+//! may have reached the provider is never re-sent (RFC 6749 §4.1.2; docs/SECURITY.md S8, S15).
+//! A failed call is a
+//! [`CallError`] whose variant says whether the request can have left this process.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,7 +111,7 @@ impl Outbound {
         kind: EndpointKind,
         permits: &Arc<Semaphore>,
         req: reqwest::RequestBuilder,
-    ) -> Result<Fetched, Error> {
+    ) -> Result<Fetched, CallError> {
         let span = tracing::info_span!("outbound", provider, endpoint = kind.as_str());
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.total;
@@ -119,14 +121,20 @@ impl Outbound {
             .max(Duration::from_millis(250))
             .min(self.total / 2);
         let res = match tokio::time::timeout_at(deadline - min_send, permits.acquire()).await {
-            Err(_) => Err(Error::new(ErrorCode::ProviderTimeout, NOT_SENT)),
-            Ok(Err(_)) => Err(Error::new(ErrorCode::Internal, "outbound limiter closed")),
+            Err(_) => Err(CallError::NotSent(Error::new(
+                ErrorCode::ProviderTimeout,
+                "too many requests to this provider in flight; the request was not sent",
+            ))),
+            Ok(Err(_)) => Err(CallError::NotSent(Error::new(
+                ErrorCode::Internal,
+                "outbound limiter closed",
+            ))),
             Ok(Ok(_permit)) => tokio::time::timeout_at(deadline, async {
                 let resp = req.send().await.map_err(map_reqwest_error)?;
                 read_capped(resp, self.max_bytes).await
             })
             .await
-            .unwrap_or_else(|_| Err(timeout_error())),
+            .unwrap_or_else(|_| Err(CallError::Failed(timeout_error()))),
         };
         let latency_ms = started.elapsed().as_millis() as u64;
         let _g = span.enter();
@@ -139,7 +147,8 @@ impl Outbound {
             ),
             Err(e) => tracing::warn!(
                 latency_ms,
-                outcome = e.code().as_str(),
+                outcome = e.inner().code().as_str(),
+                sent = e.may_have_arrived(),
                 "outbound call failed"
             ),
         }
@@ -147,24 +156,79 @@ impl Outbound {
     }
 }
 
-/// The message of a `provider_timeout` for a request that was never sent (no free slot
-/// toward the provider in time): the caller may treat the attempt as not made.
-pub(crate) const NOT_SENT: &str =
-    "too many requests to this provider in flight; the request was not sent";
-
-/// Whether `e` is the error of a request that never left this process.
-pub(crate) fn was_not_sent(e: &Error) -> bool {
-    e.code() == ErrorCode::ProviderTimeout && e.message == NOT_SENT
+/// A failed call toward a provider, typed by how far the request got. Callers decide by the
+/// variant alone whether the attempt counts as made (a code exchange that never left keeps its
+/// transaction usable — RFC 6749 §4.1.2, docs/SECURITY.md S8: a code is used once, so only a
+/// request that provably never reached the provider may be tried again); the wrapped error is
+/// what the browser sees.
+#[derive(Clone, Debug)]
+pub(crate) enum CallError<E = Error> {
+    /// No slot toward the provider in time (or the limiter is gone): nothing was sent.
+    NotSent(E),
+    /// The connection could not be established (refused, DNS, TLS handshake): no byte of the
+    /// request was written.
+    NotConnected(E),
+    /// The request may have reached the provider: a timeout or reset after sending, or an
+    /// answer that is an error or unreadable.
+    Failed(E),
 }
 
-/// The message of a `provider_unreachable` for a connection that could not be established
-/// (refused, DNS, TLS handshake): the HTTP request was provably never sent.
-pub(crate) const NOT_CONNECTED: &str = "could not connect to the provider";
+impl<E> CallError<E> {
+    /// Whether the request may have reached the provider.
+    pub fn may_have_arrived(&self) -> bool {
+        matches!(self, Self::Failed(_))
+    }
 
-/// Whether `e` is a connect failure of the request itself (not a timeout, not a reset after
-/// sending): the request never left, so the attempt may be treated as not made.
-pub(crate) fn not_connected(e: &Error) -> bool {
-    e.code() == ErrorCode::ProviderUnreachable && e.message == NOT_CONNECTED
+    /// The error, whatever the variant.
+    pub fn into_inner(self) -> E {
+        match self {
+            Self::NotSent(e) | Self::NotConnected(e) | Self::Failed(e) => e,
+        }
+    }
+
+    /// The error, whatever the variant.
+    pub fn inner(&self) -> &E {
+        match self {
+            Self::NotSent(e) | Self::NotConnected(e) | Self::Failed(e) => e,
+        }
+    }
+
+    /// The same variant around `f(error)`.
+    pub fn map<F>(self, f: impl FnOnce(E) -> F) -> CallError<F> {
+        match self {
+            Self::NotSent(e) => CallError::NotSent(f(e)),
+            Self::NotConnected(e) => CallError::NotConnected(f(e)),
+            Self::Failed(e) => CallError::Failed(f(e)),
+        }
+    }
+}
+
+impl CallError<Error> {
+    /// The error of a call made after the authorization code went out (JWKS, QQ's openid step,
+    /// userinfo): the sign-in is over whatever the variant, so the message no longer says
+    /// that a request "was not sent".
+    pub fn after_code_sent(self) -> Error {
+        match self {
+            Self::NotSent(_) => timeout_error(),
+            Self::NotConnected(_) => Error::new(
+                ErrorCode::ProviderUnreachable,
+                "could not connect to the provider (after the code was redeemed)",
+            ),
+            Self::Failed(e) => e,
+        }
+    }
+}
+
+impl From<CallError<Error>> for Error {
+    fn from(e: CallError<Error>) -> Self {
+        e.into_inner()
+    }
+}
+
+impl From<CallError<Error>> for crate::error::ApiError {
+    fn from(e: CallError<Error>) -> Self {
+        e.into_inner().into()
+    }
 }
 
 fn timeout_error() -> Error {
@@ -174,29 +238,36 @@ fn timeout_error() -> Error {
     )
 }
 
-/// Maps a transport error: timeout → `provider_timeout`; connect refused / DNS / reset →
-/// `provider_unreachable` (retryable). The reqwest message is not included (it can hold a URL).
-pub(crate) fn map_reqwest_error(e: reqwest::Error) -> Error {
+/// Maps a transport error: timeout → `provider_timeout`; connect refused / DNS / TLS →
+/// `provider_unreachable`, [`CallError::NotConnected`]; reset or a cut-off body →
+/// `provider_unreachable`, [`CallError::Failed`]. The reqwest message is not included (it can
+/// hold a URL).
+pub(crate) fn map_reqwest_error(e: reqwest::Error) -> CallError {
     if e.is_timeout() {
-        timeout_error()
+        CallError::Failed(timeout_error())
     } else if e.is_connect() {
         // Connecting (TCP, TLS) failed before any byte of the request was written.
-        Error::new(ErrorCode::ProviderUnreachable, NOT_CONNECTED)
-    } else if e.is_body() || e.is_decode() {
-        Error::new(
+        CallError::NotConnected(Error::new(
             ErrorCode::ProviderUnreachable,
-            "the provider's response was cut off",
+            "could not connect to the provider",
+        ))
+    } else if e.is_body() || e.is_decode() {
+        CallError::Failed(
+            Error::new(
+                ErrorCode::ProviderUnreachable,
+                "the provider's response was cut off",
+            )
+            .with_class(ErrorClass::Retryable),
         )
-        .with_class(ErrorClass::Retryable)
     } else {
-        Error::new(
+        CallError::Failed(Error::new(
             ErrorCode::ProviderUnreachable,
             "the connection to the provider failed",
-        )
+        ))
     }
 }
 
-async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Fetched, Error> {
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Fetched, CallError> {
     let status = resp.status().as_u16();
     let content_type = resp
         .headers()
@@ -220,12 +291,12 @@ async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Fetched,
         })
     };
     if resp.content_length().is_some_and(|l| l > max as u64) {
-        return Err(too_big());
+        return Err(CallError::Failed(too_big()));
     }
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = resp.chunk().await.map_err(map_reqwest_error)? {
         if buf.len() + chunk.len() > max {
-            return Err(too_big());
+            return Err(CallError::Failed(too_big()));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -315,7 +386,7 @@ pub(crate) fn unexpected(what: &'static str, f: &Fetched) -> Error {
 mod tests {
     use super::*;
 
-    // REFERENCE §3.14: echoed secrets are removed in every encoding a provider may use.
+    // docs/SECURITY.md S14: echoed secrets are removed in every encoding a provider may use.
     #[test]
     fn scrub_covers_plain_form_and_json_escaped_forms() {
         let secret = "a+b:c%d/e f".to_owned();

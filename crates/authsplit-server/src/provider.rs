@@ -1,7 +1,8 @@
 //! A configured provider at run time. Every provider — a preset, an OIDC provider by issuer, a
 //! plain OAuth 2.0 provider by endpoints — is an [`authsplit_core::provider::ProviderProfile`]
-//! built once at start-up from its [`ProviderConfig`] ([`Provider::new`]); discovery (cached,
-//! single-flight) completes the profile of OIDC providers. This module executes the profile's
+//! translated once at start-up from its config table ([`crate::profile::translate`],
+//! [`Provider::new`]); discovery (cached, single-flight) completes the profile of OIDC
+//! providers. This module executes the profile's
 //! [`HttpRequestSpec`]s (never following redirects, never retrying), and caches the JWKS and
 //! WeCom's app token.
 
@@ -9,17 +10,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authsplit_core::provider::{
-    self as core_provider, ClientCredentials, HttpMethod, HttpRequestSpec, PRESET_NAMES,
-    ProviderProfile,
+    self as core_provider, ClientCredentials, HttpMethod, HttpRequestSpec, ProviderProfile,
 };
 use authsplit_core::secret::AccessToken;
 use authsplit_core::token::TokenSet;
 use authsplit_core::{Error, ErrorCode};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::config::{ClientAuth, ConfigError, ProviderConfig, check_endpoint};
 use crate::error::ApiError;
-use crate::outbound::{EndpointKind, Fetched, Outbound};
+use crate::outbound::{CallError, EndpointKind, Fetched, Outbound};
+use crate::profile::{Kind, Rules, TokenParsing, Translated};
 
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 const DISCOVERY_FAILURE_BACKOFF: Duration = Duration::from_secs(5);
@@ -35,17 +35,6 @@ enum Cached<T> {
     Failed(Error, Instant),
 }
 
-/// What kind of profile a provider runs on (for logs and `GET /config`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// A named preset.
-    Preset(String),
-    /// `generic_oidc` (issuer) — discovery unless `discovery = false`.
-    GenericOidc,
-    /// `generic_oauth2` (explicit endpoints).
-    GenericOauth2,
-}
-
 /// A provider at run time.
 #[derive(Debug)]
 pub(crate) struct Provider {
@@ -55,16 +44,12 @@ pub(crate) struct Provider {
     pub creds: ClientCredentials,
     pub redirect_uri: String,
     pub post_logout_redirect_uri: Option<String>,
-    /// Whether an ID token is required in the token response.
-    pub require_id_token: bool,
+    /// How the code exchange reads this provider's answers.
+    pub rules: Rules,
     pub algs: Vec<jsonwebtoken::Algorithm>,
     pub permits: Arc<Semaphore>,
     /// Config `require_iss`, applied after discovery too.
     require_iss: Option<bool>,
-    /// Generic providers: the token response is read by the RFC 6749 parser with the
-    /// configured `token_response` tolerances (the error mapping the existing tests pin);
-    /// presets use their profile's rules.
-    generic_token_options: Option<authsplit_core::token::TokenResponseOptions>,
     /// The resolved profile (before discovery for OIDC-by-issuer providers).
     base: Arc<ProviderProfile>,
     discovery: Mutex<Cached<ProviderProfile>>,
@@ -73,426 +58,31 @@ pub(crate) struct Provider {
     app_token: Mutex<Option<(AccessToken, u64)>>,
 }
 
-fn core_cfg(e: &Error) -> ConfigError {
-    ConfigError(e.message.to_string())
-}
-
-/// `dev_origin`: `http(s)://` + a loopback host (+ port), nothing else.
-fn check_dev_origin(id: &str, origin: &str) -> Result<String, ConfigError> {
-    let what = format!("providers.{id}.dev_origin");
-    let u = url::Url::parse(origin)
-        .map_err(|_| ConfigError(format!("{what} is not an absolute URL: {origin}")))?;
-    if !matches!(u.scheme(), "http" | "https")
-        || !crate::config::is_loopback(&u)
-        || u.path() != "/"
-        || u.query().is_some()
-        || u.fragment().is_some()
-        || !u.username().is_empty()
-        || u.password().is_some()
-    {
-        return Err(ConfigError(format!(
-            "{what} must be a loopback origin such as http://127.0.0.1:PORT (DEV/TEST ONLY); got {origin}"
-        )));
-    }
-    Ok(u.origin().ascii_serialization())
-}
-
-/// Whether the config names explicit endpoints (then an id equal to a preset name does not
-/// select the preset).
-fn has_explicit_endpoints(cfg: &ProviderConfig) -> bool {
-    cfg.authorization_endpoint.is_some() || cfg.token_endpoint.is_some()
-}
-
-/// The profile, credentials and redirect URI a provider config describes; `warnings` collects
-/// DEV-only notes.
-pub(crate) struct Built {
-    pub profile: ProviderProfile,
-    pub kind: Kind,
-    pub creds: ClientCredentials,
-    pub redirect_uri: String,
-}
-
-/// Turns a `[providers.<id>]` table into a resolved profile (see [`ProviderConfig`] for the
-/// selection rules and the order: preset → convenience keys → `overrides` → `resolve` →
-/// `dev_origin` → checks).
-pub(crate) fn build_profile(
-    id: &str,
-    cfg: &ProviderConfig,
-    server_redirect_uri: Option<&str>,
-    warnings: &mut Vec<String>,
-) -> Result<Built, ConfigError> {
-    crate::config::check_provider_id(id)?;
-    let key = |f: &str| format!("providers.{id}.{f}");
-    let mut file_redirects: Vec<String> = Vec::new();
-    let mut client_id = cfg.client_id.clone();
-    let mut secret = cfg
-        .client_secret
-        .as_ref()
-        .map(|s| s.expose().to_owned())
-        .filter(|s| !s.is_empty());
-    let (mut profile, kind) = if let Some(path) = &cfg.client_secrets_file {
-        if cfg.preset.as_deref().is_some_and(|p| p != "google") {
-            return Err(ConfigError(format!(
-                "{} is a Google client_secrets.json; it cannot be combined with preset `{}`",
-                key("client_secrets_file"),
-                cfg.preset.as_deref().unwrap_or_default()
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError(format!(
-                "{}: cannot read {}: {}",
-                key("client_secrets_file"),
-                path.display(),
-                e.kind()
-            ))
-        })?;
-        let loaded = core_provider::google::from_client_secrets(&text)
-            .map_err(|e| ConfigError(format!("{}: {}", key("client_secrets_file"), e.message)))?;
-        if client_id.is_empty() {
-            client_id = loaded.credentials.client_id.clone();
-        }
-        if secret.is_none() {
-            secret = loaded
-                .credentials
-                .client_secret
-                .as_ref()
-                .map(|s| s.secret().to_owned());
-        }
-        file_redirects = loaded.redirect_uris.clone();
-        (loaded.profile, Kind::Preset("google".to_owned()))
-    } else if let Some(name) = &cfg.preset {
-        let p = core_provider::preset_or_error(name)
-            .map_err(|e| ConfigError(format!("{}: {}", key("preset"), e.message)))?;
-        (p, Kind::Preset(name.clone()))
-    } else if cfg.issuer.is_none() && !has_explicit_endpoints(cfg) && PRESET_NAMES.contains(&id) {
-        let p = core_provider::preset_or_error(id).map_err(|e| core_cfg(&e))?;
-        (p, Kind::Preset(id.to_owned()))
-    } else if let Some(issuer) = &cfg.issuer {
-        check_endpoint(&key("issuer"), issuer)?;
-        let mut p = core_provider::generic_oidc(id, issuer);
-        // Compatible default: `openid` only (the config's `scopes` usually says more).
-        p.authorize.default_scopes = vec!["openid".to_owned()];
-        if !cfg.discovery {
-            if !has_explicit_endpoints(cfg)
-                || cfg.authorization_endpoint.is_none()
-                || cfg.token_endpoint.is_none()
-            {
-                return Err(ConfigError(format!(
-                    "provider `{id}` has discovery = false: it needs both `authorization_endpoint` \
-                     and `token_endpoint`"
-                )));
-            }
-            p.oidc.discovery = false;
-            if cfg.userinfo_endpoint.is_none() {
-                p.userinfo = None;
-            }
-        }
-        (p, Kind::GenericOidc)
-    } else if let (Some(a), Some(t)) = (&cfg.authorization_endpoint, &cfg.token_endpoint) {
-        let e = core_provider::Endpoints {
-            authorization: Some(a.clone()),
-            token: Some(t.clone()),
-            userinfo: cfg.userinfo_endpoint.clone(),
-            revocation: cfg.revocation_endpoint.clone(),
-            end_session: cfg.end_session_endpoint.clone(),
-            jwks: cfg.jwks_uri.clone(),
-            ..core_provider::Endpoints::default()
-        };
-        (core_provider::generic_oauth2(id, e), Kind::GenericOauth2)
-    } else {
-        return Err(ConfigError(format!(
-            "provider `{id}` needs `preset` (one of: {}), `issuer` (OIDC discovery) or both \
-             `authorization_endpoint` and `token_endpoint`",
-            PRESET_NAMES.join(", ")
-        )));
-    };
-    profile.id = id.to_owned();
-    if let Some(n) = &cfg.name {
-        profile.display_name = n.clone();
-    }
-    apply_convenience_keys(&mut profile, cfg, &kind)?;
-    if let Some(o) = &cfg.overrides {
-        profile = profile
-            .with_overrides(o)
-            .map_err(|e| ConfigError(format!("{}: {}", key("overrides"), e.message)))?;
-        // The id is the config table's, whatever the overrides say.
-        profile.id = id.to_owned();
-    }
-    let mut profile = profile.resolve().map_err(|e| core_cfg(&e))?;
-    if let Some(origin) = &cfg.dev_origin {
-        let origin = check_dev_origin(id, origin)?;
-        profile = profile.with_origin(&origin).map_err(|e| core_cfg(&e))?;
-        warnings.push(format!(
-            "DEV/TEST ONLY: providers.{id}.dev_origin = {origin}: every endpoint of `{id}` is \
-             rebased onto this loopback origin; never use this in production"
-        ));
-    }
-    if profile.oidc.discovery {
-        core_provider::discovery::discovery_url(&profile).map_err(|e| core_cfg(&e))?;
-    } else {
-        profile.check().map_err(|e| core_cfg(&e))?;
-    }
-    if client_id.trim().is_empty() {
-        return Err(ConfigError(format!(
-            "{} must not be empty",
-            key("client_id")
-        )));
-    }
-    let creds = ClientCredentials {
-        client_id,
-        client_secret: secret.map(authsplit_core::secret::ClientSecret::new),
-    };
-    if profile.check_client(&creds).is_err() || creds.client_secret.is_none() {
-        return Err(ConfigError(format!(
-            "{} is required (set it with AUTHSPLIT__PROVIDERS__{}__CLIENT_SECRET)",
-            key("client_secret"),
-            id.to_ascii_uppercase()
-        )));
-    }
-    let redirect_uri = match (
-        &cfg.redirect_uri,
-        file_redirects.first(),
-        server_redirect_uri,
-    ) {
-        (Some(r), _, _) => {
-            if !file_redirects.is_empty() && !file_redirects.contains(r) {
-                return Err(ConfigError(format!(
-                    "{} `{r}` is not one of the client_secrets_file's redirect_uris",
-                    key("redirect_uri")
-                )));
-            }
-            r.clone()
-        }
-        (None, Some(r), _) => r.clone(),
-        (None, None, Some(r)) => r.to_owned(),
-        (None, None, None) => {
-            return Err(ConfigError(format!(
-                "{} is required (or set a default `redirect_uri` in [server])",
-                key("redirect_uri")
-            )));
-        }
-    };
-    check_endpoint(&key("redirect_uri"), &redirect_uri)?;
-    Ok(Built {
-        profile,
-        kind,
-        creds,
-        redirect_uri,
-    })
-}
-
-/// The convenience keys (`scopes`, endpoints, `client_auth`, …) written onto the profile.
-fn apply_convenience_keys(
-    p: &mut ProviderProfile,
-    cfg: &ProviderConfig,
-    kind: &Kind,
-) -> Result<(), ConfigError> {
-    let id = p.id.clone();
-    let key = |f: &str| format!("providers.{id}.{f}");
-    for (name, v, slot) in [
-        (
-            "authorization_endpoint",
-            &cfg.authorization_endpoint,
-            &mut p.endpoints.authorization,
-        ),
-        (
-            "token_endpoint",
-            &cfg.token_endpoint,
-            &mut p.endpoints.token,
-        ),
-        (
-            "userinfo_endpoint",
-            &cfg.userinfo_endpoint,
-            &mut p.endpoints.userinfo,
-        ),
-        (
-            "revocation_endpoint",
-            &cfg.revocation_endpoint,
-            &mut p.endpoints.revocation,
-        ),
-        (
-            "end_session_endpoint",
-            &cfg.end_session_endpoint,
-            &mut p.endpoints.end_session,
-        ),
-        ("jwks_uri", &cfg.jwks_uri, &mut p.endpoints.jwks),
-    ] {
-        if let Some(u) = v {
-            check_endpoint(&key(name), u)?;
-            *slot = Some(u.clone());
-        }
-    }
-    if matches!(kind, Kind::Preset(_))
-        && let Some(iss) = &cfg.issuer
-    {
-        check_endpoint(&key("issuer"), iss)?;
-        p.oidc.issuer = Some(iss.clone());
-    }
-    if let Some(s) = &cfg.scopes {
-        p.authorize.default_scopes = s.clone();
-    }
-    if let Some(s) = &cfg.scope_separator {
-        p.authorize.scope_separator = s.clone();
-    }
-    if let Some(pr) = &cfg.prompt {
-        p.authorize.prompt = Some(pr.clone());
-    }
-    for (k, v) in &cfg.extra_params {
-        match p.authorize.extra_params.iter_mut().find(|(n, _)| n == k) {
-            Some(slot) => slot.1 = v.clone(),
-            None => p.authorize.extra_params.push((k.clone(), v.clone())),
-        }
-    }
-    if cfg.authorize_quirks != authsplit_core::authorize::AuthorizeQuirks::default() {
-        p.authorize.quirks = cfg.authorize_quirks.clone();
-    }
-    let q = &cfg.token_response;
-    if q.allow_form_encoded {
-        p.response.format = core_provider::BodyFormat::JsonOrForm;
-    } else if q.allow_json_as_text && p.response.format == core_provider::BodyFormat::Json {
-        p.response.format = core_provider::BodyFormat::JsonAnyContentType;
-    }
-    if q.error_in_200 {
-        p.response.errors = core_provider::ErrorStyle::ErrorIn200;
-    }
-    if q.errcode_in_200 {
-        p.response.errors = core_provider::ErrorStyle::Errcode;
-    }
-    if q.expires_in_as_string {
-        p.response.expires_in_as_string = true;
-    }
-    if q.allow_missing_token_type {
-        p.response.missing_token_type_is_bearer = true;
-    }
-    if let Some(c) = &cfg.code_param {
-        p.authorize.callback_code_param = c.clone();
-    }
-    if let Some(f) = &cfg.subject_field {
-        p.user.subject = vec![core_provider::SubjectSource::Field(f.clone())];
-    }
-    // An endpoint named in the config brings the standard call with it where the profile has
-    // none (RFC 7009 revocation; Bearer JSON userinfo, OIDC Core §5.3).
-    if cfg.revocation_endpoint.is_some() && p.revocation.is_none() {
-        p.revocation = Some(core_provider::RevocationCall {
-            method: HttpMethod::Post,
-            encoding: core_provider::ParamEncoding::Form,
-            client_auth: p.token.client_auth,
-            token_param: "token".to_owned(),
-            accepts_refresh_token: true,
-            send_token_type_hint: true,
-        });
-    }
-    if cfg.userinfo_endpoint.is_some() && p.userinfo.is_none() {
-        p.userinfo = Some(core_provider::ApiCall {
-            method: HttpMethod::Get,
-            token: core_provider::TokenPlacement::Bearer,
-            params: Vec::new(),
-            headers: vec![("Accept".to_owned(), "application/json".to_owned())],
-            format: core_provider::BodyFormat::Json,
-            errors: core_provider::ErrorStyle::Rfc6749,
-            unwrap: None,
-        });
-    }
-    if let Some(a) = cfg.client_auth {
-        let method = match a {
-            ClientAuth::ClientSecretBasic => core_provider::ClientAuth::Basic,
-            ClientAuth::ClientSecretPost => core_provider::ClientAuth::Post,
-        };
-        p.token.client_auth = method;
-        if let Some(r) = &mut p.revocation
-            && matches!(
-                r.client_auth,
-                core_provider::ClientAuth::Basic | core_provider::ClientAuth::Post
-            )
-        {
-            r.client_auth = method;
-        }
-    }
-    if !cfg.userinfo {
-        p.userinfo = None;
-    }
-    if let Some(r) = cfg.require_iss {
-        p.oidc.iss_in_callback = r;
-    }
-    if !cfg.vars.is_empty() {
-        for (k, v) in &cfg.vars {
-            p.vars.insert(k.clone(), v.clone());
-        }
-    }
-    if !cfg.allowed_tenants.is_empty() {
-        p.oidc.allowed_tenants = cfg.allowed_tenants.clone();
-    }
-    Ok(())
-}
-
 impl Provider {
-    pub fn new(
-        id: &str,
-        cfg: ProviderConfig,
-        server_redirect_uri: Option<&str>,
-        max_concurrent: usize,
-        warnings: &mut Vec<String>,
-    ) -> Result<Self, ConfigError> {
-        let p = |f: &str| format!("providers.{id}.{f}");
-        let built = build_profile(id, &cfg, server_redirect_uri, warnings)?;
-        if let Some(u) = &cfg.post_logout_redirect_uri {
-            check_endpoint(&p("post_logout_redirect_uri"), u)?;
-        }
-        // Default: an ID token is required when `openid` is requested — for presets only when
-        // the preset speaks OIDC (has an issuer; DingTalk's `openid` scope is not OIDC).
-        let require_id_token = cfg.require_id_token.unwrap_or_else(|| {
-            let openid = built
-                .profile
-                .authorize
-                .default_scopes
-                .iter()
-                .any(|s| s == "openid");
-            openid
-                && (!matches!(built.kind, Kind::Preset(_)) || built.profile.oidc.issuer.is_some())
-        });
-        let mut algs = Vec::new();
-        for a in &cfg.id_token_algs {
-            let alg: jsonwebtoken::Algorithm = a.parse().map_err(|_| {
-                ConfigError(format!("{}: unknown algorithm {a}", p("id_token_algs")))
-            })?;
-            if matches!(
-                alg,
-                jsonwebtoken::Algorithm::HS256
-                    | jsonwebtoken::Algorithm::HS384
-                    | jsonwebtoken::Algorithm::HS512
-            ) {
-                return Err(ConfigError(format!(
-                    "{}: only asymmetric algorithms are accepted",
-                    p("id_token_algs")
-                )));
-            }
-            algs.push(alg);
-        }
-        let generic_token_options =
-            (!matches!(built.kind, Kind::Preset(_))).then(|| cfg.token_response.to_core());
-        let base = Arc::new(built.profile);
+    /// The run-time provider for a translated config table.
+    pub fn new(t: Translated, max_concurrent: usize) -> Self {
+        let base = Arc::new(t.profile);
         let discovery = if base.oidc.discovery {
             Cached::Empty
         } else {
             Cached::Ok(base.clone(), Instant::now())
         };
-        Ok(Self {
-            id: id.to_owned(),
+        Self {
+            id: t.id,
             name: base.display_name.clone(),
-            kind: built.kind,
-            creds: built.creds,
-            redirect_uri: built.redirect_uri,
-            post_logout_redirect_uri: cfg.post_logout_redirect_uri.clone(),
-            require_id_token,
-            algs,
+            kind: t.kind,
+            creds: t.creds,
+            redirect_uri: t.redirect_uri,
+            post_logout_redirect_uri: t.post_logout_redirect_uri,
+            rules: t.rules,
+            algs: t.algs,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            require_iss: cfg.require_iss,
-            generic_token_options,
+            require_iss: t.require_iss,
             base,
             discovery: Mutex::new(discovery),
             jwks: Mutex::new(Cached::Empty),
             app_token: Mutex::new(None),
-        })
+        }
     }
 
     /// The preset name, if the provider runs on one.
@@ -501,11 +91,6 @@ impl Provider {
             Kind::Preset(p) => Some(p),
             _ => None,
         }
-    }
-
-    /// Whether this is a generic (issuer / explicit endpoints) provider.
-    pub fn is_generic(&self) -> bool {
-        !matches!(self.kind, Kind::Preset(_))
     }
 
     /// The configured issuer, if any (before discovery).
@@ -584,12 +169,12 @@ impl Provider {
         out: &Outbound,
         profile: &ProviderProfile,
         want_kid: Option<&str>,
-    ) -> Result<Arc<jsonwebtoken::jwk::JwkSet>, Error> {
+    ) -> Result<Arc<jsonwebtoken::jwk::JwkSet>, CallError> {
         let Some(uri) = &profile.endpoints.jwks else {
-            return Err(Error::new(
+            return Err(CallError::NotSent(Error::new(
                 ErrorCode::InvalidIdToken,
                 "no jwks_uri for this provider",
-            ));
+            )));
         };
         let mut slot = self.jwks.lock().await;
         if let Cached::Ok(set, at) = &*slot {
@@ -606,14 +191,19 @@ impl Provider {
             .send(&self.id, EndpointKind::Jwks, &self.permits, req)
             .await?;
         if f.status != 200 {
-            return Err(crate::outbound::unexpected("JWKS request failed", &f));
+            return Err(CallError::Failed(crate::outbound::unexpected(
+                "JWKS request failed",
+                &f,
+            )));
         }
         let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&f.body).map_err(|_| {
-            Error::new(
-                ErrorCode::ProviderBadResponse,
-                "JWKS is not a valid JWK set",
+            CallError::Failed(
+                Error::new(
+                    ErrorCode::ProviderBadResponse,
+                    "JWKS is not a valid JWK set",
+                )
+                .with_response(f.info()),
             )
-            .with_response(f.info())
         })?;
         let set = Arc::new(set);
         *slot = Cached::Ok(set.clone(), Instant::now());
@@ -626,7 +216,7 @@ impl Provider {
         out: &Outbound,
         kind: EndpointKind,
         spec: &HttpRequestSpec,
-    ) -> Result<Fetched, Error> {
+    ) -> Result<Fetched, CallError> {
         let method = match spec.method {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Post => reqwest::Method::POST,
@@ -654,8 +244,10 @@ impl Provider {
         v
     }
 
-    /// A token request (code exchange or refresh) executed once and parsed with the profile's
-    /// rules (RFC 6749 §5.1/§5.2 plus the provider's quirks). A 429/503 keeps its `Retry-After`.
+    /// A token request (code exchange or refresh) executed once and parsed by the provider's
+    /// [`TokenParsing`] rule (RFC 6749 §5.1/§5.2, plus the provider's quirks for presets). A
+    /// 429/503 keeps its `Retry-After`. An answer that cannot be read, or an error response, is
+    /// [`CallError::Failed`]: the request reached the provider.
     pub async fn token_call(
         &self,
         out: &Outbound,
@@ -664,29 +256,24 @@ impl Provider {
         spec: &HttpRequestSpec,
         secrets: &[String],
         now: u64,
-    ) -> Result<TokenSet, ApiError> {
+    ) -> Result<TokenSet, CallError<ApiError>> {
         let f = self
             .execute(out, kind, spec)
             .await
-            .map_err(|e| crate::outbound::scrub(e, secrets))?;
-        match &self.generic_token_options {
-            Some(o) => authsplit_core::token::parse_token_response(
-                f.status,
-                f.content_type.as_deref(),
-                &f.body,
-                o,
-                now,
-            ),
-            None => core_provider::parse_token_response(
-                profile,
-                f.status,
-                f.content_type.as_deref(),
-                &f.body,
-                now,
-            ),
+            .map_err(|e| e.map(|e| ApiError::from(crate::outbound::scrub(e, secrets))))?;
+        let (status, content_type) = (f.status, f.content_type.as_deref());
+        match &self.rules.token {
+            TokenParsing::Rfc6749(o) => {
+                authsplit_core::token::parse_token_response(status, content_type, &f.body, o, now)
+            }
+            TokenParsing::Profile => {
+                core_provider::parse_token_response(profile, status, content_type, &f.body, now)
+            }
         }
         .map_err(|e| {
-            ApiError::from(crate::outbound::scrub(e, secrets)).with_retry_after(f.retry_after)
+            CallError::Failed(
+                ApiError::from(crate::outbound::scrub(e, secrets)).with_retry_after(f.retry_after),
+            )
         })
     }
 
@@ -707,7 +294,8 @@ impl Provider {
         let secrets = self.secrets(&[]);
         let set = self
             .token_call(out, profile, EndpointKind::Token, &spec, &secrets, now)
-            .await?;
+            .await
+            .map_err(CallError::into_inner)?;
         let lifetime = set.expires_in.unwrap_or(7200);
         let exp = now + lifetime.saturating_sub(APP_TOKEN_MARGIN_SECS).max(1);
         *slot = Some((set.access_token.clone(), exp));

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 use support::*;
 
-/// A distinct valid state (≥ 22 chars) per index.
+/// A distinct valid state (≥ 32 chars) per index.
 fn state_n(i: usize) -> String {
     format!("st-{i:02}-0123456789abcdefghijklmnopqrstuvwxyzAB")
 }
@@ -272,12 +272,13 @@ async fn connection_refused_keeps_the_transaction_usable() {
     assert_eq!(back.token_calls(), 1);
 }
 
-// RFC 6749 §10.10, RFC 9700 §2.1: a guessable state is refused at registration.
+// RFC 6749 §10.10, RFC 9700 §2.1: a guessable state is refused at registration — fewer than
+// 128 bits as hex (32 characters).
 #[tokio::test]
 async fn short_state_is_refused() {
     let stub = Stub::start().await;
     let app = app_with(base_config(&stub), None);
-    for short in ["abc", &"a".repeat(21)] {
+    for short in ["abc", &"a".repeat(21), &"a".repeat(31)] {
         let r = send(
             &app,
             post("/auth/transactions", &tx_body_state(short), None),
@@ -285,7 +286,7 @@ async fn short_state_is_refused() {
         .await;
         assert_error(&r, 400, "invalid_request");
         assert!(
-            r.json["error_description"].as_str().unwrap().contains("22"),
+            r.json["error_description"].as_str().unwrap().contains("32"),
             "{}",
             r.text
         );
@@ -293,7 +294,7 @@ async fn short_state_is_refused() {
     }
     let r = send(
         &app,
-        post("/auth/transactions", &tx_body_state(&"a".repeat(22)), None),
+        post("/auth/transactions", &tx_body_state(&"a".repeat(32)), None),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);

@@ -1,26 +1,25 @@
 //! # authsplit-wasm — the browser half of authsplit
 //!
-//! OAuth 2.0 authorization code + PKCE sign-in where the browser makes the PKCE verifier,
-//! `state` and `nonce` and the authsplit backend (which holds `client_secret`) redeems the
-//! code. This crate is the protocol core of the npm package `authsplit` (`web/`): the
-//! functions below, exported through wasm-bindgen. The package's hand-written JS client
-//! (`web/client.js`: options, `fetch` to the backend, `sessionStorage` records, the address
-//! bar, the in-memory token) calls them for every protocol decision:
+//! wasm-bindgen bindings over authsplit-core's `no_std` base, which is the browser half's
+//! protocol code: this crate adds no rule of its own. It binds the browser's CSPRNG, turns
+//! JS arguments into core calls and core results into strings for the package's hand-written
+//! JS client (`web/client.js`: options, `fetch` to the backend, `sessionStorage` records, the
+//! address bar, the in-memory token), which calls them for every protocol decision:
 //!
-//! | JS export | what | spec |
+//! | JS export | core | spec |
 //! |---|---|---|
-//! | `generateRandomCodeVerifier()` | 32 CSPRNG bytes, base64url (43 chars) | RFC 7636 §4.1, §7.1 |
-//! | `calculatePKCECodeChallenge(v)` | S256 challenge; refuses a verifier outside §4.1 | RFC 7636 §4.2 |
-//! | `randomState()` | `state` / `nonce`: 256 bits as 64 hex chars | RFC 6749 §10.12, OIDC Core §3.1.2.1 |
-//! | `storageKey(state)` | `authsplit.tx.` + 128 bits of SHA-256(state), hex | REFERENCE §2.10 |
-//! | `isSafeReturnTo(path)` | open-redirect guard for `returnTo` | REFERENCE §2.9 |
-//! | `verifyCallback(…)` | callback syntax + checks against the stored transaction | RFC 6749 §4.1.2, §10.12; RFC 9207 §2.4; RFC 9700 §2.1.2 |
+//! | `generateRandomCodeVerifier()` | `pkce::PkceCodeVerifier::from_random_bytes` | RFC 7636 §4.1, §7.1 |
+//! | `calculatePKCECodeChallenge(v)` | `pkce::PkceCodeVerifier::parse` + `challenge` | RFC 7636 §4.1, §4.2 |
+//! | `randomState()` | `random::hex_token` (`state` and `nonce`) | RFC 6749 §10.12, OIDC Core §3.1.2.1 |
+//! | `storageKey(state)` | `random::storage_key` | — |
+//! | `isSafeReturnTo(path)` | `return_to::is_safe_return_to` | RFC 9700 §4.11 |
+//! | `verifyCallback(…)` | `callback::verify` | RFC 6749 §4.1.2, §10.12; RFC 9207 §2.4; RFC 9700 §2.1.2 |
 //!
-//! The string exports return `"o"` + the value or `"e"` + an encoded error with
-//! authsplit-core's stable codes ([`error::encode`], [`error::Error`]); the JS client decodes
-//! them and throws `AuthsplitError`s. Size (REFERENCE §6, web/README.md "Size"): `no_std` +
-//! `alloc`, and with feature `lean` (the shipped build) an own panic handler, so no formatting
-//! machinery, panic messages or std runtime reach the module.
+//! The string exports return `"o"` + the value or `"e"` + an encoded error with core's stable
+//! codes ([`encode`]); the JS client decodes them and throws `AuthsplitError`s. Size
+//! (web/README.md "Size"): `no_std` + `alloc`, and with feature `lean` (the shipped build) an
+//! own panic handler, so no formatting machinery, panic messages or std runtime reach the
+//! module.
 
 #![no_std]
 
@@ -30,15 +29,11 @@ extern crate alloc;
 #[cfg(not(feature = "lean"))]
 extern crate std;
 
-pub mod callback;
-pub mod error;
-pub mod pkce;
-
 use alloc::string::String;
+use authsplit_core::callback::{self, Expected, Stored};
+use authsplit_core::pkce::PkceCodeVerifier;
+use authsplit_core::{Error, ErrorCode, random, return_to};
 use wasm_bindgen::prelude::*;
-
-use crate::callback::{Expected, Stored};
-use crate::error::encode;
 
 /// Panics only come from broken invariants (none is reachable from valid or invalid input:
 /// every input error is a typed `Error`); the module traps instead of formatting a message.
@@ -57,47 +52,118 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
-/// A new PKCE code verifier: 32 bytes from the browser's CSPRNG, base64url without padding —
-/// 43 characters of `[A-Za-z0-9-_]` (RFC 7636 §4.1, §7.1). Encoded by [`encode`]; the error
-/// (thrown as `AuthsplitError` by the JS client) is `random_unavailable`.
+// The browser's CSPRNG, bound directly: the same call getrandom's `wasm_js` backend makes, but
+// without its `catch` import (an exception that leaves wasm frames never restores the
+// shadow-stack pointer, and its plumbing was an externref table of its own). `false` when
+// there is no usable `crypto` (typed `random_unavailable`).
+#[wasm_bindgen(inline_js = "export function r(b) {
+  try {
+    crypto.getRandomValues(b);
+    return true;
+  } catch {
+    return false;
+  }
+}")]
+extern "C" {
+    /// `crypto.getRandomValues(buf)` on a view of the module's memory; `false` if it failed.
+    #[wasm_bindgen(js_name = r)]
+    fn get_random_values(buf: &mut [u8]) -> bool;
+}
+
+/// 32 bytes from Web Crypto's `getRandomValues` (a CSPRNG by spec).
+fn random32() -> Result<[u8; 32], Error> {
+    let mut bytes = [0u8; 32];
+    if get_random_values(&mut bytes) {
+        Ok(bytes)
+    } else {
+        Err(Error::new(
+            ErrorCode::RandomUnavailable,
+            "the platform random number generator failed",
+        ))
+    }
+}
+
+/// What a string-returning export hands to JS (decoded by `call` in web/client.js): `"o"` +
+/// the value, or `"e"` + code + NUL + message + NUL + provider error + NUL + description (empty
+/// when absent; a NUL inside the provider's text becomes U+FFFD).
+///
+/// Why not `Result<String, JsValue>`: its return shims and the externref table the error value
+/// needs cost ~0.75 KB gz of module + glue. Why not throwing from a JS import (smaller still):
+/// an exception that leaves wasm frames skips their epilogues, so the shadow-stack pointer is
+/// never restored and every failed call would leak its frames until the stack is exhausted
+/// (wasm-bindgen issues #1959, #1963). This encoding returns normally on every path.
+pub fn encode(r: Result<String, Error>) -> String {
+    let mut out = String::new();
+    match r {
+        Ok(v) => {
+            out.push('o');
+            out.push_str(&v);
+        }
+        Err(e) => {
+            out.push('e');
+            let provider = e.provider_error();
+            let fields = [
+                e.code().as_str(),
+                &e.message,
+                provider.map_or("", |p| p.error.as_str()),
+                provider
+                    .and_then(|p| p.error_description.as_deref())
+                    .unwrap_or_default(),
+            ];
+            for (i, field) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.push('\0');
+                }
+                for (j, part) in field.split('\0').enumerate() {
+                    if j > 0 {
+                        out.push('\u{fffd}');
+                    }
+                    out.push_str(part);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A new PKCE code verifier from the browser's CSPRNG: 43 characters of `[A-Za-z0-9-_]`
+/// (RFC 7636 §4.1, §7.1). Encoded by [`encode`]; the error is `random_unavailable`.
 #[wasm_bindgen(js_name = generateRandomCodeVerifier)]
 pub fn generate_random_code_verifier() -> String {
-    encode(pkce::generate_verifier())
+    encode(random32().map(|b| PkceCodeVerifier::from_random_bytes(&b).into_secret()))
 }
 
-/// The S256 code challenge of `verifier`: `BASE64URL(SHA256(ASCII(verifier)))`, 43 characters
-/// (RFC 7636 §4.2). Encoded by [`encode`]; the error is `invalid_verifier` when `verifier` is
-/// not 43–128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
+/// The S256 code challenge of `verifier` (RFC 7636 §4.2). Encoded by [`encode`]; the error is
+/// `invalid_verifier` when `verifier` is outside the RFC 7636 §4.1 grammar.
 #[wasm_bindgen(js_name = calculatePKCECodeChallenge)]
 pub fn calculate_pkce_code_challenge(verifier: &str) -> String {
-    encode(pkce::challenge_s256(verifier))
+    encode(PkceCodeVerifier::parse(verifier).map(|v| v.challenge().into_string()))
 }
 
-/// A new `state` (RFC 6749 §10.12) or OIDC `nonce` (OIDC Core §3.1.2.1): 256 bits from the
-/// CSPRNG as 64 lowercase hex characters (alphanumeric: accepted by every provider). Encoded
+/// A new `state` or `nonce` from the browser's CSPRNG: 64 lowercase hex characters. Encoded
 /// by [`encode`] (`random_unavailable`).
 #[wasm_bindgen(js_name = randomState)]
 pub fn random_state() -> String {
-    encode(pkce::random_token())
+    encode(random32().map(|b| random::hex_token(&b)))
 }
 
 /// The `sessionStorage` key of the transaction for `state` (encoded by [`encode`]; never an
 /// error).
 #[wasm_bindgen(js_name = storageKey)]
 pub fn storage_key(state: &str) -> String {
-    encode(Ok(pkce::storage_key(state)))
+    encode(Ok(random::storage_key(state)))
 }
 
-/// Whether `returnTo` is a safe same-origin path (REFERENCE §2.9).
+/// Whether `returnTo` is a safe same-origin path.
 #[wasm_bindgen(js_name = isSafeReturnTo)]
 pub fn is_safe_return_to(return_to: &str) -> bool {
-    callback::is_safe_return_to(return_to)
+    return_to::is_safe_return_to(return_to)
 }
 
 /// Checks a callback `url` against what storage held for its `state` (`stored`: 0 no
 /// transaction, 1 none but this tab has others pending, 2 unreadable, 3 expired, 4 found) and
 /// the transaction's `state`, `issuer`, `requireIss` and `codeParam`; returns the
-/// authorization code, encoded by [`encode`]. See [`callback::verify`].
+/// authorization code, encoded by [`encode`]. See core's `callback::verify`.
 #[wasm_bindgen(js_name = verifyCallback)]
 pub fn verify_callback(
     url: &str,
@@ -122,5 +188,5 @@ pub fn verify_callback(
         require_iss,
         code_param,
     };
-    encode(callback::verify(url, stored, &expected))
+    encode(callback::verify(url, stored, &expected).map(|code| code.into_secret()))
 }

@@ -1,4 +1,4 @@
-//! Provider profiles **as data**, shared by the browser half and the backend half.
+//! Provider profiles **as data**, for the backend half (`std` layer).
 //!
 //! A [`ProviderProfile`] says everything authsplit must know about one sign-in platform:
 //! endpoints (with `{tenant}` / `{base_url}` / `{agentid}` placeholders filled from
@@ -832,7 +832,7 @@ impl ProviderProfile {
     }
 
     /// The callback's code parameter name (`code`; DingTalk `authCode`) — the value for
-    /// [`crate::wire::TransactionResponse::code_param`] and [`crate::callback::ParseOptions`].
+    /// [`crate::wire::TransactionResponse::code_param`] and [`crate::callback::Expected::code_param`].
     pub fn callback_code_param(&self) -> &str {
         &self.authorize.callback_code_param
     }

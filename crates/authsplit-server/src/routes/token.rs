@@ -1,0 +1,274 @@
+//! `POST /token`: step 5 of a sign-in. The local checks first (the tx cookie of this `state`,
+//! unexpired and unspent; `state` in constant time; the verifier's grammar and its S256
+//! challenge; `iss`; the code's shape), then the claim of the transaction in the [`Store`],
+//! then exactly one exchange ([`crate::exchange`]); what happened to the code decides whether
+//! the transaction is released, refused or stays claimed.
+//!
+//! [`Store`]: crate::store::Store
+
+use authsplit_core::ErrorCode;
+use authsplit_core::pkce::{PkceCodeChallenge, PkceCodeVerifier};
+use authsplit_core::provider::{Flow, ProviderProfile};
+use authsplit_core::random::State as RState;
+use authsplit_core::secret::AuthorizationCode;
+use authsplit_core::wire::TokenRequest;
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::{invalid, random_id, set_session};
+use crate::AppState;
+use crate::cookies::{SessionCookie, TxCookie};
+use crate::error::ApiError;
+use crate::exchange::{Checked, ExchangeError, SignedIn, exchange};
+use crate::extract::StrictJson;
+use crate::provider::Provider;
+use crate::revoke::revoke_discarded;
+use crate::store::{Claim, StoreError};
+
+const MAX_CODE_LEN: usize = 2048;
+
+/// The local checks of `POST /token`, in order, with no outbound call: a made-up code is
+/// refused before anything reaches the provider (RFC 7636 §4.6; docs/SECURITY.md S2, S3).
+async fn check_transaction(
+    app: &AppState,
+    headers: &HeaderMap,
+    provider: &Provider,
+    req: TokenRequest,
+) -> Result<Checked, ApiError> {
+    let c = &app.inner.cookies;
+    // Each sign-in has its own cookie, named after its state (parallel tabs).
+    let name = c.tx_name(&req.state);
+    let Some(tx) = c.get::<TxCookie>(headers, &app.inner.key, &name) else {
+        // Pending sign-ins exist, but none with this state: RFC 6749 §10.12 mismatch.
+        if !crate::cookies::CookieSettings::has(headers, &name)
+            && !c.tx_names_in(headers).is_empty()
+        {
+            return Err(ApiError::new(
+                ErrorCode::StateMismatch,
+                "state does not match any pending sign-in of this browser",
+            ));
+        }
+        return Err(ApiError::new(
+            ErrorCode::TransactionMissing,
+            "no transaction is registered for this browser",
+        ));
+    };
+    let now = app.now();
+    if now >= tx.created_at.saturating_add(app.inner.ttl) || tx.created_at > now + 60 {
+        return Err(ApiError::new(
+            ErrorCode::TransactionExpired,
+            "the transaction has expired; start a new sign-in",
+        ));
+    }
+    if app.store().is_transaction_spent(&tx.id).await? {
+        return Err(ApiError::new(
+            ErrorCode::TransactionUsed,
+            "the transaction was already used",
+        ));
+    }
+    if tx.provider != provider.id {
+        return Err(ApiError::new(
+            ErrorCode::TransactionMissing,
+            "no transaction is registered for this provider",
+        ));
+    }
+    // RFC 6749 §10.12, docs/SECURITY.md S13: the state, compared in constant time.
+    let state = RState::parse(&req.state)?;
+    if !state.ct_eq_str(&tx.state) {
+        return Err(ApiError::new(
+            ErrorCode::StateMismatch,
+            "state does not match the transaction",
+        ));
+    }
+    // RFC 7636 §4.1 grammar, then §4.6 S256 check.
+    let verifier = PkceCodeVerifier::parse(&req.code_verifier)?;
+    let challenge = PkceCodeChallenge::parse(&tx.code_challenge)?;
+    if !challenge.matches(&verifier) {
+        return Err(ApiError::new(
+            ErrorCode::PkceMismatch,
+            "the code verifier does not match the registered challenge",
+        ));
+    }
+    // RFC 9207 §2.4: a server that advertises `iss` must send it…
+    if req.iss.is_none() && tx.require_iss {
+        return Err(ApiError::new(
+            ErrorCode::IssMissing,
+            "iss is missing although the provider sends it",
+        ));
+    }
+    // …and it must be the exact issuer.
+    if let (Some(got), Some(want)) = (&req.iss, &tx.issuer)
+        && got != want
+    {
+        return Err(ApiError::new(
+            ErrorCode::IssMismatch,
+            "iss does not match the provider's issuer",
+        ));
+    }
+    if req.code.is_empty()
+        || req.code.len() > MAX_CODE_LEN
+        || req.code.chars().any(|ch| ch.is_control() || ch == ' ')
+    {
+        return Err(invalid("code is empty, too long or malformed"));
+    }
+    Ok(Checked {
+        tx,
+        code: AuthorizationCode::new(req.code),
+        verifier,
+    })
+}
+
+/// `POST /token`.
+pub(crate) async fn token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    StrictJson(req): StrictJson<TokenRequest>,
+) -> Result<Response, ApiError> {
+    let provider = app.provider(&req.provider)?;
+    let checked = check_transaction(&app, &headers, &provider, req).await?;
+    let tx = &checked.tx;
+    // The profile (discovered and cached since /transactions) and, for WeCom, the app token
+    // (cached): failures here send nothing with the code and do not spend the transaction.
+    let out = &app.inner.out;
+    let profile = provider.profile(out).await?;
+    let app_token = if profile.flow == Flow::CorpToken {
+        Some(provider.app_token(out, &profile, app.now()).await?)
+    } else {
+        None
+    };
+    // Single use from here on: the exchange is about to be attempted.
+    let expires_at = tx.created_at.saturating_add(app.inner.ttl);
+    match app
+        .store()
+        .claim_transaction(&tx.id, expires_at, app.now())
+        .await
+    {
+        Ok(Claim::Claimed) => {}
+        Ok(Claim::AlreadyUsed) => {
+            return Err(ApiError::new(
+                ErrorCode::TransactionUsed,
+                "the transaction was already used",
+            ));
+        }
+        // Nothing was sent: the code is intact and the transaction stays usable.
+        Err(e) => {
+            if e == StoreError::Full {
+                warn_full(app.now());
+            }
+            return Err(e.into());
+        }
+    }
+    let result = exchange(
+        out,
+        &provider,
+        &profile,
+        &checked,
+        app_token.as_ref(),
+        app.now(),
+    )
+    .await;
+    match &result {
+        Err(ExchangeError::NotSent(e)) => {
+            // The token request never left (no slot in time, or no connection): the code is
+            // intact, so the transaction stays usable and the user can try again
+            // (docs/SECURITY.md S8). Nothing is retried automatically.
+            if let Err(se) = app.store().release_transaction(&tx.id).await {
+                tracing::warn!(error = %se, "could not release an unsent transaction; it stays spent");
+            }
+            return Err(e.clone());
+        }
+        Err(ExchangeError::Refused(_)) => {
+            // No token issued: still single use, but remembered where made-up codes cannot
+            // lock everybody out.
+            if let Err(se) = app
+                .store()
+                .refuse_transaction(&tx.id, expires_at, app.now())
+                .await
+            {
+                tracing::warn!(error = %se, "could not record a refused transaction; it stays claimed");
+            }
+        }
+        _ => {}
+    }
+    let c = &app.inner.cookies;
+    let mut out_headers = HeaderMap::new();
+    // Only this sign-in's cookie; other tabs' pending sign-ins stay.
+    c.clear(&mut out_headers, Some(&headers), &c.tx_name(&tx.state));
+    let signed_in = match result {
+        Ok(s) => s,
+        Err(ExchangeError::Discarded { error, issued }) => {
+            revoke_discarded(
+                &app,
+                &provider,
+                &profile,
+                issued.access_token,
+                issued.refresh_token,
+            );
+            return Ok((out_headers, error).into_response());
+        }
+        Err(e) => return Ok((out_headers, e.error().clone()).into_response()),
+    };
+    match start_session(
+        &app,
+        &provider,
+        &profile,
+        &mut out_headers,
+        &headers,
+        &signed_in,
+    ) {
+        Ok(()) => Ok((out_headers, Json(signed_in.reply)).into_response()),
+        Err(e) => {
+            revoke_discarded(
+                &app,
+                &provider,
+                &profile,
+                signed_in.reply.access_token,
+                signed_in.refresh_token,
+            );
+            Ok((out_headers, e).into_response())
+        }
+    }
+}
+
+/// Writes the session cookie of a finished sign-in.
+fn start_session(
+    app: &AppState,
+    provider: &Provider,
+    profile: &ProviderProfile,
+    out_headers: &mut HeaderMap,
+    request: &HeaderMap,
+    s: &SignedIn,
+) -> Result<(), ApiError> {
+    let session = SessionCookie {
+        sid: random_id()?,
+        provider: provider.id.clone(),
+        refresh_token: s.refresh_token.clone(),
+        sub: s.subject.clone(),
+        created_at: app.now(),
+        revocable_access_token: revokes_only_access_tokens(profile)
+            .then(|| s.reply.access_token.clone()),
+    };
+    set_session(app, out_headers, request, &session)
+}
+
+/// Whether the provider can revoke access tokens but not refresh tokens (GitHub, Weibo): then
+/// the session cookie keeps the access token so logout can revoke it.
+fn revokes_only_access_tokens(profile: &ProviderProfile) -> bool {
+    profile
+        .revocation
+        .as_ref()
+        .is_some_and(|r| !r.accepts_refresh_token)
+}
+
+/// Logs that the claim store is full, at most once a second (a full store must not flood the
+/// log).
+fn warn_full(now: u64) {
+    static LAST_WARN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if LAST_WARN.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
+        tracing::warn!(
+            "used-transaction store is full of live ids (max_used_transactions); refusing exchanges"
+        );
+    }
+}
