@@ -304,6 +304,11 @@ impl Authsplit {
         &self.state.inner.server
     }
 
+    /// Which store keeps the single-use, refresh and logout state (`memory`, `sqlite`, `redis`).
+    pub fn store_backend(&self) -> &'static str {
+        self.state.inner.store.backend().as_str()
+    }
+
     /// Warnings about dev-only or risky settings (log them loudly).
     pub fn warnings(&self) -> &[String] {
         &self.state.inner.warnings
