@@ -7,6 +7,9 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { startFaultyProvider } from '../support/faulty-provider.mjs';
 import { startServer, randomCookieKey } from '../support/server.mjs';
@@ -174,6 +177,46 @@ describe('three instances on one Redis', () => {
       }
       assert.equal(h.status, 200);
       assert.deepEqual(await h.json(), { status: 'ok' });
+    }
+  });
+});
+
+describe('one instance on the embedded store (SQLite)', () => {
+  test('a logout stays final across a restart; a live session still refreshes after it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'authsplit-sqlite-'));
+    const cfg = { ...config(), store: { url: 'sqlite:', data_dir: dir } };
+    let srv = await startServer({ config: cfg });
+    try {
+      const on = (jar) => backendClient(srv.authUrl, { origin: SPA, jar });
+      const sign = async () => {
+        const jar = new CookieJar();
+        const { verifier, challenge } = pkcePair();
+        const state = randomToken();
+        const t = await on(jar).post('/transactions', { provider: 'fp', state, code_challenge: challenge, code_challenge_method: 'S256' });
+        assert.equal(t.status, 201, t.text);
+        const r = await on(jar).post('/token', { provider: 'fp', code: `code-${randomToken()}`, state, code_verifier: verifier });
+        assert.equal(r.status, 200, r.text);
+        return jar;
+      };
+      const ended = await sign();
+      const endedCopy = ended.clone();
+      const live = await sign();
+      assert.equal((await on(ended).post('/logout', {})).status, 200);
+      assert.match(srv.logs(), /session store opened.*sqlite|sqlite.*session store opened/);
+
+      await srv.close();
+      srv = await startServer({ config: cfg });
+      fp.reset();
+      const dead = await on(endedCopy.clone()).post('/refresh', {});
+      assert.equal(dead.status, 401, dead.text);
+      assert.equal(dead.json.error, 'not_authenticated');
+      assert.equal(fp.count('token'), 0, 'an ended session costs no upstream call');
+      const alive = await on(live).post('/refresh', {});
+      assert.equal(alive.status, 200, alive.text);
+      assert.equal(fp.tokenCalls('refresh_token').length, 1);
+    } finally {
+      await srv.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
