@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser half: the wasm crate → wasm-bindgen (--target web) → wasm-opt -Oz (npm
-# binaryen, never Debian's 108, whose output crashed in the browser) into web/pkg/, then the
-# example SPA into web/example/dist/ (static files + the package). Idempotent; a warm run takes a few seconds.
+# binaryen, never Debian's 108, whose output crashed in the browser) into web/pkg/ (and the
+# module inlined for web/inline.js), then the example SPA into web/example/dist/ (static files
+# + the package). Idempotent; a warm run takes a few seconds.
 #
 #   scripts/build-web.sh            # build
 #   SIZE=1 scripts/build-web.sh     # … and print the gzip -9 size figures (web/scripts/size.mjs)
@@ -33,7 +34,7 @@ cargo build -p authsplit-wasm --target wasm32-unknown-unknown --profile wasm-rel
 
 # wasm-bindgen + wasm-opt only when the cargo output changed.
 stamp="$PKG/.build-stamp"
-sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0" web/scripts/minify-names.mjs) | sha256sum | cut -d' ' -f1)
+sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0" web/scripts/minify-names.mjs web/scripts/inline-wasm.mjs) | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -f "$PKG/authsplit_wasm_bg.wasm" ]; then
   echo "[build-web] web/pkg up to date"
 else
@@ -53,6 +54,8 @@ else
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     -o "$PKG.tmp/authsplit_wasm_bg.wasm" "$PKG.tmp/authsplit_wasm_bg.wasm"
+  echo "[build-web] the module inlined as base64 (web/scripts/inline-wasm.mjs, for web/inline.js)"
+  node web/scripts/inline-wasm.mjs "$PKG.tmp"
   rm -rf "$PKG"
   mv "$PKG.tmp" "$PKG"
   echo "$sum" > "$stamp"

@@ -33,7 +33,14 @@ if [ -f crates/authsplit-wasm/tests/web.rs ] || ls crates/authsplit-wasm/tests/*
   stage "wasm tests (headless Chromium)" cargo test -p authsplit-wasm --target wasm32-unknown-unknown --locked
 fi
 if ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
-  stage "end-to-end (oidc-provider + authsplit-server + Chromium)" node --test --test-concurrency=2 --test-timeout=180000 tests/e2e/
+  # The npm package in each bundler: one install of the bundlers (npm ci once per lock hash)
+  # and the fixture builds (cached by input hash) happen here, outside the suites' time limit.
+  stage "bundler fixtures (install, pack, build)" node tests/support/bundlers.mjs
+  stage "end-to-end (oidc-provider + authsplit-server + Chromium)" node --test --test-concurrency=2 --test-timeout=180000 \
+    $(find tests/e2e -name '*.test.mjs' ! -name 'bundlers*' | sort)
+  # The bundler builds in Chromium, the React journey, tsc under four resolutions, attw, publint.
+  stage "end-to-end: the npm package in bundlers, React, TypeScript" node --test --test-concurrency=2 --test-timeout=600000 \
+    tests/e2e/bundlers.test.mjs tests/e2e/bundlers-types.test.mjs
 fi
 
 printf '\nall stages passed in %ss\n' "$(( $(date +%s) - t0 ))"

@@ -17,8 +17,9 @@
  */
 
 // The public types are declared here (not imported from ./pkg or ./client.js): index.js
-// re-exports the client of ./client.js (plain JS) around the wasm protocol core in ./pkg
-// (tests/e2e/vite-package.test.mjs type-checks a consumer with `lib: es2022`).
+// re-exports the client of ./client.js (plain JS) around the wasm protocol core in ./pkg.
+// They need the `dom` lib (`Response`, `RequestInfo`, `BufferSource`); tests/e2e/bundlers.test.mjs
+// type-checks a consumer with `lib: ["es2022", "dom"]` under each moduleResolution.
 
 /** What {@link init} accepts: where to get the WebAssembly module. */
 export type InitInput =
@@ -113,7 +114,10 @@ export interface LogoutResult {
  *
  * @param input where to get the module: a URL or string, a `Response` (or a promise of one),
  *   a `WebAssembly.Module`, or its bytes. Default: the `.wasm` file shipped next to this module
- *   (bundlers such as Vite pick it up through `new URL(…, import.meta.url)`).
+ *   (bundlers such as Vite pick it up through `new URL(…, import.meta.url)`), or with
+ *   `authsplit/inline` the module inlined in the package.
+ * @throws {AuthsplitError} `wasm_load_failed` when the module does not load: the message says
+ *   what came back (`HTTP 404`, an HTML page) and the fix (README "Bundlers").
  */
 export function init(input?: InitInput | Promise<InitInput>): Promise<void>;
 
@@ -142,7 +146,12 @@ export function generateRandomCodeVerifier(): string;
  */
 export function calculatePKCECodeChallenge(verifier: string): string;
 
-/** The stable error codes (authsplit-core `ErrorCode`); new codes may be added. */
+/**
+ * Every `code` an {@link AuthsplitError} can have: authsplit-core's `ErrorCode` list, closed
+ * (a test in `crates/authsplit-core/tests/web_error_codes.rs` checks this union against
+ * `ALL_CODES`), so a `switch` over it can be exhaustive. The package and the backend come
+ * from one release; a backend of another release may send a code this union does not list.
+ */
 export type AuthsplitErrorCode =
   | 'state_mismatch'
   | 'state_missing'
@@ -181,8 +190,8 @@ export type AuthsplitErrorCode =
   | 'configuration'
   | 'storage_unavailable'
   | 'backend_unreachable'
-  | 'internal'
-  | (string & {});
+  | 'wasm_load_failed'
+  | 'internal';
 
 /**
  * Every failure of authsplit. `code` is stable and machine-readable; `message` is for humans;

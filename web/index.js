@@ -2,6 +2,11 @@
 // client secret on your backend). Hand-written loader: no top-level await, no work at import
 // time; call `await init()` once, then use AuthClient. The client (./client.js) is plain JS
 // around the protocol core in WebAssembly (./pkg, built from crates/authsplit-wasm).
+//
+// This entry fetches the `.wasm` file shipped next to it: bundlers that follow
+// `new URL('…', import.meta.url)` (webpack 5, `vite build`, Next.js) emit it as an asset.
+// ./inline.js is the same API with the module inlined, for the others (package.json
+// "exports" picks it; README "Bundlers").
 
 import initWasm, {
   generateRandomCodeVerifier as v,
@@ -11,7 +16,7 @@ import initWasm, {
   isSafeReturnTo as s,
   verifyCallback as f,
 } from './pkg/authsplit_wasm.js';
-import { setCore, hasCore } from './client.js';
+import { setCore, hasCore, AuthsplitError } from './client.js';
 
 export {
   AuthClient,
@@ -23,23 +28,45 @@ export {
 let ready = null;
 
 /**
+ * The module behind `input`, by default the `.wasm` next to this file. A URL (or string, or
+ * `Request`) is fetched here, so that a missing file (404) or a page served in its place (an
+ * SPA fallback, a dev server) is told apart from a broken module; throws what went wrong.
+ */
+async function source(input) {
+  let m = (await input) ?? new URL('./pkg/authsplit_wasm_bg.wasm', import.meta.url);
+  if (typeof m == 'string' || m instanceof URL || m instanceof Request) m = await fetch(m);
+  if (m instanceof Response) {
+    if (!m.ok) throw `${m.url} answered HTTP ${m.status}`;
+    if (/html/i.test(m.headers.get('content-type'))) throw `${m.url} answered with an HTML page`;
+  }
+  return m;
+}
+
+/**
  * Loads and instantiates the WebAssembly module. Memoized: every call returns the same
  * promise (a failed load may be retried). `input` is optional: a URL or string, a `Response`
  * (or a promise of one), a `WebAssembly.Module`, or the bytes; by default the `.wasm` file
- * next to this module is fetched.
+ * next to this module is fetched. Every failure is the typed `wasm_load_failed`; without
+ * `import.meta.url` (a classic-script bundle) the default URL fails to build and is one too.
  */
 export function init(input) {
-  return (ready ||= initWasm(input === undefined ? undefined : { module_or_path: input }).then(
-    () =>
-      // Short keys: see `core` in client.js.
-      setCore({ v, c, r, k, s, f }),
-    (e) => {
-      ready = null;
-      throw e;
-    },
-  ));
+  return (ready ||= source(input)
+    .then((m) => initWasm({ module_or_path: m }))
+    .then(
+      () =>
+        // Short keys: see `core` in client.js.
+        setCore({ v, c, r, k, s, f }),
+      (e) => {
+        ready = null;
+        throw new AuthsplitError(
+          'wasm_load_failed',
+          `authsplit: the WebAssembly module did not load (${e.message ?? e}); if the bundler did not emit ` +
+            `authsplit_wasm_bg.wasm, import 'authsplit/inline' or call init(url) (README "Bundlers")`,
+          { cause: e },
+        );
+      },
+    ));
 }
 
 /** Whether `init()` has completed. */
 export const isInitialized = hasCore;
-

@@ -204,6 +204,8 @@ pub enum ErrorCode {
     StorageUnavailable,
     /// The network call from the browser to the backend failed.
     BackendUnreachable,
+    /// The browser could not load the WebAssembly module (missing file, an HTML page instead).
+    WasmLoadFailed,
     /// An unexpected internal failure (a bug); details are in the server log, never the body.
     Internal,
 }
@@ -249,6 +251,7 @@ impl ErrorCode {
             Self::Configuration => "configuration",
             Self::StorageUnavailable => "storage_unavailable",
             Self::BackendUnreachable => "backend_unreachable",
+            Self::WasmLoadFailed => "wasm_load_failed",
             Self::Internal => "internal",
         }
     }
@@ -284,6 +287,7 @@ impl ErrorCode {
             Self::InvalidClient
             | Self::Configuration
             | Self::DiscoveryFailed
+            | Self::WasmLoadFailed
             | Self::UnknownProvider
             | Self::ProviderBadResponse
             | Self::ProviderError
@@ -342,6 +346,7 @@ pub const ALL_CODES: &[ErrorCode] = &[
     ErrorCode::Configuration,
     ErrorCode::StorageUnavailable,
     ErrorCode::BackendUnreachable,
+    ErrorCode::WasmLoadFailed,
     ErrorCode::Internal,
 ];
 
