@@ -78,7 +78,7 @@ export const calculatePKCECodeChallenge = (verifier) =>
 // ------------------------------------------------------------------ the pending transaction
 // One sessionStorage entry per sign-in, under `authsplit.tx.<128 bits of SHA-256(state), hex>`
 // (core `storageKey`): single use (removed before it is looked at), 10-minute TTL, nothing but
-// the pending transaction (tokens never go to storage; REFERENCE §2.10).
+// the pending transaction (tokens never go to storage; docs/SECURITY.md B10).
 
 const PREFIX = 'authsplit.tx.';
 /** Transaction lifetime (authsplit_core::wire::TRANSACTION_TTL_SECS = 600 s), in ms. */
@@ -181,7 +181,7 @@ export function takeTx(s, state, now) {
 
 /**
  * Reads a callback against this tab's stored transactions (RFC 6749 §4.1.2, §10.12; RFC 9207
- * §2.4; REFERENCE §2.3–§2.6, §2.10): {@link takeTx} for the callback's `state`, then core
+ * §2.4; docs/SECURITY.md B3–B6, B10): {@link takeTx} for the callback's `state`, then core
  * `verifyCallback` decides (syntax errors first, then the storage outcome, then state in
  * constant time, iss, provider errors). Returns `{ tx, code, iss }`.
  */
@@ -202,7 +202,7 @@ export function prepareCallback(url, s, now) {
 
 // ------------------------------------------------------------------ URLs
 
-/** Parameters removed from the address bar after a callback was read (REFERENCE §2.7). */
+/** Parameters removed from the address bar after a callback was read (docs/SECURITY.md B7). */
 const CALLBACK_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'session_state'];
 
 /** `href` without the callback parameters (and `extra`), or `undefined` when it had none. */
@@ -224,9 +224,54 @@ export function stripCallbackParams(href, extra) {
   } catch {}
 }
 
-function stripAddressBar(extra) {
-  const clean = stripCallbackParams(location.href, extra);
-  if (clean) history.replaceState(null, '', clean);
+/**
+ * Takes the callback parameters (and the `extra` names) out of the address bar; returns the URL
+ * they were in, or `undefined` when it had none.
+ */
+function takeAddressBar(extra) {
+  const href = location.href;
+  const clean = stripCallbackParams(href, extra);
+  if (clean) {
+    history.replaceState(null, '', clean);
+    return href;
+  }
+}
+
+/**
+ * The callback URL this page was opened with, once it left the address bar (`pageCallback`),
+ * and the address it left behind (`pageCleaned`, which `handleCallback(location.href)` then
+ * names): taken when this module runs, on the redirect URI page of a sign-in pending in this
+ * tab (see the end of this file), or else by the first {@link AuthClient#handleCallback}.
+ */
+let pageCallback, pageCleaned;
+
+/** {@link takeAddressBar}, remembering what it took. */
+function takePageCallback(extra) {
+  const taken = takeAddressBar(extra);
+  if (taken) {
+    pageCallback = taken;
+    pageCleaned = location.href;
+  }
+}
+
+/**
+ * On the redirect URI of a sign-in pending in this tab, takes the callback out of the address
+ * bar at once — before `init()` fetches the wasm module and before the app's first request — so
+ * that no request's `Referer` and no later script sees the code (RFC 9700 §4.2). Needs no wasm:
+ * the pending records name their redirect URI and their code parameter.
+ */
+function takeCallbackEarly() {
+  try {
+    const here = new URL(location.href);
+    const s = window.sessionStorage;
+    const extra = [];
+    for (const k of ourKeys(s)) {
+      const t = readTx(s.getItem(k));
+      const r = t && isStr(t.redirectUri) && new URL(t.redirectUri);
+      if (r && r.origin == here.origin && r.pathname == here.pathname) extra.push(strOr(t.codeParam, 'code'));
+    }
+    if (extra.length) takePageCallback(extra);
+  } catch {}
 }
 
 const isLoopback = (host) => host == 'localhost' || host == '[::1]' || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(host);
@@ -274,7 +319,7 @@ export function checkAuthorizationUrl(href, state, challenge, nonce) {
 /**
  * Default deadline of one backend call. Longer than the backend's own outbound deadline
  * (`request_timeout_ms`, 10 s by default) so a slow provider is reported by the backend as the
- * typed `provider_timeout` before the browser gives up (REFERENCE §3.15).
+ * typed `provider_timeout` before the browser gives up (docs/SECURITY.md S15).
  */
 const BACKEND_TIMEOUT_MS = 20_000;
 
@@ -317,6 +362,28 @@ function userOf(u) {
   return o;
 }
 
+/**
+ * The code exchange of each callback URL, shared: every {@link AuthClient#handleCallback} call
+ * for the same callback — repeated (React StrictMode runs effects twice), concurrent, or from
+ * another `AuthClient` on the page — gets the same outcome from one `POST /token`. Resolves to
+ * `{ tx, reply }`; emptied at logout, so a signed-out page cannot take the reply again.
+ */
+const exchanges = new Map();
+
+/** Reads `href` as a callback against this tab's storage and redeems its code (`POST /token`). */
+async function exchange(o, href) {
+  const { tx, code, iss } = prepareCallback(href, storage(), Date.now());
+  if (tx.codeParam != 'code') takeAddressBar([tx.codeParam]);
+  const reply = await post(o, '/token', {
+    provider: tx.provider,
+    code,
+    state: tx.state,
+    code_verifier: tx.verifier,
+    iss,
+  });
+  return { tx, reply };
+}
+
 /** Access tokens are refreshed this long before they expire (at most a quarter of their life). */
 const REFRESH_SKEW_MS = 30_000;
 
@@ -329,10 +396,13 @@ function readOptions(o) {
       if (u.protocol == 'https:' || u.protocol == 'http:') return u;
     } catch {}
   };
+  // RFC 6750 §5.3: the token goes over TLS only; plain http for loopback development.
+  const secure = (u) => u.protocol == 'https:' || isLoopback(u.hostname);
   if (!isObj(o)) config('AuthClient options must be an object');
   const { backendUrl: b, provider: p, extraParams: x, apiOrigins: a } = o;
   if (!isStr(b) || !b) config('backendUrl (string) is required');
   const u = http(b) || config('backendUrl must be an http(s) URL or a path');
+  if (!secure(u)) config('backendUrl must be https (http is allowed on loopback hosts only)');
   if (u.search || u.hash) config('backendUrl must not have a query or fragment');
   if (!isStr(p) || !p) config('provider (string) is required');
   const opt = (v, m) => (v == null ? undefined : isStr(v) ? v : config(m));
@@ -353,7 +423,10 @@ function readOptions(o) {
     redirectUri,
     scope,
     extras,
-    apiOrigins: (a || []).map((s) => (http(s) || config('apiOrigins must be an array of http(s) origins')).origin),
+    apiOrigins: (a || []).map((s) => {
+      const api = http(s) || config('apiOrigins must be an array of http(s) origins');
+      return secure(api) ? api.origin : config('apiOrigins must be https origins (http is allowed on loopback hosts only)');
+    }),
   };
 }
 
@@ -376,6 +449,7 @@ export class AuthClient {
   }
 
   #forget() {
+    exchanges.clear();
     this.#epoch++;
     this.#session = this.#user = this.#refreshing = null;
   }
@@ -427,7 +501,8 @@ export class AuthClient {
       extra_params: o.extras,
     });
     const url = checkAuthorizationUrl(reply.authorization_url, state, challenge, nonce);
-    if (o.redirectUri !== undefined && o.redirectUri !== new URL(url).searchParams.get('redirect_uri')) {
+    const redirectUri = new URL(url).searchParams.get('redirect_uri');
+    if (o.redirectUri !== undefined && o.redirectUri !== redirectUri) {
       config('redirectUri differs from the redirect URI registered on the backend (RFC 6749 §3.1.2)');
     }
     saveTx(s, {
@@ -436,6 +511,7 @@ export class AuthClient {
       nonce,
       provider,
       returnTo,
+      redirectUri,
       createdAt: Date.now(),
       issuer: strOr(reply.issuer, null),
       requireIss: reply.require_iss === true,
@@ -445,22 +521,18 @@ export class AuthClient {
   }
 
   async handleCallback(url) {
-    if (url === undefined || url === null) url = location.href;
-    // Strip code/state/… from the address bar before anything can fail (REFERENCE §2.7).
-    stripAddressBar();
-    const { tx, code, iss } = prepareCallback(String(url), storage(), Date.now());
-    if (tx.codeParam != 'code') stripAddressBar(tx.codeParam);
+    // The callback leaves the address bar before anything can fail or be requested
+    // (RFC 9700 §4.2; docs/SECURITY.md B7), unless it already left when this module loaded.
+    takePageCallback();
+    let href = url == null ? (pageCallback ?? location.href) : String(url);
+    if (href === pageCleaned) href = pageCallback;
+    let p = exchanges.get(href);
+    if (!p) exchanges.set(href, (p = exchange(this.#o, href)));
     const epoch = this.#epoch;
-    const reply = await post(this.#o, '/token', {
-      provider: tx.provider,
-      code,
-      state: tx.state,
-      code_verifier: tx.verifier,
-      iss,
-    });
+    const { tx, reply } = await p;
     const expiresAt = this.#accept(reply, epoch);
     const user = (this.#user = userOf(reply.user));
-    // Re-checked: storage is writable by any script of the origin (REFERENCE §2.9).
+    // Re-checked: storage is writable by any script of the origin (docs/SECURITY.md B9).
     return { user, returnTo: call('s', tx.returnTo) ? tx.returnTo : '/', expiresAt };
   }
 
@@ -500,7 +572,13 @@ export class AuthClient {
       config("client.fetch sends the access token only to this page's origin, the backend's origin and apiOrigins");
     }
     req.headers.set('authorization', 'Bearer ' + token);
-    return fetch(req);
+    // RFC 6750 §5.3: a redirect is not followed with the token (it would carry it wherever the
+    // API points); the caller gets a typed error instead.
+    const res = await fetch(req, { redirect: 'manual' });
+    if (res.type == 'opaqueredirect') {
+      config(`client.fetch does not follow redirects with the access token (${target} answered a redirect)`);
+    }
+    return res;
   }
 
   isAuthenticated() {
@@ -528,3 +606,5 @@ export class AuthClient {
   /** Kept for compatibility: the client holds no WebAssembly memory any more. */
   free() {}
 }
+
+takeCallbackEarly();

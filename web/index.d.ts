@@ -31,7 +31,10 @@ export type InitInput =
 
 /** Options of `new AuthClient(…)`. */
 export interface AuthClientOptions {
-  /** The authsplit backend mount point, absolute or relative to the page, e.g. `"/auth"`. */
+  /**
+   * The authsplit backend mount point, absolute or relative to the page, e.g. `"/auth"`; `https`
+   * (plain `http` on loopback hosts only), else a `configuration` error.
+   */
   backendUrl: string;
   /** The provider id, one of `GET {backendUrl}/config`'s `providers[].id`. */
   provider: string;
@@ -52,13 +55,16 @@ export interface AuthClientOptions {
    * one of the provider's extras is an `invalid_request` error from `login()`.
    */
   extraParams?: Record<string, string>;
-  /** Origins besides this page's and the backend's to which `client.fetch` may send the token. */
+  /**
+   * Origins besides this page's and the backend's to which `client.fetch` may send the token;
+   * `https` (plain `http` on loopback hosts only), else a `configuration` error.
+   */
   apiOrigins?: string[];
   /**
    * Deadline of one call to the backend, in milliseconds (default 20000); when it passes the
    * call fails with `backend_unreachable`. Keep it above the backend's `request_timeout_ms`
    * (10000 by default) so a slow provider is reported by the backend as `provider_timeout`
-   * (REFERENCE §3.15).
+   * (docs/SECURITY.md S15).
    */
   timeoutMs?: number;
 }
@@ -245,7 +251,13 @@ export class AuthClient {
    * Completes a sign-in on the redirect URI page (RFC 6749 §4.1.2): parses the callback
    * (default `location.href`), takes its transaction out of storage (single use on every
    * outcome, 10 min TTL), checks `state` (RFC 6749 §10.12) and `iss` (RFC 9207 §2.4), strips
-   * `code`/`state` from the address bar, and redeems the code through `POST /token`.
+   * `code`/`state` from the address bar, and redeems the code through `POST /token`. On the
+   * redirect URI of a sign-in pending in this tab the callback already left the address bar
+   * when the package loaded (before any request; RFC 9700 §4.2): recognise the callback route by
+   * its path, not by `code` in `location.search` (calling this with the stripped
+   * `location.href` still reads the original callback). Idempotent for one callback
+   * URL: repeated or concurrent calls — also from another `AuthClient` on the page, as React
+   * StrictMode makes — share one `POST /token` and resolve (or reject) alike.
    * @throws {AuthsplitError} `access_denied`, `authorization_error`, `state_mismatch`,
    *   `state_missing`, `iss_mismatch`, `iss_missing`, `duplicate_parameter`, `token_in_callback`,
    *   `code_missing`, `transaction_missing`, `transaction_expired`, `invalid_grant`, …
@@ -264,9 +276,10 @@ export class AuthClient {
 
   /**
    * `fetch` with `Authorization: Bearer <token>` (RFC 6750 §2.1), sent only to this page's
-   * origin, the backend's origin and `apiOrigins` (RFC 6750 §5.3).
+   * origin, the backend's origin and `apiOrigins` (RFC 6750 §5.3). Redirects are not followed
+   * with the token (`redirect: 'manual'`).
    * @throws {AuthsplitError} as {@link AuthClient.getAccessToken}; `configuration` for another
-   *   origin. Network errors reject as `fetch` does.
+   *   origin or when the answer is a redirect. Network errors reject as `fetch` does.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 

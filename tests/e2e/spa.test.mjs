@@ -9,6 +9,8 @@ import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { once } from 'node:events';
 import { join } from 'node:path';
 
 import { startOP } from '../support/op.mjs';
@@ -452,5 +454,112 @@ test('provider error text is shown as text, never as HTML (REFERENCE §2.5)', as
     assert.equal(await pendingTransactions(page), 0);
   } finally {
     await context.close();
+  }
+});
+
+test('the code leaves the address bar before the callback page makes any request; no Referer carries it; Referrer-Policy: no-referrer on all the server serves (RFC 9700 §4.2)', async () => {
+  const { context, page } = await newPage();
+  try {
+    // On the callback page, before any of its scripts: note the address bar at every fetch
+    // (the wasm module, GET /auth/config, POST /auth/token, …).
+    await context.addInitScript(() => {
+      if (location.pathname !== '/callback') return;
+      const real = window.fetch;
+      window.__fetchedAt = [];
+      window.fetch = function (input, init) {
+        window.__fetchedAt.push({ url: String(input instanceof Request ? input.url : input), at: location.href });
+        return real.call(this, input, init);
+      };
+    });
+    const requests = [];
+    const responses = [];
+    page.on('request', (r) => requests.push({ url: r.url(), referer: r.headers().referer ?? null }));
+    page.on('response', (r) => {
+      if (new URL(r.url()).origin === app) responses.push({ url: r.url(), policy: r.headers()['referrer-policy'] });
+    });
+    const { callbackUrl } = await signIn(page, { login: 'leo' });
+    const code = new URL(callbackUrl).searchParams.get('code');
+    assert.ok(code);
+    const fetched = await page.evaluate(() => window.__fetchedAt);
+    const paths = fetched.map((f) => new URL(f.url, app).pathname);
+    assert.ok(paths.includes('/auth/config') && paths.includes('/auth/token'), JSON.stringify(paths));
+    assert.ok(paths.some((p) => p.endsWith('.wasm')), `the wasm module was fetched on the callback page: ${paths}`);
+    for (const f of fetched) {
+      assert.ok(!f.at.includes(code) && !/[?&](code|state|iss)=/.test(f.at), `the address bar still had the callback at ${f.url}: ${f.at}`);
+    }
+    const fromCallback = requests.slice(requests.findIndex((r) => r.url === callbackUrl));
+    assert.ok(fromCallback.length > 3, JSON.stringify(fromCallback));
+    for (const r of fromCallback) {
+      assert.ok(!(r.referer ?? '').includes(code), `Referer of ${r.url} carries the code: ${r.referer}`);
+    }
+    // Everything the server sent: the pages, scripts, styles, wasm, /auth/* and /api/*.
+    const kinds = new Set(responses.map((r) => new URL(r.url).pathname.split('/')[1] || 'index'));
+    assert.ok(['index', 'callback', 'authsplit', 'auth'].every((k) => kinds.has(k)), [...kinds].join());
+    for (const r of responses) assert.equal(r.policy, 'no-referrer', r.url);
+  } finally {
+    await context.close();
+  }
+});
+
+test('client.fetch never follows a redirect with the bearer token: typed error, the target sees nothing (RFC 6750 §5.3)', async () => {
+  // Two API origins on loopback: `api` answers every GET with a redirect — to `other` (another
+  // origin) or to its own /landing — and CORS for the SPA; `/landing` on either records callers.
+  const landed = [];
+  const cors = { 'access-control-allow-origin': app, 'access-control-allow-headers': 'authorization', 'access-control-allow-methods': 'GET' };
+  const serve = (handler) => {
+    const s = createHttpServer((req, res) => {
+      if (req.method === 'OPTIONS') return res.writeHead(204, cors).end();
+      handler(req, res);
+    });
+    s.listen(0, '127.0.0.1');
+    return s;
+  };
+  const landing = (name) => (req, res) => {
+    if (req.url.startsWith('/landing')) {
+      landed.push({ name, authorization: req.headers.authorization ?? null });
+      return res.writeHead(200, cors).end('landed');
+    }
+    return null;
+  };
+  const other = serve((req, res) => landing('other')(req, res) ?? res.writeHead(404, cors).end());
+  await once(other, 'listening');
+  const otherUrl = `http://127.0.0.1:${other.address().port}`;
+  const api = serve((req, res) => {
+    if (landing('api')(req, res) !== null) return;
+    const to = req.url === '/moved-away' ? `${otherUrl}/landing` : '/landing';
+    res.writeHead(302, { ...cors, location: to }).end();
+  });
+  await once(api, 'listening');
+  const apiUrl = `http://127.0.0.1:${api.address().port}`;
+  // The example SPA's CSP allows only its own origin in connect-src.
+  const context = await newLoopbackContext(browser, { bypassCSP: true });
+  try {
+    const page = await context.newPage();
+    await signIn(page, { login: 'mallory' });
+    const out = await page.evaluate(async (apiOrigin) => {
+      const { AuthClient } = await import('/authsplit/index.js');
+      const c = new AuthClient({ backendUrl: '/auth', provider: 'local', apiOrigins: [apiOrigin] });
+      const r = [];
+      for (const path of ['/moved-away', '/moved-here']) {
+        try {
+          const res = await c.fetch(apiOrigin + path);
+          r.push(`resolved ${res.status}`);
+        } catch (e) {
+          r.push(e.code ?? String(e));
+        }
+      }
+      const ok = await c.fetch(apiOrigin + '/landing');
+      r.push(`${ok.status} ${await ok.text()}`);
+      return r;
+    }, apiUrl);
+    assert.deepEqual(out, ['configuration', 'configuration', '200 landed']);
+    // Only the direct call landed; no redirect was followed, with or without the token.
+    assert.equal(landed.length, 1, JSON.stringify(landed));
+    assert.equal(landed[0].name, 'api');
+    assert.match(landed[0].authorization, /^Bearer \S+$/);
+  } finally {
+    await context.close();
+    api.close();
+    other.close();
   }
 });

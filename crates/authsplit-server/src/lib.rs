@@ -371,6 +371,11 @@ impl Authsplit {
                 header::PRAGMA,
                 HeaderValue::from_static("no-cache"),
             ))
+            // RFC 9700 §4.2: a page never hands its URL (a callback's code) on in `Referer`.
+            .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 routes::panic_response,
             ))

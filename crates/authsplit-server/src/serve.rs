@@ -1,5 +1,5 @@
 //! The HTTP/1.1 accept loop of the binary, with the connection timeouts `axum::serve` does not
-//! offer (REFERENCE §3.15, slowloris):
+//! offer (docs/SECURITY.md S15, slowloris):
 //!
 //! - header read: hyper's `header_read_timeout` — the complete header block of a request must
 //!   arrive within [`ConnectionTimeouts::header_read`] of the server starting to wait for it (a
@@ -9,6 +9,8 @@
 //!   [`crate::Authsplit::router`] (`server.request_body_timeout_secs`);
 //! - inactivity: a connection on which no byte was read or written for
 //!   [`ConnectionTimeouts::idle`] is closed (e.g. a client that never reads its response).
+//!
+//! Every response carries `Referrer-Policy: no-referrer` (unless the app set its own).
 //!
 //! Graceful shutdown: on the signal the listener closes, in-flight requests finish, idle
 //! keep-alive connections are closed; connections still open after `idle` are dropped.
@@ -21,11 +23,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::ServerConfig;
 
@@ -59,6 +63,12 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send,
 {
+    // RFC 9700 §4.2: nothing served here (the SPA's callback page and its scripts, the API)
+    // lets the browser send the page's URL — with a callback's code in it — as `Referer`.
+    let app = app.layer(SetResponseHeaderLayer::if_not_present(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

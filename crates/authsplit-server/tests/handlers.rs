@@ -7,7 +7,8 @@
 mod support;
 
 use authsplit_server::ClientAuth;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use serde_json::json;
 use support::*;
 
@@ -563,6 +564,22 @@ async fn transaction_reply_is_the_authorization_url_with_scope_and_extras() {
     let r = send(&app, post("/auth/transactions", &tx_body("stub"), None)).await;
     assert_eq!(AuthUrl::of(&r).get("scope"), Some("profile"));
     assert!(stub.calls().is_empty(), "{:?}", stub.calls());
+}
+
+// RFC 9700 §4.2: no API response lets the page's URL (a callback's code) leave as `Referer`.
+#[tokio::test]
+async fn every_api_response_says_no_referrer() {
+    let (_stub, app) = setup().await;
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    for r in [
+        send(&app, post("/auth/transactions", &tx_body("stub"), None)).await,
+        send(&app, post("/auth/token", &token_body("stub"), None)).await,
+        send(&app, get("/auth/config")).await,
+        send(&app, get("/auth/healthz")).await,
+        send(&app, get("/auth/nope")).await,
+    ] {
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{r:?}");
+    }
 }
 
 // RFC 6749 §3.1 (no parameter twice), §3.3 (scope syntax): a clash in what the browser asks

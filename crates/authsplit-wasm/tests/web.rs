@@ -774,12 +774,33 @@ async fn constructor_refuses_bad_options() {
         r#"{"backendUrl":"/auth","provider":"p","extraParams":{"a":1}}"#,
         r#"{"backendUrl":"/auth","provider":"p","scope":["openid"]}"#,
         r#"{"backendUrl":"/auth","provider":"p","apiOrigins":["ftp://x"]}"#,
+        // RFC 6750 §5.3: plain http only on loopback hosts.
+        r#"{"backendUrl":"http://auth.example/auth","provider":"p"}"#,
+        r#"{"backendUrl":"http://127.0.0.1.evil.example/auth","provider":"p"}"#,
+        r#"{"backendUrl":"/auth","provider":"p","apiOrigins":["http://api.example"]}"#,
+        r#"{"backendUrl":"/auth","provider":"p","apiOrigins":["https://ok.example","http://10.0.0.1:8080"]}"#,
     ] {
         let r = Reflect::construct(
             &js_fn(&m, "AuthClient"),
             &Array::of1(&JSON::parse(bad).unwrap()),
         );
         assert_eq!(code_of(r), "configuration", "{bad}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn https_or_loopback_backend_and_api_origins_are_accepted() {
+    let m = client_js().await;
+    for good in [
+        r#"{"backendUrl":"https://auth.example/auth","provider":"p","apiOrigins":["https://api.example"]}"#,
+        r#"{"backendUrl":"http://localhost:3000/auth","provider":"p","apiOrigins":["http://127.0.0.1:9"]}"#,
+        r#"{"backendUrl":"http://[::1]:8080/auth","provider":"p","apiOrigins":["http://localhost:4000"]}"#,
+    ] {
+        let r = Reflect::construct(
+            &js_fn(&m, "AuthClient"),
+            &Array::of1(&JSON::parse(good).unwrap()),
+        );
+        assert_eq!(code_of(r), "ok", "{good}");
     }
 }
 
@@ -862,4 +883,123 @@ async fn concurrent_get_access_token_calls_share_one_refresh() {
     let p5 = method(&c, "getAccessToken", &[]);
     assert!(!Object::is(&p4, &p5), "a settled refresh is not reused");
     let _ = rejection(p5).await;
+}
+
+/// A stand-in for the backend's `POST /token` on `window.fetch` (restored by
+/// [`restore_fetch`]): counts the calls and answers each after a short delay with a token reply.
+fn stub_token_endpoint() -> (JsValue, Function) {
+    let win: JsValue = web_sys::window().unwrap().into();
+    let real = get(&win, "fetch");
+    let stub = Function::new_with_args(
+        "url, init",
+        "globalThis.__tokenCalls = (globalThis.__tokenCalls || 0) + (String(url).endsWith('/token') ? 1 : 0);\
+         const body = JSON.stringify({ access_token: 'at-' + globalThis.__tokenCalls, token_type: 'bearer',\
+           expires_at: Math.floor(Date.now() / 1000) + 3600, user: { id: 'local:alice', provider: 'local', subject: 'alice' } });\
+         return new Promise((r) => setTimeout(() => r(new Response(body, { status: 200, headers: { 'content-type': 'application/json' } })), 30));",
+    );
+    Reflect::set(&win, &"__tokenCalls".into(), &0.into()).unwrap();
+    Reflect::set(&win, &"fetch".into(), &stub).unwrap();
+    (real, stub)
+}
+
+fn restore_fetch(real: &JsValue) -> f64 {
+    let win: JsValue = web_sys::window().unwrap().into();
+    Reflect::set(&win, &"fetch".into(), real).unwrap();
+    get(&win, "__tokenCalls").as_f64().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn handle_callback_is_idempotent_for_one_callback_url() {
+    // React StrictMode runs effects twice, and a second AuthClient on the page may read the same
+    // callback: every call resolves to the same result from one POST /token.
+    let m = client_js().await;
+    let s = storage();
+    let state = pending(&m, &s);
+    let url = cb(&["code=c0de&state=", &state, "&iss=", &enc(ISSUER)].concat());
+    let (a, b) = (client().await, client().await);
+    let (real, _stub) = stub_token_endpoint();
+    let calls = [
+        method(&a, "handleCallback", &[url.as_str().into()]),
+        method(&a, "handleCallback", &[url.as_str().into()]),
+        method(&b, "handleCallback", &[url.as_str().into()]),
+    ];
+    let mut results = Vec::new();
+    for p in calls {
+        results.push(JsFuture::from(Promise::from(p)).await);
+    }
+    // Once more after the exchange settled.
+    let again = JsFuture::from(Promise::from(method(
+        &b,
+        "handleCallback",
+        &[url.as_str().into()],
+    )))
+    .await;
+    let token_calls = restore_fetch(&real);
+    results.push(again);
+    assert_eq!(token_calls, 1.0, "one POST /token for every call");
+    for r in &results {
+        let r = r.as_ref().unwrap_or_else(|e| panic!("rejected: {e:?}"));
+        assert_eq!(
+            get_str(&get(r, "user"), "id").as_deref(),
+            Some("local:alice")
+        );
+        assert_eq!(get_str(r, "returnTo").as_deref(), Some("/account"));
+        assert_eq!(
+            get(r, "expiresAt"),
+            get(results[0].as_ref().unwrap(), "expiresAt")
+        );
+    }
+    for c in [&a, &b] {
+        assert_eq!(method(c, "isAuthenticated", &[]).as_bool(), Some(true));
+    }
+    // A failed callback fails the same way every time, also with one attempt.
+    let bad = cb(&["code=c0de&state=", &new_state()].concat());
+    let e1 = rejection(method(&a, "handleCallback", &[bad.as_str().into()])).await;
+    let e2 = rejection(method(&b, "handleCallback", &[bad.as_str().into()])).await;
+    assert_eq!(js_code(&e1), "transaction_missing");
+    assert_eq!(js_code(&e2), "transaction_missing");
+    // After logout the shared reply is gone: the same URL no longer signs anyone in.
+    let _ = JsFuture::from(Promise::from(method(&a, "logout", &[]))).await;
+    let e3 = rejection(method(&b, "handleCallback", &[url.as_str().into()])).await;
+    assert_eq!(js_code(&e3), "transaction_missing");
+}
+
+#[wasm_bindgen_test]
+async fn handle_callback_of_the_stripped_address_reads_the_original_callback() {
+    // Once the callback left the address bar, `handleCallback(location.href)` — the stripped
+    // address — still means this page's callback: same result, still one POST /token.
+    let m = client_js().await;
+    let s = storage();
+    let state = pending(&m, &s);
+    let win = web_sys::window().unwrap();
+    let history = win.history().unwrap();
+    let original = win.location().href().unwrap();
+    let query = ["?code=c0de&state=", &state, "&iss=", &enc(ISSUER)].concat();
+    history
+        .replace_state_with_url(&JsValue::NULL, "", Some(&query))
+        .unwrap();
+    let c = client().await;
+    let (real, _stub) = stub_token_endpoint();
+    let first = JsFuture::from(Promise::from(method(&c, "handleCallback", &[]))).await;
+    let stripped = win.location().href().unwrap();
+    let second = JsFuture::from(Promise::from(method(
+        &c,
+        "handleCallback",
+        &[stripped.as_str().into()],
+    )))
+    .await;
+    let token_calls = restore_fetch(&real);
+    history
+        .replace_state_with_url(&JsValue::NULL, "", Some(&original))
+        .unwrap();
+    assert!(!stripped.contains("code="), "{stripped}");
+    assert_eq!(token_calls, 1.0);
+    for r in [first, second] {
+        let r = r.unwrap_or_else(|e| panic!("rejected: {e:?}"));
+        assert_eq!(
+            get_str(&get(&r, "user"), "id").as_deref(),
+            Some("local:alice")
+        );
+    }
+    let _ = JsFuture::from(Promise::from(method(&c, "logout", &[]))).await;
 }
