@@ -67,7 +67,6 @@ pub use config::{
 };
 pub use error::ApiError;
 pub use extract::StrictJson;
-pub use provider::basic_auth_value;
 pub use serve::{ConnectionTimeouts, serve};
 pub use store::{MemoryStore, Store};
 
@@ -108,7 +107,7 @@ fn open_store(
         );
         return Ok(memory());
     };
-    if matches!(url.expose().trim(), "memory:" | "memory://") {
+    if matches!(url.secret().trim(), "memory:" | "memory://") {
         return Ok(memory());
     }
     let options = authsplit_store::StoreOptions {
@@ -116,7 +115,7 @@ fn open_store(
         memory_max_claims: server.max_used_transactions,
         ..authsplit_store::StoreOptions::default()
     };
-    authsplit_store::open(url.expose(), &options)
+    authsplit_store::open(url.secret(), &options)
         .map_err(|e| ConfigError(format!("[store] url: {e}")))
 }
 
@@ -185,7 +184,7 @@ impl AuthsplitBuilder {
         }
         let key = match &server.cookie_key {
             Some(k) => {
-                let bytes = config::decode_cookie_key(k.expose())?;
+                let bytes = config::decode_cookie_key(k.secret())?;
                 Key::try_from(&bytes[..])
                     .map_err(|_| ConfigError("server.cookie_key is too short".to_owned()))?
             }
