@@ -192,6 +192,7 @@ export type AuthsplitErrorCode =
   | 'invalid_id_token'
   | 'discovery_failed'
   | 'random_unavailable'
+  | 'store_unavailable'
   | 'configuration'
   | 'storage_unavailable'
   | 'backend_unreachable'

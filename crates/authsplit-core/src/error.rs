@@ -196,6 +196,8 @@ pub enum ErrorCode {
     // --- local ---
     /// The platform CSPRNG failed.
     RandomUnavailable,
+    /// The backend's session store cannot answer; nothing was sent to the provider.
+    StoreUnavailable,
     /// Misconfiguration.
     Configuration,
     /// Browser storage unavailable or full.
@@ -245,6 +247,7 @@ impl ErrorCode {
             Self::InvalidIdToken => "invalid_id_token",
             Self::DiscoveryFailed => "discovery_failed",
             Self::RandomUnavailable => "random_unavailable",
+            Self::StoreUnavailable => "store_unavailable",
             Self::Configuration => "configuration",
             Self::StorageUnavailable => "storage_unavailable",
             Self::BackendUnreachable => "backend_unreachable",
@@ -266,7 +269,8 @@ impl ErrorCode {
             | Self::ProviderUnavailable
             | Self::BackendUnreachable
             | Self::StorageUnavailable
-            | Self::RandomUnavailable => ErrorClass::Retryable,
+            | Self::RandomUnavailable
+            | Self::StoreUnavailable => ErrorClass::Retryable,
             Self::StateMismatch
             | Self::StateMissing
             | Self::IssMismatch
@@ -338,6 +342,7 @@ pub const ALL_CODES: &[ErrorCode] = &[
     ErrorCode::InvalidIdToken,
     ErrorCode::DiscoveryFailed,
     ErrorCode::RandomUnavailable,
+    ErrorCode::StoreUnavailable,
     ErrorCode::Configuration,
     ErrorCode::StorageUnavailable,
     ErrorCode::BackendUnreachable,

@@ -80,7 +80,7 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// The whole configuration: `[server]` and `[providers.<id>]`.
+/// The whole configuration: `[server]`, `[store]` and `[providers.<id>]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -88,9 +88,35 @@ pub struct Config {
     /// `[server]`.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[store]`: where single-use, single-flight and logout state is kept.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// `[providers.<id>]`; the id is what the SPA sends as `provider`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// `[store]`: where the state that makes single use, single flight and logout hold is kept
+/// (docs/DEPLOYMENT.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `memory:` (one process; lost on restart), `sqlite:` (a file under `data_dir`, survives
+    /// restarts), `sqlite:<path>`, or `redis://[user:password@]host[:port][/db][?prefix=…]` for
+    /// several instances. Unset: `memory:`, with a warning at start-up.
+    pub url: Option<Secret>,
+    /// Where `sqlite:` keeps its file (`authsplit.sqlite3`). Default `data`.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            data_dir: PathBuf::from("data"),
+        }
+    }
 }
 
 /// `[server]`.
@@ -583,6 +609,11 @@ impl ConfigBuilder {
     /// Adds a provider.
     pub fn provider(mut self, id: &str, provider: ProviderConfig) -> Self {
         self.config.providers.insert(id.to_owned(), provider);
+        self
+    }
+    /// Sets `[store] url`.
+    pub fn store_url(mut self, url: &str) -> Self {
+        self.config.store.url = Some(Secret::new(url.to_owned()));
         self
     }
     /// Edits the server section directly.

@@ -152,6 +152,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     for w in auth.warnings() {
         tracing::warn!("!!! {w}");
     }
+    tracing::info!(backend = auth.store_backend(), "session store opened");
     for p in auth.providers() {
         tracing::info!(provider = %p.id, name = %p.name, preset = %p.preset.as_deref().unwrap_or("-"), issuer = p.issuer.as_deref().unwrap_or("-"),
             client_id = %p.client_id, client_auth = %p.client_auth, redirect_uri = %p.redirect_uri,

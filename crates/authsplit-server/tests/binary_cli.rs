@@ -250,8 +250,14 @@ fn example_config_is_valid() {
     cfg.server.cookie_key = Some(authsplit_server::Secret::new(b64(&"k".repeat(64))));
     cfg.providers.get_mut("local").unwrap().client_secret =
         Some(authsplit_server::Secret::new("s"));
+    // The example's embedded store, in a temporary directory.
+    let dir = tmpdir("example");
+    cfg.store.data_dir = dir.clone();
     let auth = authsplit_server::Authsplit::new(cfg).unwrap();
     assert_eq!(auth.providers()[0].id, "local");
+    assert_eq!(auth.store_backend(), "sqlite");
+    assert!(dir.join("authsplit.sqlite3").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // `--help` explains every option.

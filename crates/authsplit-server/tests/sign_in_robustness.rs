@@ -452,6 +452,49 @@ async fn made_up_codes_cannot_lock_out_sign_ins() {
     assert_eq!(stub.token_calls(), 8);
 }
 
+// Issue 13: an exchange that yielded no tokens without a proper error response (here an HTML
+// 500 from the token endpoint) is single use too, but kept as refused like a made-up code: such
+// exchanges cannot fill the strict set and lock every user out either.
+#[tokio::test]
+async fn broken_token_replies_cannot_lock_out_sign_ins() {
+    let stub = Stub::start().await;
+    let mut config = base_config(&stub);
+    config.server.max_used_transactions = 3;
+    let app = app_with(config, None);
+
+    let mut failed = Vec::new();
+    for i in 0..5 {
+        stub.push_token(Reply {
+            status: 500,
+            content_type: "text/html",
+            body: "<html><body>Internal Server Error</body></html>".to_owned(),
+            extra: Vec::new(),
+            delay_ms: 0,
+        });
+        let s = state_n(30 + i);
+        let cookie = open_tx(&app, &s).await;
+        let r = redeem(&app, &s, "made-up", &cookie).await;
+        assert_error(&r, 502, "provider_bad_response");
+        failed.push((s, cookie));
+    }
+    assert_eq!(stub.token_calls(), 5);
+
+    // Still single use: the replay of the last one sends nothing.
+    let (s, cookie) = failed.last().unwrap();
+    let r = redeem(&app, s, "made-up", cookie).await;
+    assert_error(&r, 400, "transaction_used");
+    assert_eq!(stub.token_calls(), 5);
+
+    // Real sign-ins still go through.
+    for i in 0..2 {
+        let s = state_n(40 + i);
+        let cookie = open_tx(&app, &s).await;
+        let r = redeem(&app, &s, "good-code", &cookie).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    assert_eq!(stub.token_calls(), 7);
+}
+
 // A `/logout` carrying thousands of junk transaction-cookie names is answered with a bounded
 // number of `Set-Cookie` headers (each name read could become one that clears it).
 #[tokio::test]

@@ -47,6 +47,10 @@ pub(crate) async fn create(
         ));
     }
     let nonce = req.nonce.as_deref().map(Nonce::parse).transpose()?;
+    // A sign-in that could not be finished is not started: the store that will redeem its
+    // transaction must answer before the browser is sent to the provider (typed 503
+    // `store_unavailable`, nothing sent upstream).
+    app.store().ping().await?;
     let profile = provider.profile(&app.inner.out).await?;
     // WeChat / WeCom accept only `[A-Za-z0-9]{1,128}` as state (docs/PROVIDERS.md, WeChat).
     if !core_provider::state_is_acceptable(&profile, &req.state) {
