@@ -261,7 +261,7 @@ export class AuthClient {
    * with the authorization URL (RFC 6749 §4.1.1); checks that the URL is `https:` (`http:` on
    * loopback only) and carries this sign-in's `state`, `code_challenge` and `nonce`; keeps the
    * transaction in `sessionStorage` (single use, 10 min); navigates there.
-   * @throws {AuthsplitError} `invalid_return_to` (not a same-origin path), `backend_unreachable`,
+   * @throws {AuthsplitError} `invalid_return_to` (not a same-origin path), `embedded_browser_refused` (see `refusesEmbedded`), `backend_unreachable`,
    *   `unknown_provider`, `invalid_request` (a bad `scope` or `extraParams`),
    *   `storage_unavailable`, `configuration`, `internal` (the URL does not carry this sign-in's
    *   values), …
