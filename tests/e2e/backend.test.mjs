@@ -714,6 +714,7 @@ test('expired transaction → transaction_expired with zero calls (transaction_t
     state,
     code_challenge: challenge,
     code_challenge_method: 'S256',
+    nonce: randomToken(),
   });
   assert.equal(tx.status, 201, tx.text);
   assert.equal(tx.json.expires_in, 1);

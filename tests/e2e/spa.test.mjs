@@ -53,7 +53,9 @@ before(async () => {
     config: {
       server: {
         listen: `127.0.0.1:${port}`,
-        allowed_origins: [app],
+        // The second name is for the redirect_uri journey, which opens the SPA under
+        // localhost: an origin is accepted only when configured (docs/SECURITY.md A3).
+        allowed_origins: [app, app.replace('127.0.0.1', 'localhost')],
         cookie_key: randomCookieKey(),
         static_dir: DIST,
         demo_api: true,

@@ -2223,6 +2223,19 @@ fn google_client_secrets_json() {
             r#"{"web":{"client_id":"a","client_secret":"b","redirect_uris":"https://x"}}"#,
             "redirect_uris",
         ),
+        // Pinned to Google's hosts: an https URL elsewhere would receive the code and secret.
+        (
+            r#"{"web":{"client_id":"a","client_secret":"b","token_uri":"https://evil.example/token"}}"#,
+            "token_uri",
+        ),
+        (
+            r#"{"web":{"client_id":"a","client_secret":"b","auth_uri":"https://accounts.google.com.evil.example/o/oauth2/auth"}}"#,
+            "auth_uri",
+        ),
+        (
+            r#"{"web":{"client_id":"a","client_secret":"b","token_uri":"https://oauth2.googleapis.com:8443/token"}}"#,
+            "token_uri",
+        ),
     ] {
         let e = google::from_client_secrets(bad).expect_err(bad);
         assert_eq!(e.code(), ErrorCode::Configuration, "{bad}");

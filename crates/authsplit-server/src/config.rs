@@ -113,7 +113,9 @@ pub struct ServerConfig {
     pub listen: String,
     /// Origins allowed to call the POST endpoints (and CORS), exact `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
-    /// Also accept an `Origin` equal to the request's own `Host` (same-origin SPA). Default true.
+    /// Also accept an `Origin` equal to the origin of a configured redirect URI (`[server]
+    /// redirect_uri` or a provider's): the SPA served from the same origin as its callback.
+    /// Never derived from a request header. Default true.
     pub allow_same_origin: bool,
     /// Cookie encryption key: ≥64 random bytes, base64 (standard or URL-safe) or hex.
     pub cookie_key: Option<Secret>,
@@ -157,6 +159,9 @@ pub struct ServerConfig {
     /// Binary only: a connection on which no byte was read or written for this many seconds is
     /// closed (a client that stops reading a response, a stuck peer). Default 60.
     pub idle_timeout_secs: u64,
+    /// Binary only: most incoming connections served at once; past it new connections wait
+    /// (in the listen backlog) until one ends. Default 1024.
+    pub max_connections: usize,
     /// Default redirect URI for providers that set no `redirect_uri` of their own (absolute,
     /// byte for byte as registered at each provider), so a preset needs only id and secret.
     pub redirect_uri: Option<String>,
@@ -184,6 +189,7 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 10,
             request_body_timeout_secs: 30,
             idle_timeout_secs: 60,
+            max_connections: 1024,
             redirect_uri: None,
         }
     }

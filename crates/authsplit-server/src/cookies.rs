@@ -8,6 +8,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+/// Most transaction-cookie names read from one request (twice the most a browser is ever
+/// given, `handlers::MAX_PENDING_TRANSACTIONS`).
+pub(crate) const MAX_TX_NAMES: usize = 16;
+
 /// Cookie names and attributes.
 #[derive(Clone, Debug)]
 pub(crate) struct CookieSettings {
@@ -50,10 +54,15 @@ impl CookieSettings {
         name
     }
 
-    /// The names of the transaction cookies (`<base>-<16 lower-case hex>`) the request carries.
+    /// The names of the transaction cookies (`<base>-<16 lower-case hex>`) the request carries,
+    /// at most [`MAX_TX_NAMES`] of them: the server sets at most 8, so more are junk, and each
+    /// name read may become a `Set-Cookie` that clears it.
     pub fn tx_names_in(&self, headers: &HeaderMap) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for n in cookie_names(headers) {
+            if out.len() >= MAX_TX_NAMES {
+                break;
+            }
             let is_tx = n
                 .strip_prefix(self.tx_prefix)
                 .and_then(|r| r.strip_prefix('-'))

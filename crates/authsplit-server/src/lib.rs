@@ -195,11 +195,27 @@ impl AuthsplitBuilder {
         if map.is_empty() {
             warnings.push("no providers configured".to_owned());
         }
+        let mut same_origins: Vec<String> = Vec::new();
+        if server.allow_same_origin {
+            let redirects = server
+                .redirect_uri
+                .iter()
+                .chain(map.values().map(|p| &p.redirect_uri));
+            for r in redirects {
+                if let Ok(u) = url::Url::parse(r) {
+                    let o = u.origin().ascii_serialization();
+                    if o != "null" && !same_origins.contains(&o) && !allowed_origins.contains(&o) {
+                        same_origins.push(o);
+                    }
+                }
+            }
+        }
         let out = outbound::Outbound::new(&server)?;
         let inner = Inner {
             cookies: cookies::CookieSettings::new(server.insecure_dev_cookies),
             ttl: server.transaction_ttl_secs,
             allowed_origins,
+            same_origins,
             providers: map,
             key,
             out,

@@ -48,7 +48,9 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 
-    /// Check the configuration (and run discovery), print the providers, and exit.
+    /// Check the configuration (and run discovery), print the providers, and exit: 0 when it
+    /// is usable, 1 for a configuration error (also one that discovery found: issuer mismatch,
+    /// no S256, no usable client authentication), 3 when a provider could not be reached.
     #[arg(long)]
     check: bool,
 }
@@ -72,6 +74,32 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Exit codes (documented in crates/authsplit-server/README.md): 0 success; 1 a configuration
+/// error, found before or by discovery, or any other failure; 2 a command-line usage error
+/// (clap); 3 `--check` could not reach a provider (transport failure, timeout, HTTP 5xx
+/// discovery answer), which says nothing about the configuration.
+const EXIT_CONFIG: u8 = 1;
+const EXIT_UNREACHABLE: u8 = 3;
+
+/// Why the binary stops.
+enum Failure {
+    Config(String),
+    Unreachable(String),
+}
+
+impl From<String> for Failure {
+    fn from(msg: String) -> Self {
+        Self::Config(msg)
+    }
+}
+
+/// Whether a discovery failure is the provider not answering usefully right now (retried on
+/// first use when serving) rather than a problem with the configuration.
+fn is_unreachable(e: &authsplit_core::Error) -> bool {
+    e.is_retryable()
+        || (e.code() == ErrorCode::DiscoveryFailed && e.response().is_some_and(|r| r.status >= 500))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
@@ -87,15 +115,20 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
+        Err(Failure::Config(msg)) => {
             tracing::error!("{msg}");
             eprintln!("authsplit-server: {msg}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(Failure::Unreachable(msg)) => {
+            tracing::error!("{msg}");
+            eprintln!("authsplit-server: {msg}");
+            ExitCode::from(EXIT_UNREACHABLE)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli) -> Result<(), Failure> {
     let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(l) = cli.listen {
         config.server.listen = l;
@@ -114,14 +147,27 @@ async fn run(cli: Cli) -> Result<(), String> {
             client_id = %p.client_id, client_auth = %p.client_auth, redirect_uri = %p.redirect_uri,
             "provider loaded");
     }
-    // Discovery up front: a wrong issuer refuses to start; an unreachable provider is retried
-    // on first use.
+    // Discovery up front: a configuration problem it finds (wrong issuer, no S256, no usable
+    // client authentication) refuses to start; an unreachable provider is retried on first
+    // use when serving, and is its own exit code under --check.
+    let mut unreachable = Vec::new();
     for (id, e) in auth.warm_up().await {
-        if e.code() == ErrorCode::DiscoveryFailed {
-            return Err(format!("provider `{id}`: {}", e.message));
+        if !is_unreachable(&e) {
+            return Err(Failure::Config(format!("provider `{id}`: {}", e.message)));
         }
         tracing::warn!(provider = %id, code = e.code().as_str(),
             "discovery failed at start-up ({}); will retry on first use", e.message);
+        unreachable.push(format!(
+            "provider `{id}`: {} ({})",
+            e.message,
+            e.code().as_str()
+        ));
+    }
+    if cli.check && !unreachable.is_empty() {
+        return Err(Failure::Unreachable(format!(
+            "could not check every provider: {}",
+            unreachable.join("; ")
+        )));
     }
     if cli.check {
         tracing::info!("configuration OK");
@@ -136,7 +182,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     if let Some(dir) = &server.static_dir {
         if !dir.join("index.html").is_file() {
-            return Err(format!("static dir {} has no index.html", dir.display()));
+            return Err(format!("static dir {} has no index.html", dir.display()).into());
         }
         tracing::info!(dir = %dir.display(), "serving the SPA at /");
         let spa = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
@@ -161,7 +207,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         header_read_timeout_secs = server.header_read_timeout_secs,
         request_body_timeout_secs = server.request_body_timeout_secs,
         idle_timeout_secs = server.idle_timeout_secs,
-        "connection timeouts"
+        max_connections = server.max_connections,
+        "connection limits"
     );
     authsplit_server::serve(listener, app, timeouts, shutdown_signal())
         .await

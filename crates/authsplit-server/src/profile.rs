@@ -141,6 +141,9 @@ pub(crate) struct Translated {
     pub algs: Vec<jsonwebtoken::Algorithm>,
     /// Config `require_iss`, applied again after discovery.
     pub require_iss: Option<bool>,
+    /// `client_auth` was set in the configuration: it wins over discovery's
+    /// `token_endpoint_auth_methods_supported` (a disagreement is only logged).
+    pub client_auth_explicit: bool,
     pub rules: Rules,
 }
 
@@ -154,6 +157,16 @@ pub(crate) fn translate(
 ) -> Result<Translated, ConfigError> {
     let key = |f: &str| format!("providers.{id}.{f}");
     let built = build_profile(id, cfg, server_redirect_uri, warnings)?;
+    if !built.profile.pkce {
+        // RFC 7636 §1 / RFC 9700 §2.1.1: without PKCE at the provider nothing binds a code to
+        // the browser that started the sign-in (docs/SECURITY.md S16).
+        warnings.push(format!(
+            "provider `{id}` ({}) does not support PKCE: nothing binds an authorization code \
+             to the browser that started the sign-in, so a stolen code can be redeemed by \
+             anyone through this backend; see docs/SECURITY.md S16 and \"Presets without PKCE\"",
+            built.profile.display_name
+        ));
+    }
     if let Some(u) = &cfg.post_logout_redirect_uri {
         check_endpoint(&key("post_logout_redirect_uri"), u)?;
     }
@@ -189,6 +202,7 @@ pub(crate) fn translate(
         post_logout_redirect_uri: cfg.post_logout_redirect_uri.clone(),
         algs,
         require_iss: cfg.require_iss,
+        client_auth_explicit: cfg.client_auth.is_some(),
         rules,
     })
 }

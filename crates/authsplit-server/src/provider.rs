@@ -50,6 +50,9 @@ pub(crate) struct Provider {
     pub permits: Arc<Semaphore>,
     /// Config `require_iss`, applied after discovery too.
     require_iss: Option<bool>,
+    /// `client_auth` was set in the configuration: it wins over discovery's
+    /// `token_endpoint_auth_methods_supported` (a disagreement is only logged).
+    client_auth_explicit: bool,
     /// The resolved profile (before discovery for OIDC-by-issuer providers).
     base: Arc<ProviderProfile>,
     discovery: Mutex<Cached<ProviderProfile>>,
@@ -78,6 +81,7 @@ impl Provider {
             algs: t.algs,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             require_iss: t.require_iss,
+            client_auth_explicit: t.client_auth_explicit,
             base,
             discovery: Mutex::new(discovery),
             jwks: Mutex::new(Cached::Empty),
@@ -147,14 +151,23 @@ impl Provider {
             .send(&self.id, EndpointKind::Discovery, &self.permits, req)
             .await?;
         // OIDC Discovery §4.3: the issuer must be identical to the configured one.
-        let mut p = core_provider::discovery::apply_discovery(&self.base, f.status, &f.body)
-            .map_err(|e| {
-                if f.status != 200 {
-                    e.with_response(f.info())
-                } else {
-                    e
-                }
-            })?;
+        let found = core_provider::discovery::apply_discovery_with(
+            &self.base,
+            f.status,
+            &f.body,
+            self.client_auth_explicit,
+        )
+        .map_err(|e| {
+            if f.status != 200 {
+                e.with_response(f.info())
+            } else {
+                e
+            }
+        })?;
+        for w in &found.warnings {
+            tracing::warn!(provider = %self.id, "!!! {w}");
+        }
+        let mut p = found.profile;
         if let Some(r) = self.require_iss {
             p.oidc.iss_in_callback = r;
         }

@@ -16,6 +16,9 @@ use crate::{Clock, cookies, outbound};
 pub(crate) struct Inner {
     pub server: ServerConfig,
     pub allowed_origins: Vec<String>,
+    /// With `allow_same_origin`: the origins of the configured redirect URIs (the SPA's own
+    /// origin when this server serves it). Checked like `allowed_origins`, but no CORS grant.
+    pub same_origins: Vec<String>,
     pub providers: BTreeMap<String, Arc<Provider>>,
     pub key: Key,
     pub cookies: cookies::CookieSettings,

@@ -323,3 +323,102 @@ fn check_validates_presets() {
     assert!(!err.contains("env-secret-XYZ"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn run_for_code(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn oidc_check_config(dir: &std::path::Path, issuer: &str, extra: &str) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[server]\ncookie_key = \"{}\"\n[providers.op]\nissuer = \"{issuer}\"\nclient_id = \"c\"\n\
+             client_secret = \"s\"\nredirect_uri = \"https://app.example/cb\"\n{extra}",
+            b64(&"k".repeat(64)),
+        ),
+    )
+}
+
+// `--check` exit codes (crates/authsplit-server/README.md): 0 usable; 1 a configuration error,
+// including one discovery finds (no usable client authentication without an explicit one,
+// issuer mismatch, no S256); 3 a provider that cannot be reached. An explicit client_auth
+// that discovery does not list is used, with a warning, and the check passes.
+#[tokio::test]
+async fn check_exit_codes_tell_configuration_errors_from_unreachable_providers() {
+    let stub = Stub::start().await;
+    let doc = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut d = serde_json::json!({
+            "issuer": stub.base,
+            "authorization_endpoint": stub.url("/authorize"),
+            "token_endpoint": stub.url("/token"),
+            "jwks_uri": stub.url("/jwks"),
+            "token_endpoint_auth_methods_supported": ["none"],
+        });
+        f(&mut d);
+        d
+    };
+    let dir = tmpdir("check-codes");
+    let cases: Vec<(&str, serde_json::Value, &str, i32, &str)> = vec![
+        (
+            "explicit client_auth, discovery lists only none",
+            doc(&|_| {}),
+            "client_auth = \"client_secret_basic\"\n",
+            0,
+            "does not list the configured client_auth client_secret_basic",
+        ),
+        (
+            "no client_auth, discovery lists only none",
+            doc(&|_| {}),
+            "",
+            1,
+            "neither client_secret_basic nor client_secret_post",
+        ),
+        (
+            "issuer mismatch",
+            doc(&|d| d["issuer"] = serde_json::json!(format!("{}/", stub.base))),
+            "client_auth = \"client_secret_basic\"\n",
+            1,
+            "differs from the configured",
+        ),
+        (
+            "no S256",
+            doc(&|d| d["code_challenge_methods_supported"] = serde_json::json!(["plain"])),
+            "client_auth = \"client_secret_basic\"\n",
+            1,
+            "without S256",
+        ),
+    ];
+    for (what, d, extra, want, needle) in cases {
+        *stub.inner.discovery.lock().unwrap() = Some(d);
+        let cfg = oidc_check_config(&dir, &stub.base, extra);
+        let (code, err) = tokio::task::spawn_blocking(move || {
+            run_for_code(&["--config", cfg.to_str().unwrap(), "--check"])
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, Some(want), "{what}: {err}");
+        assert!(err.contains(needle), "{what}: {err}");
+    }
+    // Unreachable: nothing listens on the issuer's port.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cfg = oidc_check_config(&dir, &format!("http://127.0.0.1:{closed}"), "");
+    let (code, err) = tokio::task::spawn_blocking(move || {
+        run_for_code(&["--config", cfg.to_str().unwrap(), "--check"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("could not check every provider"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

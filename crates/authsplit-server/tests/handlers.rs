@@ -6,7 +6,7 @@
 
 mod support;
 
-use authsplit_server::ClientAuth;
+use authsplit_server::{ClientAuth, Config, ProviderConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::json;
@@ -77,19 +77,63 @@ async fn foreign_or_missing_origin_is_401() {
     )
     .await;
     assert_error(&r, 401, "origin_rejected");
-    // Same-origin (Origin equals the Host the browser used) is accepted by default.
+    assert_eq!(stub.token_calls(), 0);
+}
+
+// RFC 10017 §6.1.3.3: the expected origin comes from the configuration only. An `Origin` that
+// merely equals the request's `Host` is refused (a request can carry any `Host`); with
+// `allow_same_origin` (default) the origin of a configured redirect URI is accepted.
+#[tokio::test]
+async fn same_origin_comes_from_config_not_from_host() {
+    let stub = Stub::start().await;
+    let cfg = Config::builder()
+        .cookie_key_bytes(&[42u8; 64])
+        .allowed_origin(ORIGIN)
+        .provider(
+            "stub",
+            ProviderConfig::oauth2(
+                &stub.url("/authorize"),
+                &stub.url("/token"),
+                CLIENT_ID,
+                SECRET,
+                "https://spa.example/callback",
+            ),
+        )
+        .build();
+    let app = app_with(cfg, None);
+    for (origin, host) in [
+        ("http://evil.example", "evil.example"),
+        ("https://api.example", "api.example"),
+    ] {
+        let r = send(
+            &app,
+            post_raw(
+                "/auth/transactions",
+                tx_body("stub").to_string(),
+                None,
+                &[("origin", Some(origin)), ("host", Some(host))],
+            ),
+        )
+        .await;
+        assert_error(&r, 401, "origin_rejected");
+        assert!(r.set_cookies().is_empty(), "{origin}");
+    }
+    // The redirect URI's origin (the SPA served with its callback), whatever the Host.
     let r = send(
         &app,
         post_raw(
             "/auth/transactions",
             tx_body("stub").to_string(),
             None,
-            &[("origin", Some("https://api.example"))],
+            &[
+                ("origin", Some("https://spa.example")),
+                ("host", Some("other.example")),
+            ],
         ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    assert_eq!(stub.token_calls(), 0);
+    assert_eq!(stub.calls().len(), 0);
 }
 
 // RFC 10017 §6.1.3.3 / Fetch §3.2: CORS only for configured origins, with credentials.

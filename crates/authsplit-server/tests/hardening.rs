@@ -459,3 +459,31 @@ async fn made_up_codes_cannot_lock_out_sign_ins() {
     assert_error(&r, 400, "invalid_grant");
     assert_eq!(stub.token_calls(), 8);
 }
+
+// A `/logout` carrying thousands of junk transaction-cookie names is answered with a bounded
+// number of `Set-Cookie` headers (each name read could become one that clears it).
+#[tokio::test]
+async fn logout_with_thousands_of_junk_tx_cookies_is_bounded() {
+    let stub = Stub::start().await;
+    let app = app_with(base_config(&stub), None);
+    let cookie = (0..5000u32)
+        .map(|i| format!("__Host-authsplit-tx-{i:016x}=junk"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let r = send(&app, post("/auth/logout", &json!({}), Some(&cookie))).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    let n = r.set_cookies().len();
+    assert!(
+        (1..=20).contains(&n),
+        "{n} Set-Cookie headers for 5000 junk names"
+    );
+    // Registering a sign-in with the same junk is bounded the same way.
+    let r = send(
+        &app,
+        post("/auth/transactions", &tx_body("stub"), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    assert!(r.set_cookies().len() <= 20, "{}", r.set_cookies().len());
+    assert_eq!(stub.calls().len(), 0);
+}

@@ -972,3 +972,30 @@ async fn refresh_is_refused_clearly_where_the_profile_has_none() {
     );
     assert_eq!(stub.calls_to("/gitee.com/oauth/token").len(), 1);
 }
+
+// RFC 7636 §1 / RFC 9700 §2.1.1 (docs/SECURITY.md S16): every provider that
+// cannot bind a code to its browser is named in a start-up warning with the risk; a provider
+// with PKCE is not.
+#[test]
+fn presets_without_pkce_are_named_in_a_start_up_warning() {
+    let mut b = authsplit_server::Config::builder()
+        .cookie_key_bytes(&[7u8; 64])
+        .allowed_origin(ORIGIN);
+    for id in ["weibo", "gitee", "github"] {
+        b = b.provider(
+            id,
+            authsplit_server::ProviderConfig::preset(id, "cid", "secret", "https://app.example/cb"),
+        );
+    }
+    let auth = authsplit_server::Authsplit::new(b.build()).unwrap();
+    let w = auth.warnings().join("\n");
+    for (id, name) in [("weibo", "Weibo"), ("gitee", "Gitee")] {
+        assert!(
+            w.contains(&format!(
+                "provider `{id}` ({name}) does not support PKCE: nothing binds an authorization code"
+            )) && w.contains("a stolen code can be redeemed by anyone"),
+            "{w}"
+        );
+    }
+    assert!(!w.contains("provider `github`"), "{w}");
+}
