@@ -154,7 +154,7 @@ const c = be.config;
 p('### 3. Backend token exchange');
 p();
 p(`wrk ${c.THREADS} threads, ${c.CONNS} connections, ${c.DURATION} per run, timeout ${c.WRK_TIMEOUT}; every contender calls the same`);
-p('stub token endpoint (`cargo run --release -p authsplit-server --example stub_token_endpoint`, a');
+p('stub token endpoint (`cargo run --release -p authsplit-test-support --bin stub_token_endpoint`, a');
 p('constant RFC 6749 §5.1 reply, 1 tokio worker) on 127.0.0.1; each contender is started fresh for');
 p('its run; peak RSS = `VmHWM` of the server process after the run.');
 p();
@@ -182,7 +182,7 @@ p(`/token alone: ${int(be.authsplitTransactions.cookies)} transaction cookies co
 p('fresh cookie per request (lua/token.lua). authsplit-server also decrypts/encrypts the');
 p('transaction and session cookies (AES-256-GCM) and checks state + PKCE; the peers do their own');
 p('library\'s checks only. The server configuration raises `max_used_transactions` to 10,000,000 (as');
-p('crates/authsplit-server/bench/token-bench.sh does) so the replay set never evicts during a run.');
+p('bench/token-bench.sh does) so the replay set never evicts during a run.');
 p('Node runs one process (one JS thread); uvicorn one process; authsplit-server its default tokio');
 p('runtime (one worker per core) — each as a user would start it, on the same 2 cores as wrk and the stub.');
 p();

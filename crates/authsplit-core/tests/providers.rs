@@ -1,6 +1,6 @@
 //! Provider presets: every preset's authorization URL, token request, documented success and
-//! bad-code responses, normalized user, refresh and revocation — checked against the facts in
-//! `shared/PROVIDERS.md` (cited per test as "PROVIDERS.md § <provider>") and the RFCs.
+//! bad-code responses, normalized user, refresh and revocation — checked against each platform's documented wire format (cited per test as "PROVIDERS.md §
+//! <provider>") and the RFCs.
 
 use authsplit_core::error::{ErrorClass, ErrorCode};
 use authsplit_core::pkce::PkceCodeVerifier;
@@ -11,6 +11,7 @@ use authsplit_core::provider::{
 };
 use authsplit_core::random::State;
 use authsplit_core::secret::{AccessToken, AuthorizationCode, RefreshToken};
+use authsplit_core::token::{self, ResponseRules};
 use serde_json::{Map, Value, json};
 
 // ---------- fixtures ----------
@@ -216,7 +217,7 @@ fn overrides_merge_and_unknown_fields_fail() {
     assert!(e.message.contains("tokne"), "{}", e.message);
 }
 
-/// REFERENCE §3.14 / common rules: no secret (client secret, code, verifier, access or refresh
+/// docs/SECURITY.md S14 / common rules: no secret (client secret, code, verifier, access or refresh
 /// token, Authorization header) in the `Debug` of any request spec or of the credentials.
 #[test]
 fn debug_of_every_spec_redacts_secrets() {
@@ -265,7 +266,7 @@ fn debug_of_every_spec_redacts_secrets() {
 }
 
 /// RFC 6749 §2.3.1 + Appendix B: client_secret_basic form-urlencodes id and secret before
-/// base64 (REFERENCE §3.4: a secret like `a+b:c%d/e f` must work).
+/// base64 (docs/SECURITY.md S4: a secret like `a+b:c%d/e f` must work).
 #[test]
 fn rfc6749_s2_3_1_basic_auth_urlencodes_before_base64() {
     let p = resolved("discord");
@@ -2259,9 +2260,71 @@ fn rfc6749_s3_1_2_redirect_uri_checks() {
     }
 }
 
+// ---------- one parser ----------
+
+/// A generic provider is the RFC 6749 profile: its token responses go through the same parser
+/// with [`ResponseRules::strict`], so the per-provider entry point and the core one agree on
+/// every outcome (success, error code, class, provider error).
+#[test]
+fn rfc6749_s5_generic_providers_are_the_rfc6749_profile() {
+    let endpoints = Endpoints {
+        authorization: Some("https://as.example/authorize".into()),
+        token: Some("https://as.example/token".into()),
+        ..Endpoints::default()
+    };
+    let generic = [
+        provider::generic_oauth2("plain", endpoints),
+        provider::generic_oidc("op", "https://op.example"),
+    ];
+    let j = Some("application/json");
+    let cases: &[(u16, Option<&str>, &str)] = &[
+        (
+            200,
+            j,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#,
+        ),
+        (200, j, r#"{"access_token":"a"}"#),
+        (
+            200,
+            Some("text/plain"),
+            r#"{"access_token":"a","token_type":"bearer"}"#,
+        ),
+        (200, j, r#"{"error":"bad_verification_code"}"#),
+        (400, j, r#"{"error":"invalid_grant"}"#),
+        (400, j, r#"{"error":"bad_verification_code"}"#),
+        (400, j, r#"{"errcode":40029,"errmsg":"invalid code"}"#),
+        (401, j, r#"{"error":"invalid_client"}"#),
+        (500, j, r#"{"error":"server_error"}"#),
+        (503, None, ""),
+        (302, None, ""),
+    ];
+    for p in &generic {
+        assert_eq!(p.response, ResponseRules::strict(), "{}", p.id);
+        for (status, ct, body) in cases {
+            let ours = provider::parse_token_response(p, *status, *ct, body.as_bytes(), NOW);
+            let core = token::parse_token_response(
+                *status,
+                *ct,
+                body.as_bytes(),
+                &ResponseRules::strict(),
+                NOW,
+            );
+            let outcome = |r: &Result<token::TokenSet, authsplit_core::Error>| match r {
+                Ok(t) => Ok((t.access_token.secret().to_owned(), t.expires_at)),
+                Err(e) => Err((e.code(), e.class(), provider_code(e))),
+            };
+            assert_eq!(outcome(&ours), outcome(&core), "{} {status} {body}", p.id);
+        }
+        // The well-known codes of the RFC 6749 profile: a 400 `bad_verification_code` is a bad
+        // code whoever sends it.
+        let e = token_err(p, 400, j, r#"{"error":"bad_verification_code"}"#);
+        assert_eq!(e.code(), ErrorCode::InvalidGrant, "{}", p.id);
+    }
+}
+
 // ---------- robustness ----------
 
-/// Malformed token responses become typed errors (REFERENCE §4), never a panic and never a
+/// Malformed token responses become typed errors (docs/SECURITY.md F3), never a panic and never a
 /// success, for every preset.
 #[test]
 fn reference_s4_bad_token_responses_are_typed_errors() {

@@ -15,6 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use authsplit_core::authorize::AuthorizeQuirks;
+/// How the client authenticates (RFC 6749 §2.3.1): the profile's type, read from the config
+/// as `client_secret_basic` or `client_secret_post` (the RFC 7591 §2 names).
+pub use authsplit_core::provider::ClientAuth;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 
@@ -34,28 +37,12 @@ fn cfg_err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
 
-/// A secret configuration value (client secret, cookie key). `Debug` prints `[redacted]`;
-/// read it with [`Secret::expose`]. Deserialises from a string (or a number/bool coming from
-/// an environment variable, kept verbatim as text).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret value. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+authsplit_core::new_secret_type!(
+    /// A secret configuration value (client secret, cookie key). `Debug` prints
+    /// `Secret([redacted])`; read it with [`Secret::secret`]. Deserialises from a string (or a
+    /// number/bool coming from an environment variable, kept verbatim as text).
+    Secret
+);
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -66,25 +53,25 @@ impl<'de> Deserialize<'de> for Secret {
                 f.write_str("a string")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
-                Ok(Secret(v.to_owned()))
+                Ok(Secret::new(v))
             }
             fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
-                Ok(Secret(v))
+                Ok(Secret::new(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
         }
         d.deserialize_any(V)
@@ -195,20 +182,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ClientAuth {
-    /// HTTP Basic with id and secret form-urlencoded before base64.
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-}
-
-/// Opt-in tolerances of a generic provider's token response parser (see
-/// `authsplit_core::token`; presets follow their profile's rules).
+/// Opt-in tolerances of a provider's token response parser, added to its profile's rules
+/// (see `authsplit_core::token::ResponseRules`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
@@ -225,6 +200,17 @@ pub struct TokenQuirks {
     pub expires_in_as_string: bool,
     /// Accept a missing `token_type` as `bearer`.
     pub allow_missing_token_type: bool,
+}
+
+/// `client_auth`: `client_secret_basic` or `client_secret_post` (RFC 7591 §2), nothing else.
+fn client_auth_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientAuth>, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "client_secret_basic" => Ok(Some(ClientAuth::Basic)),
+        "client_secret_post" => Ok(Some(ClientAuth::Post)),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown client_auth `{other}`, expected client_secret_basic or client_secret_post"
+        ))),
+    }
 }
 
 /// `[providers.<id>]`: a **preset** (`preset = "github"`, or an id that is itself a preset
@@ -286,7 +272,7 @@ pub struct ProviderConfig {
     pub client_secret: Option<Secret>,
     /// `client_secret_basic` or `client_secret_post` (default: the preset's method;
     /// `client_secret_basic` for generic providers).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "client_auth_method")]
     pub client_auth: Option<ClientAuth>,
     /// Registered redirect URI, absolute, byte for byte (default: `[server] redirect_uri`).
     #[serde(default)]
@@ -729,6 +715,6 @@ mod tests {
     #[test]
     fn secret_debug_is_redacted() {
         let s = Secret::new("a+b:c%d/e f");
-        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
     }
 }

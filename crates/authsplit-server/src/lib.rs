@@ -65,7 +65,6 @@ pub mod store;
 pub use config::{ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig};
 pub use error::ApiError;
 pub use extract::StrictJson;
-pub use provider::basic_auth_value;
 pub use serve::{ConnectionTimeouts, serve};
 pub use store::{MemoryStore, Store};
 
@@ -143,7 +142,7 @@ impl AuthsplitBuilder {
         }
         let key = match &server.cookie_key {
             Some(k) => {
-                let bytes = config::decode_cookie_key(k.expose())?;
+                let bytes = config::decode_cookie_key(k.secret())?;
                 Key::try_from(&bytes[..])
                     .map_err(|_| ConfigError("server.cookie_key is too short".to_owned()))?
             }

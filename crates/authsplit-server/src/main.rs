@@ -53,6 +53,10 @@ struct Cli {
     /// no S256, no usable client authentication), 3 when a provider could not be reached.
     #[arg(long)]
     check: bool,
+
+    /// Print the provider preset names, one per line, and exit.
+    #[arg(long)]
+    list_presets: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -102,6 +106,12 @@ fn is_unreachable(e: &authsplit_core::Error) -> bool {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.list_presets {
+        for name in authsplit_core::provider::PRESET_NAMES {
+            println!("{name}");
+        }
+        return ExitCode::SUCCESS;
+    }
     init_tracing(cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

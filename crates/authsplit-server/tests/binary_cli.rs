@@ -4,13 +4,11 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::*;
+use authsplit_test_support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authsplit-server");
 
@@ -160,7 +158,7 @@ fn run_to_exit(args: &[&str], envs: &[(&str, String)]) -> (bool, String, String)
     )
 }
 
-// REFERENCE §1: the cookie key is mandatory; dev generation is explicit and loudly logged.
+// docs/SECURITY.md A4: the cookie key is mandatory; dev generation is explicit and loudly logged.
 #[tokio::test]
 async fn refuses_to_start_without_cookie_key_and_warns_in_dev_mode() {
     let stub = Stub::start().await;
@@ -268,10 +266,23 @@ fn help_lists_every_option() {
         "--static-dir",
         "--log-format",
         "--check",
+        "--list-presets",
         "AUTHSPLIT__",
     ] {
         assert!(out.contains(opt), "{opt} in --help");
     }
+}
+
+// The preset names have one source, core's table: `--list-presets` prints exactly it, one per
+// line, without needing a configuration (the e2e quirk server reads its presets from here).
+#[test]
+fn list_presets_prints_the_one_table() {
+    let (ok, out, err) = run_to_exit(&["--list-presets"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        authsplit_core::provider::PRESET_NAMES
+    );
 }
 
 // Issue 5: presets through the binary. `--check` refuses an unknown preset (listing the valid

@@ -1,10 +1,8 @@
-//! Connection timeouts (REFERENCE §3.15, slowloris): partial headers, a partial body, an idle
+//! Connection timeouts (docs/SECURITY.md S15, slowloris): partial headers, a partial body, an idle
 //! keep-alive connection and a silent connection are all closed after the configured time —
 //! in-process through `authsplit_server::serve`, and through the real binary.
 
 #![allow(missing_docs, clippy::unwrap_used)]
-
-mod support;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +12,7 @@ use authsplit_server::{Authsplit, ConnectionTimeouts};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use support::*;
+use authsplit_test_support::*;
 
 /// Starts `serve` on 127.0.0.1:0 with the auth router at /auth; returns the address and the
 /// shutdown trigger.

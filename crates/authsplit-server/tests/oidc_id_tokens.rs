@@ -3,14 +3,12 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use authsplit_server::{Config, ProviderConfig};
+use authsplit_test_support::oidc::*;
+use authsplit_test_support::*;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::json;
-use support::oidc::*;
-use support::*;
 
 // OIDC Discovery §4.3 + OIDC Core §3.1.3.7 + §5.3.4: a full good exchange.
 // OIDC Core §3.1.2.1: the nonce goes into the URL only for an OpenID request (`openid` among
