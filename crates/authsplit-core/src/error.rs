@@ -206,6 +206,9 @@ pub enum ErrorCode {
     BackendUnreachable,
     /// The browser could not load the WebAssembly module (missing file, an HTML page instead).
     WasmLoadFailed,
+    /// The page runs in an in-app browser (embedded WebView) that the provider refuses to sign
+    /// in from, e.g. Google's `disallowed_useragent`: the app must open the system browser.
+    EmbeddedBrowserRefused,
     /// An unexpected internal failure (a bug); details are in the server log, never the body.
     Internal,
 }
@@ -252,6 +255,7 @@ impl ErrorCode {
             Self::StorageUnavailable => "storage_unavailable",
             Self::BackendUnreachable => "backend_unreachable",
             Self::WasmLoadFailed => "wasm_load_failed",
+            Self::EmbeddedBrowserRefused => "embedded_browser_refused",
             Self::Internal => "internal",
         }
     }
@@ -288,6 +292,7 @@ impl ErrorCode {
             | Self::Configuration
             | Self::DiscoveryFailed
             | Self::WasmLoadFailed
+            | Self::EmbeddedBrowserRefused
             | Self::UnknownProvider
             | Self::ProviderBadResponse
             | Self::ProviderError
@@ -347,6 +352,7 @@ pub const ALL_CODES: &[ErrorCode] = &[
     ErrorCode::StorageUnavailable,
     ErrorCode::BackendUnreachable,
     ErrorCode::WasmLoadFailed,
+    ErrorCode::EmbeddedBrowserRefused,
     ErrorCode::Internal,
 ];
 
