@@ -1,7 +1,7 @@
-// Benchmarks 3 and 4 (issue 7): backend token exchange and cold start. Not tests.
+// Benchmarks 3 and 4: backend token exchange and cold start. Not tests.
 //
 // 3. wrk (THREADS=2, CONNS=50, DURATION per run) against the same fast stub token endpoint on
-//    127.0.0.1 (authsplit-server's `stub_token_endpoint` example, a constant token response):
+//    127.0.0.1 (the `stub_token_endpoint` binary of crates/authsplit-test-support, a constant token response):
 //    - the stub called directly (what the loopback + stub can do at all),
 //    - authsplit-server release: full sign-ins (POST /auth/transactions, then POST /auth/token
 //      with that transaction's cookie — lua/signin.lua), and /token alone (cookies collected
@@ -39,7 +39,7 @@ const RATE = Number(env.RATE ?? 1000);
 const LAT_SECONDS = Number(env.LAT_SECONDS ?? 10);
 const COLD_RUNS = Number(env.COLD_RUNS ?? 20);
 const BIN = join(root, 'target/release/authsplit-server');
-const STUB_BIN = join(root, 'target/release/examples/stub_token_endpoint');
+const STUB_BIN = join(root, 'target/release/stub_token_endpoint');
 const PY = join(here, '.venv/bin/python');
 const dir = mkdtempSync(join(tmpdir(), 'authsplit-bench-'));
 

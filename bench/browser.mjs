@@ -1,4 +1,4 @@
-// Benchmark 2 (issue 7), in headless Chromium (playwright-core, /usr/bin/chromium):
+// Benchmark 2, in headless Chromium (playwright-core, /usr/bin/chromium):
 //  (a) login() call → navigation issued: PKCE + state + nonce + sessionStorage + the real HTTP
 //      `POST /auth/transactions` to a stub on the static server + location.assign. The
 //      navigation is observed with the Navigation API's `navigate` event and cancelled there

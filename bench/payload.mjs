@@ -1,4 +1,4 @@
-// Benchmark 1 (issue 7): the payload a SPA loads for the code-flow sign-in. Each library's
+// Benchmark 1: the payload a SPA loads for the code-flow sign-in. Each library's
 // entry file (bench/entries/) is bundled the same way — esbuild --bundle --minify --format=esm —
 // then gzip -9; authsplit adds its .wasm (web/pkg, gzip -9) to its JS bundle.
 //
@@ -48,7 +48,7 @@ for (const [name, pkg, entry, imports] of [
   ['oauth4webapi (PKCE + state only)', 'oauth4webapi', 'oauth4webapi-pkce.js',
     'generateRandomCodeVerifier, calculatePKCECodeChallenge, generateRandomState'],
   ['@auth0/auth0-spa-js', '@auth0/auth0-spa-js', 'auth0-spa-js.js', 'createAuth0Client'],
-  ['@auth0/auth0-spa-js (REFERENCE §6 version)', 'auth0-spa-js-2.4.1', 'auth0-spa-js-2.4.1.js', 'createAuth0Client'],
+  ['@auth0/auth0-spa-js (2.4.1)', 'auth0-spa-js-2.4.1', 'auth0-spa-js-2.4.1.js', 'createAuth0Client'],
   ['oidc-client-ts', 'oidc-client-ts', 'oidc-client-ts.js', 'UserManager'],
 ]) {
   const b = await bundle(entry);

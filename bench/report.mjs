@@ -45,7 +45,7 @@ p(`| CPU | ${m.cpuModel}, ${m.nproc} vCPU (\`nproc\`), ${m.threadsPerCore} threa
 p(`| memory | ${m.memTotal} (\`free -h\`), no swap |`);
 p(`| OS | ${m.os}, ${m.kernel} |`);
 p(`| tools | ${m.node} · ${m.rustc} · ${m.python} · ${m.wrk} · ${m.chromium?.split(' built')[0]} (headless) |`);
-p(`| tree | git ${m.git.head}${m.git.dirtyPaths ? ` + ${m.git.dirtyPaths} uncommitted paths under crates/ web/ scripts/ (work in progress of other agents)` : ''}; wasm build stamp ${m.wasmBuildStamp ?? 'n/a'} |`);
+p(`| tree | git ${m.git.head}${m.git.dirtyPaths ? ` + ${m.git.dirtyPaths} uncommitted paths under crates/ web/ scripts/ (work in progress)` : ''}; wasm build stamp ${m.wasmBuildStamp ?? 'n/a'} |`);
 p(`| load average (1 min, \`/proc/loadavg\`) at each phase | ${loads.map((l) => `${l.phase} ${l.load[0]}`).join(' · ')} |`);
 p();
 if (maxLoad >= 1.5) {
@@ -68,7 +68,7 @@ const a = pay.authsplit;
 p('### 1. Payload a SPA loads for the sign-in flow');
 p();
 p(`esbuild ${pay.esbuild} \`--bundle --minify --format=esm\` of one entry file per library (bench/entries/), then gzip -9`);
-p('(bytes; kB = 1000 B as in REFERENCE §6). authsplit = its JS bundle (loader + wasm-bindgen glue)');
+p('(bytes; kB = 1000 B). authsplit = its JS bundle (loader + wasm-bindgen glue)');
 p('+ its `.wasm` from `web/pkg` (gzip -9), the same method as `node web/scripts/size.mjs`.');
 p();
 p('| library | version | what the entry imports | min + gzip -9 | authsplit ÷ library |');
@@ -79,10 +79,10 @@ for (const x of pay.peers) {
 }
 p();
 const peerGz = (n) => pay.peers.find((x) => x.name === n)?.gz;
-p(`Target ≤ 17 KB gz: ${yes(a.gz <= 17000)} (${int(a.gz)} B). Smaller than @auth0/auth0-spa-js ${pay.peers.find((x) => x.name === '@auth0/auth0-spa-js').version}: ${yes(a.gz < peerGz('@auth0/auth0-spa-js'))}; smaller than 2.4.1: ${yes(a.gz < peerGz('@auth0/auth0-spa-js (REFERENCE §6 version)'))}; smaller than oidc-client-ts: ${yes(a.gz < peerGz('oidc-client-ts'))}.`);
+p(`Target ≤ 17 KB gz: ${yes(a.gz <= 17000)} (${int(a.gz)} B). Smaller than @auth0/auth0-spa-js ${pay.peers.find((x) => x.name === '@auth0/auth0-spa-js').version}: ${yes(a.gz < peerGz('@auth0/auth0-spa-js'))}; smaller than 2.4.1: ${yes(a.gz < peerGz('@auth0/auth0-spa-js (2.4.1)'))}; smaller than oidc-client-ts: ${yes(a.gz < peerGz('oidc-client-ts'))}.`);
 p('@auth0/auth0-spa-js is shown twice: the newest version that installs from the registry reachable');
 p('here (2.28.x needs an @auth0/auth0-auth-js release the registry lacks) and 2.4.1, the version');
-p('REFERENCE §6 measured; since 2.20 it depends on @auth0/auth0-auth-js, which is most of its growth.');
+p('of the first peer comparison; since 2.20 it depends on @auth0/auth0-auth-js, which is most of its growth.');
 p();
 
 // ---- 2. browser -------------------------------------------------------------------------
@@ -154,7 +154,7 @@ const c = be.config;
 p('### 3. Backend token exchange');
 p();
 p(`wrk ${c.THREADS} threads, ${c.CONNS} connections, ${c.DURATION} per run, timeout ${c.WRK_TIMEOUT}; every contender calls the same`);
-p('stub token endpoint (`cargo run --release -p authsplit-server --example stub_token_endpoint`, a');
+p('stub token endpoint (`cargo run --release -p authsplit-test-support --bin stub_token_endpoint`, a');
 p('constant RFC 6749 §5.1 reply, 1 tokio worker) on 127.0.0.1; each contender is started fresh for');
 p('its run; peak RSS = `VmHWM` of the server process after the run.');
 p();
@@ -173,7 +173,7 @@ p(`| authsplit \`/token\` req/s ÷ peer exchanges/s | ${ratio(tk.rps, ex.rps)} |
 p(`| peer p99 ÷ authsplit p99 (full sign-in run) | ${ratio(ex.p99_us, sI.p99_us)} | ${ratio(fa.p99_us, sI.p99_us)} |`);
 p(`| authsplit peak RSS ÷ peer peak RSS (full sign-in run) | ${f2(sI.peakRssKiB / ex.peakRssKiB)} | ${f2(sI.peakRssKiB / fa.peakRssKiB)} |`);
 p();
-p(`Targets of issue 7: ≥ 20× Node's rate for full sign-ins: ${yes(sI.signinsPerSec >= 20 * ex.rps)} (${ratio(sI.signinsPerSec, ex.rps)}); p99 < 10 ms at that load: ${yes(sI.p99_us < 10000)} (${ms(sI.p99_us)} ms); RSS < ⅕ of Node's: ${yes(sI.peakRssKiB < ex.peakRssKiB / 5)} (${f2(sI.peakRssKiB / ex.peakRssKiB)}).`);
+p(`Targets: ≥ 20× Node's rate for full sign-ins: ${yes(sI.signinsPerSec >= 20 * ex.rps)} (${ratio(sI.signinsPerSec, ex.rps)}); p99 < 10 ms at that load: ${yes(sI.p99_us < 10000)} (${ms(sI.p99_us)} ms); RSS < ⅕ of Node's: ${yes(sI.peakRssKiB < ex.peakRssKiB / 5)} (${f2(sI.peakRssKiB / ex.peakRssKiB)}).`);
 p();
 p('Full sign-ins (bench/lua/signin.lua): each wrk thread registers a transaction, queues the');
 p('returned cookie, and the next free connection of that thread redeems it with the matching RFC');
@@ -182,7 +182,7 @@ p(`/token alone: ${int(be.authsplitTransactions.cookies)} transaction cookies co
 p('fresh cookie per request (lua/token.lua). authsplit-server also decrypts/encrypts the');
 p('transaction and session cookies (AES-256-GCM) and checks state + PKCE; the peers do their own');
 p('library\'s checks only. The server configuration raises `max_used_transactions` to 10,000,000 (as');
-p('crates/authsplit-server/bench/token-bench.sh does) so the replay set never evicts during a run.');
+p('bench/token-bench.sh does) so the replay set never evicts during a run.');
 p('Node runs one process (one JS thread); uvicorn one process; authsplit-server its default tokio');
 p('runtime (one worker per core) — each as a user would start it, on the same 2 cores as wrk and the stub.');
 p();
@@ -248,7 +248,7 @@ const ei = doc.indexOf(END);
 if (bi >= 0 && ei > bi) {
   doc = doc.slice(0, bi) + generated + doc.slice(ei + END.length);
 } else if (doc.trim() === '') {
-  doc = `# Benchmarks\n\nSide-by-side measurements for issue 7. Regenerate the section between the bench markers with\n\`bench/run.sh\` (see bench/README.md); other sections are written by hand.\n\n${generated}\n`;
+  doc = `# Benchmarks\n\nSide-by-side measurements against the libraries users would otherwise pick. Regenerate the section between the bench markers with\n\`bench/run.sh\` (see bench/README.md); other sections are written by hand.\n\n${generated}\n`;
 } else {
   doc = `${doc.replace(/\n*$/, '\n\n')}${generated}\n`;
 }

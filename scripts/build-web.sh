@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser half: the wasm crate → wasm-bindgen (--target web) → wasm-opt -Oz (npm
-# binaryen, never Debian's 108, whose output crashed in the browser) into web/pkg/ (and the
-# module inlined for web/inline.js), then the example SPA into web/example/dist/ (static files
-# + the package). Idempotent; a warm run takes a few seconds.
+# binaryen, never Debian's 108, whose output crashed in the browser: docs/TOOLCHAIN.md T2) into
+# web/pkg/ (and the module inlined for web/inline.js), then the example SPA into
+# web/example/dist/ (static files + the package). Idempotent; a warm run takes a few seconds.
 #
 #   scripts/build-web.sh            # build
 #   SIZE=1 scripts/build-web.sh     # … and print the gzip -9 size figures (web/scripts/size.mjs)
@@ -60,6 +60,10 @@ else
   mv "$PKG.tmp" "$PKG"
   echo "$sum" > "$stamp"
 fi
+
+# The npm package ships the license texts at its root (web/package.json "files"); the
+# repository keeps one copy of each, at its root.
+cp LICENSE-MIT LICENSE-APACHE web/
 
 echo "[build-web] example SPA → $DIST"
 rm -rf "$DIST.tmp"

@@ -384,6 +384,34 @@ async function exchange(o, href) {
   return { tx, reply };
 }
 
+/**
+ * In-app browsers (embedded WebViews) that Google refuses to sign in from with
+ * `403 disallowed_useragent`: Google's OAuth 2.0 policy "Use secure browsers" and the error's
+ * description in https://developers.google.com/identity/protocols/oauth2/web-server#authorization-errors-disallowed-useragent
+ * (see also RFC 8252 §8.12). Android WebViews mark themselves `; wv)`; the Facebook
+ * (`FBAN`/`FBAV`/`FB_IAB`), Instagram, LINE (`Line/`) and WeChat (`MicroMessenger`) in-app
+ * browsers name themselves in the user agent.
+ */
+const EMBEDDED_UA = /\bFBAN\/|\bFBAV\/|\bFB_IAB\/|\bInstagram\b|\bLine\/|\bMicroMessenger\/|; wv\)/;
+/** WeChat's in-app browser announces itself with `MicroMessenger/<version>`. */
+const WECHAT_UA = /\bMicroMessenger\//;
+
+/**
+ * The provider id a `login()` names, after aliases: an alias `{ wechat, otherwise }` picks
+ * `wechat` inside WeChat's in-app browser and `otherwise` elsewhere (e.g. `wechat_mp` in WeChat,
+ * `wechat_open`'s QR code on the desktop). Fails early, before any request, with
+ * `embedded_browser_refused` when the chosen provider is one of `o.refusesEmbedded` (Google by
+ * default) and the page runs in an in-app browser that refuses it.
+ */
+function pickProvider(o, id, ua) {
+  const a = o.aliases[id];
+  const p = a ? (WECHAT_UA.test(ua) ? a.wechat : a.otherwise) : id;
+  if (o.refusesEmbedded.includes(p) && EMBEDDED_UA.test(ua)) {
+    fail('embedded_browser_refused', `${p} refuses sign-in inside this in-app browser (disallowed_useragent): ask the user to open this page in the system browser (Chrome, Safari, …)`);
+  }
+  return p;
+}
+
 /** Access tokens are refreshed this long before they expire (at most a quarter of their life). */
 const REFRESH_SKEW_MS = 30_000;
 
@@ -413,6 +441,17 @@ function readOptions(o) {
     for (const [k, v] of Object.entries(x)) extras.push([k, isStr(v) ? v : config('extraParams values must be strings')]);
   } else if (x != null) config('extraParams must be an object of strings');
   if (a != null && (!Array.isArray(a) || !a.every(isStr))) config('apiOrigins must be an array of origins');
+  const aliases = {};
+  if (isObj(o.aliases)) {
+    for (const [k, v] of Object.entries(o.aliases)) {
+      if (!isObj(v) || !isStr(v.wechat) || !v.wechat || !isStr(v.otherwise) || !v.otherwise) {
+        config('aliases values must be { wechat: string, otherwise: string }');
+      }
+      aliases[k] = { wechat: v.wechat, otherwise: v.otherwise };
+    }
+  } else if (o.aliases != null) config('aliases must be an object');
+  const r = o.refusesEmbedded ?? ['google'];
+  if (!Array.isArray(r) || !r.every(isStr)) config('refusesEmbedded must be an array of provider ids');
   const t = o.timeoutMs ?? BACKEND_TIMEOUT_MS;
   if (!Number.isInteger(t) || t < 1) config('timeoutMs must be a positive integer (milliseconds)');
   return {
@@ -420,6 +459,8 @@ function readOptions(o) {
     backend: u.href.replace(/\/+$/, ''),
     backendOrigin: u.origin,
     provider: p,
+    aliases,
+    refusesEmbedded: [...r],
     redirectUri,
     scope,
     extras,
@@ -479,6 +520,7 @@ export class AuthClient {
     let provider = options?.provider;
     if (provider == null) provider = o.provider;
     else if (!isStr(provider) || !provider) config('provider must be a non-empty string');
+    provider = pickProvider(o, provider, navigator.userAgent);
     const s = storage();
     try {
       purgeTx(s, Date.now());

@@ -39,6 +39,19 @@ export interface AuthClientOptions {
   /** The provider id, one of `GET {backendUrl}/config`'s `providers[].id`. */
   provider: string;
   /**
+   * Provider aliases picked from the browser the page runs in: `login({ provider: 'wechat' })`
+   * with `aliases: { wechat: { wechat: 'wechat_mp', otherwise: 'wechat_open' } }` signs in with
+   * `wechat_mp` inside WeChat's in-app browser (`MicroMessenger` in the user agent) and with
+   * `wechat_open` (QR code) elsewhere. An alias may also be the client's `provider`.
+   */
+  aliases?: Record<string, ProviderAlias>;
+  /**
+   * Provider ids that refuse sign-in from in-app browsers (Google's `disallowed_useragent`;
+   * default `['google']`): inside such a browser (Facebook, Instagram, LINE, WeChat, Android
+   * WebView) `login()` rejects with `embedded_browser_refused` before any request.
+   */
+  refusesEmbedded?: string[];
+  /**
    * If set, must equal the backend's registered redirect URI byte for byte (RFC 6749 §3.1.2);
    * a mismatch is a `configuration` error.
    */
@@ -78,6 +91,14 @@ export interface LoginOptions {
    * `invalid_return_to`.
    */
   returnTo?: string;
+}
+
+/** The provider an alias stands for, by the browser the page runs in. */
+export interface ProviderAlias {
+  /** The provider id inside WeChat's in-app browser (e.g. `wechat_mp`). */
+  wechat: string;
+  /** The provider id everywhere else (e.g. `wechat_open`). */
+  otherwise: string;
 }
 
 /** The signed-in user as the backend normalized it (keyed by `provider` + `subject`). */
@@ -192,10 +213,12 @@ export type AuthsplitErrorCode =
   | 'invalid_id_token'
   | 'discovery_failed'
   | 'random_unavailable'
+  | 'store_unavailable'
   | 'configuration'
   | 'storage_unavailable'
   | 'backend_unreachable'
   | 'wasm_load_failed'
+  | 'embedded_browser_refused'
   | 'internal';
 
 /**
@@ -239,7 +262,7 @@ export class AuthClient {
    * with the authorization URL (RFC 6749 §4.1.1); checks that the URL is `https:` (`http:` on
    * loopback only) and carries this sign-in's `state`, `code_challenge` and `nonce`; keeps the
    * transaction in `sessionStorage` (single use, 10 min); navigates there.
-   * @throws {AuthsplitError} `invalid_return_to` (not a same-origin path), `backend_unreachable`,
+   * @throws {AuthsplitError} `invalid_return_to` (not a same-origin path), `embedded_browser_refused` (see `refusesEmbedded`), `backend_unreachable`,
    *   `unknown_provider`, `invalid_request` (a bad `scope` or `extraParams`),
    *   `storage_unavailable`, `configuration`, `internal` (the URL does not carry this sign-in's
    *   values), …

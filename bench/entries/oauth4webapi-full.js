@@ -1,4 +1,4 @@
-// oauth4webapi 3.8.8: what a code-flow sign-in in a SPA uses (REFERENCE §6 row 1).
+// oauth4webapi 3.8.8: what a code-flow sign-in in a SPA uses (the first oauth4webapi row of docs/BENCHMARKS.md "Payload").
 export {
   generateRandomCodeVerifier,
   calculatePKCECodeChallenge,

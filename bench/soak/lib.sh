@@ -36,10 +36,10 @@ trap 'exit 130' INT TERM
 # SOAK_NO_BUILD=1 takes target/release as it is.
 soak_build() {
   if [ "${SOAK_NO_BUILD:-0}" = 1 ]; then
-    [ -x "$BIN/authsplit-server" ] && [ -x "$BIN/examples/stub_token_endpoint" ] ||
+    [ -x "$BIN/authsplit-server" ] && [ -x "$BIN/stub_token_endpoint" ] ||
       { echo "SOAK_NO_BUILD=1 but target/release is not built" >&2; exit 1; }
   else
-    (cd "$ROOT" && cargo build --release -q -p authsplit-server --bins --examples)
+    (cd "$ROOT" && cargo build --release -q -p authsplit-server -p authsplit-test-support --bins)
   fi
 }
 

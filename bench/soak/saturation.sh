@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Load benchmark (issue 6, "Load and soak"; a benchmark, not a test): full sign-ins against the
+# Load benchmark (docs/BENCHMARKS.md "Load and soak"; a benchmark, not a test): full sign-ins against the
 # release authsplit-server at saturation for SECONDS (default 60), against the fast
-# `stub_token_endpoint` example as the provider's explicit token endpoint. wrk (THREADS=2,
+# `stub_token_endpoint` binary (crates/authsplit-test-support) as the provider's explicit token endpoint. wrk (THREADS=2,
 # CONNS=64 connections, bench/soak/signin.lua) alternates POST /auth/transactions and
 # POST /auth/token; the server's RSS is sampled every second into $WORK/rss.csv.
 #
@@ -28,7 +28,7 @@ command -v wrk >/dev/null || { echo "wrk is required" >&2; exit 1; }
 
 soak_build
 
-"$BIN/examples/stub_token_endpoint" 127.0.0.1:0 > "$WORK/stub.out" 2> "$WORK/stub.err" &
+"$BIN/stub_token_endpoint" 127.0.0.1:0 > "$WORK/stub.out" 2> "$WORK/stub.err" &
 SOAK_PIDS+=($!)
 wait_line "$WORK/stub.out" "stub listening on"
 STUB=$(sed -n 's/^stub listening on //p' "$WORK/stub.out")

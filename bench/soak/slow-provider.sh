@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak benchmark (issue 6, "Load and soak"; a benchmark, not a test): a slow provider (every
+# Soak benchmark (docs/BENCHMARKS.md "Load and soak"; a benchmark, not a test): a slow provider (every
 # token request answered after 2 s: tests/support/faulty-provider.mjs through
 # bench/soak/slow-provider.mjs) under CONCURRENCY=500 concurrent full sign-ins (TOTAL=2000,
 # hard limit LIMIT_S=120 s; bench/soak/signins.mjs) against the release authsplit-server with

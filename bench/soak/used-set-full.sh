@@ -18,7 +18,7 @@ source "$(dirname "$0")/lib.sh"
 CAP=${CAP:-2}
 soak_build
 
-"$BIN/examples/stub_token_endpoint" 127.0.0.1:0 > "$WORK/stub.out" 2> "$WORK/stub.err" &
+"$BIN/stub_token_endpoint" 127.0.0.1:0 > "$WORK/stub.out" 2> "$WORK/stub.err" &
 SOAK_PIDS+=($!)
 wait_line "$WORK/stub.out" "stub listening on"
 STUB=$(sed -n 's/^stub listening on //p' "$WORK/stub.out")

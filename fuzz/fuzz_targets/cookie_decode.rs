@@ -133,7 +133,7 @@ fn session_shape(v: &Value) -> bool {
 fn check_token(header: &str) {
     let r = send(post("/auth/token", token_body(), Some(header.as_bytes())));
     check_common(&r, "/token");
-    let err = r.error().unwrap_or_default();
+    let err = r.error();
     let decoded = open(header, &tx_cookie(STATE)).filter(|v| v.is_object() && tx_shape(v));
     match &decoded {
         // No usable transaction for this state: `transaction_missing`, or `state_mismatch`
@@ -166,8 +166,8 @@ fn check_refresh(header: &str) {
     let decoded = open(header, SESSION_COOKIE).filter(|v| v.is_object() && session_shape(v));
     match &decoded {
         None => assert_eq!(
-            r.error().as_deref(),
-            Some("not_authenticated"),
+            r.error(),
+            "not_authenticated",
             "undecodable session cookie was used: {} {}",
             r.status,
             String::from_utf8_lossy(&r.body)

@@ -169,7 +169,7 @@ fuzz_target!(|data: &[u8]| {
         let parsed = serde_json::from_slice::<TokenRequest>(body);
         let r = send(post("/auth/token", body.to_vec(), None));
         check_common(&r, "/token");
-        let code = r.error().unwrap_or_default();
+        let code = r.error();
         let want = match &parsed {
             _ if r.status.as_u16() == 413 => "body_too_large",
             Err(_) => "invalid_request",

@@ -1,11 +1,12 @@
 //! Fuzz target: token endpoint responses (core `token::parse_token_response` strict and
 //! lenient, `parse_error_body`, `redact_snippet`, and the per-provider parsers in core
-//! `provider` for the presets that need no variables).
+//! `provider` for every preset that resolves without variables).
 //!
 //! Input: line 1 = `<status> <flags> <content-type>` (`-` = no content type; missing or
 //! unparsable parts take defaults: 200, 0, `application/json`); the rest = the body.
-//! `flags` bits 0–5 are the six `TokenResponseOptions` tolerances; bits 6–7 pick where the
-//! planted token goes.
+//! `flags` bits 0–1 pick the body format, bits 2–3 the error style (RFC 6749, `error` in a 200,
+//! `errcode`, either), bit 4 the string `expires_in` and bit 5 the missing `token_type`
+//! tolerance (`ResponseRules`); bits 6–7 pick where the planted token goes.
 //!
 //! Invariants beyond "no panic":
 //! - a token planted anywhere in the body (a 32-char base64url run with digits and capitals)
@@ -22,9 +23,10 @@ use std::sync::LazyLock;
 
 use authsplit_core::Error;
 use authsplit_core::secret::{AccessToken, IdToken, RefreshToken};
-use authsplit_core::provider::{ProviderProfile, preset};
+use authsplit_core::provider::{PRESET_NAMES, ProviderProfile, preset};
 use authsplit_core::token::{
-    SNIPPET_MAX_CHARS, TokenResponseOptions, parse_error_body, parse_token_response, redact_snippet,
+    BodyFormat, ErrorStyle, ResponseRules, SNIPPET_MAX_CHARS, parse_error_body, parse_token_response,
+    redact_snippet,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -32,35 +34,25 @@ const NOW: u64 = 1_800_000_000;
 const PLANT: &str = "PlAnT3dT0k3n_q8Zr7Yx6Wv5Ut4Ss3R";
 
 static PROFILES: LazyLock<Vec<ProviderProfile>> = LazyLock::new(|| {
-    [
-        "github",
-        "google",
-        "gitee",
-        "oschina",
-        "linuxdo",
-        "wechat_mp",
-        "wechat_open",
-        "feishu",
-        "lark",
-        "dingtalk",
-        "qq",
-        "weibo",
-        "discord",
-    ]
-    .iter()
-    .filter_map(|n| preset(n))
-    .filter_map(|p| p.resolve().ok())
-    .collect()
+    PRESET_NAMES
+        .iter()
+        .filter_map(|n| preset(n))
+        .filter_map(|p| p.resolve().ok())
+        .collect()
 });
 
-fn options(flags: u8) -> TokenResponseOptions {
-    let mut o = TokenResponseOptions::strict();
-    o.allow_form_encoded = flags & 1 != 0;
-    o.allow_json_as_text = flags & 2 != 0;
-    o.error_in_200 = flags & 4 != 0;
-    o.errcode_in_200 = flags & 8 != 0;
+fn options(flags: u8) -> ResponseRules {
+    const STYLES: [ErrorStyle; 4] = [
+        ErrorStyle::Rfc6749,
+        ErrorStyle::ErrorIn200,
+        ErrorStyle::Errcode,
+        ErrorStyle::ErrorOrErrcode,
+    ];
+    let mut o = ResponseRules::strict();
+    o.format = BodyFormat::ALL[usize::from(flags & 3)];
+    o.errors = STYLES[usize::from((flags >> 2) & 3)];
     o.expires_in_as_string = flags & 16 != 0;
-    o.allow_missing_token_type = flags & 32 != 0;
+    o.missing_token_type_is_bearer = flags & 32 != 0;
     o
 }
 
@@ -114,18 +106,18 @@ fuzz_target!(|data: &[u8]| {
     };
 
     // 1. The body as given, strict and with the chosen tolerances and fully lenient.
-    let strict = parse_token_response(status, ct, body, &TokenResponseOptions::strict(), NOW);
+    let strict = parse_token_response(status, ct, body, &ResponseRules::strict(), NOW);
     let chosen = parse_token_response(status, ct, body, &options(flags), NOW);
-    let lenient = parse_token_response(status, ct, body, &TokenResponseOptions::lenient(), NOW);
+    let lenient = parse_token_response(status, ct, body, &ResponseRules::lenient(), NOW);
     for (r, opts) in [
-        (&strict, TokenResponseOptions::strict()),
+        (&strict, ResponseRules::strict()),
         (&chosen, options(flags)),
-        (&lenient, TokenResponseOptions::lenient()),
+        (&lenient, ResponseRules::lenient()),
     ] {
         if let Ok(t) = r {
             assert_eq!(status, 200, "accepted a non-200 response");
             assert_eq!(t.token_type, t.token_type.to_ascii_lowercase());
-            if opts == TokenResponseOptions::strict() {
+            if opts == ResponseRules::strict() {
                 assert_eq!(
                     t.token_type, "bearer",
                     "strict accepted token_type {:?}",
@@ -184,9 +176,9 @@ fuzz_target!(|data: &[u8]| {
     planted.splice(at..at, insert);
     check_snippet(&redact_snippet(&planted), "planted snippet");
     for opts in [
-        TokenResponseOptions::strict(),
+        ResponseRules::strict(),
         options(flags),
-        TokenResponseOptions::lenient(),
+        ResponseRules::lenient(),
     ] {
         if let Err(e) = parse_token_response(status, ct, &planted, &opts, NOW) {
             check_error(&e, "core parser");

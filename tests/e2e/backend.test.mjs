@@ -5,7 +5,7 @@
 // One OP, one server, one browser for the whole file; every process is stopped in `after`
 // (and the server fixture SIGKILLs its child if this process exits).
 //
-// Rules checked cite REFERENCE.md §3 (backend checklist) and the RFCs behind it.
+// Rules checked cite docs/SECURITY.md (S: the backend rules) and the RFCs behind them.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -159,7 +159,7 @@ function harvestOpTokens(fromIndex = 0) {
 }
 
 function assertNoStore(r) {
-  // RFC 6749 §5.1: responses carrying tokens are not cached (REFERENCE §3.9).
+  // RFC 6749 §5.1: responses carrying tokens are not cached (SECURITY.md S9).
   assert.match(r.headers.get('cache-control') ?? '', /no-store/);
   assert.match(r.headers.get('pragma') ?? '', /no-cache/);
 }
@@ -174,7 +174,7 @@ function assertTypedError(r, status, code) {
 
 function assertNoOutbound(beforeSnap, what) {
   const now = op.snapshot();
-  assert.equal(now.token, beforeSnap.token, `${what}: zero token-endpoint calls (REFERENCE §3.2)`);
+  assert.equal(now.token, beforeSnap.token, `${what}: zero token-endpoint calls (SECURITY.md S2)`);
   assert.equal(now.total, beforeSnap.total, `${what}: zero calls of any kind to the provider`);
 }
 
@@ -253,7 +253,7 @@ for (const [provider, clientMeta] of [
     assertNoStore(r);
 
     // exactly one exchange, with the configured client authentication
-    assert.equal(op.counters.token - snap.token, 1, 'exactly one token request (REFERENCE §3.8)');
+    assert.equal(op.counters.token - snap.token, 1, 'exactly one token request (SECURITY.md S8)');
     const call = op.tokenCalls.at(-1);
     assert.equal(call.grantType, 'authorization_code');
     assert.equal(call.status, 200, `OP answered ${call.status} ${call.error ?? ''}`);
@@ -289,7 +289,7 @@ for (const [provider, clientMeta] of [
 
     // the refresh token exists at the OP but is nowhere in what the browser can read
     assert.ok(call.refreshToken, 'the OP issued a refresh token');
-    assert.ok(!r.text.includes(call.refreshToken), 'refresh token not in the body (REFERENCE §1)');
+    assert.ok(!r.text.includes(call.refreshToken), 'refresh token not in the body (SECURITY.md A1)');
     for (const [k, v] of r.headers) {
       if (k === 'set-cookie') continue;
       assert.ok(!v.includes(call.refreshToken), `refresh token not in header ${k}`);
@@ -344,7 +344,7 @@ test('refresh with rotation: new access token, rotated refresh token stored, old
   assert.equal(await op.refreshTokenIsActive(rt2), false);
 });
 
-test('two concurrent refreshes of one session: one refresh in flight, the grant survives (REFERENCE §3.10)', async () => {
+test('two concurrent refreshes of one session: one refresh in flight, the grant survives (SECURITY.md S10)', async () => {
   const s = await signIn('post', { login: 'concurrent' });
   const calls = op.tokenCalls.length;
   assert.equal((await exchange(s)).status, 200);
@@ -522,7 +522,7 @@ test('demo API: the access token works at GET /api/hello until logout revokes th
   assert.equal(revoked.status, 401, 'the revoked grant took the access token with it');
 });
 
-test('wrong verifier → pkce_mismatch with zero calls to the provider (RFC 7636 §4.6, REFERENCE §3.2)', async () => {
+test('wrong verifier → pkce_mismatch with zero calls to the provider (RFC 7636 §4.6, SECURITY.md S2)', async () => {
   const s = await signIn('post', { login: 'wrong-verifier' });
   const snap = op.snapshot();
   const r = await exchange(s, { code_verifier: otherVerifier() });
@@ -667,7 +667,7 @@ test('a transaction registered for one provider cannot be redeemed at another, z
   assertNoOutbound(snap, 'provider switch');
 });
 
-test('bad inputs: verifier grammar, unknown field, oversized body, wrong content type (REFERENCE §4)', async () => {
+test('bad inputs: verifier grammar, unknown field, oversized body, wrong content type (SECURITY.md F2)', async () => {
   const t = await registerTransaction('basic');
   const snap = op.snapshot();
   const base = { ...t, code: 'made-up-code', iss: op.issuer };
@@ -714,6 +714,7 @@ test('expired transaction → transaction_expired with zero calls (transaction_t
     state,
     code_challenge: challenge,
     code_challenge_method: 'S256',
+    nonce: randomToken(),
   });
   assert.equal(tx.status, 201, tx.text);
   assert.equal(tx.json.expires_in, 1);
@@ -741,7 +742,7 @@ test('refresh and logout without a session → 401 not_authenticated, zero calls
 });
 
 // Keep this last: it inspects everything the run produced.
-test('no secret in any server log line or response body (REFERENCE §3.14)', () => {
+test('no secret in any server log line or response body (SECURITY.md S14)', () => {
   const logs = srv.logs();
   assert.ok(logs.includes('listening on'), 'logs were captured');
   assert.ok(!/panicked/.test(logs), 'no panic');

@@ -1,8 +1,8 @@
-// Fault matrix (issue 6; REFERENCE §4 "Token endpoint replies", §3.5–§3.8, §3.15): every bad
+// Fault matrix (SECURITY.md F3 "Token endpoint replies", F4, S5–S8, S15): every bad
 // answer a token endpoint can give, injected by tests/support/faulty-provider.mjs, through the
 // real authsplit-server binary. For each fault: the HTTP status and typed error the browser sees
 // (stable codes of authsplit-core error.rs; statuses of authsplit-server error.rs), exactly one
-// upstream token call (a code exchange is never retried, RFC 6749 §4.1.2/§10.5, REFERENCE §3.8),
+// upstream token call (a code exchange is never retried, RFC 6749 §4.1.2/§10.5, SECURITY.md S8),
 // time to fail within the configured deadline plus a margin, /auth/healthz still answering and
 // the process alive (no panic).
 //
@@ -26,7 +26,7 @@ import { backendClient, pkcePair, randomToken } from '../support/http.mjs';
 const ORIGIN = 'http://127.0.0.1:5173';
 const REDIRECT_URI = `${ORIGIN}/callback`;
 const CLIENT_ID = 'fp client/ü';
-// RFC 6749 §2.3.1: must be form-urlencoded before base64 (REFERENCE §3.4).
+// RFC 6749 §2.3.1: must be form-urlencoded before base64 (SECURITY.md S4).
 const CLIENT_SECRET = 'a+b:c%d/e f';
 /** outbound total deadline (server.request_timeout_ms). */
 const DEADLINE_MS = 1500;
@@ -146,13 +146,13 @@ function assertError(out, { status, code, cls, providerError, retryAfter, deadli
   if (cls) assert.equal(r.json.class, cls, 'error class');
   assert.equal(typeof r.json.error_description, 'string');
   if (providerError !== undefined) assert.equal(r.json.provider_error ?? null, providerError, 'provider_error');
-  // REFERENCE §3.8: exactly one upstream call, never a retry; nothing else was called.
+  // SECURITY.md S8: exactly one upstream call, never a retry; nothing else was called.
   assert.equal(tokenCalls, 1, 'exactly one token request reached the provider');
   assert.equal(calls.length, 1, `no other upstream call (${calls.map((c) => c.endpoint)})`);
-  // REFERENCE §3.15: fails within the configured total deadline (+ margin).
+  // SECURITY.md S15: fails within the configured total deadline (+ margin).
   assert.ok(ms <= DEADLINE_MS + MARGIN_MS, `failed after ${ms.toFixed(0)} ms (deadline ${DEADLINE_MS})`);
   if (deadline) assert.ok(ms >= DEADLINE_MS - 100, `a timeout fires at the deadline, not early (${ms.toFixed(0)} ms)`);
-  // REFERENCE §3.9 on error bodies too; no tokens reach the browser, no session cookie.
+  // SECURITY.md S9 on error bodies too; no tokens reach the browser, no session cookie.
   assert.equal(r.headers.get('cache-control'), 'no-store');
   // The provider's WWW-Authenticate is never passed on (it would open the browser's Basic dialog).
   assert.equal(r.headers.get('www-authenticate'), null);
@@ -194,10 +194,10 @@ const MATRIX = [
   ['wechat_errcode', 'wechat', { status: 400, code: 'invalid_grant', cls: 'reauthenticate', providerError: '40029' }],
   // RFC 6749 §5.2 errors.
   ['invalid_grant', 'strict', { status: 400, code: 'invalid_grant', cls: 'reauthenticate', providerError: 'invalid_grant' }],
-  // REFERENCE §3.7: 401 + WWW-Authenticate is a configuration error.
+  // SECURITY.md S7: 401 + WWW-Authenticate is a configuration error.
   ['invalid_client_401', 'strict', { status: 502, code: 'invalid_client', cls: 'configuration', providerError: 'invalid_client' }],
   ['unauthorized_401', 'strict', { status: 502, code: 'invalid_client', cls: 'configuration', providerError: null }],
-  // REFERENCE §3.5: redirects are never followed.
+  // SECURITY.md S5: redirects are never followed.
   ['redirect', 'strict', { ...BAD }],
   // 429/503 → provider_unavailable, retryable, Retry-After passed on when it is usable.
   ['rate_limited_seconds', 'strict', { status: 503, code: 'provider_unavailable', cls: 'retryable', retryAfter: 7 }],
@@ -209,20 +209,20 @@ const MATRIX = [
   // 5xx without a §5.2 body → provider_bad_response (retryable); with one → provider_error.
   ['server_error_500', 'strict', { ...BAD, cls: 'retryable', providerError: null }],
   ['server_error_json', 'strict', { status: 502, code: 'provider_error', cls: 'retryable', providerError: 'server_error' }],
-  // REFERENCE §3.15: a cap on the response body size (max_response_bytes, 256 KiB by default).
+  // SECURITY.md S15: a cap on the response body size (max_response_bytes, 256 KiB by default).
   ['huge_body', 'strict', { ...BAD }],
   ['huge_chunked', 'strict', { ...BAD }],
   // Transport failures.
   ['truncated_body', 'strict', { status: 502, code: 'provider_unreachable', cls: 'retryable' }],
   ['reset_before_headers', 'strict', { status: 502, code: 'provider_unreachable', cls: 'retryable' }],
   ['reset_after_headers', 'strict', { status: 502, code: 'provider_unreachable', cls: 'retryable' }],
-  // REFERENCE §3.15: total deadline, body included.
+  // SECURITY.md S15: total deadline, body included.
   ['never', 'strict', { status: 504, code: 'provider_timeout', cls: 'retryable', deadline: true }],
   ['slow_headers', 'strict', { status: 504, code: 'provider_timeout', cls: 'retryable', deadline: true }],
   [{ name: 'slow_body', intervalMs: 100 }, 'strict', { status: 504, code: 'provider_timeout', cls: 'retryable', deadline: true }],
 ];
 
-describe('token endpoint fault matrix (REFERENCE §4)', () => {
+describe('token endpoint fault matrix (SECURITY.md F3)', () => {
   for (const [fault, providerId, expect] of MATRIX) {
     const name = typeof fault === 'string' ? fault : fault.name;
     test(`${name} via ${providerId} → ${expect.status} ${expect.code}, one upstream call, ≤ deadline, still healthy`, async () => {
@@ -248,7 +248,7 @@ describe('token endpoint fault matrix (REFERENCE §4)', () => {
   });
 });
 
-describe('HTTP-level oddities (beyond REFERENCE §4)', () => {
+describe('HTTP-level oddities (beyond SECURITY.md F3)', () => {
   // Not in the catalogue: the code may be either transport or protocol flavoured, but it is typed,
   // one call, fast, and the server stays healthy.
   for (const fault of ['huge_header', 'garbage_http']) {
@@ -287,7 +287,7 @@ describe('tolerances switch on only where configured', () => {
   }
 });
 
-describe('the token request itself (REFERENCE §3.4, RFC 6749 §4.1.3, §2.3.1; RFC 7636 §4.5)', () => {
+describe('the token request itself (SECURITY.md S4, RFC 6749 §4.1.3, §2.3.1; RFC 7636 §4.5)', () => {
   test('client_secret_basic: form POST, Accept JSON, id and secret form-urlencoded before base64, one auth method', async () => {
     const { client, verifier, state } = await registerTransaction('strict');
     fp.reset();
@@ -332,7 +332,7 @@ describe('the token request itself (REFERENCE §3.4, RFC 6749 §4.1.3, §2.3.1; 
   });
 });
 
-describe('no upstream call without a valid bound transaction (REFERENCE §3.2)', () => {
+describe('no upstream call without a valid bound transaction (SECURITY.md S2)', () => {
   test('a made-up code with no transaction cookie → 400 transaction_missing, 0 upstream calls', async () => {
     const client = backendClient(srv.authUrl, { origin: ORIGIN });
     fp.reset();
@@ -382,7 +382,7 @@ describe('no upstream call without a valid bound transaction (REFERENCE §3.2)',
   });
 });
 
-describe('refresh faults (RFC 6749 §6; REFERENCE §3.10)', () => {
+describe('refresh faults (RFC 6749 §6; SECURITY.md S10)', () => {
   /** A signed-in browser (ok exchange with a refresh token). */
   async function session() {
     const { client, verifier, state } = await registerTransaction('strict');
@@ -421,14 +421,14 @@ describe('refresh faults (RFC 6749 §6; REFERENCE §3.10)', () => {
   }
 });
 
-describe('userinfo faults after a successful token response (OIDC Core §5.3; REFERENCE §3.15)', () => {
+describe('userinfo faults after a successful token response (OIDC Core §5.3; SECURITY.md S15)', () => {
   for (const [fault, status, code] of [
     ['never', 504, 'provider_timeout'],
     ['html', 502, 'provider_bad_response'],
     ['reset_before_headers', 502, 'provider_unreachable'],
     ['huge_chunked', 502, 'provider_bad_response'],
     ['unauthorized_401', 502, 'provider_bad_response'],
-    // REFERENCE §3.5: no redirect is followed, from any provider endpoint.
+    // SECURITY.md S5: no redirect is followed, from any provider endpoint.
     ['redirect', 502, 'provider_bad_response'],
   ]) {
     test(`userinfo ${fault} → ${status} ${code}; one token call, one userinfo call, no session`, async () => {
@@ -468,7 +468,7 @@ describe('userinfo faults after a successful token response (OIDC Core §5.3; RE
   );
 });
 
-describe('revocation faults at logout (RFC 7009 §2.2, §2.2.1; REFERENCE §3.12)', () => {
+describe('revocation faults at logout (RFC 7009 §2.2, §2.2.1; SECURITY.md S12)', () => {
   for (const [fault, revoked] of [
     ['ok', true],
     ['unavailable_seconds', false],
@@ -511,7 +511,7 @@ describe('revocation faults at logout (RFC 7009 §2.2, §2.2.1; REFERENCE §3.12
 });
 
 test(
-  'revocation 503 + Retry-After: 1 → retried once after ≥ 1 s and the token is revoked (REFERENCE §3.12, RFC 7009 §2.2.1)',
+  'revocation 503 + Retry-After: 1 → retried once after ≥ 1 s and the token is revoked (SECURITY.md S12, RFC 7009 §2.2.1)',
   async () => {
     const { client, verifier, state } = await registerTransaction('revoking');
     fp.reset();
@@ -582,7 +582,7 @@ test('5 concurrent refreshes of one session while the provider never answers →
   await assertHealthy();
 });
 
-describe('bounded concurrency toward a provider (REFERENCE §3.15: max_concurrent_requests)', () => {
+describe('bounded concurrency toward a provider (SECURITY.md S15: max_concurrent_requests)', () => {
   /** A shorter deadline for this server: these cases wait for it. */
   const CAP_DEADLINE_MS = 1500; // 6 exchanges × 100 ms through 2 slots need 300 ms; room for a loaded CI machine
   let capped;
@@ -648,7 +648,7 @@ describe('bounded concurrency toward a provider (REFERENCE §3.15: max_concurren
     assert.equal(h.status, 200);
   });
 
-  test('an exchange that waited its whole deadline for a slot is never sent (it could only burn the code) and its transaction stays usable (REFERENCE §3.8)', async () => {
+  test('an exchange that waited its whole deadline for a slot is never sent (it could only burn the code) and its transaction stays usable (SECURITY.md S8)', async () => {
     // The late-slot race showed up in about half of the runs before the fix; three rounds.
     for (let round = 0; round < 3; round++) {
       const { go, rs, arrivals, codes } = await saturate();
@@ -673,7 +673,7 @@ describe('bounded concurrency toward a provider (REFERENCE §3.15: max_concurren
 });
 
 test(
-  'a code redeemed at the provider is never sent again, even when the userinfo call after it got no slot (REFERENCE §3.8, RFC 6749 §4.1.2)',
+  'a code redeemed at the provider is never sent again, even when the userinfo call after it got no slot (SECURITY.md S8, RFC 6749 §4.1.2)',
   async () => {
     // One slot. A's token call holds it briefly; B queues behind and then hangs in it, so A's userinfo
     // call gets no slot in time.
@@ -718,7 +718,7 @@ test(
   },
 );
 
-test('after the whole matrix: a normal exchange still works, nothing panicked, no secret in the log (REFERENCE §3.14)', async () => {
+test('after the whole matrix: a normal exchange still works, nothing panicked, no secret in the log (SECURITY.md S14)', async () => {
   const { r } = await exchangeWith('ok');
   assert.equal(r.status, 200, r.text);
   await assertHealthy();

@@ -1,8 +1,8 @@
 // Security-review fixes that need the real parts: two sign-ins started in parallel tabs of one
-// browser both complete (REFERENCE §4, "callback in a different tab"; one transaction cookie
+// browser both complete (SECURITY.md F1, "callback in a different tab"; one transaction cookie
 // per state), in headless Chromium with the example SPA (web/example, built by
 // scripts/build-web.sh), the real oidc-provider and the real authsplit-server binary; and the
-// binary closes a connection whose request headers never complete (slowloris, REFERENCE §3.15).
+// binary closes a connection whose request headers never complete (slowloris, SECURITY.md S15).
 //
 //   scripts/build-web.sh && cargo build -p authsplit-server
 //   node --test tests/e2e/hardening.test.mjs
@@ -67,7 +67,7 @@ async function openAtProvider(context) {
   return page;
 }
 
-test('two sign-ins started in parallel tabs both complete (REFERENCE §4; one tx cookie per state)', async () => {
+test('two sign-ins started in parallel tabs both complete (SECURITY.md F1; one tx cookie per state)', async () => {
   const context = await newLoopbackContext(browser);
   try {
     const tokenCalls = [];

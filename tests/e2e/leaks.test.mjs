@@ -1,4 +1,4 @@
-// Secrets never leak (issue 6; REFERENCE §3.14, §2.10; RFC 10017 §6.2): flows with known secret
+// Secrets never leak (SECURITY.md S14, A1, B10; RFC 10017 §6.2): flows with known secret
 // values — client secrets, the cookie key, authorization codes, PKCE verifiers, the access and
 // refresh tokens the (faulty) provider issues — through the real authsplit-server binary running
 // with RUST_LOG=trace, capturing every byte it writes to stdout/stderr and every response status,
@@ -250,7 +250,7 @@ for (const format of ['text', 'json']) {
     const refreshTokens = () => fp.issued.refresh;
 
 
-    describe('nothing leaked (REFERENCE §3.14)', () => {
+    describe('nothing leaked (SECURITY.md S14)', () => {
       test('the captured material is real: trace logs were written and flows ran', () => {
         const logs = srv.logs();
         assert.ok(/TRACE|DEBUG/.test(logs), 'RUST_LOG=trace took effect');
@@ -293,7 +293,7 @@ for (const format of ['text', 'json']) {
         assert.ok(sessions.length >= 3, 'session cookies were set');
       });
 
-      test('every response is uncacheable (REFERENCE §3.9: Cache-Control: no-store, Pragma: no-cache)', () => {
+      test('every response is uncacheable (SECURITY.md S9: Cache-Control: no-store, Pragma: no-cache)', () => {
         const bad = responses.filter((r) => !r.headers.some(([k, v]) => k === 'cache-control' && v === 'no-store') || !r.headers.some(([k, v]) => k === 'pragma' && v === 'no-cache'));
         assert.deepEqual(bad.map((r) => `${r.label} ${r.path} ${r.status}`), []);
       });

@@ -1,5 +1,5 @@
 // Self-test of the test fixtures against oidc-provider alone (no authsplit code involved):
-// proves the provider behaves the way the backend and SPA suites assume (REFERENCE §5), and that
+// proves the provider behaves the way the backend and SPA suites assume (tests/support/README.md, "How oidc-provider behaves"), and that
 // the counters and helpers report what really happened.
 
 import { test, before, after } from 'node:test';

@@ -1,4 +1,4 @@
-// Every provider preset end to end (issue 5): ONE quirk server (tests/support/quirk-provider.mjs)
+// Every provider preset end to end: ONE quirk server (tests/support/quirk-provider.mjs)
 // playing all 17 presets of authsplit-core (`provider::PRESET_NAMES`) at their rebased paths
 // (`dev_origin`), ONE authsplit-server configured with all of them + one plain OAuth 2.0 provider
 // by explicit endpoints (against the quirk server) + one OIDC provider by issuer (the real
@@ -29,7 +29,7 @@
 // self-check that the quirk server refuses what the platforms refuse, and a final check that no
 // deviation from any documented wire format was recorded.
 //
-// Facts come from the fact sheet shared/PROVIDERS.md (cited in quirk-provider.mjs); what it marks
+// Facts come from docs/PROVIDERS.md ("Wire formats", cited in quirk-provider.mjs); what it marks
 // unverified is listed per row (`unverified`).
 //
 //   scripts/build-web.sh && cargo build -p authsplit-server
@@ -177,7 +177,7 @@ const PROVIDERS = [
     unverified: ['Basic client auth also accepted', 'JWKS path /oauth/discovery/keys'],
   },
   {
-    // A self-hosted GitLab: the preset with `vars.base_url` (PROVIDERS.md § GitLab; issue 5).
+    // A self-hosted GitLab: the preset with `vars.base_url` (PROVIDERS.md § GitLab).
     id: 'gitlab_selfhosted',
     preset: 'gitlab',
     config: { vars: { base_url: `https://${SELF_HOSTED_GITLAB}/` } }, // trailing `/` is dropped

@@ -1,6 +1,6 @@
-// Security properties of the real authsplit-server binary (issue 6; REFERENCE §1–§4;
+// Security properties of the real authsplit-server binary (SECURITY.md A, B, S and F rules;
 // RFC 10017 §6.1.3): exact cookie attributes (also chunked long sessions and the dev mode),
-// cookie integrity, CORS and Origin checks, the backend-input catalogue of REFERENCE §4, refresh
+// cookie integrity, CORS and Origin checks, the backend-input catalogue (SECURITY.md F2), refresh
 // under rotation with concurrent callers, concurrent redemption of one code, logout racing a
 // refresh, and — in headless Chromium with the real wasm package — the open-redirect guard of the
 // browser half (returnTo), sessions with long refresh tokens, and a real foreign page.
@@ -23,7 +23,7 @@ import { launchBrowser, newLoopbackContext } from '../support/browser.mjs';
 const SPA = 'http://127.0.0.1:5173';
 const FOREIGN = ['http://evil.example', 'null', `${SPA}/`, 'http://127.0.0.1:5174', 'https://127.0.0.1:5173', 'http://127.0.0.1:5173.evil.example', 'http://localhost:5173'];
 const TX = '__Host-authsplit-tx';
-// One tx cookie per sign-in, named after its state (parallel tabs, REFERENCE §4).
+// One tx cookie per sign-in, named after its state (parallel tabs, SECURITY.md F1).
 const txName = (state) => `${TX}-${createHash('sha256').update(state).digest('hex').slice(0, 16)}`;
 const SESSION = '__Host-authsplit-session';
 
@@ -368,7 +368,7 @@ describe('Origin and CORS (RFC 10017 §6.1.3.3; Fetch standard CORS protocol)', 
 });
 
 // ---------------------------------------------------------------------------------------------
-describe('backend input catalogue (REFERENCE §4 "Backend input"; §3.2–§3.3)', () => {
+describe('backend input catalogue (SECURITY.md F2 "Backend input"; S2–S3)', () => {
   test('1 MB body → 413 body_too_large (Content-Length), and a chunked body over the limit → 413, no cookie, 0 calls', async () => {
     fp.reset();
     const big = JSON.stringify({ provider: 'fp', code: 'x'.repeat(1024 * 1024), state: 's', code_verifier: 'v' });
@@ -521,7 +521,7 @@ describe('backend input catalogue (REFERENCE §4 "Backend input"; §3.2–§3.3)
 });
 
 // ---------------------------------------------------------------------------------------------
-describe('refresh under rotation (REFERENCE §3.10; RFC 9700 §4.14.2)', () => {
+describe('refresh under rotation (SECURITY.md S10; RFC 9700 §4.14.2)', () => {
   test('N=10 concurrent refreshes of one session → exactly ONE upstream refresh, all succeed, and the session survives', async () => {
     const { c } = await signIn();
     const rt0 = fp.issued.refresh.at(-1);
@@ -572,7 +572,7 @@ describe('refresh under rotation (REFERENCE §3.10; RFC 9700 §4.14.2)', () => {
   });
 });
 
-describe('sessions are never silently lost or resurrected (REFERENCE §3.10)', () => {
+describe('sessions are never silently lost or resurrected (SECURITY.md S10)', () => {
   test('a session cookie copied before logout is dead afterwards: 401 not_authenticated, 0 upstream calls', async () => {
     const { c } = await signIn();
     const copy = c.jar.clone();
@@ -610,7 +610,7 @@ describe('sessions are never silently lost or resurrected (REFERENCE §3.10)', (
 });
 
 // ---------------------------------------------------------------------------------------------
-describe('in Chromium with the real wasm package: returnTo open redirect (REFERENCE §2.9), long sessions, a foreign page', () => {
+describe('in Chromium with the real wasm package: returnTo open redirect (SECURITY.md B9), long sessions, a foreign page', () => {
   let browser;
   let context;
   let page;
@@ -830,7 +830,7 @@ describe('in Chromium with the real wasm package: returnTo open redirect (REFERE
   });
 });
 
-describe('deadlines: the backend gives up before the browser does (REFERENCE §3.15)', () => {
+describe('deadlines: the backend gives up before the browser does (SECURITY.md S15)', () => {
   let def; // a server with the default timeouts (request_timeout_ms 10000)
   let browser;
   let page;

@@ -1,6 +1,6 @@
 // Journeys through the example SPA (web/example, built by scripts/build-web.sh) in headless
 // Chromium, against the real oidc-provider (tests/support/op.mjs) and the real authsplit-server
-// binary serving the SPA and the demo API. REFERENCE §2 rules are cited per journey.
+// binary serving the SPA and the demo API. The browser-half rules (SECURITY.md B1–B11) are cited per journey.
 //
 //   scripts/build-web.sh && cargo build -p authsplit-server
 //   node --test tests/e2e/spa.test.mjs
@@ -53,7 +53,9 @@ before(async () => {
     config: {
       server: {
         listen: `127.0.0.1:${port}`,
-        allowed_origins: [app],
+        // The second name is for the redirect_uri journey, which opens the SPA under
+        // localhost: an origin is accepted only when configured (docs/SECURITY.md A3).
+        allowed_origins: [app, app.replace('127.0.0.1', 'localhost')],
         cookie_key: randomCookieKey(),
         static_dir: DIST,
         demo_api: true,
@@ -148,17 +150,17 @@ test('sign in (login + consent) → back on the SPA with the user name; screensh
     // Exactly one code exchange, by the backend, with the provider.
     assert.equal(count('/auth/token'), 1);
     assert.equal(op.counters.tokenAuthorizationCode - before.tokenAuthorizationCode, 1);
-    // The registration carried state + challenge, never a verifier (REFERENCE §1).
+    // The registration carried state + challenge, never a verifier (SECURITY.md A2).
     const tx = calls.find((c) => c.path === '/auth/transactions');
     assert.equal(tx.headers['x-authsplit'], '1');
     // The callback really carried code + state + iss (RFC 9207), and they left the address bar
-    // (REFERENCE §2.7); the transaction left sessionStorage (§2.10).
+    // (SECURITY.md B7); the transaction left sessionStorage (B10).
     const cb = new URL(callbackUrl);
     assert.ok(cb.searchParams.get('code') && cb.searchParams.get('state'));
     assert.equal(cb.searchParams.get('iss'), op.issuer);
     assert.equal(page.url(), `${app}/`);
     assert.equal(await pendingTransactions(page), 0);
-    // No token in web storage (REFERENCE §2.10): tokens live in memory only.
+    // No token in web storage (SECURITY.md B10): tokens live in memory only.
     const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }));
     for (const call of op.tokenCalls) {
       if (call.accessToken) assert.ok(!stored.includes(call.accessToken));
@@ -181,7 +183,7 @@ test('protected API through client.fetch carries the bearer token in a header on
     const api = calls.find((c) => c.path === '/api/hello');
     assert.match(api.headers.authorization, /^Bearer \S+$/);
     const token = api.headers.authorization.slice(7);
-    assert.ok(!api.url.includes(token), 'never a token in a URL (REFERENCE §2.11)');
+    assert.ok(!api.url.includes(token), 'never a token in a URL (SECURITY.md B11)');
     assert.ok(op.tokenCalls.some((c) => c.accessToken === token), 'the token the provider issued');
   } finally {
     await context.close();
@@ -342,7 +344,7 @@ test('callback after the transaction expired → transaction_expired, no exchang
   }
 });
 
-test('returnTo //evil.example is refused before leaving the page (REFERENCE §2.9)', async () => {
+test('returnTo //evil.example is refused before leaving the page (SECURITY.md B9)', async () => {
   const { context, page, count } = await newPage();
   try {
     const before = op.snapshot();
@@ -387,7 +389,7 @@ test('returnTo: a same-origin path is honoured; a tampered stored one is not', a
 });
 
 
-test('redirect_uri is the configured constant, never derived from location (REFERENCE §2.8)', async () => {
+test('redirect_uri is the configured constant, never derived from location (SECURITY.md B8)', async () => {
   const { context, page } = await newPage();
   try {
     const authRequests = [];
@@ -423,7 +425,7 @@ test('redirect_uri is the configured constant, never derived from location (REFE
     await context.close();
   }
 });
-test('provider error text is shown as text, never as HTML (REFERENCE §2.5)', async () => {
+test('provider error text is shown as text, never as HTML (SECURITY.md B5)', async () => {
   const { context, page, count } = await newPage();
   try {
     let authState = null;

@@ -1,5 +1,5 @@
 // A small, configurable, misbehaving OAuth 2.0 authorization server for fault injection
-// (issue 6; REFERENCE §4 "Token endpoint replies"). node:http on 127.0.0.1, port 0.
+// (SECURITY.md F3 "Token endpoint replies"). node:http on 127.0.0.1, port 0.
 //
 //   const fp = await startFaultyProvider();
 //   fp.setFault('html');                 // every token request from now on answers an HTML page
@@ -16,7 +16,7 @@
 //   POST /revoke      200 (RFC 7009 §2.2), revokes the token; setRevocationFault(name) makes it
 //                     answer any fault below instead
 //   GET  /elsewhere   the target of the `redirect` fault (must never be called: redirects are
-//                     never followed, REFERENCE §3.5)
+//                     never followed, SECURITY.md S5)
 //   GET  /.well-known/openid-configuration   a discovery document (no issuer check needed by
 //                     the plain OAuth 2.0 tests; present for completeness)
 //

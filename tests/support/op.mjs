@@ -123,8 +123,8 @@ export async function startOP(opts = {}) {
       },
       pkce: { required: () => true },
       rotateRefreshToken: () => rotateRefreshToken,
-      // REFERENCE §5: a refresh token needs the refresh_token grant and offline_access (which
-      // oidc-provider only keeps when prompt=consent is requested).
+      // oidc-provider issues a refresh token only with the refresh_token grant and offline_access
+      // (which it keeps only when prompt=consent is requested).
       async issueRefreshToken(_ctx, client, code) {
         return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
       },

@@ -1,10 +1,10 @@
-// The quirk test server (issue 5): ONE node:http server on 127.0.0.1 that plays every provider
+// The quirk test server: ONE node:http server on 127.0.0.1 that plays every provider
 // preset of authsplit-core (`provider::PRESET_NAMES`) plus one plain RFC 6749 provider, each at
 // the path the backend calls once `dev_origin` rebases the preset
 // (`ProviderProfile::with_origin`: `https://host/path` → `<origin>/host/path`).
 //
-// Each preset speaks ITS documented wire format — the team's fact sheet `shared/PROVIDERS.md`
-// ("PM" below; `PM § X` = its section X; the sheet lists the sources). It checks what a request
+// Each preset speaks ITS documented wire format — docs/PROVIDERS.md "Wire formats"
+// ("PM" below; `PM § X` = its section X; the sources are listed there). It checks what a request
 // must look like per the documentation (method, content type, parameter names, client
 // authentication, required headers, PKCE verifier against the challenge where the provider does
 // PKCE) and answers in the documented shapes (token response and its content type, the error
@@ -31,6 +31,9 @@
 
 import http from 'node:http';
 import { randomBytes, createHash, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+
+import { SERVER_BIN } from './server.mjs';
 
 const rand = (n = 24) => randomBytes(n).toString('base64url');
 const hex = (n = 16) => randomBytes(n).toString('hex');
@@ -38,11 +41,15 @@ const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v))
 const s256 = (v) => createHash('sha256').update(v, 'ascii').digest('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
-/** Every preset the quirk server plays (= authsplit-core `PRESET_NAMES`), plus `plain`. */
-export const QUIRK_PRESETS = Object.freeze([
-  'github', 'google', 'microsoft', 'gitlab', 'gitee', 'oschina', 'linuxdo', 'wechat_mp',
-  'wechat_mp_base', 'wechat_open', 'feishu', 'lark', 'dingtalk', 'qq', 'weibo', 'wecom', 'discord',
-]);
+/**
+ * Every preset the quirk server plays: authsplit-core's one table (`provider::PRESET_NAMES`),
+ * as the server binary lists it (`--list-presets`).
+ */
+export const QUIRK_PRESETS = Object.freeze(
+  execFileSync(SERVER_BIN, ['--list-presets'], { encoding: 'utf8', timeout: 10_000 })
+    .split('\n')
+    .filter(Boolean),
+);
 
 /**
  * Client registrations, shaped like each platform's ids (WeChat `wx…`, Feishu `cli_…`, WeCom

@@ -1,7 +1,7 @@
 // The authsplit example SPA: plain JS, no framework. Provider list from the backend's /config,
 // sign-in, the /callback route, the user, a protected API call through client.fetch, sign out.
 // Every piece of text that came from a provider or the network is set with textContent —
-// never innerHTML (REFERENCE §2.5).
+// never innerHTML (SECURITY.md B5).
 
 import { init, AuthClient, AuthsplitError } from '/authsplit/index.js';
 
@@ -85,9 +85,35 @@ async function loadProviders() {
   return Array.isArray(providers) ? providers : [];
 }
 
-function renderProviders(providers) {
+/**
+ * Client options from /config's presets: with both WeChat presets configured, one "WeChat"
+ * button signs in with `wechat_mp` inside WeChat's in-app browser and with `wechat_open` (QR
+ * code) elsewhere; providers on the Google preset refuse in-app browsers (`login()` fails with
+ * `embedded_browser_refused` before leaving the page).
+ */
+function browserOptions(providers) {
+  const byPreset = (preset) => providers.find((p) => p.preset === preset)?.id;
+  const mp = byPreset('wechat_mp');
+  const open = byPreset('wechat_open');
+  return {
+    aliases: mp && open ? { wechat: { wechat: mp, otherwise: open } } : {},
+    refusesEmbedded: providers.filter((p) => p.preset === 'google').map((p) => p.id),
+  };
+}
+
+function renderProviders(providers, aliases) {
   const box = $('providers');
   box.replaceChildren();
+  // An alias button stands for several providers: it is not one of the `sign-in-<id>` buttons.
+  for (const id of Object.keys(aliases)) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.id = b.dataset.testid = `alias-${id}`;
+    b.dataset.alias = id;
+    b.textContent = 'Sign in with WeChat';
+    b.addEventListener('click', () => signIn(id, b));
+    box.append(b);
+  }
   for (const p of providers) {
     const b = document.createElement('button');
     b.type = 'button';
@@ -167,11 +193,12 @@ async function tryRestore({ quiet = false } = {}) {
 async function main() {
   await init();
   const providers = await loadProviders();
-  renderProviders(providers);
+  const { aliases, refusesEmbedded } = browserOptions(providers);
+  renderProviders(providers, aliases);
   if (!providers.length) {
     throw new AuthsplitError('configuration', 'the backend lists no providers');
   }
-  client = new AuthClient({ backendUrl: BACKEND, provider: providers[0].id });
+  client = new AuthClient({ backendUrl: BACKEND, provider: providers[0].id, aliases, refusesEmbedded });
   $('call-api').addEventListener('click', callApi);
   $('sign-out').addEventListener('click', signOut);
 

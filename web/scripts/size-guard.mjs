@@ -1,4 +1,4 @@
-// Size guard (issue 7): fails (exit 1) when what a SPA loads from the package — wasm + JS,
+// Size guard: fails (exit 1) when what a SPA loads from the package — wasm + JS,
 // gzip -9, measured like web/scripts/size.mjs — exceeds the budget in web/size-budget.json.
 // Run after scripts/build-web.sh:
 //

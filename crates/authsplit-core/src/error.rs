@@ -196,6 +196,8 @@ pub enum ErrorCode {
     // --- local ---
     /// The platform CSPRNG failed.
     RandomUnavailable,
+    /// The backend's session store cannot answer; nothing was sent to the provider.
+    StoreUnavailable,
     /// Misconfiguration.
     Configuration,
     /// Browser storage unavailable or full.
@@ -204,6 +206,9 @@ pub enum ErrorCode {
     BackendUnreachable,
     /// The browser could not load the WebAssembly module (missing file, an HTML page instead).
     WasmLoadFailed,
+    /// The page runs in an in-app browser (embedded WebView) that the provider refuses to sign
+    /// in from, e.g. Google's `disallowed_useragent`: the app must open the system browser.
+    EmbeddedBrowserRefused,
     /// An unexpected internal failure (a bug); details are in the server log, never the body.
     Internal,
 }
@@ -245,10 +250,12 @@ impl ErrorCode {
             Self::InvalidIdToken => "invalid_id_token",
             Self::DiscoveryFailed => "discovery_failed",
             Self::RandomUnavailable => "random_unavailable",
+            Self::StoreUnavailable => "store_unavailable",
             Self::Configuration => "configuration",
             Self::StorageUnavailable => "storage_unavailable",
             Self::BackendUnreachable => "backend_unreachable",
             Self::WasmLoadFailed => "wasm_load_failed",
+            Self::EmbeddedBrowserRefused => "embedded_browser_refused",
             Self::Internal => "internal",
         }
     }
@@ -266,7 +273,8 @@ impl ErrorCode {
             | Self::ProviderUnavailable
             | Self::BackendUnreachable
             | Self::StorageUnavailable
-            | Self::RandomUnavailable => ErrorClass::Retryable,
+            | Self::RandomUnavailable
+            | Self::StoreUnavailable => ErrorClass::Retryable,
             Self::StateMismatch
             | Self::StateMissing
             | Self::IssMismatch
@@ -284,6 +292,7 @@ impl ErrorCode {
             | Self::Configuration
             | Self::DiscoveryFailed
             | Self::WasmLoadFailed
+            | Self::EmbeddedBrowserRefused
             | Self::UnknownProvider
             | Self::ProviderBadResponse
             | Self::ProviderError
@@ -338,10 +347,12 @@ pub const ALL_CODES: &[ErrorCode] = &[
     ErrorCode::InvalidIdToken,
     ErrorCode::DiscoveryFailed,
     ErrorCode::RandomUnavailable,
+    ErrorCode::StoreUnavailable,
     ErrorCode::Configuration,
     ErrorCode::StorageUnavailable,
     ErrorCode::BackendUnreachable,
     ErrorCode::WasmLoadFailed,
+    ErrorCode::EmbeddedBrowserRefused,
     ErrorCode::Internal,
 ];
 

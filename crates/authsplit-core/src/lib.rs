@@ -19,7 +19,7 @@
 //! | [`return_to`] | base | the `returnTo` open-redirect guard | RFC 9700 §4.11 |
 //! | [`secret`] | base | secret newtypes that print `[redacted]` | — |
 //! | `authorize` | std | authorization request URL builder with provider quirks | RFC 6749 §4.1.1, RFC 7636 §4.3 |
-//! | `token` | std | token response parser (strict + opt-in tolerances) | RFC 6749 §5.1, §5.2 |
+//! | `token` | std | the token response parser, driven by a profile's response rules | RFC 6749 §5.1, §5.2 |
 //! | `wire` | std | JSON shapes that cross between browser and backend | — |
 //! | `provider` | std | provider profiles as data (presets, quirks, discovery, user mapping) | docs/PROVIDERS.md |
 //!
@@ -67,8 +67,8 @@
 //!   tests (`tests/properties.rs`) and the fuzz targets (`fuzz/`) throw arbitrary input at
 //!   every parser of the base.
 //! - **Constant-time comparisons** for `state`, `nonce` and the PKCE check (`subtle`).
-//! - **Strict by default**; tolerances for real providers are explicit options of the `std`
-//!   layer (`token::TokenResponseOptions`, `authorize::AuthorizeQuirks`).
+//! - **Strict by default**; tolerances for real providers are explicit rules of the `std`
+//!   layer (`token::ResponseRules`, `authorize::AuthorizeQuirks`).
 //! - Every protocol rule's test names the RFC section it checks (`rfc7636_appendix_b_vector`,
 //!   `rfc9207_s2_4_iss_checks`, …).
 //!

@@ -1,18 +1,37 @@
-//! Secret newtypes. `Debug` prints `[redacted]`; there is no `Display`; the value is reachable
-//! only through an explicit `secret()` call so every use is greppable. Part of the base.
+//! Secret newtypes, all made by [`new_secret_type!`](crate::new_secret_type). `Debug` prints
+//! `[redacted]`; there is no `Display`; the value is reachable only through an explicit
+//! `secret()` call so every use is greppable. Part of the base.
 
 use alloc::string::String;
 
-/// Defines a secret string newtype.
-macro_rules! secret_string {
+/// The string type the secret newtypes wrap (named through this path so
+/// [`new_secret_type!`](crate::new_secret_type) works in any crate).
+#[doc(hidden)]
+pub type __String = String;
+
+/// Defines a secret string newtype — the one way to make one in authsplit (core and server):
+/// `Debug` prints `Name([redacted])`, there is no `Display`, and the value is reachable only
+/// through a greppable `secret()` (or `into_secret()`).
+///
+/// ```
+/// authsplit_core::new_secret_type!(
+///     /// A webhook signing key.
+///     WebhookKey
+/// );
+/// let k = WebhookKey::new("k3y");
+/// assert_eq!(format!("{k:?}"), "WebhookKey([redacted])");
+/// assert_eq!(k.secret(), "k3y");
+/// ```
+#[macro_export]
+macro_rules! new_secret_type {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
         #[derive(Clone, PartialEq, Eq)]
-        pub struct $name(String);
+        pub struct $name($crate::secret::__String);
 
         impl $name {
             /// Wraps a value.
-            pub fn new(value: impl Into<String>) -> Self {
+            pub fn new(value: impl Into<$crate::secret::__String>) -> Self {
                 Self(value.into())
             }
             /// The secret value. Never log it.
@@ -20,38 +39,36 @@ macro_rules! secret_string {
                 &self.0
             }
             /// Consumes the wrapper and returns the secret value.
-            pub fn into_secret(self) -> String {
+            pub fn into_secret(self) -> $crate::secret::__String {
                 self.0
             }
         }
 
-        impl core::fmt::Debug for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        impl ::core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.write_str(concat!(stringify!($name), "([redacted])"))
             }
         }
     };
 }
-#[allow(unused_imports)] // kept for crate-internal secret types added later
-pub(crate) use secret_string;
 
-secret_string!(
+crate::new_secret_type!(
     /// An OAuth 2.0 access token (RFC 6749 §1.4).
     AccessToken
 );
-secret_string!(
+crate::new_secret_type!(
     /// An OAuth 2.0 refresh token (RFC 6749 §1.5). Never leaves the backend.
     RefreshToken
 );
-secret_string!(
+crate::new_secret_type!(
     /// An authorization code (RFC 6749 §4.1.2). Single use.
     AuthorizationCode
 );
-secret_string!(
+crate::new_secret_type!(
     /// A client secret (RFC 6749 §2.3.1). Backend only.
     ClientSecret
 );
-secret_string!(
+crate::new_secret_type!(
     /// A raw, unvalidated ID token (OIDC Core §2).
     IdToken
 );
@@ -95,7 +112,7 @@ mod tests {
             200,
             Some("application/json"),
             body.as_bytes(),
-            &crate::token::TokenResponseOptions::default(),
+            &crate::token::ResponseRules::strict(),
             0,
         )
         .expect("valid");

@@ -1,45 +1,43 @@
-//! Token endpoint response parsing (RFC 6749 §5.1 success, §5.2 error).
+//! Token endpoint response parsing (RFC 6749 §5.1 success, §5.2 error) — the one parser, driven
+//! by a provider profile's [`ResponseRules`].
 //!
-//! Input: HTTP status, `Content-Type`, body bytes. Output: a [`TokenSet`] or a typed
-//! [`Error`]. Strict by default (REFERENCE §3.6): status 200, `application/json`, a JSON object,
-//! string `access_token`, `token_type` `bearer` (ASCII case-insensitive), numeric `expires_in`
-//! when present. Tolerances are opt-in through [`TokenResponseOptions`].
+//! Input: HTTP status, `Content-Type`, body bytes and the rules. Output: a [`TokenSet`] or a
+//! typed [`Error`]. [`ResponseRules::rfc6749`] is RFC 6749 as written: status 200,
+//! `application/json`, a JSON object, string `access_token`, `token_type` `bearer` (ASCII
+//! case-insensitive), numeric `expires_in` when present. A provider that departs from it says
+//! how in its rules: the body [`BodyFormat`] (JSON served as text, form-encoded, JSONP), the
+//! [`ErrorStyle`] (`error` in a 200, WeChat `errcode`, Feishu `code`, …), member renames
+//! (DingTalk `accessToken`), a missing `token_type`, a string `expires_in`, and an error map
+//! giving provider codes their meaning. A generic provider is the RFC 6749 profile plus the
+//! tolerances its configuration names; a preset is the same with its own rules.
 //!
 //! Errors:
-//! - 4xx/5xx with an RFC 6749 §5.2 JSON body → `InvalidGrant` / `InvalidClient` / `ProviderError`
-//!   with the provider's `error`, `error_description`, `error_uri`.
-//! - 401 (with or without `WWW-Authenticate`) → `InvalidClient` (class `Configuration`).
+//! - a provider error in the body (per the [`ErrorStyle`]) → the [`ErrorRule`] of its code if
+//!   the profile has one, else the RFC 6749 §5.2 meaning: `invalid_grant` → `InvalidGrant`,
+//!   `invalid_client` → `InvalidClient`, `temporarily_unavailable` → `ProviderUnavailable`,
+//!   any other code `ProviderError` (retryable for 5xx and `server_error`) unless the status
+//!   says more (next items);
+//! - 401 (with or without `WWW-Authenticate`) → `InvalidClient` (class `Configuration`);
 //! - 429 / 503 → `ProviderUnavailable` (class `Retryable`); other 5xx without a §5.2 body →
-//!   `ProviderBadResponse` with class `Retryable`.
-//! - 3xx → `ProviderBadResponse` (redirects are never followed).
-//! - A body that is not what was promised (HTML page, truncated JSON, `null`, `[]`, missing or
+//!   `ProviderBadResponse` with class `Retryable`;
+//! - 3xx → `ProviderBadResponse` (redirects are never followed);
+//! - a body that is not what was promised (HTML page, truncated JSON, `null`, `[]`, missing or
 //!   non-string `access_token`, unknown `token_type`, string `expires_in` when not tolerated) →
 //!   `ProviderBadResponse` with [`crate::error::ResponseInfo`] (status, content type, redacted
 //!   snippet). Never a panic.
 //!
-//! Provider-specific error shapes in a 200 (opt-in):
-//! - GitHub: `{"error":"bad_verification_code",…}` → `InvalidGrant`;
-//!   `incorrect_client_credentials` → `InvalidClient`; `redirect_uri_mismatch` →
-//!   `Configuration`.
-//! - WeChat/WeCom: `{"errcode":40029,"errmsg":"invalid code"}` → the code `"40029"` in
-//!   [`crate::error::ProviderError`]; 40029/40163/40030/42002/42003 → `InvalidGrant`,
-//!   40001/40013/40125 → `InvalidClient`, -1/45009/45011 → `ProviderUnavailable`.
-//!
-//! Form-encoded bodies (opt-in) carry only strings, so a decimal `expires_in` is accepted there
-//! without `expires_in_as_string`.
-//!
-//! Secrets: the provider's `error_description` and `error` strings from the token endpoint
-//! pass through the same redaction as snippets (a provider that echoes the code or a token in
-//! its message does not leak it into our logs), are stripped of control characters and capped.
+//! Secrets: the provider's `error_description` and `error` strings pass through the same
+//! redaction as snippets (a provider that echoes the code or a token in its message does not
+//! leak it into our logs), are stripped of control characters and capped.
 //!
 //! ```
-//! use authsplit_core::token::{parse_token_response, TokenResponseOptions};
+//! use authsplit_core::token::{parse_token_response, ResponseRules};
 //! use authsplit_core::ErrorCode;
 //! let ok = parse_token_response(
 //!     200,
 //!     Some("application/json; charset=utf-8"),
 //!     br#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#,
-//!     &TokenResponseOptions::default(),
+//!     &ResponseRules::strict(),
 //!     1_000,
 //! )
 //! .unwrap();
@@ -48,53 +46,204 @@
 //!     400,
 //!     Some("application/json"),
 //!     br#"{"error":"invalid_grant"}"#,
-//!     &TokenResponseOptions::default(),
+//!     &ResponseRules::strict(),
 //!     1_000,
 //! )
 //! .unwrap_err();
 //! assert_eq!(err.code(), ErrorCode::InvalidGrant);
 //! ```
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::error::{ErrorClass, ErrorCode, OAuthErrorCode, ProviderError, ResponseInfo};
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 
-/// Opt-in tolerances for real providers. All `false` = strict RFC 6749.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TokenResponseOptions {
-    /// Accept `application/x-www-form-urlencoded` bodies (GitHub without Accept, QQ default).
-    pub allow_form_encoded: bool,
-    /// Accept JSON served as `text/plain` / `text/html` / missing content type (WeChat, Weibo).
-    pub allow_json_as_text: bool,
-    /// An `error` member in a 200 body is an error (GitHub).
-    pub error_in_200: bool,
-    /// A non-zero `errcode` (+ `errmsg`) in a 200 body is an error (WeChat, WeCom).
-    pub errcode_in_200: bool,
-    /// Accept `expires_in` as a decimal string (`"3600"`).
-    pub expires_in_as_string: bool,
-    /// Accept a missing `token_type` and treat it as `bearer` (WeChat, QQ, DingTalk).
-    pub allow_missing_token_type: bool,
+type Object = Map<String, Value>;
+
+/// How a provider's response bodies are encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    /// JSON with an `application/json` (or `+json`) content type (RFC 6749 §5.1).
+    Json,
+    /// JSON also when served as `text/*` or without a content type (WeChat, Weibo).
+    JsonAnyContentType,
+    /// JSON as above, or `application/x-www-form-urlencoded` — also served as `text/*`
+    /// (GitHub without `Accept`, QQ).
+    JsonOrForm,
+    /// As [`BodyFormat::JsonOrForm`], or JSONP `callback( {...} );` (QQ).
+    JsonFormOrJsonp,
 }
 
-impl TokenResponseOptions {
-    /// Every tolerance off: strict RFC 6749 §5.1 (same as `Default`).
-    pub fn strict() -> Self {
-        Self::default()
+impl BodyFormat {
+    /// Every format, strictest first.
+    pub const ALL: [BodyFormat; 4] = [
+        BodyFormat::Json,
+        BodyFormat::JsonAnyContentType,
+        BodyFormat::JsonOrForm,
+        BodyFormat::JsonFormOrJsonp,
+    ];
+}
+
+/// How a provider signals an error in a response body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorStyle {
+    /// RFC 6749 §5.2: 4xx + `error` (Microsoft also `error_codes` → `AADSTS…`).
+    Rfc6749,
+    /// An `error` member, also in a 200 body (GitHub).
+    ErrorIn200,
+    /// `errcode` ≠ 0 + `errmsg`, usually on 200 (WeChat, WeCom).
+    Errcode,
+    /// `code` ≠ 0 (number) + `error`/`msg` (Feishu), any status.
+    NumericCode,
+    /// 4xx + string `code` + `message` (DingTalk new API).
+    StringCode,
+    /// `error` (number or string) in JSON/JSONP on 200, or `ret` ≠ 0 + `msg` (QQ).
+    QqStyle,
+    /// Either an `error` member or a non-zero `errcode`, on any status (unknown, sloppy
+    /// providers).
+    ErrorOrErrcode,
+}
+
+impl ErrorStyle {
+    /// Every style.
+    pub const ALL: [ErrorStyle; 7] = [
+        ErrorStyle::Rfc6749,
+        ErrorStyle::ErrorIn200,
+        ErrorStyle::Errcode,
+        ErrorStyle::NumericCode,
+        ErrorStyle::StringCode,
+        ErrorStyle::QqStyle,
+        ErrorStyle::ErrorOrErrcode,
+    ];
+}
+
+/// What a provider error means for the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorOutcome {
+    /// Code/refresh token invalid, used or expired → [`ErrorCode::InvalidGrant`] (new sign-in).
+    InvalidGrant,
+    /// Bad client id / secret → [`ErrorCode::InvalidClient`] (configuration).
+    InvalidClient,
+    /// Another configuration problem at the provider (IP allow-list, app state) →
+    /// [`ErrorCode::ProviderError`] with class `Configuration`.
+    Configuration,
+    /// Our own configuration does not match the registration (a redirect URI the provider
+    /// does not know) → [`ErrorCode::Configuration`].
+    LocalConfiguration,
+    /// Transient (system busy) → [`ErrorCode::ProviderUnavailable`] (retryable).
+    Retryable,
+    /// Anything else → [`ErrorCode::ProviderError`].
+    Other,
+}
+
+/// One provider error code and its meaning.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRule {
+    /// The provider's code as a string (`40029`, `bad_verification_code`, `AADSTS54005`).
+    pub code: String,
+    /// Its meaning.
+    pub outcome: ErrorOutcome,
+}
+
+/// How a provider's token responses are read: the one vocabulary for provider quirks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseRules {
+    /// Body format.
+    pub format: BodyFormat,
+    /// Error signalling.
+    pub errors: ErrorStyle,
+    /// Renames applied before the RFC 6749 §5.1 checks (DingTalk `accessToken` →
+    /// `access_token`).
+    #[serde(default)]
+    pub rename: Vec<(String, String)>,
+    /// A missing `token_type` means `bearer` (WeChat, QQ, DingTalk, Weibo, OSChina, WeCom).
+    #[serde(default)]
+    pub missing_token_type_is_bearer: bool,
+    /// `expires_in` may be a decimal string.
+    #[serde(default)]
+    pub expires_in_as_string: bool,
+    /// Provider error codes with a known meaning (checked before the RFC 6749 defaults).
+    #[serde(default)]
+    pub error_map: Vec<ErrorRule>,
+}
+
+impl Default for ResponseRules {
+    /// [`ResponseRules::strict`].
+    fn default() -> Self {
+        Self::strict()
     }
-    /// Every tolerance on (useful for tests and for unknown, sloppy providers).
-    pub fn lenient() -> Self {
+}
+
+impl ResponseRules {
+    /// RFC 6749 §5.1/§5.2 as written, with no error codes beyond the RFC's.
+    pub fn rfc6749() -> Self {
         Self {
-            allow_form_encoded: true,
-            allow_json_as_text: true,
-            error_in_200: true,
-            errcode_in_200: true,
-            expires_in_as_string: true,
-            allow_missing_token_type: true,
+            format: BodyFormat::Json,
+            errors: ErrorStyle::Rfc6749,
+            rename: Vec::new(),
+            missing_token_type_is_bearer: false,
+            expires_in_as_string: false,
+            error_map: Vec::new(),
         }
     }
+
+    /// [`ResponseRules::rfc6749`] plus the meaning of the error codes widely copied from
+    /// GitHub and WeChat ([`well_known_error_map`]): the rules of a provider configured by
+    /// issuer or endpoints, before its configured tolerances.
+    pub fn strict() -> Self {
+        Self {
+            error_map: well_known_error_map(),
+            ..Self::rfc6749()
+        }
+    }
+
+    /// Every tolerance on: JSON, form or JSONP whatever the text content type, `error` or
+    /// `errcode` on any status, string `expires_in`, missing `token_type` (tests and unknown,
+    /// sloppy providers).
+    pub fn lenient() -> Self {
+        Self {
+            format: BodyFormat::JsonFormOrJsonp,
+            errors: ErrorStyle::ErrorOrErrcode,
+            missing_token_type_is_bearer: true,
+            expires_in_as_string: true,
+            ..Self::strict()
+        }
+    }
+}
+
+/// Error codes whose meaning is the same wherever they appear: GitHub's (`error` in a 200) and
+/// WeChat's / WeCom's `errcode` values.
+pub fn well_known_error_map() -> Vec<ErrorRule> {
+    const TABLE: &[(&str, ErrorOutcome)] = &[
+        ("bad_verification_code", ErrorOutcome::InvalidGrant),
+        ("incorrect_client_credentials", ErrorOutcome::InvalidClient),
+        ("redirect_uri_mismatch", ErrorOutcome::LocalConfiguration),
+        ("40029", ErrorOutcome::InvalidGrant),
+        ("40163", ErrorOutcome::InvalidGrant),
+        ("40030", ErrorOutcome::InvalidGrant),
+        ("42002", ErrorOutcome::InvalidGrant),
+        ("42003", ErrorOutcome::InvalidGrant),
+        ("40001", ErrorOutcome::InvalidClient),
+        ("40013", ErrorOutcome::InvalidClient),
+        ("40125", ErrorOutcome::InvalidClient),
+        ("-1", ErrorOutcome::Retryable),
+        ("45009", ErrorOutcome::Retryable),
+        ("45011", ErrorOutcome::Retryable),
+    ];
+    TABLE
+        .iter()
+        .map(|(code, outcome)| ErrorRule {
+            code: (*code).to_owned(),
+            outcome: *outcome,
+        })
+        .collect()
 }
 
 /// The result of a successful token request (RFC 6749 §5.1).
@@ -120,23 +269,61 @@ pub struct TokenSet {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Parses a token endpoint response. `now_unix` is the current time in unix seconds (passed in
-/// so the core stays free of clocks).
+/// Parses a token endpoint response with `rules`. `now_unix` is the current time in unix
+/// seconds (passed in so the core stays free of clocks).
 pub fn parse_token_response(
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
-    options: &TokenResponseOptions,
+    rules: &ResponseRules,
     now_unix: u64,
 ) -> Result<TokenSet, Error> {
+    parse_token_response_as(
+        "the token endpoint",
+        status,
+        content_type,
+        body,
+        rules,
+        now_unix,
+    )
+}
+
+/// [`parse_token_response`] with `label` (e.g. `GitHub token request`) starting the messages
+/// of errors the provider signalled.
+pub(crate) fn parse_token_response_as(
+    label: &str,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    rules: &ResponseRules,
+    now_unix: u64,
+) -> Result<TokenSet, Error> {
+    let decoded = decode(rules.format, content_type, body);
+    // Error bodies are read leniently: a JSON object whatever the content type.
+    let error_body = match &decoded {
+        Decoded::Object(obj) => Some(obj),
+        Decoded::NotAnObject | Decoded::WrongContentType => None,
+    };
+    let lenient_body = match error_body {
+        None if status != 200 => json_object(body),
+        _ => None,
+    };
+    if let Some(obj) = error_body.or(lenient_body.as_ref()) {
+        if let Some(sig) = detect_error(rules.errors, status, obj) {
+            return Err(signal_error(label, &rules.error_map, status, sig)
+                .with_response(response_info(status, content_type, body)));
+        }
+    }
     if status != 200 {
-        return Err(parse_error_response(status, content_type, body, options));
+        return Err(status_error(status, None).with_response(response_info(
+            status,
+            content_type,
+            body,
+        )));
     }
     let bad = |message: &'static str| bad_response(message, status, content_type, body);
-
-    let kind = media_kind(content_type);
-    let (map, form) = match decode_body(kind, body, options) {
-        Decoded::Map(m, form) => (m, form),
+    let mut map = match decoded {
+        Decoded::Object(m) => m,
         Decoded::NotAnObject => return Err(bad("the token response is not a JSON object")),
         Decoded::WrongContentType => {
             return Err(bad(
@@ -145,25 +332,29 @@ pub fn parse_token_response(
         }
     };
 
-    // Errors inside a 200 (GitHub `error`, WeChat `errcode`).
-    if let Some((pe, from_errcode)) = error_in_map(&map, options.errcode_in_200) {
-        let tolerated = if from_errcode {
-            options.errcode_in_200
-        } else {
-            options.error_in_200
-        };
-        if tolerated {
-            return Err(error_for_provider(status, pe).with_response(response_info(
-                status,
-                content_type,
-                body,
-            )));
-        }
-        if !map.contains_key("access_token") {
+    // An `error` the rules do not read in a 200 (GitHub's shape at an RFC 6749 provider): with
+    // no token next to it, the response is not a success.
+    if !map.contains_key("access_token") {
+        if let Some(sig) = rfc_error(&map, true) {
             return Err(
                 bad("the token endpoint returned an error inside an HTTP 200")
-                    .with_provider_error(pe),
+                    .with_provider_error(sig.provider_error()),
             );
+        }
+    }
+
+    // Feishu-style envelopes: tolerate `{code:0, data:{access_token…}}` as well as the
+    // documented top-level shape.
+    if rules.errors == ErrorStyle::NumericCode && !map.contains_key("access_token") {
+        if let Some(Value::Object(inner)) = map.get("data") {
+            if inner.contains_key("access_token") {
+                map = inner.clone();
+            }
+        }
+    }
+    for (from, to) in &rules.rename {
+        if let Some(v) = map.remove(from) {
+            map.entry(to.clone()).or_insert(v);
         }
     }
 
@@ -181,7 +372,7 @@ pub fn parse_token_response(
                 "the token response's token_type is not bearer (RFC 6749 §7.1)",
             ));
         }
-        None | Some(Value::Null) if options.allow_missing_token_type => "bearer".to_owned(),
+        None | Some(Value::Null) if rules.missing_token_type_is_bearer => "bearer".to_owned(),
         None | Some(Value::Null) => return Err(bad("the token response has no token_type")),
         Some(_) => return Err(bad("the token response's token_type is not a string")),
     };
@@ -196,7 +387,7 @@ pub fn parse_token_response(
                 ));
             }
         },
-        Some(Value::String(s)) if form || options.expires_in_as_string => match parse_decimal(s) {
+        Some(Value::String(s)) if rules.expires_in_as_string => match parse_decimal(s) {
             Some(v) => Some(v),
             None => {
                 return Err(bad(
@@ -245,168 +436,54 @@ pub fn parse_token_response(
     })
 }
 
-/// Turns a token endpoint response that is not a success into the typed error (what
-/// [`parse_token_response`] returns for any status other than 200). Also fine for other
-/// OAuth endpoints that answer with RFC 6749 §5.2 bodies (refresh, revocation).
+/// The typed error for a non-success status, with the provider's error when one was read:
 ///
 /// - 3xx → `ProviderBadResponse` (redirects are never followed);
 /// - 401 → `InvalidClient`;
 /// - 429 / 503 → `ProviderUnavailable` (retryable);
-/// - a §5.2 body → `InvalidGrant` / `InvalidClient` / `ProviderError` (…);
 /// - other 5xx → `ProviderBadResponse`, retryable; anything else → `ProviderBadResponse`.
-///
-/// The error always carries [`ResponseInfo`] and, when the body was an error object, the
-/// provider's error.
-pub fn parse_error_response(
-    status: u16,
-    content_type: Option<&str>,
-    body: &[u8],
-    options: &TokenResponseOptions,
-) -> Error {
-    let info = response_info(status, content_type, body);
-    // Error bodies are read leniently: any content type, JSON first, then form if tolerated.
-    let provider = parse_error_body(body).or_else(|| {
-        if options.allow_form_encoded
-            && matches!(media_kind(content_type), MediaKind::Form | MediaKind::Text)
-        {
-            form_map(body)
-                .and_then(|m| error_in_map(&m, false))
-                .map(|(p, _)| p)
-        } else {
-            None
-        }
-    });
-    let provider = provider.or_else(|| {
-        // WeChat sends errcode bodies with any status.
-        if options.errcode_in_200 {
-            match serde_json::from_slice::<Value>(body) {
-                Ok(Value::Object(m)) => error_in_map(&m, true).map(|(p, _)| p),
-                _ => None,
-            }
-        } else {
-            None
-        }
-    });
-
-    let e = match (status, provider) {
-        (300..=399, p) => with_opt_provider(
-            Error::new(
-                ErrorCode::ProviderBadResponse,
-                "the token endpoint answered with a redirect, which is never followed",
-            ),
-            p,
+fn status_error(status: u16, provider: Option<ProviderError>) -> Error {
+    let e = match status {
+        300..=399 => Error::new(
+            ErrorCode::ProviderBadResponse,
+            "the token endpoint answered with a redirect, which is never followed",
         ),
-        (401, p) => with_opt_provider(
-            Error::new(
-                ErrorCode::InvalidClient,
-                "the token endpoint rejected the client authentication (HTTP 401, RFC 6749 §5.2)",
-            ),
-            p,
+        401 => Error::new(
+            ErrorCode::InvalidClient,
+            "the token endpoint rejected the client authentication (HTTP 401, RFC 6749 §5.2)",
         ),
-        (429 | 503, p) => with_opt_provider(
-            Error::new(
-                ErrorCode::ProviderUnavailable,
-                "the token endpoint is rate-limiting or temporarily unavailable",
-            ),
-            p,
+        429 | 503 => Error::new(
+            ErrorCode::ProviderUnavailable,
+            "the token endpoint is rate-limiting or temporarily unavailable",
         ),
-        (_, Some(p)) => error_for_provider(status, p),
-        (500..=599, None) => Error::new(
+        500..=599 => Error::new(
             ErrorCode::ProviderBadResponse,
             "the token endpoint failed with a server error and no RFC 6749 §5.2 body",
         )
         .with_class(ErrorClass::Retryable),
-        (200..=299, None) => Error::new(
+        200..=299 => Error::new(
             ErrorCode::ProviderBadResponse,
             "the token endpoint answered with an unexpected success status (RFC 6749 §5.1 requires 200)",
         ),
-        (_, None) => Error::new(
+        _ => Error::new(
             ErrorCode::ProviderBadResponse,
             "the token endpoint answered with an error status and no RFC 6749 §5.2 body",
         ),
     };
-    e.with_response(info)
-}
-
-fn with_opt_provider(e: Error, p: Option<ProviderError>) -> Error {
-    match p {
+    match provider {
         Some(p) => e.with_provider_error(p),
         None => e,
     }
-}
-
-/// Maps what the provider said to our code (see the module docs).
-fn error_for_provider(status: u16, pe: ProviderError) -> Error {
-    let (code, message): (ErrorCode, &'static str) = match &pe.error {
-        OAuthErrorCode::InvalidGrant => (
-            ErrorCode::InvalidGrant,
-            "the token endpoint returned invalid_grant (RFC 6749 §5.2)",
-        ),
-        OAuthErrorCode::InvalidClient => (
-            ErrorCode::InvalidClient,
-            "the token endpoint returned invalid_client (RFC 6749 §5.2)",
-        ),
-        OAuthErrorCode::TemporarilyUnavailable => (
-            ErrorCode::ProviderUnavailable,
-            "the token endpoint returned temporarily_unavailable",
-        ),
-        OAuthErrorCode::Other(other) => match other.as_str() {
-            // GitHub (200 with `error`).
-            "bad_verification_code" => (
-                ErrorCode::InvalidGrant,
-                "the provider rejected the code (bad_verification_code)",
-            ),
-            "incorrect_client_credentials" => (
-                ErrorCode::InvalidClient,
-                "the provider rejected the client credentials (incorrect_client_credentials)",
-            ),
-            "redirect_uri_mismatch" => (
-                ErrorCode::Configuration,
-                "the provider rejected the redirect_uri (redirect_uri_mismatch)",
-            ),
-            // WeChat / WeCom errcodes.
-            "40029" | "40163" | "40030" | "42002" | "42003" => (
-                ErrorCode::InvalidGrant,
-                "the provider rejected the code or refresh token (errcode)",
-            ),
-            "40001" | "40013" | "40125" => (
-                ErrorCode::InvalidClient,
-                "the provider rejected the app id or secret (errcode)",
-            ),
-            "-1" | "45009" | "45011" => (
-                ErrorCode::ProviderUnavailable,
-                "the provider is busy or rate-limiting (errcode)",
-            ),
-            _ => (
-                ErrorCode::ProviderError,
-                "the token endpoint returned an error",
-            ),
-        },
-        _ => (
-            ErrorCode::ProviderError,
-            "the token endpoint returned an error (RFC 6749 §5.2)",
-        ),
-    };
-    let mut e = Error::new(code, message);
-    if code == ErrorCode::ProviderError
-        && (status >= 500 || pe.error == OAuthErrorCode::ServerError)
-    {
-        e = e.with_class(ErrorClass::Retryable);
-    }
-    e.with_provider_error(pe)
 }
 
 /// Parses an RFC 6749 §5.2 error body, if the body is one (JSON object with a string `error`).
 ///
 /// Any content type is fine here (error bodies are read leniently). `error` and
 /// `error_description` are sanitized (redacted, no control characters, capped).
-pub fn parse_error_body(body: &[u8]) -> Option<crate::error::ProviderError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => match map.get("error") {
-            Some(Value::String(_)) => error_in_map(&map, false).map(|(p, _)| p),
-            _ => None,
-        },
-        _ => None,
+pub fn parse_error_body(body: &[u8]) -> Option<ProviderError> {
+    match json_object(body) {
+        Some(map) => rfc_error(&map, false).map(|s| s.provider_error()),
+        None => None,
     }
 }
 
@@ -433,47 +510,304 @@ fn bad_response(
     ))
 }
 
-/// Extracts a provider error from a decoded body: a string (or integer) `error`, or — when
-/// `errcode` is set — a non-zero `errcode` with `errmsg`. The flag says whether it came from
-/// `errcode`.
-fn error_in_map(map: &Map<String, Value>, errcode: bool) -> Option<(ProviderError, bool)> {
-    let text = |key: &str| match map.get(key) {
-        Some(Value::String(s)) => Some(sanitize_text(s, MAX_DESCRIPTION_CHARS)),
-        _ => None,
-    };
-    let uri = |key: &str| match map.get(key) {
-        Some(Value::String(s)) => Some(clean_text(s, MAX_DESCRIPTION_CHARS)),
-        _ => None,
-    };
-    let code = match map.get("error") {
-        Some(Value::String(s)) if !s.is_empty() => Some(clean_text(s, MAX_ERROR_CODE_CHARS)),
-        Some(Value::Number(n)) => n.as_i64().map(|i| i.to_string()),
-        _ => None,
-    };
-    if let Some(code) = code {
-        let pe = ProviderError {
-            error: OAuthErrorCode::parse(&code),
-            error_description: text("error_description"),
-            error_uri: uri("error_uri"),
-        };
-        return Some((pe, false));
-    }
-    if errcode {
-        let code = match map.get("errcode") {
-            Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        if let Some(c) = code.filter(|c| *c != 0) {
-            let pe = ProviderError {
-                error: OAuthErrorCode::Other(c.to_string()),
-                error_description: text("errmsg"),
-                error_uri: None,
-            };
-            return Some((pe, true));
+// ---------- decoding ----------
+
+/// A decoded body.
+pub(crate) enum Decoded {
+    /// A JSON object (or the members of a form body).
+    Object(Object),
+    /// The content type is one the format reads, but the body is not an object of it.
+    NotAnObject,
+    /// The format does not read this content type.
+    WrongContentType,
+}
+
+impl Decoded {
+    pub(crate) fn into_object(self) -> Option<Object> {
+        match self {
+            Decoded::Object(o) => Some(o),
+            Decoded::NotAnObject | Decoded::WrongContentType => None,
         }
     }
-    None
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MediaKind {
+    Json,
+    Form,
+    /// `text/*` or no content type at all.
+    Text,
+    Other,
+}
+
+fn media_kind(content_type: Option<&str>) -> MediaKind {
+    let Some(ct) = content_type else {
+        return MediaKind::Text;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    let is = |m: &str| essence.eq_ignore_ascii_case(m);
+    if is("application/json") || ends_with_ignore_case(essence, "+json") {
+        MediaKind::Json
+    } else if is("application/x-www-form-urlencoded") {
+        MediaKind::Form
+    } else if starts_with_ignore_case(essence, "text/") || essence.is_empty() {
+        MediaKind::Text
+    } else {
+        MediaKind::Other
+    }
+}
+
+/// Decodes a body the way `format` reads it: JSON under a JSON content type always; JSON under
+/// a text (or missing) content type unless `format` is [`BodyFormat::Json`]; form members under
+/// the form or a text content type for the form formats; JSONP first for
+/// [`BodyFormat::JsonFormOrJsonp`].
+pub(crate) fn decode(format: BodyFormat, content_type: Option<&str>, body: &[u8]) -> Decoded {
+    let kind = media_kind(content_type);
+    if format == BodyFormat::JsonFormOrJsonp {
+        if let Some(o) = strip_jsonp(body).and_then(json_object) {
+            return Decoded::Object(o);
+        }
+    }
+    let form = matches!(format, BodyFormat::JsonOrForm | BodyFormat::JsonFormOrJsonp);
+    match kind {
+        MediaKind::Json => json_object(body).map_or(Decoded::NotAnObject, Decoded::Object),
+        MediaKind::Form if form => form_object(body).map_or(Decoded::NotAnObject, Decoded::Object),
+        MediaKind::Text if format != BodyFormat::Json => json_object(body)
+            .or_else(|| if form { form_object(body) } else { None })
+            .map_or(Decoded::NotAnObject, Decoded::Object),
+        MediaKind::Form | MediaKind::Text | MediaKind::Other => Decoded::WrongContentType,
+    }
+}
+
+fn json_object(body: &[u8]) -> Option<Object> {
+    let text = std::str::from_utf8(body).ok()?;
+    let text = text.trim_start_matches('\u{feff}').trim();
+    match serde_json::from_str::<Value>(text).ok()? {
+        Value::Object(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// `callback( {...} );` → `{...}` (QQ).
+fn strip_jsonp(body: &[u8]) -> Option<&[u8]> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let inner = text
+        .strip_prefix("callback")?
+        .trim_start()
+        .strip_prefix('(')?;
+    let inner = inner.trim_end().trim_end_matches(';').trim_end();
+    let inner = inner.strip_suffix(')')?;
+    Some(inner.trim().as_bytes())
+}
+
+/// Form members read as numbers when they are decimal (form bodies carry only strings).
+const NUMERIC_FORM_KEYS: &[&str] = &["expires_in", "refresh_token_expires_in", "expireIn"];
+
+/// `a=1&b=2` → object of strings (numbers for the `expires_in`-like keys). `None` unless the
+/// body looks like a form: every pair has `=`, no markup or JSON, no empty or repeated name.
+fn form_object(body: &[u8]) -> Option<Object> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    if text.is_empty() || text.contains(['<', '{', '[', '"', '\n', '\r']) {
+        return None;
+    }
+    if !text.split('&').all(|p| p.contains('=')) {
+        return None;
+    }
+    let mut out = Object::new();
+    for (k, v) in form_urlencoded::parse(text.as_bytes()) {
+        if k.is_empty() || out.contains_key(k.as_ref()) {
+            return None;
+        }
+        let value = if NUMERIC_FORM_KEYS.contains(&k.as_ref()) {
+            parse_decimal(&v).map_or_else(|| Value::String(v.to_string()), Value::from)
+        } else {
+            Value::String(v.into_owned())
+        };
+        out.insert(k.into_owned(), value);
+    }
+    Some(out)
+}
+
+// ---------- provider errors ----------
+
+/// A provider error found in a body.
+pub(crate) struct Signal {
+    /// The code reported as the provider error (sanitized).
+    pub(crate) code: String,
+    /// Keys to look up in the error map, most specific first.
+    pub(crate) lookup: Vec<String>,
+    description: Option<String>,
+    uri: Option<String>,
+}
+
+impl Signal {
+    fn new(code: String, description: Option<String>) -> Self {
+        let code = clean_text(&code, MAX_ERROR_CODE_CHARS);
+        Self {
+            lookup: vec![code.clone()],
+            code,
+            description: description.map(|d| sanitize_text(&d, MAX_DESCRIPTION_CHARS)),
+            uri: None,
+        }
+    }
+
+    fn provider_error(&self) -> ProviderError {
+        ProviderError {
+            error: OAuthErrorCode::parse(&self.code),
+            error_description: self.description.clone(),
+            error_uri: self.uri.clone(),
+        }
+    }
+}
+
+fn str_member(obj: &Object, key: &str) -> Option<String> {
+    match obj.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A non-zero integer (or a string holding one) member as a decimal string.
+fn nonzero_code(obj: &Object, key: &str) -> Option<String> {
+    let n = match obj.get(key) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    n.filter(|n| *n != 0).map(|n| n.to_string())
+}
+
+/// An RFC 6749 §5.2 `error` (string; also an integer when `numeric`), with Microsoft's
+/// `error_codes` / `AADSTS…` prefix and Weibo's `error_code` as more specific lookup keys.
+fn rfc_error(obj: &Object, numeric: bool) -> Option<Signal> {
+    let error = match obj.get("error") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) if numeric => n.as_i64()?.to_string(),
+        _ => return None,
+    };
+    let mut sig = Signal::new(error, str_member(obj, "error_description"));
+    sig.uri = str_member(obj, "error_uri").map(|u| clean_text(&u, MAX_DESCRIPTION_CHARS));
+    let mut lookup = Vec::new();
+    if let Some(Value::Array(codes)) = obj.get("error_codes") {
+        for c in codes {
+            if let Some(n) = c.as_u64() {
+                lookup.push(format!("AADSTS{n}"));
+            }
+        }
+    }
+    if lookup.is_empty() {
+        if let Some(rest) = obj
+            .get("error_description")
+            .and_then(Value::as_str)
+            .and_then(|d| d.strip_prefix("AADSTS"))
+        {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if !digits.is_empty() {
+                lookup.push(format!("AADSTS{digits}"));
+            }
+        }
+    }
+    if let Some(Value::Number(n)) = obj.get("error_code") {
+        lookup.push(n.to_string());
+    }
+    lookup.append(&mut sig.lookup);
+    sig.lookup = lookup;
+    Some(sig)
+}
+
+/// The provider error a body carries under `style`; any style reads an RFC 6749 §5.2 `error`
+/// on a non-200 status.
+pub(crate) fn detect_error(style: ErrorStyle, status: u16, obj: &Object) -> Option<Signal> {
+    let errcode =
+        || nonzero_code(obj, "errcode").map(|c| Signal::new(c, str_member(obj, "errmsg")));
+    let found = match style {
+        ErrorStyle::Rfc6749 => None,
+        ErrorStyle::ErrorIn200 => rfc_error(obj, true),
+        ErrorStyle::Errcode => errcode(),
+        ErrorStyle::ErrorOrErrcode => rfc_error(obj, true).or_else(errcode),
+        ErrorStyle::NumericCode => match obj.get("code") {
+            Some(Value::Number(n)) if n.as_i64() != Some(0) => Some(Signal::new(
+                n.to_string(),
+                str_member(obj, "error_description")
+                    .or_else(|| str_member(obj, "msg"))
+                    .or_else(|| str_member(obj, "error")),
+            )),
+            _ => None,
+        },
+        ErrorStyle::StringCode => str_member(obj, "code")
+            .map(|c| Signal::new(c, str_member(obj, "message")))
+            .or_else(errcode),
+        ErrorStyle::QqStyle => match obj.get("error") {
+            Some(Value::Number(n)) => Some(Signal::new(
+                n.to_string(),
+                str_member(obj, "error_description"),
+            )),
+            Some(Value::String(s)) if !s.is_empty() => rfc_error(obj, false),
+            _ => nonzero_code(obj, "ret").map(|c| Signal::new(c, str_member(obj, "msg"))),
+        },
+    };
+    found.or_else(|| {
+        if status == 200 {
+            None
+        } else {
+            rfc_error(obj, false)
+        }
+    })
+}
+
+/// The typed error for a provider error: 3xx is never a provider's answer; then the profile's
+/// [`ErrorRule`] for the most specific code; then the RFC 6749 §5.2 meaning of `invalid_grant`,
+/// `invalid_client` and `temporarily_unavailable` (whatever the status: some providers answer
+/// a bad code with 401); then 401 → `InvalidClient`, 429/503 → `ProviderUnavailable`; anything
+/// else `ProviderError`. `label` names the call
+/// in the message (`GitHub token request`).
+pub(crate) fn signal_error(label: &str, map: &[ErrorRule], status: u16, sig: Signal) -> Error {
+    let pe = sig.provider_error();
+    if (300..=399).contains(&status) {
+        return status_error(status, Some(pe));
+    }
+    let mapped = sig
+        .lookup
+        .iter()
+        .find_map(|key| map.iter().find(|r| &r.code == key).map(|r| r.outcome));
+    let outcome = match (mapped, &pe.error) {
+        (Some(o), _) => o,
+        (None, OAuthErrorCode::InvalidGrant) => ErrorOutcome::InvalidGrant,
+        (None, OAuthErrorCode::InvalidClient) => ErrorOutcome::InvalidClient,
+        (None, OAuthErrorCode::TemporarilyUnavailable) => ErrorOutcome::Retryable,
+        (None, _) if matches!(status, 401 | 429 | 503) => return status_error(status, Some(pe)),
+        (None, _) => ErrorOutcome::Other,
+    };
+    let shown = sig.lookup.first().unwrap_or(&sig.code);
+    let what = match outcome {
+        ErrorOutcome::InvalidGrant => "the code or token is invalid, expired or already used",
+        ErrorOutcome::InvalidClient => "the client id or secret is wrong",
+        ErrorOutcome::Configuration => "the provider configuration is wrong",
+        ErrorOutcome::LocalConfiguration => "the provider does not accept our configuration",
+        ErrorOutcome::Retryable => "the provider is temporarily unavailable",
+        ErrorOutcome::Other => "the provider returned an error",
+    };
+    let message = format!("{label}: {what} (provider error `{shown}`)");
+    let mut e = outcome_error(outcome, message);
+    if outcome == ErrorOutcome::Other && (status >= 500 || pe.error == OAuthErrorCode::ServerError)
+    {
+        e = e.with_class(ErrorClass::Retryable);
+    }
+    e.with_provider_error(pe)
+}
+
+/// The error for an [`ErrorOutcome`].
+pub(crate) fn outcome_error(outcome: ErrorOutcome, message: String) -> Error {
+    match outcome {
+        ErrorOutcome::InvalidGrant => Error::new(ErrorCode::InvalidGrant, message),
+        ErrorOutcome::InvalidClient => Error::new(ErrorCode::InvalidClient, message),
+        ErrorOutcome::Configuration => {
+            Error::new(ErrorCode::ProviderError, message).with_class(ErrorClass::Configuration)
+        }
+        ErrorOutcome::LocalConfiguration => Error::new(ErrorCode::Configuration, message),
+        ErrorOutcome::Retryable => Error::new(ErrorCode::ProviderUnavailable, message),
+        ErrorOutcome::Other => Error::new(ErrorCode::ProviderError, message),
+    }
 }
 
 const MAX_DESCRIPTION_CHARS: usize = 300;
@@ -505,32 +839,6 @@ fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MediaKind {
-    Json,
-    Form,
-    /// `text/*` or no content type at all.
-    Text,
-    Other,
-}
-
-fn media_kind(content_type: Option<&str>) -> MediaKind {
-    let Some(ct) = content_type else {
-        return MediaKind::Text;
-    };
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    let is = |m: &str| essence.eq_ignore_ascii_case(m);
-    if is("application/json") || ends_with_ignore_case(essence, "+json") {
-        MediaKind::Json
-    } else if is("application/x-www-form-urlencoded") {
-        MediaKind::Form
-    } else if starts_with_ignore_case(essence, "text/") || essence.is_empty() {
-        MediaKind::Text
-    } else {
-        MediaKind::Other
-    }
-}
-
 fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
     s.len() >= suffix.len()
         && s.get(s.len() - suffix.len()..)
@@ -540,67 +848,6 @@ fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-}
-
-enum Decoded {
-    /// The members, and whether they came from a form body.
-    Map(Map<String, Value>, bool),
-    NotAnObject,
-    WrongContentType,
-}
-
-fn json_object(body: &[u8]) -> Option<Map<String, Value>> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
-    }
-}
-
-fn decode_body(kind: MediaKind, body: &[u8], options: &TokenResponseOptions) -> Decoded {
-    match kind {
-        MediaKind::Json => match json_object(body) {
-            Some(m) => Decoded::Map(m, false),
-            None => Decoded::NotAnObject,
-        },
-        MediaKind::Form if options.allow_form_encoded => match form_map(body) {
-            Some(m) => Decoded::Map(m, true),
-            None => Decoded::NotAnObject,
-        },
-        MediaKind::Text if options.allow_json_as_text || options.allow_form_encoded => {
-            if options.allow_json_as_text {
-                if let Some(m) = json_object(body) {
-                    return Decoded::Map(m, false);
-                }
-            }
-            if options.allow_form_encoded && looks_like_form(body) {
-                if let Some(m) = form_map(body) {
-                    return Decoded::Map(m, true);
-                }
-            }
-            Decoded::NotAnObject
-        }
-        MediaKind::Form | MediaKind::Text | MediaKind::Other => Decoded::WrongContentType,
-    }
-}
-
-/// `name=value&…` with nothing that looks like markup or JSON.
-fn looks_like_form(body: &[u8]) -> bool {
-    body.contains(&b'=')
-        && !body
-            .iter()
-            .any(|b| matches!(b, b'<' | b'{' | b'[' | b'"' | b'\n' | b'\r' | b' '))
-}
-
-/// Decodes a form body into string members; duplicated or empty names make it invalid.
-fn form_map(body: &[u8]) -> Option<Map<String, Value>> {
-    let mut map = Map::new();
-    for (name, value) in form_urlencoded::parse(body) {
-        if name.is_empty() || map.contains_key(name.as_ref()) {
-            return None;
-        }
-        map.insert(name.into_owned(), Value::String(value.into_owned()));
-    }
-    if map.is_empty() { None } else { Some(map) }
 }
 
 /// Whether a member name holds a secret: `access_token`, `refresh_token`, `id_token`, `code`,
@@ -844,20 +1091,21 @@ fn redact_text(text: &str, input_cut: bool, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const AT: &str = "AT_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
     const RT: &str = "RT_0a1b2c3d4e5f60718293a4b5c6d7e8f9";
     const NOW: u64 = 1_700_000_000;
 
-    fn strict() -> TokenResponseOptions {
-        TokenResponseOptions::strict()
+    fn strict() -> ResponseRules {
+        ResponseRules::strict()
     }
 
     fn parse(
         status: u16,
         ct: Option<&str>,
         body: &str,
-        opts: &TokenResponseOptions,
+        opts: &ResponseRules,
     ) -> Result<TokenSet, Error> {
         parse_token_response(status, ct, body.as_bytes(), opts, NOW)
     }
@@ -1045,13 +1293,7 @@ mod tests {
             info.snippet
         );
         // Even with every tolerance on, HTML is not a token response.
-        let e = parse(
-            200,
-            Some("text/html"),
-            html,
-            &TokenResponseOptions::lenient(),
-        )
-        .expect_err("html");
+        let e = parse(200, Some("text/html"), html, &ResponseRules::lenient()).expect_err("html");
         assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
     }
 
@@ -1065,7 +1307,7 @@ mod tests {
         let e = parse(200, None, &body, &strict()).expect_err("no content type");
         assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
         let mut opts = strict();
-        opts.allow_json_as_text = true;
+        opts.format = BodyFormat::JsonAnyContentType;
         for ct in [Some("text/plain"), Some("text/html; charset=utf-8"), None] {
             let t = parse(200, ct, &body, &opts).expect("tolerated");
             assert_eq!(t.access_token.secret(), AT);
@@ -1110,7 +1352,7 @@ mod tests {
         let body = r#"{"access_token":"a","expires_in":7200,"openid":"OPENID","unionid":"U"}"#;
         assert_eq!(err_code(json(200, body)), ErrorCode::ProviderBadResponse);
         let mut opts = strict();
-        opts.allow_missing_token_type = true;
+        opts.missing_token_type_is_bearer = true;
         let t = parse(200, Some("application/json"), body, &opts).expect("tolerated");
         assert_eq!(t.token_type, "bearer");
         assert_eq!(t.extra.get("openid"), Some(&Value::String("OPENID".into())));
@@ -1130,7 +1372,7 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
         assert_safe_error(&e, 200);
         let mut opts = strict();
-        opts.allow_form_encoded = true;
+        opts.format = BodyFormat::JsonOrForm;
         let t = parse(200, ct, &body, &opts).expect("tolerated");
         assert_eq!(t.access_token.secret(), AT);
         assert_eq!(t.scope.as_deref(), Some("repo,gist"));
@@ -1159,7 +1401,7 @@ mod tests {
             Some("bad_verification_code")
         );
         let mut opts = strict();
-        opts.error_in_200 = true;
+        opts.errors = ErrorStyle::ErrorIn200;
         let e = parse(200, Some("application/json"), body, &opts).expect_err("github");
         assert_eq!(e.code(), ErrorCode::InvalidGrant);
         assert_eq!(e.class(), ErrorClass::Reauthenticate);
@@ -1184,7 +1426,7 @@ mod tests {
             assert_eq!(e.code(), want, "{code}");
         }
         // GitHub without Accept: form-encoded error.
-        opts.allow_form_encoded = true;
+        opts.format = BodyFormat::JsonOrForm;
         let e = parse(
             200,
             Some("application/x-www-form-urlencoded"),
@@ -1201,8 +1443,8 @@ mod tests {
         let body = r#"{"errcode":40029,"errmsg":"invalid code, rid: 6543e2f1-1234abcd-5678ef90"}"#;
         assert_eq!(err_code(json(200, body)), ErrorCode::ProviderBadResponse);
         let mut opts = strict();
-        opts.errcode_in_200 = true;
-        opts.allow_json_as_text = true;
+        opts.errors = ErrorStyle::Errcode;
+        opts.format = BodyFormat::JsonAnyContentType;
         let e = parse(200, Some("text/plain"), body, &opts).expect_err("wechat");
         assert_eq!(e.code(), ErrorCode::InvalidGrant);
         let pe = e.provider_error().expect("provider error");
@@ -1439,7 +1681,7 @@ mod tests {
         assert!(!d.contains(AT) && !d.contains('\u{7}'), "{d}");
     }
 
-    /// REFERENCE §3.14 / RFC 6749 §10.3: tokens never reach Display/Debug of errors.
+    /// docs/SECURITY.md S14 / RFC 6749 §10.3: tokens never reach Display/Debug of errors.
     #[test]
     fn errors_never_contain_secrets_fed_in() {
         let bodies = [
@@ -1456,7 +1698,7 @@ mod tests {
         ];
         for body in &bodies {
             for status in [200u16, 400, 401, 500, 503, 302] {
-                for opts in [strict(), TokenResponseOptions::lenient()] {
+                for opts in [strict(), ResponseRules::lenient()] {
                     if let Err(e) = parse(status, Some("application/json"), body, &opts) {
                         assert_safe_error(&e, status);
                     }
@@ -1465,7 +1707,7 @@ mod tests {
         }
     }
 
-    /// REFERENCE §3.14 / RFC 6749 §10.3: snippets are log-safe.
+    /// docs/SECURITY.md S14 / RFC 6749 §10.3: snippets are log-safe.
     #[test]
     fn snippet_redaction() {
         let body = format!(
@@ -1508,7 +1750,7 @@ mod tests {
         assert_eq!(redact_snippet(b""), "");
     }
 
-    /// REFERENCE §3.14 (RFC 6749 §10.3): a token split by invisible characters (NUL, other
+    /// docs/SECURITY.md S14 (RFC 6749 §10.3): a token split by invisible characters (NUL, other
     /// controls, zero-width or bidi formatting) is judged as it will be shown — joined — and
     /// redacted. Found by the `token_response` fuzz target: two short runs separated by NULs
     /// came out as one 36-char unredacted run.
@@ -1536,7 +1778,7 @@ mod tests {
         assert_eq!(s, format!("{HALF_A} {HALF_B}"));
     }
 
-    /// REFERENCE §3.14: no partial token leaks at the scan limit.
+    /// docs/SECURITY.md S14: no partial token leaks at the scan limit.
     #[test]
     fn snippet_redacts_run_cut_by_scan_limit() {
         // A body whose only content is one enormous token: never a partial leak.
@@ -1557,5 +1799,133 @@ mod tests {
             .and_then(|r| r.content_type.clone())
             .expect("ct");
         assert!(!ct.contains('\r') && !ct.contains('\n'));
+    }
+
+    /// QQ JSONP: `callback( {...} );` with any spacing, and nothing else.
+    #[test]
+    fn jsonp_stripping() {
+        assert_eq!(
+            strip_jsonp(br#"callback( {"a":1} );"#),
+            Some(&br#"{"a":1}"#[..])
+        );
+        assert_eq!(strip_jsonp(b"callback({\"a\":1})"), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(strip_jsonp(b"{\"a\":1}"), None);
+        assert_eq!(strip_jsonp(b"evil( {} );"), None);
+    }
+
+    /// Form bodies: numbers for expires_in-like keys, duplicates and markup refused.
+    #[test]
+    fn form_decoding() {
+        let o = form_object(b"access_token=x&expires_in=7776000&scope=a%2Cb").expect("form");
+        assert_eq!(o.get("expires_in"), Some(&Value::from(7_776_000u64)));
+        assert_eq!(o.get("scope"), Some(&Value::from("a,b")));
+        assert!(form_object(b"a=1&a=2").is_none());
+        assert!(form_object(b"<html>a=1</html>").is_none());
+        assert!(form_object(b"hello").is_none());
+        assert!(form_object(b"").is_none());
+    }
+
+    /// RFC 6749 §5.1: `Json` format requires a JSON media type; the lenient formats do not.
+    #[test]
+    fn json_media_type() {
+        assert!(
+            decode(
+                BodyFormat::Json,
+                Some("application/json; charset=utf-8"),
+                b"{}"
+            )
+            .into_object()
+            .is_some()
+        );
+        assert!(
+            decode(BodyFormat::Json, Some("application/problem+json"), b"{}")
+                .into_object()
+                .is_some()
+        );
+        assert!(
+            decode(BodyFormat::Json, Some("text/plain"), b"{}")
+                .into_object()
+                .is_none()
+        );
+        assert!(
+            decode(BodyFormat::JsonAnyContentType, Some("text/plain"), b"{}")
+                .into_object()
+                .is_some()
+        );
+        assert!(
+            decode(BodyFormat::JsonAnyContentType, None, b"[1]")
+                .into_object()
+                .is_none()
+        );
+    }
+
+    /// Provider error signals per style (PROVIDERS.md summary table, "Error signalling").
+    #[test]
+    fn error_signals() {
+        let o = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => Object::new(),
+        };
+        // (style, status, body, the code signalled or None)
+        let cases = [
+            (ErrorStyle::Rfc6749, 200, json!({"error": "x"}), None),
+            (ErrorStyle::Rfc6749, 400, json!({"error": "x"}), Some("x")),
+            (
+                ErrorStyle::ErrorIn200,
+                200,
+                json!({"error": "x"}),
+                Some("x"),
+            ),
+            (ErrorStyle::Errcode, 200, json!({"errcode": 0}), None),
+            (
+                ErrorStyle::Errcode,
+                200,
+                json!({"errcode": 40029}),
+                Some("40029"),
+            ),
+            (ErrorStyle::NumericCode, 200, json!({"code": 0}), None),
+            (
+                ErrorStyle::NumericCode,
+                400,
+                json!({"code": 20003}),
+                Some("20003"),
+            ),
+            (ErrorStyle::StringCode, 400, json!({"code": "x"}), Some("x")),
+            (ErrorStyle::QqStyle, 200, json!({"ret": 0}), None),
+            (ErrorStyle::QqStyle, 200, json!({"ret": 1002}), Some("1002")),
+            (
+                ErrorStyle::QqStyle,
+                200,
+                json!({"error": 100020}),
+                Some("100020"),
+            ),
+        ];
+        for (style, status, body, want) in cases {
+            let got = detect_error(style, status, &o(body.clone())).map(|s| s.code);
+            assert_eq!(got.as_deref(), want, "{style:?} {status} {body}");
+        }
+        // Microsoft: AADSTS code looked up first, RFC code reported.
+        let s = detect_error(
+            ErrorStyle::Rfc6749,
+            400,
+            &o(json!({"error": "invalid_grant", "error_codes": [54005]})),
+        )
+        .expect("signal");
+        assert_eq!(
+            s.lookup,
+            vec!["AADSTS54005".to_owned(), "invalid_grant".to_owned()]
+        );
+        assert_eq!(s.code, "invalid_grant");
+    }
+
+    /// Provider descriptions are bounded and control characters dropped (no log injection).
+    #[test]
+    fn descriptions_are_cleaned() {
+        let d = sanitize_text(
+            &format!("a\nb\u{1b}[31m{}", "x ".repeat(1000)),
+            MAX_DESCRIPTION_CHARS,
+        );
+        assert!(!d.contains('\n') && !d.contains('\u{1b}'));
+        assert_eq!(d.chars().count(), MAX_DESCRIPTION_CHARS);
     }
 }

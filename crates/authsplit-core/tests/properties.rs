@@ -15,7 +15,8 @@ use authsplit_core::pkce::{PkceCodeChallenge, PkceCodeVerifier};
 use authsplit_core::random::{Nonce, State, hex_token, storage_key};
 use authsplit_core::return_to::is_safe_return_to;
 use authsplit_core::token::{
-    SNIPPET_MAX_CHARS, TokenResponseOptions, parse_error_body, parse_token_response, redact_snippet,
+    BodyFormat, ErrorStyle, ResponseRules, SNIPPET_MAX_CHARS, parse_error_body,
+    parse_token_response, redact_snippet,
 };
 use authsplit_core::{ErrorCode, authorize::AuthorizeTemplate};
 use proptest::prelude::*;
@@ -24,17 +25,22 @@ fn is_unreserved(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
 }
 
-fn options() -> impl Strategy<Value = TokenResponseOptions> {
-    (any::<[bool; 6]>()).prop_map(|b| {
-        let mut o = TokenResponseOptions::lenient();
-        o.allow_form_encoded = b[0];
-        o.allow_json_as_text = b[1];
-        o.error_in_200 = b[2];
-        o.errcode_in_200 = b[3];
-        o.expires_in_as_string = b[4];
-        o.allow_missing_token_type = b[5];
-        o
-    })
+/// Response rules over the whole vocabulary: every body format, every error style, each
+/// tolerance on or off.
+fn options() -> impl Strategy<Value = ResponseRules> {
+    (
+        0..BodyFormat::ALL.len(),
+        0..ErrorStyle::ALL.len(),
+        any::<[bool; 2]>(),
+    )
+        .prop_map(|(f, e, b)| {
+            let mut o = ResponseRules::lenient();
+            o.format = BodyFormat::ALL[f];
+            o.errors = ErrorStyle::ALL[e];
+            o.expires_in_as_string = b[0];
+            o.missing_token_type_is_bearer = b[1];
+            o
+        })
 }
 
 fn content_type() -> impl Strategy<Value = Option<String>> {

@@ -1,6 +1,6 @@
 //! Provider presets: every preset's authorization URL, token request, documented success and
-//! bad-code responses, normalized user, refresh and revocation — checked against the facts in
-//! `shared/PROVIDERS.md` (cited per test as "PROVIDERS.md § <provider>") and the RFCs.
+//! bad-code responses, normalized user, refresh and revocation — checked against each platform's documented wire format (cited per test as "PROVIDERS.md §
+//! <provider>") and the RFCs.
 
 use authsplit_core::error::{ErrorClass, ErrorCode};
 use authsplit_core::pkce::PkceCodeVerifier;
@@ -11,6 +11,7 @@ use authsplit_core::provider::{
 };
 use authsplit_core::random::State;
 use authsplit_core::secret::{AccessToken, AuthorizationCode, RefreshToken};
+use authsplit_core::token::{self, ResponseRules};
 use serde_json::{Map, Value, json};
 
 // ---------- fixtures ----------
@@ -159,7 +160,7 @@ fn provider_code(e: &authsplit_core::Error) -> String {
 // ---------- every preset ----------
 
 /// Every name in PRESET_NAMES is a preset that resolves and passes the start-up checks; an
-/// unknown name is `None` (issue 5, "unknown preset").
+/// unknown name is `None`.
 #[test]
 fn every_preset_resolves_and_checks() {
     assert_eq!(PRESET_NAMES.len(), 17);
@@ -171,8 +172,8 @@ fn every_preset_resolves_and_checks() {
     assert!(preset("myspace").is_none());
 }
 
-/// Profiles are data: every preset survives a JSON round trip unchanged (issue 5: "any field
-/// can be overridden" needs Serialize + Deserialize).
+/// Profiles are data: every preset survives a JSON round trip unchanged (overriding any
+/// field needs Serialize + Deserialize).
 #[test]
 fn every_preset_roundtrips_through_json() {
     for name in PRESET_NAMES {
@@ -183,7 +184,7 @@ fn every_preset_roundtrips_through_json() {
     }
 }
 
-/// Issue 5: the subject is the provider's stable id — never an email. `check()` refuses a
+/// The subject is the provider's stable id — never an email. `check()` refuses a
 /// subject taken from `email` / `preferred_username`.
 #[test]
 fn subject_from_email_is_refused_at_startup() {
@@ -216,7 +217,7 @@ fn overrides_merge_and_unknown_fields_fail() {
     assert!(e.message.contains("tokne"), "{}", e.message);
 }
 
-/// REFERENCE §3.14 / common rules: no secret (client secret, code, verifier, access or refresh
+/// docs/SECURITY.md S14: no secret (client secret, code, verifier, access or refresh
 /// token, Authorization header) in the `Debug` of any request spec or of the credentials.
 #[test]
 fn debug_of_every_spec_redacts_secrets() {
@@ -265,7 +266,7 @@ fn debug_of_every_spec_redacts_secrets() {
 }
 
 /// RFC 6749 §2.3.1 + Appendix B: client_secret_basic form-urlencodes id and secret before
-/// base64 (REFERENCE §3.4: a secret like `a+b:c%d/e f` must work).
+/// base64 (docs/SECURITY.md S4: a secret like `a+b:c%d/e f` must work).
 #[test]
 fn rfc6749_s2_3_1_basic_auth_urlencodes_before_base64() {
     let p = resolved("discord");
@@ -310,7 +311,7 @@ fn missing_secret_is_a_configuration_error() {
     }
 }
 
-/// Issue 5 "Configuration": a missing secret fails at start-up with a message naming the key.
+/// A missing secret fails at start-up with a message naming the key.
 #[test]
 fn check_client_requires_id_and_secret() {
     for name in PRESET_NAMES {
@@ -331,8 +332,7 @@ fn check_client_requires_id_and_secret() {
 }
 
 /// RFC 7636 §4.5: `code_verifier` is sent exactly where the profile supports PKCE, and the
-/// authorization URL carries `code_challenge` + `S256` exactly there (issue 5: "PKCE is sent
-/// wherever the provider supports it").
+/// authorization URL carries `code_challenge` + `S256` exactly there.
 #[test]
 fn rfc7636_pkce_sent_exactly_where_supported() {
     for name in PRESET_NAMES {
@@ -358,7 +358,7 @@ fn rfc7636_pkce_sent_exactly_where_supported() {
 }
 
 /// Providers without refresh / revocation refuse with a typed `Configuration` error that says
-/// so (issue 5: "refused clearly where it does not").
+/// so.
 #[test]
 fn unsupported_refresh_and_revocation_are_refused_clearly() {
     for name in PRESET_NAMES {
@@ -379,7 +379,7 @@ fn unsupported_refresh_and_revocation_are_refused_clearly() {
     }
 }
 
-/// Issue 5 "Configuration": an unknown preset fails with a message listing the known ones.
+/// An unknown preset fails with a message listing the known ones.
 #[test]
 fn unknown_preset_error_lists_presets() {
     let e = provider::preset_or_error("myspace").expect_err("unknown");
@@ -2223,6 +2223,19 @@ fn google_client_secrets_json() {
             r#"{"web":{"client_id":"a","client_secret":"b","redirect_uris":"https://x"}}"#,
             "redirect_uris",
         ),
+        // Pinned to Google's hosts: an https URL elsewhere would receive the code and secret.
+        (
+            r#"{"web":{"client_id":"a","client_secret":"b","token_uri":"https://evil.example/token"}}"#,
+            "token_uri",
+        ),
+        (
+            r#"{"web":{"client_id":"a","client_secret":"b","auth_uri":"https://accounts.google.com.evil.example/o/oauth2/auth"}}"#,
+            "auth_uri",
+        ),
+        (
+            r#"{"web":{"client_id":"a","client_secret":"b","token_uri":"https://oauth2.googleapis.com:8443/token"}}"#,
+            "token_uri",
+        ),
     ] {
         let e = google::from_client_secrets(bad).expect_err(bad);
         assert_eq!(e.code(), ErrorCode::Configuration, "{bad}");
@@ -2246,9 +2259,71 @@ fn rfc6749_s3_1_2_redirect_uri_checks() {
     }
 }
 
+// ---------- one parser ----------
+
+/// A generic provider is the RFC 6749 profile: its token responses go through the same parser
+/// with [`ResponseRules::strict`], so the per-provider entry point and the core one agree on
+/// every outcome (success, error code, class, provider error).
+#[test]
+fn rfc6749_s5_generic_providers_are_the_rfc6749_profile() {
+    let endpoints = Endpoints {
+        authorization: Some("https://as.example/authorize".into()),
+        token: Some("https://as.example/token".into()),
+        ..Endpoints::default()
+    };
+    let generic = [
+        provider::generic_oauth2("plain", endpoints),
+        provider::generic_oidc("op", "https://op.example"),
+    ];
+    let j = Some("application/json");
+    let cases: &[(u16, Option<&str>, &str)] = &[
+        (
+            200,
+            j,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#,
+        ),
+        (200, j, r#"{"access_token":"a"}"#),
+        (
+            200,
+            Some("text/plain"),
+            r#"{"access_token":"a","token_type":"bearer"}"#,
+        ),
+        (200, j, r#"{"error":"bad_verification_code"}"#),
+        (400, j, r#"{"error":"invalid_grant"}"#),
+        (400, j, r#"{"error":"bad_verification_code"}"#),
+        (400, j, r#"{"errcode":40029,"errmsg":"invalid code"}"#),
+        (401, j, r#"{"error":"invalid_client"}"#),
+        (500, j, r#"{"error":"server_error"}"#),
+        (503, None, ""),
+        (302, None, ""),
+    ];
+    for p in &generic {
+        assert_eq!(p.response, ResponseRules::strict(), "{}", p.id);
+        for (status, ct, body) in cases {
+            let ours = provider::parse_token_response(p, *status, *ct, body.as_bytes(), NOW);
+            let core = token::parse_token_response(
+                *status,
+                *ct,
+                body.as_bytes(),
+                &ResponseRules::strict(),
+                NOW,
+            );
+            let outcome = |r: &Result<token::TokenSet, authsplit_core::Error>| match r {
+                Ok(t) => Ok((t.access_token.secret().to_owned(), t.expires_at)),
+                Err(e) => Err((e.code(), e.class(), provider_code(e))),
+            };
+            assert_eq!(outcome(&ours), outcome(&core), "{} {status} {body}", p.id);
+        }
+        // The well-known codes of the RFC 6749 profile: a 400 `bad_verification_code` is a bad
+        // code whoever sends it.
+        let e = token_err(p, 400, j, r#"{"error":"bad_verification_code"}"#);
+        assert_eq!(e.code(), ErrorCode::InvalidGrant, "{}", p.id);
+    }
+}
+
 // ---------- robustness ----------
 
-/// Malformed token responses become typed errors (REFERENCE §4), never a panic and never a
+/// Malformed token responses become typed errors (docs/SECURITY.md F3), never a panic and never a
 /// success, for every preset.
 #[test]
 fn reference_s4_bad_token_responses_are_typed_errors() {
@@ -2404,8 +2479,7 @@ mod props {
 // ---------- cross-preset tables ----------
 
 /// Every preset: the documented bad-code response (PROVIDERS.md, each provider's error format)
-/// becomes `invalid_grant`, class re-authenticate (issue 5: "the documented bad-code error
-/// becomes the right typed error").
+/// becomes `invalid_grant`, class re-authenticate.
 #[test]
 fn every_preset_bad_code_is_invalid_grant() {
     let table: &[(&str, u16, &str, &str)] = &[
@@ -2590,7 +2664,7 @@ fn every_preset_token_request_method_and_headers() {
 }
 
 /// Every preset with a documented success body: tokens parse and the normalized user has the
-/// documented stable id (issue 5: "the exchange succeeds and yields the normalized user").
+/// documented stable id.
 #[test]
 fn every_preset_success_yields_normalized_user() {
     let tok = json!({"access_token": AT, "token_type": "bearer", "expires_in": 3600, "refresh_token": RT});

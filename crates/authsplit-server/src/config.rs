@@ -7,14 +7,19 @@
 //! `AUTHSPLIT__SERVER__COOKIE_KEY=…` sets `server.cookie_key`. Keep secrets in the environment,
 //! not in the file.
 //!
-//! [`Config::validate`] turns a `Config` into the checked form the router runs on; every
-//! problem is a [`ConfigError`] with a clear message (never containing a secret).
+//! [`Authsplit::new`](crate::Authsplit::new) (or its builder) checks a `Config` and turns it
+//! into the form the router runs on, each provider table through the translation in
+//! `profile.rs`; every problem is a [`ConfigError`] with a clear message (never containing a
+//! secret).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use authsplit_core::authorize::AuthorizeQuirks;
+/// How the client authenticates (RFC 6749 §2.3.1): the profile's type, read from the config
+/// as `client_secret_basic` or `client_secret_post` (the RFC 7591 §2 names).
+pub use authsplit_core::provider::ClientAuth;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 
@@ -118,28 +123,12 @@ pub(crate) fn cfg_err(msg: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(msg.into())
 }
 
-/// A secret configuration value (client secret, cookie key). `Debug` prints `[redacted]`;
-/// read it with [`Secret::expose`]. Deserialises from a string (or a number/bool coming from
-/// an environment variable, kept verbatim as text).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret value. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+authsplit_core::new_secret_type!(
+    /// A secret configuration value (client secret, cookie key). `Debug` prints
+    /// `Secret([redacted])`; read it with [`Secret::secret`]. Deserialises from a string (or a
+    /// number/bool coming from an environment variable, kept verbatim as text).
+    Secret
+);
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -150,32 +139,32 @@ impl<'de> Deserialize<'de> for Secret {
                 f.write_str("a string")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
-                Ok(Secret(v.to_owned()))
+                Ok(Secret::new(v))
             }
             fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
-                Ok(Secret(v))
+                Ok(Secret::new(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Secret, E> {
-                Ok(Secret(v.to_string()))
+                Ok(Secret::new(v.to_string()))
             }
         }
         d.deserialize_any(V)
     }
 }
 
-/// The whole configuration: `[server]` and `[providers.<id>]`.
+/// The whole configuration: `[server]`, `[store]` and `[providers.<id>]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -183,9 +172,35 @@ pub struct Config {
     /// `[server]`.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[store]`: where single-use, single-flight and logout state is kept.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// `[providers.<id>]`; the id is what the SPA sends as `provider`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// `[store]`: where the state that makes single use, single flight and logout hold is kept
+/// (docs/DEPLOYMENT.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `memory:` (one process; lost on restart), `sqlite:` (a file under `data_dir`, survives
+    /// restarts), `sqlite:<path>`, or `redis://[user:password@]host[:port][/db][?prefix=…]` for
+    /// several instances. Unset: `memory:`, with a warning at start-up.
+    pub url: Option<Secret>,
+    /// Where `sqlite:` keeps its file (`authsplit.sqlite3`). Default `data`.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            data_dir: PathBuf::from("data"),
+        }
+    }
 }
 
 /// `[server]`.
@@ -197,7 +212,9 @@ pub struct ServerConfig {
     pub listen: String,
     /// Origins allowed to call the POST endpoints (and CORS), exact `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
-    /// Also accept an `Origin` equal to the request's own `Host` (same-origin SPA). Default true.
+    /// Also accept an `Origin` equal to the origin of a configured redirect URI (`[server]
+    /// redirect_uri` or a provider's): the SPA served from the same origin as its callback.
+    /// Never derived from a request header. Default true.
     pub allow_same_origin: bool,
     /// Cookie encryption key: ≥64 random bytes, base64 (standard or URL-safe) or hex.
     pub cookie_key: Option<Secret>,
@@ -241,6 +258,9 @@ pub struct ServerConfig {
     /// Binary only: a connection on which no byte was read or written for this many seconds is
     /// closed (a client that stops reading a response, a stuck peer). Default 60.
     pub idle_timeout_secs: u64,
+    /// Binary only: most incoming connections served at once; past it new connections wait
+    /// (in the listen backlog) until one ends. Default 1024.
+    pub max_connections: usize,
     /// Default redirect URI for providers that set no `redirect_uri` of their own (absolute,
     /// byte for byte as registered at each provider), so a preset needs only id and secret.
     pub redirect_uri: Option<String>,
@@ -268,25 +288,14 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 10,
             request_body_timeout_secs: 30,
             idle_timeout_secs: 60,
+            max_connections: 1024,
             redirect_uri: None,
         }
     }
 }
 
-/// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ClientAuth {
-    /// HTTP Basic with id and secret form-urlencoded before base64.
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-}
-
-/// Opt-in tolerances of a generic provider's token response parser (see
-/// `authsplit_core::token`; presets follow their profile's rules).
+/// Opt-in tolerances of a provider's token response parser, added to its profile's rules
+/// (see `authsplit_core::token::ResponseRules`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
@@ -303,6 +312,17 @@ pub struct TokenQuirks {
     pub expires_in_as_string: bool,
     /// Accept a missing `token_type` as `bearer`.
     pub allow_missing_token_type: bool,
+}
+
+/// `client_auth`: `client_secret_basic` or `client_secret_post` (RFC 7591 §2), nothing else.
+fn client_auth_method<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientAuth>, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "client_secret_basic" => Ok(Some(ClientAuth::Basic)),
+        "client_secret_post" => Ok(Some(ClientAuth::Post)),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown client_auth `{other}`, expected client_secret_basic or client_secret_post"
+        ))),
+    }
 }
 
 /// `[providers.<id>]`: a **preset** (`preset = "github"`, or an id that is itself a preset
@@ -364,7 +384,7 @@ pub struct ProviderConfig {
     pub client_secret: Option<Secret>,
     /// `client_secret_basic` or `client_secret_post` (default: the preset's method;
     /// `client_secret_basic` for generic providers).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "client_auth_method")]
     pub client_auth: Option<ClientAuth>,
     /// Registered redirect URI, absolute, byte for byte (default: `[server] redirect_uri`).
     #[serde(default)]
@@ -785,6 +805,11 @@ impl ConfigBuilder {
         self.config.providers.insert(id.to_owned(), provider);
         self
     }
+    /// Sets `[store] url`.
+    pub fn store_url(mut self, url: &str) -> Self {
+        self.config.store.url = Some(Secret::new(url.to_owned()));
+        self
+    }
     /// Edits the server section directly.
     pub fn server(mut self, f: impl FnOnce(&mut ServerConfig)) -> Self {
         f(&mut self.config.server);
@@ -929,6 +954,6 @@ mod tests {
     #[test]
     fn secret_debug_is_redacted() {
         let s = Secret::new("a+b:c%d/e f");
-        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
     }
 }

@@ -1,5 +1,5 @@
 //! The encrypted cookies — one transaction cookie per pending sign-in (`<base>-<16 hex of
-//! SHA-256(state)>`) and the session cookie (REFERENCE §1; RFC 10017 §6.1.3.2): `Secure;
+//! SHA-256(state)>`) and the session cookie (SECURITY.md A4; RFC 10017 §6.1.3.2): `Secure;
 //! HttpOnly; SameSite=Strict; Path=/`, no `Domain`, `__Host-` prefix, AES-256-GCM through the
 //! `cookie` crate's private jar (the cookie name is authenticated, so one cannot be swapped for
 //! another). `insecure_dev_cookies` drops `Secure` and the prefix for plain-http loopback only.
@@ -7,6 +7,10 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// Most transaction-cookie names read from one request (twice the most a browser is ever
+/// given, `handlers::MAX_PENDING_TRANSACTIONS`).
+pub(crate) const MAX_TX_NAMES: usize = 16;
 
 /// Cookie names and attributes.
 #[derive(Clone, Debug)]
@@ -36,7 +40,7 @@ impl CookieSettings {
 
     /// The transaction cookie of the sign-in with this `state`: `<base>-<first 16 hex digits of
     /// SHA-256(state)>`, so that sign-ins started in parallel tabs each keep their own cookie
-    /// (REFERENCE §4, callback in a different tab). The hash only names the cookie; the state
+    /// (SECURITY.md F1, callback in a different tab). The hash only names the cookie; the state
     /// itself is still compared in constant time against the encrypted payload.
     pub fn tx_name(&self, state: &str) -> String {
         use sha2::Digest as _;
@@ -50,10 +54,15 @@ impl CookieSettings {
         name
     }
 
-    /// The names of the transaction cookies (`<base>-<16 lower-case hex>`) the request carries.
+    /// The names of the transaction cookies (`<base>-<16 lower-case hex>`) the request carries,
+    /// at most [`MAX_TX_NAMES`] of them: the server sets at most 8, so more are junk, and each
+    /// name read may become a `Set-Cookie` that clears it.
     pub fn tx_names_in(&self, headers: &HeaderMap) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for n in cookie_names(headers) {
+            if out.len() >= MAX_TX_NAMES {
+                break;
+            }
             let is_tx = n
                 .strip_prefix(self.tx_prefix)
                 .and_then(|r| r.strip_prefix('-'))
@@ -223,7 +232,8 @@ fn raw_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     None
 }
 
-/// The transaction cookie payload (REFERENCE §1: state + challenge + provider, never the verifier).
+/// The transaction cookie payload (SECURITY.md A2: state + challenge + provider, never the
+/// verifier).
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct TxCookie {
     /// Random transaction id (single-use bookkeeping).

@@ -11,7 +11,7 @@
 //! | 415 | `unsupported_media_type` |
 //! | 500 | `configuration`, `internal` (a bug; details only in the log) |
 //! | 502 | `invalid_client`, `provider_error`, `provider_bad_response`, `provider_unreachable`, `invalid_id_token`, `discovery_failed` |
-//! | 503 | `provider_unavailable` (with `Retry-After` when the provider sent one), `random_unavailable` |
+//! | 503 | `provider_unavailable` (with `Retry-After` when the provider sent one), `random_unavailable`, `store_unavailable` |
 //! | 504 | `provider_timeout` |
 
 use authsplit_core::wire::ErrorBody;
@@ -80,7 +80,9 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         | C::ProviderUnreachable
         | C::InvalidIdToken
         | C::DiscoveryFailed => StatusCode::BAD_GATEWAY,
-        C::ProviderUnavailable | C::RandomUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        C::ProviderUnavailable | C::RandomUnavailable | C::StoreUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         C::ProviderTimeout => StatusCode::GATEWAY_TIMEOUT,
         C::Configuration | C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// A JSON body read strictly (REFERENCE §3.3): `Content-Type: application/json` (else 415
+/// A JSON body read strictly (docs/SECURITY.md S3): `Content-Type: application/json` (else 415
 /// `unsupported_media_type`), at most `server.max_body_bytes` (else 413 `body_too_large`), and a
 /// shape that matches `T` exactly — the wire structs deny unknown fields — else 400
 /// `invalid_request`. Every rejection is the JSON error body.
@@ -128,7 +128,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })
 }
 
-/// The CSRF guard on every POST (RFC 10017 §6.1.3.3; REFERENCE §1): the custom header
+/// The CSRF guard on every POST (RFC 10017 §6.1.3.3; docs/SECURITY.md A3): the custom header
 /// `x-authsplit: 1` (401 `csrf_header_missing`) and an allow-listed `Origin`
 /// (401 `origin_rejected`). A cross-site page cannot add the header without a CORS
 /// preflight, which only the configured origins pass.
@@ -174,20 +174,13 @@ pub(crate) fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), Ap
             "the Origin header is required",
         ));
     };
-    if state.inner.allowed_origins.iter().any(|o| o == origin) {
-        return Ok(());
-    }
-    if state.inner.server.allow_same_origin
-        && let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok())
+    // The expected origins come from the configuration only, never from a request header
+    // (`Host` is set by whoever sends the request): `allowed_origins`, and with
+    // `allow_same_origin` the origins of the configured redirect URIs.
+    if state.inner.allowed_origins.iter().any(|o| o == origin)
+        || state.inner.same_origins.iter().any(|o| o == origin)
     {
-        // The browser sets both; a cross-site page cannot make them agree.
-        if let Some(rest) = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            && rest.eq_ignore_ascii_case(host)
-        {
-            return Ok(());
-        }
+        return Ok(());
     }
     Err(ApiError::new(
         ErrorCode::OriginRejected,

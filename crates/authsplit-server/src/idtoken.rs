@@ -1,7 +1,8 @@
 //! ID token validation (OIDC Core §3.1.3.7): signature with a key from the provider's JWKS and
 //! an algorithm from the allow-list (never `none`, never HMAC), `iss` exact, `aud` contains the
-//! client id, `azp` equals it when present, `exp` in the future, `iat` sane, `nonce` equal to the
-//! stored one. `jsonwebtoken` checks the signature; the claims are checked here against the
+//! client id, `azp` equals it when present and is present when there are several audiences,
+//! `exp` in the future, `iat` sane, `nonce` equal to the stored one (a sign-in that stored none
+//! accepts no ID token). `jsonwebtoken` checks the signature; the claims are checked here against the
 //! injectable clock.
 
 use authsplit_core::{Error, ErrorCode};
@@ -132,10 +133,17 @@ pub(crate) fn check_claims(
     if !aud_ok {
         return Err(bad("the ID token's aud does not contain this client"));
     }
-    if let Some(azp) = c.get("azp")
-        && azp.as_str() != Some(expect.client_id)
-    {
-        return Err(bad("the ID token's azp is not this client"));
+    match c.get("azp") {
+        Some(azp) if azp.as_str() != Some(expect.client_id) => {
+            return Err(bad("the ID token's azp is not this client"));
+        }
+        Some(_) => {}
+        // OIDC Core §3.1.3.7 steps 4–5: a token for several audiences must name the party it
+        // was issued to.
+        None if matches!(c.get("aud"), Some(Value::Array(list)) if list.len() > 1) => {
+            return Err(bad("the ID token has several audiences and no azp"));
+        }
+        None => {}
     }
     match c.get("sub").and_then(Value::as_str) {
         Some(s) if !s.is_empty() => {}
@@ -164,7 +172,13 @@ pub(crate) fn check_claims(
             }
         }
         (Some(_), None) => return Err(bad("the ID token has no nonce")),
-        (None, _) => {}
+        // OIDC Core §3.1.3.7 step 11: with nothing stored there is nothing the token could be
+        // bound to; a transaction registered without a nonce must not accept any ID token.
+        (None, _) => {
+            return Err(bad(
+                "no nonce was registered for this sign-in, so no ID token is accepted",
+            ));
+        }
     }
     Ok(())
 }
@@ -223,5 +237,39 @@ mod tests {
         let mut no_nonce = claims(good);
         no_nonce.remove("nonce");
         assert!(check_claims(&no_nonce, &expect(now)).is_err());
+    }
+
+    // OIDC Core §3.1.3.7 step 11: a transaction that stored no nonce accepts no ID token —
+    // neither one with a nonce (an attacker's) nor one without.
+    #[test]
+    fn no_stored_nonce_accepts_no_id_token() {
+        let now = 1_700_000_000;
+        let good = json!({"iss":"https://op.example","aud":"app","sub":"u1",
+            "exp":now+300,"iat":now,"nonce":"n-123"});
+        let mut e = expect(now);
+        e.nonce = None;
+        let r = check_claims(&claims(good.clone()), &e).map_err(|e| e.code());
+        assert_eq!(r, Err(ErrorCode::InvalidIdToken));
+        let mut without = claims(good);
+        without.remove("nonce");
+        let r = check_claims(&without, &e).map_err(|e| e.code());
+        assert_eq!(r, Err(ErrorCode::InvalidIdToken));
+    }
+
+    // OIDC Core §3.1.3.7 steps 4–5: several audiences need an azp naming this client.
+    #[test]
+    fn several_audiences_need_azp() {
+        let now = 1_700_000_000;
+        let mut c = claims(
+            json!({"iss":"https://op.example","aud":["app","other"],"sub":"u1",
+            "exp":now+300,"iat":now,"nonce":"n-123"}),
+        );
+        let r = check_claims(&c, &expect(now)).map_err(|e| e.code());
+        assert_eq!(r, Err(ErrorCode::InvalidIdToken));
+        c.insert("aud".to_owned(), json!(["app"]));
+        assert!(check_claims(&c, &expect(now)).is_ok());
+        c.insert("aud".to_owned(), json!(["app", "other"]));
+        c.insert("azp".to_owned(), json!("app"));
+        assert!(check_claims(&c, &expect(now)).is_ok());
     }
 }

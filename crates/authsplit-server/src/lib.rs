@@ -67,11 +67,10 @@ pub use authsplit_core as core;
 pub use authsplit_core::wire::{self, User};
 pub use authsplit_core::{Error, ErrorCode};
 pub use config::{
-    ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig, UnknownKey,
+    ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig, StoreConfig, UnknownKey,
 };
 pub use error::ApiError;
 pub use extract::StrictJson;
-pub use provider::basic_auth_value;
 /// rustls' crypto provider type, for [`AuthsplitBuilder::crypto_provider`].
 pub use rustls::crypto::CryptoProvider;
 pub use serve::{ConnectionTimeouts, serve};
@@ -93,6 +92,42 @@ fn system_clock() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Opens the store `[store] url` names (memory without one: the server's clock, bounded by
+/// `server.max_used_transactions`).
+fn open_store(
+    config: &StoreConfig,
+    server: &ServerConfig,
+    clock: &Clock,
+    warnings: &mut Vec<String>,
+) -> Result<Arc<dyn Store>, ConfigError> {
+    let memory = || -> Arc<dyn Store> {
+        let clock = clock.clone();
+        Arc::new(MemoryStore::with_clock(
+            server.max_used_transactions,
+            Arc::new(move || clock().saturating_mul(1000)),
+        ))
+    };
+    let Some(url) = &config.url else {
+        warnings.push(
+            "no [store] url: single-use, refresh and logout state is kept in this process only \
+             (lost on restart, not shared between instances); set [store] url = \"sqlite:\" or \
+             a redis:// URL (docs/DEPLOYMENT.md)"
+                .to_owned(),
+        );
+        return Ok(memory());
+    };
+    if matches!(url.secret().trim(), "memory:" | "memory://") {
+        return Ok(memory());
+    }
+    let options = authsplit_store::StoreOptions {
+        data_dir: config.data_dir.clone(),
+        memory_max_claims: server.max_used_transactions,
+        ..authsplit_store::StoreOptions::default()
+    };
+    authsplit_store::open(url.secret(), &options)
+        .map_err(|e| crate::config::cfg_err(format!("[store] url: {e}")))
 }
 
 /// The configured service: build it once, then take its [`Authsplit::router`].
@@ -122,8 +157,8 @@ impl AuthsplitBuilder {
         self
     }
 
-    /// Replaces the single-use / single-flight state (default: a [`MemoryStore`] bounded by
-    /// `server.max_used_transactions`, for one instance).
+    /// Replaces the store (default: the one `[store] url` names; without one a [`MemoryStore`]
+    /// bounded by `server.max_used_transactions`, for one instance).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self
@@ -140,7 +175,11 @@ impl AuthsplitBuilder {
     /// Validates the configuration and builds the service. No network I/O happens here;
     /// discovery runs on first use (or in [`Authsplit::warm_up`]).
     pub fn build(self) -> Result<Authsplit, ConfigError> {
-        let Config { server, providers } = self.config;
+        let Config {
+            server,
+            store: store_config,
+            providers,
+        } = self.config;
         let mut warnings = Vec::new();
         if server.transaction_ttl_secs == 0
             || server.transaction_ttl_secs > authsplit_core::wire::TRANSACTION_TTL_SECS
@@ -167,7 +206,7 @@ impl AuthsplitBuilder {
         }
         let key = match &server.cookie_key {
             Some(k) => {
-                let bytes = config::decode_cookie_key(k.expose())?;
+                let bytes = config::decode_cookie_key(k.secret())?;
                 Key::try_from(&bytes[..]).map_err(|_| {
                     crate::config::cfg_err("server.cookie_key is too short".to_owned())
                 })?
@@ -228,19 +267,38 @@ impl AuthsplitBuilder {
         if map.is_empty() {
             return Err(ConfigError::NoProviders);
         }
+        let mut same_origins: Vec<String> = Vec::new();
+        if server.allow_same_origin {
+            let redirects = server
+                .redirect_uri
+                .iter()
+                .chain(map.values().map(|p| &p.redirect_uri));
+            for r in redirects {
+                if let Ok(u) = url::Url::parse(r) {
+                    let o = u.origin().ascii_serialization();
+                    if o != "null" && !same_origins.contains(&o) && !allowed_origins.contains(&o) {
+                        same_origins.push(o);
+                    }
+                }
+            }
+        }
         let crypto = self.crypto.unwrap_or_else(default_crypto_provider);
         let out = outbound::Outbound::new(&server, crypto)?;
+        let clock: Clock = self.clock.unwrap_or_else(|| Arc::new(system_clock));
+        let store = match self.store {
+            Some(s) => s,
+            None => open_store(&store_config, &server, &clock, &mut warnings)?,
+        };
         let inner = Inner {
             cookies: cookies::CookieSettings::new(server.insecure_dev_cookies),
             ttl: server.transaction_ttl_secs,
             allowed_origins,
+            same_origins,
             providers: map,
             key,
             out,
-            clock: self.clock.unwrap_or_else(|| Arc::new(system_clock)),
-            store: self
-                .store
-                .unwrap_or_else(|| Arc::new(MemoryStore::new(server.max_used_transactions))),
+            clock,
+            store,
             revocation_retries: Arc::new(tokio::sync::Semaphore::new(256)),
             warnings,
             server,
@@ -292,6 +350,11 @@ impl Authsplit {
     /// The server section in force.
     pub fn server_config(&self) -> &ServerConfig {
         &self.state.inner.server
+    }
+
+    /// Which store keeps the single-use, refresh and logout state (`memory`, `sqlite`, `redis`).
+    pub fn store_backend(&self) -> &'static str {
+        self.state.inner.store.backend().as_str()
     }
 
     /// Warnings about dev-only or risky settings (log them loudly).

@@ -49,9 +49,15 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 
-    /// Check the configuration (and run discovery), print the providers, and exit.
+    /// Check the configuration (and run discovery), print the providers, and exit: 0 when it
+    /// is usable, 1 for a configuration error (also one that discovery found: issuer mismatch,
+    /// no S256, no usable client authentication), 3 when a provider could not be reached.
     #[arg(long)]
     check: bool,
+
+    /// Print the provider preset names, one per line, and exit.
+    #[arg(long)]
+    list_presets: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -73,8 +79,40 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Exit codes (documented in crates/authsplit-server/README.md): 0 success; 1 a configuration
+/// error, found before or by discovery, or any other failure; 2 a command-line usage error
+/// (clap); 3 `--check` could not reach a provider (transport failure, timeout, HTTP 5xx
+/// discovery answer), which says nothing about the configuration.
+const EXIT_CONFIG: u8 = 1;
+const EXIT_UNREACHABLE: u8 = 3;
+
+/// Why the binary stops.
+enum Failure {
+    Config(String),
+    Unreachable(String),
+}
+
+impl From<String> for Failure {
+    fn from(msg: String) -> Self {
+        Self::Config(msg)
+    }
+}
+
+/// Whether a discovery failure is the provider not answering usefully right now (retried on
+/// first use when serving) rather than a problem with the configuration.
+fn is_unreachable(e: &authsplit_core::Error) -> bool {
+    e.is_retryable()
+        || (e.code() == ErrorCode::DiscoveryFailed && e.response().is_some_and(|r| r.status >= 500))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.list_presets {
+        for name in authsplit_core::provider::PRESET_NAMES {
+            println!("{name}");
+        }
+        return ExitCode::SUCCESS;
+    }
     let format = cli.log_format;
     init_tracing(format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -90,17 +128,21 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         // Printed once: a plain line for people, or one JSON log record for machines.
-        Err(msg) => {
+        Err(failure) => {
+            let (msg, code) = match failure {
+                Failure::Config(msg) => (msg, EXIT_CONFIG),
+                Failure::Unreachable(msg) => (msg, EXIT_UNREACHABLE),
+            };
             match format {
                 LogFormat::Text => eprintln!("authsplit-server: {msg}"),
                 LogFormat::Json => tracing::error!("{msg}"),
             }
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli) -> Result<(), Failure> {
     let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     if let Some(l) = cli.listen {
         config.server.listen = l;
@@ -114,19 +156,33 @@ async fn run(cli: Cli) -> Result<(), String> {
     for w in auth.warnings() {
         tracing::warn!("!!! {w}");
     }
+    tracing::info!(backend = auth.store_backend(), "session store opened");
     for p in auth.providers() {
         tracing::info!(provider = %p.id, name = %p.name, preset = %p.preset.as_deref().unwrap_or("-"), issuer = p.issuer.as_deref().unwrap_or("-"),
             client_id = %p.client_id, client_auth = %p.client_auth, redirect_uri = %p.redirect_uri,
             "provider loaded");
     }
-    // Discovery up front: a wrong issuer refuses to start; an unreachable provider is retried
-    // on first use.
+    // Discovery up front: a configuration problem it finds (wrong issuer, no S256, no usable
+    // client authentication) refuses to start; an unreachable provider is retried on first
+    // use when serving, and is its own exit code under --check.
+    let mut unreachable = Vec::new();
     for (id, e) in auth.warm_up().await {
-        if e.code() == ErrorCode::DiscoveryFailed {
-            return Err(format!("provider `{id}`: {}", e.message));
+        if !is_unreachable(&e) {
+            return Err(Failure::Config(format!("provider `{id}`: {}", e.message)));
         }
         tracing::warn!(provider = %id, code = e.code().as_str(),
             "discovery failed at start-up ({}); will retry on first use", e.message);
+        unreachable.push(format!(
+            "provider `{id}`: {} ({})",
+            e.message,
+            e.code().as_str()
+        ));
+    }
+    if cli.check && !unreachable.is_empty() {
+        return Err(Failure::Unreachable(format!(
+            "could not check every provider: {}",
+            unreachable.join("; ")
+        )));
     }
     if cli.check {
         tracing::info!("configuration OK");
@@ -141,7 +197,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     if let Some(dir) = &server.static_dir {
         if !dir.join("index.html").is_file() {
-            return Err(format!("static dir {} has no index.html", dir.display()));
+            return Err(format!("static dir {} has no index.html", dir.display()).into());
         }
         tracing::info!(dir = %dir.display(), "serving the SPA at /");
         let spa = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
@@ -166,7 +222,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         header_read_timeout_secs = server.header_read_timeout_secs,
         request_body_timeout_secs = server.request_body_timeout_secs,
         idle_timeout_secs = server.idle_timeout_secs,
-        "connection timeouts"
+        max_connections = server.max_connections,
+        "connection limits"
     );
     authsplit_server::serve(listener, app, timeouts, shutdown_signal())
         .await

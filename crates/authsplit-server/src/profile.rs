@@ -9,7 +9,7 @@ use authsplit_core::Error;
 use authsplit_core::provider::{
     self as core_provider, ClientCredentials, HttpMethod, PRESET_NAMES, ProviderProfile,
 };
-use authsplit_core::token::TokenResponseOptions;
+use authsplit_core::token::{BodyFormat, ErrorStyle, ResponseRules};
 
 use crate::config::{ClientAuth, ConfigError, ProviderConfig, TokenQuirks, check_endpoint};
 
@@ -22,16 +22,6 @@ pub(crate) enum Kind {
     GenericOidc,
     /// `generic_oauth2` (explicit endpoints).
     GenericOauth2,
-}
-
-/// How a provider's token response is read.
-#[derive(Clone, Debug)]
-pub(crate) enum TokenParsing {
-    /// With the profile's response rules (the presets' documented wire formats).
-    Profile,
-    /// With the strict RFC 6749 §5.1/§5.2 parser and the configured `token_response`
-    /// tolerances (generic OIDC / OAuth 2.0 providers).
-    Rfc6749(TokenResponseOptions),
 }
 
 /// Which `id_token` members of a token response are validated.
@@ -59,7 +49,6 @@ pub(crate) enum UserinfoReading {
 /// provider it talks to.
 #[derive(Clone, Debug)]
 pub(crate) struct Rules {
-    pub token: TokenParsing,
     pub id_tokens: IdTokens,
     pub userinfo: UserinfoReading,
     /// Whether a sign-in may end with no user at all (neither an ID token nor userinfo: a
@@ -83,7 +72,6 @@ impl Rules {
             .require_id_token
             .unwrap_or_else(|| requests_openid(profile) && profile.oidc.issuer.is_some());
         Self {
-            token: TokenParsing::Profile,
             id_tokens: IdTokens::WhenIssuer,
             userinfo: UserinfoReading::Profile,
             user_optional: false,
@@ -96,7 +84,6 @@ impl Rules {
     /// when configured by issuer.
     fn generic(profile: &ProviderProfile, cfg: &ProviderConfig, by_issuer: bool) -> Self {
         Self {
-            token: TokenParsing::Rfc6749(token_options(&cfg.token_response)),
             id_tokens: IdTokens::Always,
             userinfo: UserinfoReading::Strict,
             user_optional: true,
@@ -116,18 +103,6 @@ fn requests_openid(profile: &ProviderProfile) -> bool {
         .any(|s| s == "openid")
 }
 
-/// The core parser options for a generic provider's `token_response` tolerances.
-fn token_options(q: &TokenQuirks) -> TokenResponseOptions {
-    let mut o = TokenResponseOptions::default();
-    o.allow_form_encoded = q.allow_form_encoded;
-    o.allow_json_as_text = q.allow_json_as_text;
-    o.error_in_200 = q.error_in_200;
-    o.errcode_in_200 = q.errcode_in_200;
-    o.expires_in_as_string = q.expires_in_as_string;
-    o.allow_missing_token_type = q.allow_missing_token_type;
-    o
-}
-
 /// Everything a `[providers.<id>]` table translates to.
 #[derive(Debug)]
 pub(crate) struct Translated {
@@ -141,6 +116,9 @@ pub(crate) struct Translated {
     pub algs: Vec<jsonwebtoken::Algorithm>,
     /// Config `require_iss`, applied again after discovery.
     pub require_iss: Option<bool>,
+    /// `client_auth` was set in the configuration: it wins over discovery's
+    /// `token_endpoint_auth_methods_supported` (a disagreement is only logged).
+    pub client_auth_explicit: bool,
     pub rules: Rules,
 }
 
@@ -154,6 +132,16 @@ pub(crate) fn translate(
 ) -> Result<Translated, ConfigError> {
     let key = |f: &str| format!("providers.{id}.{f}");
     let built = build_profile(id, cfg, server_redirect_uri, warnings)?;
+    if !built.profile.pkce {
+        // RFC 7636 §1 / RFC 9700 §2.1.1: without PKCE at the provider nothing binds a code to
+        // the browser that started the sign-in (docs/SECURITY.md S16).
+        warnings.push(format!(
+            "provider `{id}` ({}) does not support PKCE: nothing binds an authorization code \
+             to the browser that started the sign-in, so a stolen code can be redeemed by \
+             anyone through this backend; see docs/SECURITY.md S16 and \"Presets without PKCE\"",
+            built.profile.display_name
+        ));
+    }
     if let Some(u) = &cfg.post_logout_redirect_uri {
         check_endpoint(&key("post_logout_redirect_uri"), u)?;
     }
@@ -189,6 +177,7 @@ pub(crate) fn translate(
         post_logout_redirect_uri: cfg.post_logout_redirect_uri.clone(),
         algs,
         require_iss: cfg.require_iss,
+        client_auth_explicit: cfg.client_auth.is_some(),
         rules,
     })
 }
@@ -248,7 +237,7 @@ fn build_profile(
     let mut secret = cfg
         .client_secret
         .as_ref()
-        .map(|s| s.expose().to_owned())
+        .map(|s| s.secret().to_owned())
         .filter(|s| !s.is_empty());
     let (mut profile, kind) = if let Some(path) = &cfg.client_secrets_file {
         if cfg.preset.as_deref().is_some_and(|p| p != "google") {
@@ -467,24 +456,7 @@ fn apply_convenience_keys(
     if cfg.authorize_quirks != authsplit_core::authorize::AuthorizeQuirks::default() {
         p.authorize.quirks = cfg.authorize_quirks.clone();
     }
-    let q = &cfg.token_response;
-    if q.allow_form_encoded {
-        p.response.format = core_provider::BodyFormat::JsonOrForm;
-    } else if q.allow_json_as_text && p.response.format == core_provider::BodyFormat::Json {
-        p.response.format = core_provider::BodyFormat::JsonAnyContentType;
-    }
-    if q.error_in_200 {
-        p.response.errors = core_provider::ErrorStyle::ErrorIn200;
-    }
-    if q.errcode_in_200 {
-        p.response.errors = core_provider::ErrorStyle::Errcode;
-    }
-    if q.expires_in_as_string {
-        p.response.expires_in_as_string = true;
-    }
-    if q.allow_missing_token_type {
-        p.response.missing_token_type_is_bearer = true;
-    }
+    add_token_quirks(&cfg.token_response, &mut p.response);
     if let Some(c) = &cfg.code_param {
         p.authorize.callback_code_param = c.clone();
     }
@@ -514,11 +486,13 @@ fn apply_convenience_keys(
             unwrap: None,
         });
     }
-    if let Some(a) = cfg.client_auth {
-        let method = match a {
-            ClientAuth::ClientSecretBasic => core_provider::ClientAuth::Basic,
-            ClientAuth::ClientSecretPost => core_provider::ClientAuth::Post,
-        };
+    if let Some(method) = cfg.client_auth {
+        if !matches!(method, ClientAuth::Basic | ClientAuth::Post) {
+            return Err(crate::config::cfg_err(format!(
+                "{} must be client_secret_basic or client_secret_post",
+                key("client_auth")
+            )));
+        }
         p.token.client_auth = method;
         if let Some(r) = &mut p.revocation
             && matches!(
@@ -544,4 +518,33 @@ fn apply_convenience_keys(
         p.oidc.allowed_tenants = cfg.allowed_tenants.clone();
     }
     Ok(())
+}
+
+/// Adds the configured `token_response` tolerances to a profile's response rules (the one
+/// vocabulary the token parser reads): a generic provider is the RFC 6749 profile plus these.
+fn add_token_quirks(q: &TokenQuirks, rules: &mut ResponseRules) {
+    if q.allow_form_encoded {
+        if rules.format != BodyFormat::JsonFormOrJsonp {
+            rules.format = BodyFormat::JsonOrForm;
+        }
+    } else if q.allow_json_as_text && rules.format == BodyFormat::Json {
+        rules.format = BodyFormat::JsonAnyContentType;
+    }
+    if q.error_in_200 || q.errcode_in_200 {
+        // Added to what the profile reads already (GitHub's `error` stays read when
+        // `errcode_in_200` is set too).
+        let (error, errcode) = match rules.errors {
+            ErrorStyle::ErrorIn200 => (true, false),
+            ErrorStyle::Errcode => (false, true),
+            ErrorStyle::ErrorOrErrcode => (true, true),
+            _ => (false, false),
+        };
+        rules.errors = match (error || q.error_in_200, errcode || q.errcode_in_200) {
+            (true, true) => ErrorStyle::ErrorOrErrcode,
+            (true, false) => ErrorStyle::ErrorIn200,
+            _ => ErrorStyle::Errcode,
+        };
+    }
+    rules.expires_in_as_string |= q.expires_in_as_string;
+    rules.missing_token_type_is_bearer |= q.allow_missing_token_type;
 }

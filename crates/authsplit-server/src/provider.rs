@@ -19,7 +19,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::error::ApiError;
 use crate::outbound::{CallError, EndpointKind, Fetched, Outbound};
-use crate::profile::{Kind, Rules, TokenParsing, Translated};
+use crate::profile::{Kind, Rules, Translated};
 
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 const DISCOVERY_FAILURE_BACKOFF: Duration = Duration::from_secs(5);
@@ -50,6 +50,9 @@ pub(crate) struct Provider {
     pub permits: Arc<Semaphore>,
     /// Config `require_iss`, applied after discovery too.
     require_iss: Option<bool>,
+    /// `client_auth` was set in the configuration: it wins over discovery's
+    /// `token_endpoint_auth_methods_supported` (a disagreement is only logged).
+    client_auth_explicit: bool,
     /// The resolved profile (before discovery for OIDC-by-issuer providers).
     base: Arc<ProviderProfile>,
     discovery: Mutex<Cached<ProviderProfile>>,
@@ -78,6 +81,7 @@ impl Provider {
             algs: t.algs,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             require_iss: t.require_iss,
+            client_auth_explicit: t.client_auth_explicit,
             base,
             discovery: Mutex::new(discovery),
             jwks: Mutex::new(Cached::Empty),
@@ -147,14 +151,23 @@ impl Provider {
             .send(&self.id, EndpointKind::Discovery, &self.permits, req)
             .await?;
         // OIDC Discovery §4.3: the issuer must be identical to the configured one.
-        let mut p = core_provider::discovery::apply_discovery(&self.base, f.status, &f.body)
-            .map_err(|e| {
-                if f.status != 200 {
-                    e.with_response(f.info())
-                } else {
-                    e
-                }
-            })?;
+        let found = core_provider::discovery::apply_discovery_with(
+            &self.base,
+            f.status,
+            &f.body,
+            self.client_auth_explicit,
+        )
+        .map_err(|e| {
+            if f.status != 200 {
+                e.with_response(f.info())
+            } else {
+                e
+            }
+        })?;
+        for w in &found.warnings {
+            tracing::warn!(provider = %self.id, "!!! {w}");
+        }
+        let mut p = found.profile;
         if let Some(r) = self.require_iss {
             p.oidc.iss_in_callback = r;
         }
@@ -238,14 +251,14 @@ impl Provider {
         let mut v: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         if let Some(sec) = &self.creds.client_secret {
             v.push(sec.secret().to_owned());
-            let basic = basic_auth_value(&self.creds.client_id, sec.secret());
+            let basic = core_provider::basic_auth_value(&self.creds.client_id, sec.secret());
             v.push(basic.trim_start_matches("Basic ").to_owned());
         }
         v
     }
 
-    /// A token request (code exchange or refresh) executed once and parsed by the provider's
-    /// [`TokenParsing`] rule (RFC 6749 §5.1/§5.2, plus the provider's quirks for presets). A
+    /// A token request (code exchange or refresh) executed once and parsed with the profile's
+    /// response rules (RFC 6749 §5.1/§5.2 plus the provider's quirks, the one parser). A
     /// 429/503 keeps its `Retry-After`. An answer that cannot be read, or an error response, is
     /// [`CallError::Failed`]: the request reached the provider.
     pub async fn token_call(
@@ -262,19 +275,14 @@ impl Provider {
             .await
             .map_err(|e| e.map(|e| ApiError::from(crate::outbound::scrub(e, secrets))))?;
         let (status, content_type) = (f.status, f.content_type.as_deref());
-        match &self.rules.token {
-            TokenParsing::Rfc6749(o) => {
-                authsplit_core::token::parse_token_response(status, content_type, &f.body, o, now)
-            }
-            TokenParsing::Profile => {
-                core_provider::parse_token_response(profile, status, content_type, &f.body, now)
-            }
-        }
-        .map_err(|e| {
-            CallError::Failed(
-                ApiError::from(crate::outbound::scrub(e, secrets)).with_retry_after(f.retry_after),
-            )
-        })
+        core_provider::parse_token_response(profile, status, content_type, &f.body, now).map_err(
+            |e| {
+                CallError::Failed(
+                    ApiError::from(crate::outbound::scrub(e, secrets))
+                        .with_retry_after(f.retry_after),
+                )
+            },
+        )
     }
 
     /// WeCom: the app (corp) token, cached until shortly before its `expires_in` ends.
@@ -306,15 +314,4 @@ impl Provider {
     pub async fn drop_app_token(&self) {
         *self.app_token.lock().await = None;
     }
-}
-
-/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
-pub fn basic_auth_value(client_id: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    let id: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
-    let sec: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{sec}"))
-    )
 }

@@ -10,6 +10,10 @@
 //! - inactivity: a connection on which no byte was read or written for
 //!   [`ConnectionTimeouts::idle`] is closed (e.g. a client that never reads its response).
 //!
+//! - connections: at most [`ConnectionTimeouts::max_connections`] are served at once; past the
+//!   cap the server stops accepting until one ends (new ones wait in the listen backlog), so a
+//!   flood of connections cannot exhaust memory or file descriptors.
+//!
 //! Every response carries `Referrer-Policy: no-referrer` (unless the app set its own).
 //!
 //! Graceful shutdown: on the signal the listener closes, in-flight requests finish, idle
@@ -40,6 +44,8 @@ pub struct ConnectionTimeouts {
     pub header_read: Duration,
     /// A connection with no byte read or written for this long is closed.
     pub idle: Duration,
+    /// Most connections served at once (at least 1).
+    pub max_connections: usize,
 }
 
 impl ConnectionTimeouts {
@@ -48,6 +54,7 @@ impl ConnectionTimeouts {
         Self {
             header_read: Duration::from_secs(server.header_read_timeout_secs.max(1)),
             idle: Duration::from_secs(server.idle_timeout_secs.max(1)),
+            max_connections: server.max_connections,
         }
     }
 }
@@ -76,8 +83,17 @@ where
         .header_read_timeout(timeouts.header_read)
         .keep_alive(true);
     let epoch = Instant::now();
+    let slots = Arc::new(tokio::sync::Semaphore::new(timeouts.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        // A free slot first, then accept: at the cap, new connections wait in the backlog.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => stream,
@@ -101,6 +117,7 @@ where
         let conn = graceful.watch(builder.serve_connection(io, svc));
         let idle = timeouts.idle;
         tokio::spawn(async move {
+            let _permit = permit;
             tokio::select! {
                 r = conn => if let Err(e) = r {
                     tracing::debug!(error = %e, "connection ended with an error");

@@ -10,12 +10,15 @@ use cookie::Key;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::provider::Provider;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::{Clock, cookies, outbound};
 
 pub(crate) struct Inner {
     pub server: ServerConfig,
     pub allowed_origins: Vec<String>,
+    /// With `allow_same_origin`: the origins of the configured redirect URIs (the SPA's own
+    /// origin when this server serves it). Checked like `allowed_origins`, but no CORS grant.
+    pub same_origins: Vec<String>,
     pub providers: BTreeMap<String, Arc<Provider>>,
     pub key: Key,
     pub cookies: cookies::CookieSettings,
@@ -63,21 +66,5 @@ impl AppState {
             .get(id)
             .cloned()
             .ok_or_else(|| ApiError::new(ErrorCode::UnknownProvider, "unknown provider"))
-    }
-}
-
-/// A store that cannot answer fails the request closed, with nothing sent upstream.
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Full => ApiError::new(
-                ErrorCode::ProviderUnavailable,
-                "too many sign-ins in progress; try again shortly",
-            ),
-            StoreError::Unavailable(_) => {
-                tracing::error!(error = %e, "state store unavailable; request refused");
-                ApiError::new(ErrorCode::Internal, "internal error")
-            }
-        }
     }
 }

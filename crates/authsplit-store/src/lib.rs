@@ -46,7 +46,7 @@ pub use memory::MemoryStore;
 pub use redis_store::{RedisOptions, RedisStore};
 pub use sqlite::SqliteStore;
 
-/// What went wrong in the store.
+/// What went wrong in the store. Callers fail closed on every variant.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -59,6 +59,10 @@ pub enum StoreError {
         /// What failed, for the log. Never contains a key, a record or a URL.
         reason: String,
     },
+    /// The memory store holds its maximum of live claims; nothing was recorded. (The other
+    /// backends have no such bound.)
+    #[error("the session store is full of live claims")]
+    Full,
     /// The store URL or its options are invalid (only from [`open`] and the constructors).
     #[error("invalid store configuration: {0}")]
     Config(String),
@@ -226,6 +230,10 @@ pub trait Store: Send + Sync + 'static {
     /// Claims a transaction id for `ttl`: [`Claim::Claimed`] for exactly one caller.
     async fn claim_transaction(&self, id: &str, ttl: Duration) -> Result<Claim>;
 
+    /// Whether a transaction id is claimed or refused now (a cheap early answer for a replay;
+    /// only [`Store::claim_transaction`] decides who redeems it).
+    async fn transaction_spent(&self, id: &str) -> Result<bool>;
+
     /// Gives a claimed transaction back (the attempt provably never reached the provider):
     /// the next claim succeeds. A refused transaction stays refused.
     async fn release_transaction(&self, id: &str) -> Result<()>;
@@ -390,9 +398,10 @@ pub const SQLITE_FILE_NAME: &str = "authsplit.sqlite3";
 
 /// Opens the store a URL names: `memory:`, `sqlite:` (the data directory's
 /// [`SQLITE_FILE_NAME`]), `sqlite:<path>`, or `redis://[user:password@]host[:port][/db]` with
-/// an optional `?prefix=<key prefix>`. A Redis store connects lazily: opening never waits for
-/// Redis, and an unreachable Redis shows in the first operation (or [`Store::ping`]).
-pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
+/// an optional `?prefix=<key prefix>`. Call it at start-up, inside a Tokio runtime: SQLite is
+/// opened (and its schema created) here; a Redis store connects lazily, so opening never waits
+/// for Redis and an unreachable Redis shows in the first operation (or [`Store::ping`]).
+pub fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     let url = url.trim();
     if url == "memory:" || url == "memory://" {
         return Ok(Arc::new(MemoryStore::new(options.memory_max_claims)));
@@ -404,7 +413,7 @@ pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
         } else {
             std::path::PathBuf::from(rest)
         };
-        return Ok(Arc::new(SqliteStore::open(&path).await?));
+        return Ok(Arc::new(SqliteStore::open(&path)?));
     }
     if url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")
     {
@@ -420,6 +429,17 @@ pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     Err(StoreError::Config(
         "the store URL must start with memory:, sqlite: or redis://".to_owned(),
     ))
+}
+
+/// A clock in unix milliseconds (the memory store's time source).
+pub type MillisClock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Now, in unix milliseconds, from the system clock.
+pub fn system_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2))
+        .unwrap_or(0)
 }
 
 /// `n` random bytes as lowercase hex (OS generator).

@@ -2,16 +2,17 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::{
-    Backend, Claim, Join, Lease, Lookup, Result, SessionRecord, SessionState, Store, StoreError,
+    Backend, Claim, Join, Lease, Lookup, MillisClock, Result, SessionRecord, SessionState, Store,
+    StoreError, system_millis, ttl_ms,
 };
 
 const BACKEND: &str = "memory";
 /// Expired entries are swept at most this often (and whenever a bound is reached, at most
 /// this often too: a full store of live entries is never scanned once per request).
-const SWEEP_EVERY: Duration = Duration::from_secs(1);
+const SWEEP_EVERY_MS: u64 = 1000;
 
 /// Everything in one mutex-guarded map per kind.
 ///
@@ -21,36 +22,44 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// first-in-first-out set of the same bound that evicts its oldest entry instead, so refused
 /// exchanges — which anyone can cause with made-up codes — never fill the strict bound.
 /// Sessions and ended ids are unbounded (they exist only for real sign-ins and logouts) and
-/// swept when they expire.
-#[derive(Debug)]
+/// swept when they expire. Time comes from a clock that can be replaced (tests of expiry).
 pub struct MemoryStore {
     state: Mutex<State>,
     max_claims: usize,
+    clock: MillisClock,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("max_claims", &self.max_claims)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
 struct State {
-    claims: HashMap<String, Instant>,
-    refused: HashMap<String, Instant>,
+    claims: HashMap<String, u64>,
+    refused: HashMap<String, u64>,
     refused_order: VecDeque<String>,
-    sessions: HashMap<String, (SessionRecord, Instant)>,
-    ended: HashMap<String, Instant>,
+    sessions: HashMap<String, (SessionRecord, u64)>,
+    ended: HashMap<String, u64>,
     flights: HashMap<String, FlightSlot>,
-    next_sweep: Instant,
+    next_sweep: u64,
 }
 
 #[derive(Debug, Default)]
 struct FlightSlot {
-    lock: Option<(String, Instant)>,
-    result: Option<(Vec<u8>, Instant)>,
+    lock: Option<(String, u64)>,
+    result: Option<(Vec<u8>, u64)>,
 }
 
-fn live(exp: &Instant, now: Instant) -> bool {
+fn live(exp: &u64, now: u64) -> bool {
     *exp > now
 }
 
 impl State {
-    fn sweep(&mut self, now: Instant) {
+    fn sweep(&mut self, now: u64) {
         self.claims.retain(|_, e| live(e, now));
         self.refused.retain(|_, e| live(e, now));
         let refused = &self.refused;
@@ -61,16 +70,16 @@ impl State {
             f.lock.as_ref().is_some_and(|(_, e)| live(e, now))
                 || f.result.as_ref().is_some_and(|(_, e)| live(e, now))
         });
-        self.next_sweep = now + SWEEP_EVERY;
+        self.next_sweep = now + SWEEP_EVERY_MS;
     }
 
-    fn sweep_if_due(&mut self, now: Instant) {
+    fn sweep_if_due(&mut self, now: u64) {
         if now >= self.next_sweep {
             self.sweep(now);
         }
     }
 
-    fn claim(&mut self, key: String, ttl: Duration, now: Instant, max: usize) -> Result<Claim> {
+    fn claim(&mut self, key: String, ttl: Duration, now: u64, max: usize) -> Result<Claim> {
         self.sweep_if_due(now);
         if self.claims.get(&key).is_some_and(|e| live(e, now))
             || self.refused.get(&key).is_some_and(|e| live(e, now))
@@ -81,12 +90,9 @@ impl State {
             self.sweep(now);
         }
         if self.claims.len() >= max.max(1) {
-            return Err(StoreError::unavailable(
-                BACKEND,
-                "the memory store holds its maximum of live claims",
-            ));
+            return Err(StoreError::Full);
         }
-        self.claims.insert(key, now + ttl);
+        self.claims.insert(key, now.saturating_add(ttl_ms(ttl)));
         Ok(Claim::Claimed)
     }
 }
@@ -94,7 +100,12 @@ impl State {
 impl MemoryStore {
     /// An empty store holding at most `max_claims` live claims (and as many refused ones).
     pub fn new(max_claims: usize) -> Self {
-        let now = Instant::now();
+        Self::with_clock(max_claims, std::sync::Arc::new(system_millis))
+    }
+
+    /// The same with another clock (unix milliseconds).
+    pub fn with_clock(max_claims: usize, clock: MillisClock) -> Self {
+        let now = clock();
         Self {
             state: Mutex::new(State {
                 claims: HashMap::new(),
@@ -103,9 +114,10 @@ impl MemoryStore {
                 sessions: HashMap::new(),
                 ended: HashMap::new(),
                 flights: HashMap::new(),
-                next_sweep: now + SWEEP_EVERY,
+                next_sweep: now + SWEEP_EVERY_MS,
             }),
             max_claims: max_claims.max(1),
+            clock,
         }
     }
 
@@ -131,8 +143,16 @@ impl Store for MemoryStore {
     }
 
     async fn claim_transaction(&self, id: &str, ttl: Duration) -> Result<Claim> {
-        let now = Instant::now();
+        let now = (self.clock)();
         self.lock()?.claim(tx_key(id), ttl, now, self.max_claims)
+    }
+
+    async fn transaction_spent(&self, id: &str) -> Result<bool> {
+        let now = (self.clock)();
+        let s = self.lock()?;
+        let key = tx_key(id);
+        Ok(s.claims.get(&key).is_some_and(|e| live(e, now))
+            || s.refused.get(&key).is_some_and(|e| live(e, now)))
     }
 
     async fn release_transaction(&self, id: &str) -> Result<()> {
@@ -141,7 +161,7 @@ impl Store for MemoryStore {
     }
 
     async fn refuse_transaction(&self, id: &str) -> Result<()> {
-        let now = Instant::now();
+        let now = (self.clock)();
         let mut s = self.lock()?;
         let key = tx_key(id);
         let Some(exp) = s.claims.remove(&key) else {
@@ -164,7 +184,7 @@ impl Store for MemoryStore {
     }
 
     async fn claim_jti(&self, jti: &str, ttl: Duration) -> Result<Claim> {
-        let now = Instant::now();
+        let now = (self.clock)();
         self.lock()?
             .claim(format!("j:{jti}"), ttl, now, self.max_claims)
     }
@@ -175,19 +195,21 @@ impl Store for MemoryStore {
         record: &SessionRecord,
         ttl: Duration,
     ) -> Result<bool> {
-        let now = Instant::now();
+        let now = (self.clock)();
         let mut s = self.lock()?;
         s.sweep_if_due(now);
         if s.ended.get(id).is_some_and(|e| live(e, now)) {
             return Ok(false);
         }
-        s.sessions
-            .insert(id.to_owned(), (record.clone(), now + ttl));
+        s.sessions.insert(
+            id.to_owned(),
+            (record.clone(), now.saturating_add(ttl_ms(ttl))),
+        );
         Ok(true)
     }
 
     async fn session(&self, id: &str) -> Result<SessionState> {
-        let now = Instant::now();
+        let now = (self.clock)();
         let s = self.lock()?;
         if let Some((r, e)) = s.sessions.get(id)
             && live(e, now)
@@ -206,11 +228,11 @@ impl Store for MemoryStore {
         record: &SessionRecord,
         ttl: Duration,
     ) -> Result<bool> {
-        let now = Instant::now();
+        let now = (self.clock)();
         let mut s = self.lock()?;
         match s.sessions.get_mut(id) {
             Some(slot) if live(&slot.1, now) => {
-                *slot = (record.clone(), now + ttl);
+                *slot = (record.clone(), now.saturating_add(ttl_ms(ttl)));
                 Ok(true)
             }
             _ => Ok(false),
@@ -218,14 +240,14 @@ impl Store for MemoryStore {
     }
 
     async fn end_session(&self, id: &str, keep: Duration) -> Result<Option<SessionRecord>> {
-        let now = Instant::now();
+        let now = (self.clock)();
         let mut s = self.lock()?;
         let taken = s
             .sessions
             .remove(id)
             .filter(|(_, e)| live(e, now))
             .map(|(r, _)| r);
-        let until = now + keep;
+        let until = now.saturating_add(ttl_ms(keep));
         let e = s.ended.entry(id.to_owned()).or_insert(until);
         if *e < until {
             *e = until;
@@ -234,7 +256,7 @@ impl Store for MemoryStore {
     }
 
     async fn find_sessions(&self, provider: &str, by: Lookup<'_>) -> Result<Vec<String>> {
-        let now = Instant::now();
+        let now = (self.clock)();
         let s = self.lock()?;
         Ok(s.sessions
             .iter()
@@ -251,7 +273,7 @@ impl Store for MemoryStore {
     }
 
     async fn join_flight(&self, key: &str, lock_ttl: Duration) -> Result<Join> {
-        let now = Instant::now();
+        let now = (self.clock)();
         let lease = Lease::new()?;
         let mut s = self.lock()?;
         s.sweep_if_due(now);
@@ -265,7 +287,7 @@ impl Store for MemoryStore {
             return Ok(Join::Running);
         }
         slot.result = None;
-        slot.lock = Some((lease.0.clone(), now + lock_ttl));
+        slot.lock = Some((lease.0.clone(), now.saturating_add(ttl_ms(lock_ttl))));
         Ok(Join::Lead(lease))
     }
 
@@ -276,11 +298,11 @@ impl Store for MemoryStore {
         result: Option<&[u8]>,
         keep: Duration,
     ) -> Result<()> {
-        let now = Instant::now();
+        let now = (self.clock)();
         let mut s = self.lock()?;
         let slot = s.flights.entry(key.to_owned()).or_default();
         if let Some(r) = result {
-            slot.result = Some((r.to_vec(), now + keep));
+            slot.result = Some((r.to_vec(), now.saturating_add(ttl_ms(keep))));
         }
         if slot.lock.as_ref().is_some_and(|(l, _)| *l == lease.0) {
             slot.lock = None;

@@ -289,6 +289,18 @@ impl Store for RedisStore {
         self.set_nx(self.key("tx", id), "claimed", ttl).await
     }
 
+    async fn transaction_spent(&self, id: &str) -> Result<bool> {
+        let mut c = self.conn.clone();
+        let n: i64 = self
+            .run(
+                redis::cmd("EXISTS")
+                    .arg(self.key("tx", id))
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn release_transaction(&self, id: &str) -> Result<()> {
         let mut c = self.conn.clone();
         let mut inv = self.scripts.release_tx.prepare_invoke();

@@ -86,18 +86,14 @@ fn at(now: i64, ttl: Duration) -> i64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed, with its parent directory) the database at `path`.
-    pub async fn open(path: &Path) -> Result<Self> {
-        let path = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking({
-            let path = path.clone();
-            move || open_blocking(&path)
-        })
-        .await
-        .map_err(|_| StoreError::unavailable(BACKEND, "the open task failed"))??;
+    /// Opens (creating if needed, with its parent directory) the database at `path`. Blocks
+    /// for the file I/O of opening (call it at start-up); inside a Tokio runtime it also starts
+    /// the task that deletes expired rows.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = open_blocking(path)?;
         let inner = Arc::new(Inner {
             conn: Mutex::new(conn),
-            path,
+            path: path.to_path_buf(),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(sweeper(Arc::downgrade(&inner)));
@@ -254,6 +250,21 @@ impl Store for SqliteStore {
     async fn claim_transaction(&self, id: &str, ttl: Duration) -> Result<Claim> {
         let id = id.to_owned();
         self.with(move |c| claim(c, "tx", &id, ttl)).await
+    }
+
+    async fn transaction_spent(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT 1 FROM claims WHERE kind = 'tx' AND id = ?1 AND expires_ms > ?2",
+                params![id, now_ms()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(err)
+        })
+        .await
     }
 
     async fn release_transaction(&self, id: &str) -> Result<()> {

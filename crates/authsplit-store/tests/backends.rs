@@ -37,16 +37,7 @@ async fn memory_live_claims_are_bounded_and_never_evicted() {
         );
     }
     let full = s.claim_transaction("t4", LONG).await;
-    assert!(
-        matches!(
-            full,
-            Err(StoreError::Unavailable {
-                backend: "memory",
-                ..
-            })
-        ),
-        "{full:?}"
-    );
+    assert_eq!(full, Err(StoreError::Full));
     // The bound did not push out a live claim.
     for i in 0..4 {
         assert_eq!(
@@ -60,6 +51,29 @@ async fn memory_live_claims_are_bounded_and_never_evicted() {
         s.claim_transaction("t4", LONG).await.unwrap(),
         Claim::Claimed
     );
+}
+
+#[tokio::test]
+async fn memory_time_comes_from_its_clock() {
+    let now = Arc::new(std::sync::atomic::AtomicU64::new(1_000_000));
+    let clock = {
+        let now = now.clone();
+        Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    let s = MemoryStore::with_clock(1, clock);
+    assert_eq!(
+        s.claim_transaction("a", LONG).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(s.claim_transaction("b", LONG).await, Err(StoreError::Full));
+    now.fetch_add(600_001, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        s.claim_transaction("b", LONG).await.unwrap(),
+        Claim::Claimed
+    );
+    // "a" expired with the clock, and "b" now holds the only place.
+    assert!(!s.transaction_spent("a").await.unwrap());
+    assert_eq!(s.claim_transaction("a", LONG).await, Err(StoreError::Full));
 }
 
 #[tokio::test]
@@ -97,7 +111,7 @@ async fn sqlite_keeps_everything_across_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/store.sqlite3");
     {
-        let s = SqliteStore::open(&path).await.unwrap();
+        let s = SqliteStore::open(&path).unwrap();
         assert!(
             s.create_session("kept", &record("alice"), LONG)
                 .await
@@ -116,7 +130,7 @@ async fn sqlite_keeps_everything_across_a_reopen() {
         s.claim_transaction("refused", LONG).await.unwrap();
         s.refuse_transaction("refused").await.unwrap();
     }
-    let s = SqliteStore::open(&path).await.unwrap();
+    let s = SqliteStore::open(&path).unwrap();
     assert_eq!(
         s.session("kept").await.unwrap(),
         SessionState::Active(Box::new(record("alice")))
@@ -150,7 +164,7 @@ async fn sqlite_keeps_everything_across_a_reopen() {
 async fn sqlite_sweeps_expired_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");
-    let s = SqliteStore::open(&path).await.unwrap();
+    let s = SqliteStore::open(&path).unwrap();
     let short = Duration::from_millis(50);
     s.claim_transaction("t", short).await.unwrap();
     s.create_session("s", &record("a"), short).await.unwrap();
@@ -173,12 +187,12 @@ async fn sqlite_sweeps_expired_rows() {
 async fn sqlite_refuses_a_newer_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");
-    drop(SqliteStore::open(&path).await.unwrap());
+    drop(SqliteStore::open(&path).unwrap());
     rusqlite::Connection::open(&path)
         .unwrap()
         .pragma_update(None, "user_version", 99)
         .unwrap();
-    let r = SqliteStore::open(&path).await;
+    let r = SqliteStore::open(&path);
     assert!(
         matches!(r, Err(StoreError::Config(ref m)) if m.contains("schema version 99")),
         "{r:?}"
@@ -309,18 +323,16 @@ async fn open_picks_the_backend_from_the_url() {
         ..StoreOptions::default()
     };
     assert_eq!(
-        open("memory:", &options).await.unwrap().backend(),
+        open("memory:", &options).unwrap().backend(),
         Backend::Memory
     );
-    let s = open("sqlite:", &options).await.unwrap();
+    let s = open("sqlite:", &options).unwrap();
     assert_eq!(s.backend(), Backend::Sqlite);
     assert!(dir.path().join("data/authsplit.sqlite3").exists());
     let file = dir.path().join("elsewhere.db");
-    open(&format!("sqlite:{}", file.display()), &options)
-        .await
-        .unwrap();
+    open(&format!("sqlite:{}", file.display()), &options).unwrap();
     assert!(file.exists());
-    let redis: Arc<dyn Store> = open("redis://127.0.0.1:1/0", &options).await.unwrap();
+    let redis: Arc<dyn Store> = open("redis://127.0.0.1:1/0", &options).unwrap();
     assert_eq!(redis.backend(), Backend::Redis);
     for bad in [
         "postgres://x",
@@ -329,11 +341,11 @@ async fn open_picks_the_backend_from_the_url() {
         "redis://h?prefix=bad prefix",
     ] {
         assert!(
-            matches!(open(bad, &options).await, Err(StoreError::Config(_))),
+            matches!(open(bad, &options), Err(StoreError::Config(_))),
             "{bad}"
         );
     }
     // A password in the URL is never repeated.
-    let e = open("redis://:hunter2@[::1", &options).await.err().unwrap();
+    let e = open("redis://:hunter2@[::1", &options).err().unwrap();
     assert!(!e.to_string().contains("hunter2"), "{e}");
 }

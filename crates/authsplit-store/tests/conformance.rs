@@ -50,10 +50,12 @@ fn id(tag: &str) -> String {
 
 async fn claim_once(a: &dyn Store, b: &dyn Store) {
     let t = id("tx");
+    assert!(!b.transaction_spent(&t).await.unwrap());
     assert_eq!(
         a.claim_transaction(&t, SHORT).await.unwrap(),
         Claim::Claimed
     );
+    assert!(b.transaction_spent(&t).await.unwrap());
     assert_eq!(a.claim_transaction(&t, SHORT).await.unwrap(), Claim::Used);
     assert_eq!(b.claim_transaction(&t, SHORT).await.unwrap(), Claim::Used);
     // Another id is independent.
@@ -64,6 +66,7 @@ async fn claim_once(a: &dyn Store, b: &dyn Store) {
     // A transaction id and a jti with the same text are different things.
     assert_eq!(b.claim_jti(&t, SHORT).await.unwrap(), Claim::Claimed);
     tokio::time::sleep(PAST_SHORT).await;
+    assert!(!a.transaction_spent(&t).await.unwrap(), "after its TTL");
     assert_eq!(
         b.claim_transaction(&t, SHORT).await.unwrap(),
         Claim::Claimed,
@@ -95,6 +98,7 @@ async fn release_and_refuse(a: &dyn Store, b: &dyn Store) {
     let t = id("rel");
     assert_eq!(a.claim_transaction(&t, LONG).await.unwrap(), Claim::Claimed);
     a.release_transaction(&t).await.unwrap();
+    assert!(!b.transaction_spent(&t).await.unwrap());
     assert_eq!(b.claim_transaction(&t, LONG).await.unwrap(), Claim::Claimed);
     // Refused: still single use everywhere, and a release cannot revive it.
     let r = id("ref");
@@ -105,6 +109,7 @@ async fn release_and_refuse(a: &dyn Store, b: &dyn Store) {
     a.refuse_transaction(&r).await.unwrap();
     assert_eq!(a.claim_transaction(&r, SHORT).await.unwrap(), Claim::Used);
     b.release_transaction(&r).await.unwrap();
+    assert!(b.transaction_spent(&r).await.unwrap());
     assert_eq!(b.claim_transaction(&r, SHORT).await.unwrap(), Claim::Used);
     // It keeps the claim's TTL.
     tokio::time::sleep(PAST_SHORT).await;
@@ -397,8 +402,8 @@ async fn sqlite_conformance() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite3");
     // Two connections to one file, as two processes on one host would have.
-    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
-    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
     conformance(a, b).await;
 }
 

@@ -11,7 +11,6 @@ use authsplit_server::{Authsplit, ClientAuth, Config, ProviderConfig};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use tower::ServiceExt as _;
 
 /// The allowed SPA origin.
 pub const ORIGIN: &str = "https://app.example";
@@ -52,8 +51,8 @@ pub static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
     let config = Config::builder()
         .cookie_key_bytes(&KEY_BYTES)
         .allowed_origin(ORIGIN)
-        .provider("stub", provider(ClientAuth::ClientSecretBasic))
-        .provider("stubpost", provider(ClientAuth::ClientSecretPost))
+        .provider("stub", provider(ClientAuth::Basic))
+        .provider("stubpost", provider(ClientAuth::Post))
         .build();
     let app = {
         let _guard = rt.enter();
@@ -66,47 +65,12 @@ pub static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
     Harness { rt, app }
 });
 
-/// A decoded response.
-pub struct Resp {
-    pub status: StatusCode,
-    pub headers: Vec<(String, Vec<u8>)>,
-    pub body: Vec<u8>,
-}
+pub use authsplit_test_support::Resp;
 
-impl Resp {
-    /// The `error` member of a JSON error body.
-    pub fn error(&self) -> Option<String> {
-        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
-        v.get("error")?.as_str().map(str::to_owned)
-    }
-    /// Every header value and the body, for leak searches.
-    pub fn everything(&self) -> Vec<u8> {
-        let mut all = self.body.clone();
-        for (k, v) in &self.headers {
-            all.extend_from_slice(k.as_bytes());
-            all.push(b':');
-            all.extend_from_slice(v);
-            all.push(b'\n');
-        }
-        all
-    }
-}
-
-/// A POST the way the browser half sends it (CSRF header, allowed Origin, JSON).
+/// A POST the way the browser half sends it (CSRF header, allowed Origin, JSON), with any body
+/// and cookie bytes: the test kit's one request builder.
 pub fn post(path: &str, body: Vec<u8>, cookie: Option<&[u8]>) -> Request<Body> {
-    let mut b = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("x-authsplit", "1")
-        .header("origin", ORIGIN)
-        .header("host", "api.example");
-    if let Some(c) = cookie
-        && let Ok(v) = axum::http::HeaderValue::from_bytes(c)
-    {
-        b = b.header("cookie", v);
-    }
-    b.body(Body::from(body)).expect("request builds")
+    authsplit_test_support::post_bytes(path, body, cookie, &[])
 }
 
 /// `FUZZ_DEBUG=1`: print every request's path and the response (to check what seeds reach).
@@ -116,30 +80,9 @@ static DEBUG: LazyLock<bool> = LazyLock::new(|| std::env::var_os("FUZZ_DEBUG").i
 pub fn send(req: Request<Body>) -> Resp {
     let h = &*HARNESS;
     let path = req.uri().path().to_owned();
-    let r = h.rt.block_on(async {
-        let resp = h.app.clone().oneshot(req).await.expect("infallible");
-        let status = resp.status();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
-            .collect();
-        let body = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .map(|c| c.to_bytes().to_vec())
-            .unwrap_or_default();
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    });
+    let r = h.rt.block_on(authsplit_test_support::send(&h.app, req));
     if *DEBUG {
-        eprintln!(
-            "{path} -> {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        );
+        eprintln!("{path} -> {} {}", r.status, r.text);
     }
     r
 }
@@ -159,9 +102,8 @@ pub fn check_common(r: &Resp, what: &str) {
         String::from_utf8_lossy(&r.body)
     );
     if r.status.is_client_error() || r.status.is_server_error() {
-        let code = r.error().unwrap_or_default();
         assert!(
-            authsplit_core::ErrorCode::parse(&code).is_some(),
+            authsplit_core::ErrorCode::parse(r.error()).is_some(),
             "{what}: status {} without a known error code: {}",
             r.status,
             String::from_utf8_lossy(&r.body)

@@ -56,7 +56,9 @@ fn issuer_matches(profile: &ProviderProfile, configured: &str, discovered: &str)
 ///   token, userinfo, revocation, end-session, JWKS; each must be https (http on loopback);
 /// - `authorization_response_iss_parameter_supported` → `iss` required in the callback
 ///   (RFC 9207 §3);
-/// - `code_challenge_methods_supported` without `S256` → PKCE not sent;
+/// - `code_challenge_methods_supported` with `S256` → PKCE sent; listed without `S256` →
+///   `Configuration` for a profile that sends PKCE (RFC 9700 §2.1.1: never downgraded
+///   silently); absent → the profile's setting;
 /// - `token_endpoint_auth_methods_supported` (default `client_secret_basic`): keeps the
 ///   profile's method if listed, else switches between basic and post, else `Configuration`.
 pub fn apply_discovery(
@@ -64,6 +66,29 @@ pub fn apply_discovery(
     status: u16,
     body: &[u8],
 ) -> Result<ProviderProfile, Error> {
+    apply_discovery_with(profile, status, body, false).map(|d| d.profile)
+}
+
+/// What [`apply_discovery_with`] made of a discovery document.
+#[derive(Clone, Debug)]
+pub struct Discovered {
+    /// The profile completed by the document.
+    pub profile: ProviderProfile,
+    /// Disagreements that did not change the profile (log them at start-up).
+    pub warnings: Vec<String>,
+}
+
+/// [`apply_discovery`], where `client_auth_explicit` says the operator configured the profile's
+/// token-endpoint client authentication: it is then kept even when the document's
+/// `token_endpoint_auth_methods_supported` does not list it (metadata is often incomplete;
+/// RFC 8414 §2 makes the member informative), with a warning instead of a switch or an error.
+pub fn apply_discovery_with(
+    profile: &ProviderProfile,
+    status: u16,
+    body: &[u8],
+    client_auth_explicit: bool,
+) -> Result<Discovered, Error> {
+    let mut warnings = Vec::new();
     if status != 200 {
         return Err(failed(profile, format!("HTTP status {status}")));
     }
@@ -133,8 +158,22 @@ pub fn apply_discovery(
     if doc.get("authorization_response_iss_parameter_supported") == Some(&Value::Bool(true)) {
         out.oidc.iss_in_callback = true;
     }
-    if let Some(Value::Array(methods)) = doc.get("code_challenge_methods_supported") {
-        out.pkce = methods.iter().any(|m| m.as_str() == Some("S256"));
+    let s256 = match doc.get("code_challenge_methods_supported") {
+        Some(Value::Array(methods)) => Some(methods.iter().any(|m| m.as_str() == Some("S256"))),
+        _ => None,
+    };
+    if s256 == Some(true) {
+        out.pkce = true;
+    } else if s256 == Some(false) && out.pkce {
+        return Err(Error::new(
+            ErrorCode::Configuration,
+            format!(
+                "provider `{}`: discovery lists code_challenge_methods_supported without S256; \
+                 PKCE S256 is required (RFC 9700 §2.1.1) and is never dropped — use a provider \
+                 that supports S256",
+                profile.id
+            ),
+        ));
     }
     let methods: Vec<&str> = match doc.get("token_endpoint_auth_methods_supported") {
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
@@ -145,7 +184,15 @@ pub fn apply_discovery(
         ClientAuth::Post => "client_secret_post",
         ClientAuth::IdOnly | ClientAuth::None => "none",
     };
-    if !methods.contains(&name(out.token.client_auth)) {
+    let configured = name(out.token.client_auth);
+    if client_auth_explicit && !methods.contains(&configured) {
+        warnings.push(format!(
+            "provider `{}`: discovery's token_endpoint_auth_methods_supported ({}) does not list \
+             the configured client_auth {configured}; using {configured} as configured",
+            profile.id,
+            methods.join(", ")
+        ));
+    } else if !methods.contains(&configured) {
         out.token.client_auth = if methods.contains(&"client_secret_basic") {
             ClientAuth::Basic
         } else if methods.contains(&"client_secret_post") {
@@ -165,5 +212,8 @@ pub fn apply_discovery(
             }
         }
     }
-    Ok(out)
+    Ok(Discovered {
+        profile: out,
+        warnings,
+    })
 }

@@ -55,9 +55,33 @@ fn strings(obj: &serde_json::Map<String, Value>, key: &str) -> Result<Vec<String
     }
 }
 
+/// Hosts a `client_secrets.json` `auth_uri` may name (Google's authorization server).
+const AUTH_HOSTS: &[&str] = &["accounts.google.com"];
+/// Hosts a `client_secrets.json` `token_uri` may name (the current token endpoint, and the one
+/// older files carry).
+const TOKEN_HOSTS: &[&str] = &["oauth2.googleapis.com", "accounts.google.com"];
+
+/// The file configures Google only: an endpoint elsewhere (an edited or forged file) would send
+/// the code and the client secret to another server, so the host must be one of Google's and
+/// the URL `https://` with the default port.
+fn pinned(url: &str, key: &str, hosts: &[&str]) -> Result<(), Error> {
+    let authority = url
+        .strip_prefix("https://")
+        .and_then(|rest| rest.split(['/', '?']).next());
+    if authority.is_some_and(|a| hosts.contains(&a)) {
+        Ok(())
+    } else {
+        Err(cfg(format!(
+            "client_secrets.json: `{key}` must be an https URL on {} (Google's own endpoints); \
+             download the file again from the Google Cloud console",
+            hosts.join(" or ")
+        )))
+    }
+}
+
 /// Loads `client_secrets.json`. Errors (`Configuration`) say what to fix: not JSON, neither or
-/// both of `web` / `installed`, a missing or empty `client_id` / `client_secret`, a non-https
-/// `auth_uri` / `token_uri`, a malformed list.
+/// both of `web` / `installed`, a missing or empty `client_id` / `client_secret`, an `auth_uri`
+/// / `token_uri` that is not https on one of Google's hosts, a malformed list.
 pub fn from_client_secrets(json: &str) -> Result<GoogleClientSecrets, Error> {
     let Ok(Value::Object(root)) = serde_json::from_str::<Value>(json) else {
         return Err(cfg(
@@ -97,10 +121,12 @@ pub fn from_client_secrets(json: &str) -> Result<GoogleClientSecrets, Error> {
     let mut profile = preset("google").ok_or_else(|| cfg("the google preset is missing".into()))?;
     if let Some(auth_uri) = text("auth_uri") {
         check_endpoint_url(&auth_uri, "auth_uri", "google")?;
+        pinned(&auth_uri, "auth_uri", AUTH_HOSTS)?;
         profile.endpoints.authorization = Some(auth_uri);
     }
     if let Some(token_uri) = text("token_uri") {
         check_endpoint_url(&token_uri, "token_uri", "google")?;
+        pinned(&token_uri, "token_uri", TOKEN_HOSTS)?;
         profile.endpoints.token = Some(token_uri);
     }
     Ok(GoogleClientSecrets {

@@ -10,7 +10,8 @@
 //!
 //! Everything here is pure: the functions **build** [`HttpRequestSpec`]s and **parse** response
 //! bytes; the backend executes the requests. Facts per provider come from
-//! `shared/PROVIDERS.md`; every preset's documentation marks what rests on unverified sources.
+//! each platform's documentation; every preset's documentation marks what rests on unverified
+//! sources.
 //!
 //! Flow for the backend (see `docs/PROVIDERS.md` for the full integration guide):
 //!
@@ -31,10 +32,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::authorize::{AuthorizeQuirks, AuthorizeTemplate};
 use crate::error::ErrorCode;
-use crate::token::TokenResponseOptions;
-use crate::{Error, ErrorClass};
 
 pub mod discovery;
 pub mod entra;
@@ -44,10 +44,12 @@ mod request;
 mod response;
 mod user;
 
+pub use crate::token::{BodyFormat, ErrorOutcome, ErrorRule, ErrorStyle, ResponseRules};
 pub use presets::{PRESET_NAMES, generic_oauth2, generic_oidc, preset};
 pub use request::{
     Body, ClientCredentials, Grant, HttpRequestSpec, RevocableToken, app_token_request,
-    code_identity_request, openid_request, revocation_request, token_request, userinfo_request,
+    basic_auth_value, code_identity_request, openid_request, revocation_request, token_request,
+    userinfo_request,
 };
 pub use response::{
     parse_app_token_response, parse_code_identity_response, parse_openid_response,
@@ -198,87 +200,6 @@ pub struct ApiCall {
     /// A member holding the payload (Feishu: `data`).
     #[serde(default)]
     pub unwrap: Option<String>,
-}
-
-/// Token-response body formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BodyFormat {
-    /// JSON with an `application/json` (or `+json`) content type (RFC 6749 §5.1).
-    Json,
-    /// JSON whatever the content type says (WeChat and Weibo serve `text/plain`).
-    JsonAnyContentType,
-    /// JSON, or `application/x-www-form-urlencoded` (GitHub without `Accept`).
-    JsonOrForm,
-    /// JSON, form-encoded, or JSONP `callback( {...} );` (QQ).
-    JsonFormOrJsonp,
-}
-
-/// How a provider signals an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorStyle {
-    /// RFC 6749 §5.2: 4xx + `error` (Microsoft also `error_codes` → `AADSTS…`).
-    Rfc6749,
-    /// An `error` member, also in a 200 body (GitHub).
-    ErrorIn200,
-    /// `errcode` ≠ 0 + `errmsg`, usually on 200 (WeChat, WeCom).
-    Errcode,
-    /// `code` ≠ 0 (number) + `error`/`msg` (Feishu), any status.
-    NumericCode,
-    /// 4xx + string `code` + `message` (DingTalk new API).
-    StringCode,
-    /// `error` (number or string) in JSON/JSONP on 200, or `ret` ≠ 0 + `msg` (QQ).
-    QqStyle,
-}
-
-/// What a provider error means for the caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorOutcome {
-    /// Code/refresh token invalid, used or expired → [`ErrorCode::InvalidGrant`] (new sign-in).
-    InvalidGrant,
-    /// Bad client id / secret → [`ErrorCode::InvalidClient`] (configuration).
-    InvalidClient,
-    /// Another configuration problem (redirect URI, IP allow-list) →
-    /// [`ErrorCode::ProviderError`] with class `Configuration`.
-    Configuration,
-    /// Transient (system busy) → [`ErrorCode::ProviderUnavailable`] (retryable).
-    Retryable,
-    /// Anything else → [`ErrorCode::ProviderError`].
-    Other,
-}
-
-/// One provider error code and its meaning.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorRule {
-    /// The provider's code as a string (`40029`, `bad_verification_code`, `AADSTS54005`).
-    pub code: String,
-    /// Its meaning.
-    pub outcome: ErrorOutcome,
-}
-
-/// How the token response is read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResponseRules {
-    /// Body format.
-    pub format: BodyFormat,
-    /// Error signalling.
-    pub errors: ErrorStyle,
-    /// Renames applied before RFC 6749 parsing (DingTalk `accessToken` → `access_token`).
-    #[serde(default)]
-    pub rename: Vec<(String, String)>,
-    /// A missing `token_type` means `bearer` (WeChat, QQ, DingTalk, Weibo, OSChina, WeCom).
-    #[serde(default)]
-    pub missing_token_type_is_bearer: bool,
-    /// `expires_in` may be a decimal string.
-    #[serde(default)]
-    pub expires_in_as_string: bool,
-    /// Provider error codes with a known meaning (checked before the RFC 6749 defaults).
-    #[serde(default)]
-    pub error_map: Vec<ErrorRule>,
 }
 
 /// Where the user's stable subject comes from. Fields are looked up in the userinfo object
@@ -847,24 +768,6 @@ impl ProviderProfile {
         self.revocation.is_some()
     }
 
-    /// The core token-parser tolerances this profile needs when its body is handed to
-    /// [`crate::token::parse_token_response`] directly (what [`parse_token_response`] does
-    /// after its own pre-pass).
-    pub fn token_response_options(&self) -> TokenResponseOptions {
-        let mut o = TokenResponseOptions::default();
-        let r = &self.response;
-        o.allow_form_encoded = matches!(
-            r.format,
-            BodyFormat::JsonOrForm | BodyFormat::JsonFormOrJsonp
-        );
-        o.allow_json_as_text = r.format != BodyFormat::Json;
-        o.error_in_200 = matches!(r.errors, ErrorStyle::ErrorIn200 | ErrorStyle::QqStyle);
-        o.errcode_in_200 = r.errors == ErrorStyle::Errcode;
-        o.expires_in_as_string = r.expires_in_as_string;
-        o.allow_missing_token_type = r.missing_token_type_is_bearer;
-        o
-    }
-
     /// The expected `iss` of an authorization response (RFC 9207), and whether it is required.
     pub fn callback_issuer(&self) -> (Option<&str>, bool) {
         if self.oidc.iss_in_callback {
@@ -875,8 +778,8 @@ impl ProviderProfile {
     }
 }
 
-/// [`preset`], or a `Configuration` error that lists the known presets (issue 5: "unknown
-/// preset" fails at start-up with a message that says what to fix).
+/// [`preset`], or a `Configuration` error that lists the known presets (an unknown
+/// preset fails at start-up with a message that says what to fix).
 pub fn preset_or_error(name: &str) -> Result<ProviderProfile, Error> {
     preset(name).ok_or_else(|| {
         config_error(format!(
@@ -887,10 +790,11 @@ pub fn preset_or_error(name: &str) -> Result<ProviderProfile, Error> {
 }
 
 impl ProviderProfile {
-    /// **For tests** (the quirk server): every endpoint `https://host/path` becomes
+    /// **For tests** (the quirk server; feature `testing`): every endpoint `https://host/path` becomes
     /// `{origin}/host/path`, so one local server can play every provider host; the OIDC
     /// issuer and tenant template are rebased the same way. `origin` must be `http://127.0.0.1:PORT`
     /// style (no trailing `/`). Call on a resolved profile.
+    #[cfg(feature = "testing")]
     pub fn with_origin(&self, origin: &str) -> Result<Self, Error> {
         check_endpoint_url(origin, "test origin", &self.id)?;
         let origin = origin.trim_end_matches('/');
@@ -964,19 +868,6 @@ pub fn authorize_template(
     Ok(t)
 }
 
-/// Maps a provider error outcome to the typed error.
-pub(crate) fn outcome_error(outcome: ErrorOutcome, message: String) -> Error {
-    match outcome {
-        ErrorOutcome::InvalidGrant => Error::new(ErrorCode::InvalidGrant, message),
-        ErrorOutcome::InvalidClient => Error::new(ErrorCode::InvalidClient, message),
-        ErrorOutcome::Configuration => {
-            Error::new(ErrorCode::ProviderError, message).with_class(ErrorClass::Configuration)
-        }
-        ErrorOutcome::Retryable => Error::new(ErrorCode::ProviderUnavailable, message),
-        ErrorOutcome::Other => Error::new(ErrorCode::ProviderError, message),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1005,8 +896,8 @@ mod tests {
         assert!(fill_placeholders("https://x/{open", &v, "p").is_err());
     }
 
-    /// RFC 6749 §3.1 / §3.2: endpoints are absolute https (http only on loopback, REFERENCE
-    /// §3.5), without fragment or userinfo.
+    /// RFC 6749 §3.1 / §3.2: endpoints are absolute https (http only on loopback,
+    /// docs/SECURITY.md A5, S5), without fragment or userinfo.
     #[test]
     fn endpoint_url_checks() {
         for ok in [
@@ -1041,19 +932,5 @@ mod tests {
             base,
             serde_json::json!({"a": {"b": 1, "c": [3]}, "d": 1, "e": true})
         );
-    }
-
-    /// The core tolerances a profile needs match its response rules.
-    #[test]
-    fn token_response_options_follow_the_profile() {
-        let wx = preset("wechat_mp")
-            .expect("preset")
-            .token_response_options();
-        assert!(wx.allow_json_as_text && wx.errcode_in_200 && wx.allow_missing_token_type);
-        assert!(!wx.error_in_200);
-        let gh = preset("github").expect("preset").token_response_options();
-        assert!(gh.allow_form_encoded && gh.error_in_200 && !gh.errcode_in_200);
-        let g = preset("google").expect("preset").token_response_options();
-        assert_eq!(g, TokenResponseOptions::default());
     }
 }

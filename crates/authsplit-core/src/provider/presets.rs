@@ -1,5 +1,5 @@
-//! The presets. Facts come from `shared/PROVIDERS.md` (sources listed there); each preset's
-//! `unverified` list names what rests on third-party code, mirrors or inference.
+//! The presets. Facts come from each platform's documentation; each preset's `unverified` list
+//! names what rests on third-party code, mirrors or inference.
 
 use std::collections::BTreeMap;
 
@@ -11,51 +11,43 @@ use super::{
 };
 use crate::authorize::AuthorizeQuirks;
 
-/// Every preset name accepted by [`preset`].
-pub const PRESET_NAMES: &[&str] = &[
-    "github",
-    "google",
-    "microsoft",
-    "gitlab",
-    "gitee",
-    "oschina",
-    "linuxdo",
-    "wechat_mp",
-    "wechat_mp_base",
-    "wechat_open",
-    "feishu",
-    "lark",
-    "dingtalk",
-    "qq",
-    "weibo",
-    "wecom",
-    "discord",
-];
+/// The presets: one row per name, the one table that [`PRESET_NAMES`] and [`preset`] come
+/// from.
+macro_rules! presets {
+    ($($name:literal => $make:expr,)*) => {
+        /// Every preset name accepted by [`preset`], in table order.
+        pub const PRESET_NAMES: &[&str] = &[$($name),*];
 
-/// The preset with this name ([`PRESET_NAMES`]), unresolved: call
-/// [`ProviderProfile::resolve`] after setting `vars` (Microsoft `tenant`, GitLab `base_url`,
-/// WeCom `agentid`).
-pub fn preset(name: &str) -> Option<ProviderProfile> {
-    Some(match name {
-        "github" => github(),
-        "google" => google(),
-        "microsoft" => microsoft(),
-        "gitlab" => gitlab(),
-        "gitee" => gitee(),
-        "oschina" => oschina(),
-        "linuxdo" => linuxdo(),
-        "wechat_mp" => wechat_mp(true),
-        "wechat_mp_base" => wechat_mp(false),
-        "wechat_open" => wechat_open(),
-        "feishu" => feishu(false),
-        "lark" => feishu(true),
-        "dingtalk" => dingtalk(),
-        "qq" => qq(),
-        "weibo" => weibo(),
-        "wecom" => wecom(),
-        "discord" => discord(),
-        _ => return None,
-    })
+        /// The preset with this name ([`PRESET_NAMES`]), unresolved: call
+        /// [`ProviderProfile::resolve`] after setting `vars` (Microsoft `tenant`, GitLab
+        /// `base_url`, WeCom `agentid`).
+        pub fn preset(name: &str) -> Option<ProviderProfile> {
+            Some(match name {
+                $($name => $make,)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+presets! {
+    "github" => github(),
+    "google" => google(),
+    "microsoft" => microsoft(),
+    "gitlab" => gitlab(),
+    "gitee" => gitee(),
+    "oschina" => oschina(),
+    "linuxdo" => linuxdo(),
+    "wechat_mp" => wechat_mp(true),
+    "wechat_mp_base" => wechat_mp(false),
+    "wechat_open" => wechat_open(),
+    "feishu" => feishu(false),
+    "lark" => feishu(true),
+    "dingtalk" => dingtalk(),
+    "qq" => qq(),
+    "weibo" => weibo(),
+    "wecom" => wecom(),
+    "discord" => discord(),
 }
 
 // ---------- small builders ----------
@@ -114,14 +106,7 @@ fn form_post() -> TokenCall {
 }
 
 fn json_rfc6749() -> ResponseRules {
-    ResponseRules {
-        format: BodyFormat::Json,
-        errors: ErrorStyle::Rfc6749,
-        rename: Vec::new(),
-        missing_token_type_is_bearer: false,
-        expires_in_as_string: false,
-        error_map: Vec::new(),
-    }
+    ResponseRules::rfc6749()
 }
 
 fn bearer_json() -> ApiCall {
@@ -1120,7 +1105,7 @@ pub fn generic_oidc(id: &str, issuer: &str) -> ProviderProfile {
             client_auth: ClientAuth::Basic,
             ..form_post()
         },
-        json_rfc6749(),
+        ResponseRules::strict(),
         oidc_user(),
     );
     p.oidc = OidcRules {
@@ -1149,7 +1134,7 @@ pub fn generic_oauth2(id: &str, endpoints: Endpoints) -> ProviderProfile {
             client_auth: ClientAuth::Basic,
             ..form_post()
         },
-        json_rfc6749(),
+        ResponseRules::strict(),
         UserMapping {
             subject: vec![field("sub"), field("id")],
             name: strings(&["name", "preferred_username", "login", "username"]),

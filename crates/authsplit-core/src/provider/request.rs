@@ -236,8 +236,9 @@ fn append_query(url: &str, pairs: &[(String, String)]) -> String {
 }
 
 /// `Basic base64(urlenc(id) ":" urlenc(secret))` — RFC 6749 §2.3.1: id and secret are
-/// `application/x-www-form-urlencoded` before base64 (Appendix B).
-pub(crate) fn basic_auth_value(client_id: &str, secret: &str) -> String {
+/// `application/x-www-form-urlencoded` before base64 (Appendix B). The one implementation: the
+/// token requests use it, and the backend scrubs it from provider error texts.
+pub fn basic_auth_value(client_id: &str, secret: &str) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!(
         "Basic {}",
@@ -697,7 +698,7 @@ mod tests {
         );
     }
 
-    /// REFERENCE §3.14: only allow-listed query values survive in Debug output.
+    /// docs/SECURITY.md S14: only allow-listed query values survive in Debug output.
     #[test]
     fn url_redaction() {
         assert_eq!(

@@ -1,5 +1,5 @@
-//! `POST /logout`: step 8. Waits for the session's refresh in flight, ends the session in
-//! the [`Store`], revokes what the provider can revoke (RFC 7009), clears every authsplit
+//! `POST /logout`: step 8. Ends the session in the [`Store`] (on every instance sharing it),
+//! waits for the session's refresh in flight, revokes what the provider can revoke (RFC 7009), clears every authsplit
 //! cookie and returns the end-session URL (OIDC RP-Initiated Logout §2) when there is one.
 //!
 //! [`Store`]: crate::store::Store
@@ -18,7 +18,11 @@ use crate::error::ApiError;
 use crate::extract::{Empty, StrictJson};
 use crate::provider::Provider;
 use crate::revoke::{Hint, revoke};
-use crate::store::Refreshed;
+use std::time::Duration;
+
+use authsplit_store::{FlightLimits, single_flight};
+
+use crate::store::{REFRESH_SHARE_WINDOW, Refreshed, Shared, refresh_flight_key};
 
 /// `POST /logout`: revoke the refresh token (RFC 7009), clear both cookies, return the
 /// end-session URL (OIDC RP-Initiated Logout §2) when the provider has one.
@@ -44,32 +48,39 @@ pub(crate) async fn logout(
     if let Some(session) = session
         && let Ok(provider) = app.provider(&session.provider)
     {
-        // Wait for an in-flight refresh of this session, end the session so no later refresh
-        // runs, and collect the refresh tokens to revoke: the cookie's, and the one a refresh
-        // just rotated it into (its reply may still set a cookie in the browser).
+        // End the session so no later refresh runs on any instance, then wait for a refresh of
+        // it that is in flight (or just finished) with the cookie's refresh token, to revoke
+        // the token it produced too (its reply may still set a cookie in the browser).
         // A logout is never refused: a store that cannot answer only loses the extras.
         let store = app.store();
-        let flight = store
-            .refresh_flight(&session.sid)
-            .await
-            .inspect_err(|e| tracing::warn!(error = %e, "logout: no refresh flight"))
-            .ok();
-        let now = app.now();
-        let ended_until = now.saturating_add(app.inner.server.session_ttl_secs);
-        if let Err(e) = store.end_session(&session.sid, ended_until, now).await {
+        let keep = Duration::from_secs(app.inner.server.session_ttl_secs);
+        if let Err(e) = store.end_session(&session.sid, keep).await {
             tracing::warn!(error = %e, "logout: the session could not be marked ended");
         }
-        // The last refresh of this session with the cookie's refresh token, at any age.
-        let last: Option<Refreshed> = match (&flight, &session.refresh_token) {
-            (Some(f), Some(rt)) => {
+        let last: Option<Refreshed> = match &session.refresh_token {
+            Some(rt) => {
                 let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
-                f.last_outcome(&rt_hash, None)
+                let deadline = app.inner.out.total_timeout() + Duration::from_secs(5);
+                let limits = FlightLimits {
+                    lock_ttl: deadline,
+                    keep: REFRESH_SHARE_WINDOW,
+                    wait: deadline,
+                };
+                let key = refresh_flight_key(&session.sid, &rt_hash);
+                match single_flight(store, &key, limits, || async { (Shared::Nothing, false) })
                     .await
-                    .ok()
-                    .flatten()
-                    .and_then(Result::ok)
+                {
+                    Ok(f) => match f.value {
+                        Shared::Refreshed(r) => Some(*r),
+                        _ => None,
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "logout: a refresh in flight could not be awaited");
+                        None
+                    }
+                }
             }
-            _ => None,
+            None => None,
         };
         let mut tokens: Vec<String> = Vec::new();
         if let Some(rt) = &session.refresh_token {

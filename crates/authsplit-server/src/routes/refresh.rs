@@ -1,6 +1,6 @@
-//! `POST /refresh`: step 7. One refresh in flight per session (the [`Store`]'s refresh
-//! flight); concurrent callers with the same old refresh token share the single upstream
-//! result, so rotation never burns the grant (RFC 9700 §4.14.2; docs/SECURITY.md S10); the
+//! `POST /refresh`: step 7. One refresh in flight per session and refresh token across every
+//! instance sharing the [`Store`] (its single flight); concurrent callers with the same old
+//! refresh token share the single upstream result, so rotation never burns the grant (RFC 9700 §4.14.2; docs/SECURITY.md S10); the
 //! rotated token goes into the cookie before the reply.
 //!
 //! [`Store`]: crate::store::Store
@@ -24,7 +24,12 @@ use crate::error::ApiError;
 use crate::extract::{Empty, StrictJson};
 use crate::outbound::{CallError, EndpointKind};
 use crate::provider::Provider;
-use crate::store::{REFRESH_SHARE_WINDOW, Refreshed};
+use crate::store::{REFRESH_SHARE_WINDOW, Refreshed, Shared, SharedError, refresh_flight_key};
+use authsplit_store::{FlightLimits, SessionState, single_flight};
+
+/// How much longer than the provider deadline a refresh flight's lock lives and its followers
+/// wait (the leader's own bookkeeping after the upstream call).
+const FLIGHT_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `POST /refresh`.
 pub(crate) async fn refresh(
@@ -57,34 +62,64 @@ pub(crate) async fn refresh(
     };
     let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
     let mut out_headers = HeaderMap::new();
-    let outcome = {
-        let mut flight = app.store().refresh_flight(&session.sid).await?;
-        if app.store().is_session_ended(&session.sid).await? {
-            // Logged out meanwhile (a logout waits for the flight): no refresh, no cookie.
+    let store = app.store();
+    // A session logged out on any instance is never refreshed again (zero upstream calls).
+    if store.session(&session.sid).await? == SessionState::Ended {
+        c.clear(&mut out_headers, Some(&headers), c.session_name);
+        return Ok((out_headers, not_auth()).into_response());
+    }
+    // One flight per session and refresh token across every instance sharing the store: one
+    // caller refreshes, the others wait for its outcome (bounded by the provider deadline).
+    let deadline = app.inner.out.total_timeout() + FLIGHT_MARGIN;
+    let limits = FlightLimits {
+        lock_ttl: deadline,
+        keep: REFRESH_SHARE_WINDOW,
+        wait: deadline,
+    };
+    let mut own_error: Option<ApiError> = None;
+    let flight = single_flight(
+        store,
+        &refresh_flight_key(&session.sid, &rt_hash),
+        limits,
+        || async {
+            // Logged out meanwhile (a logout joins this flight first): nothing is sent.
+            match store.session(&session.sid).await {
+                Ok(SessionState::Ended) => return (Shared::Ended, false),
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    let shared = Shared::Failed(SharedError::from(&e));
+                    own_error = Some(e);
+                    return (shared, false);
+                }
+                Ok(_) => {}
+            }
+            match do_refresh(&app, &provider, &rt).await {
+                Ok(r) => (Shared::Refreshed(Box::new(r)), true),
+                Err(e) => {
+                    // Shared unless the refresh token never left this process (then a later
+                    // caller may simply try again).
+                    let share = e.may_have_arrived();
+                    let e = e.into_inner();
+                    let shared = Shared::Failed(SharedError::from(&e));
+                    own_error = Some(e);
+                    (shared, share)
+                }
+            }
+        },
+    )
+    .await?;
+    if let Some(e) = &flight.publish_error {
+        tracing::warn!(error = %e, "refresh: the outcome could not be shared");
+    }
+    if !flight.led {
+        tracing::debug!(provider = %provider.id, "sharing an in-flight refresh result");
+    }
+    let outcome: Result<Refreshed, ApiError> = match flight.value {
+        Shared::Refreshed(r) => Ok(*r),
+        Shared::Failed(e) => Err(own_error.unwrap_or_else(|| e.into())),
+        Shared::Ended | Shared::Nothing => {
             c.clear(&mut out_headers, Some(&headers), c.session_name);
             return Ok((out_headers, not_auth()).into_response());
-        }
-        match flight
-            .last_outcome(&rt_hash, Some(REFRESH_SHARE_WINDOW))
-            .await?
-        {
-            Some(shared) => {
-                tracing::debug!(provider = %provider.id, "sharing an in-flight refresh result");
-                shared
-            }
-            None => {
-                let outcome = do_refresh(&app, &provider, &rt).await;
-                // Share the result with callers presenting the same token — unless the refresh
-                // token never left this process (then a later caller may simply try again).
-                let (share, outcome) = match outcome {
-                    Ok(r) => (true, Ok(r)),
-                    Err(e) => (e.may_have_arrived(), Err(e.into_inner())),
-                };
-                flight
-                    .publish(rt_hash, share.then(|| outcome.clone()))
-                    .await?;
-                outcome
-            }
         }
     };
     match outcome {

@@ -62,7 +62,7 @@ async fn check_transaction(
             "the transaction has expired; start a new sign-in",
         ));
     }
-    if app.store().is_transaction_spent(&tx.id).await? {
+    if app.store().transaction_spent(&tx.id).await? {
         return Err(ApiError::new(
             ErrorCode::TransactionUsed,
             "the transaction was already used",
@@ -140,13 +140,10 @@ pub(crate) async fn token(
     };
     // Single use from here on: the exchange is about to be attempted.
     let expires_at = tx.created_at.saturating_add(app.inner.ttl);
-    match app
-        .store()
-        .claim_transaction(&tx.id, expires_at, app.now())
-        .await
-    {
+    let ttl = std::time::Duration::from_secs(expires_at.saturating_sub(app.now()).max(1));
+    match app.store().claim_transaction(&tx.id, ttl).await {
         Ok(Claim::Claimed) => {}
-        Ok(Claim::AlreadyUsed) => {
+        Ok(Claim::Used) => {
             return Err(ApiError::new(
                 ErrorCode::TransactionUsed,
                 "the transaction was already used",
@@ -179,14 +176,10 @@ pub(crate) async fn token(
             }
             return Err(e.clone());
         }
-        Err(ExchangeError::Refused(_)) => {
-            // No token issued: still single use, but remembered where made-up codes cannot
-            // lock everybody out.
-            if let Err(se) = app
-                .store()
-                .refuse_transaction(&tx.id, expires_at, app.now())
-                .await
-            {
+        Err(ExchangeError::Refused(_) | ExchangeError::Failed(_)) => {
+            // No token known to be issued (an error response, a broken one, a timeout): still
+            // single use, but remembered where made-up codes cannot lock everybody out.
+            if let Err(se) = app.store().refuse_transaction(&tx.id).await {
                 tracing::warn!(error = %se, "could not record a refused transaction; it stays claimed");
             }
         }

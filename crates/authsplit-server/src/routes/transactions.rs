@@ -47,6 +47,10 @@ pub(crate) async fn create(
         ));
     }
     let nonce = req.nonce.as_deref().map(Nonce::parse).transpose()?;
+    // A sign-in that could not be finished is not started: the store that will redeem its
+    // transaction must answer before the browser is sent to the provider (typed 503
+    // `store_unavailable`, nothing sent upstream).
+    app.store().ping().await?;
     let profile = provider.profile(&app.inner.out).await?;
     // WeChat / WeCom accept only `[A-Za-z0-9]{1,128}` as state (docs/PROVIDERS.md, WeChat).
     if !core_provider::state_is_acceptable(&profile, &req.state) {
@@ -67,6 +71,18 @@ pub(crate) async fn create(
         None,
     )?;
     authorize.apply_request(req.scope.as_deref(), &req.extra_params)?;
+    // OIDC Core §3.1.2.1, §3.1.3.7 step 11: an OpenID Connect request to a provider whose ID
+    // tokens are validated carries a nonce on every sign-in; a transaction without one could
+    // accept any ID token (and one that stored none accepts none, idtoken.rs).
+    if authorize.nonce_applies() && nonce.is_none() {
+        return Err(ApiError::from(Error::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "provider `{}` speaks OpenID Connect: a nonce is required",
+                provider.id
+            ),
+        )));
+    }
     // OIDC Core §3.1.2.1: the nonce is in the URL exactly when the transaction stores it.
     let nonce = nonce.filter(|_| authorize.nonce_applies());
     let authorization_url = authorize.build_url(&state, Some(&challenge), nonce.as_ref())?;

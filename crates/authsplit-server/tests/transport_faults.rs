@@ -1,89 +1,22 @@
-//! Transport faults at the token endpoint (REFERENCE §4 "Token endpoint replies"), injected by a
+//! Transport faults at the token endpoint (docs/SECURITY.md F3 "Token endpoint replies"), injected by a
 //! raw TCP stub on 127.0.0.1: reset before headers, truncated body, an endless chunked body,
 //! a slow body. For each: the typed error, exactly one connection (never retried, RFC 6749
-//! §4.1.2 / REFERENCE §3.8), and failure within the deadline.
+//! §4.1.2 / docs/SECURITY.md S8), and failure within the deadline.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use authsplit_server::{ClientAuth, Config};
-use support::*;
+use authsplit_test_support::faults::{Fault, fault_server};
+use authsplit_test_support::*;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-#[derive(Clone, Copy)]
-enum Fault {
-    ResetBeforeHeaders,
-    TruncatedBody,
-    EndlessChunked,
-    SlowBody,
-}
-
-/// Starts a TCP server that reads the request head and misbehaves; returns (base URL, counter).
-async fn fault_server(fault: Fault) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            c.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let _ = sock.read(&mut buf).await;
-                match fault {
-                    Fault::ResetBeforeHeaders => {
-                        // SO_LINGER 0: close with RST (a reset, not a clean FIN).
-                        #[allow(deprecated)]
-                        let _ = sock.set_linger(Some(Duration::ZERO));
-                        drop(sock);
-                    }
-                    Fault::TruncatedBody => {
-                        let _ = sock
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"access_token\":\"x")
-                            .await;
-                        let _ = sock.shutdown().await;
-                    }
-                    Fault::EndlessChunked => {
-                        let _ = sock
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
-                            .await;
-                        let chunk = format!("{:x}\r\n{}\r\n", 65536, "a".repeat(65536));
-                        for _ in 0..200 {
-                            if sock.write_all(chunk.as_bytes()).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Fault::SlowBody => {
-                        let _ = sock
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{")
-                            .await;
-                        for _ in 0..100 {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            if sock.write_all(b" ").await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (base, count)
-}
 
 async fn run(fault: Fault, status: u16, code: &str) {
     let stub = Stub::start().await;
     let (base, count) = fault_server(fault).await;
-    let mut p = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    let mut p = stub_provider(&stub, ClientAuth::Basic);
     p.token_endpoint = Some(format!("{base}/token"));
     let mut cfg = Config::builder()
         .cookie_key_bytes(&[5u8; 64])
@@ -113,7 +46,7 @@ async fn run(fault: Fault, status: u16, code: &str) {
     assert!(r.json.get("access_token").is_none());
 }
 
-// Reset before any response byte: the code may have been consumed → no retry (REFERENCE §3.8).
+// Reset before any response byte: the code may have been consumed → no retry (docs/SECURITY.md S8).
 #[tokio::test]
 async fn reset_before_headers_is_unreachable_without_retry() {
     run(Fault::ResetBeforeHeaders, 502, "provider_unreachable").await;
@@ -125,19 +58,19 @@ async fn truncated_body_is_unreachable_without_retry() {
     run(Fault::TruncatedBody, 502, "provider_unreachable").await;
 }
 
-// REFERENCE §3.15: the response body is capped (an endless chunked body stops at the cap).
+// docs/SECURITY.md S15: the response body is capped (an endless chunked body stops at the cap).
 #[tokio::test]
 async fn endless_body_hits_the_size_cap() {
     run(Fault::EndlessChunked, 502, "provider_bad_response").await;
 }
 
-// REFERENCE §3.15: the total timeout covers a slow body.
+// docs/SECURITY.md S15: the total timeout covers a slow body.
 #[tokio::test]
 async fn slow_body_times_out() {
     run(Fault::SlowBody, 504, "provider_timeout").await;
 }
 
-// REFERENCE §3.3 / §4 "1 MB body": a chunked 1 MiB upload over a real socket gets a readable
+// docs/SECURITY.md S3, F2 "1 MB body": a chunked 1 MiB upload over a real socket gets a readable
 // JSON 413 (the server drains instead of resetting the connection under the client's feet).
 #[tokio::test]
 async fn chunked_megabyte_upload_gets_a_readable_413() {

@@ -1,16 +1,14 @@
-//! REFERENCE §3.14: no secret in any log line. Its own test binary (one test, a global
+//! docs/SECURITY.md S14: no secret in any log line. Its own test binary (one test, a global
 //! subscriber) so log capture is not disturbed by tests running in parallel threads.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use authsplit_test_support::oidc::*;
+use authsplit_test_support::*;
 use axum::http::StatusCode;
 use serde_json::json;
-use support::oidc::*;
-use support::*;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -25,7 +23,7 @@ impl std::io::Write for Capture {
     }
 }
 
-// REFERENCE §3.14: no code, verifier, token, secret or Authorization header in any log line —
+// docs/SECURITY.md S14: no code, verifier, token, secret or Authorization header in any log line —
 // captured at TRACE level through a full sign-in, refresh, failed exchange and logout.
 #[tokio::test]
 async fn no_secret_in_logs() {

@@ -4,13 +4,11 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
-use authsplit_server::ClientAuth;
+use authsplit_server::{ClientAuth, Config, ProviderConfig};
+use authsplit_test_support::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::json;
-use support::*;
 
 async fn setup() -> (Stub, axum::Router) {
     let stub = Stub::start().await;
@@ -18,7 +16,7 @@ async fn setup() -> (Stub, axum::Router) {
     (stub, app)
 }
 
-// RFC 10017 §6.1.3.3 (REFERENCE §1): every POST needs the custom header.
+// RFC 10017 §6.1.3.3 (docs/SECURITY.md A3): every POST needs the custom header.
 #[tokio::test]
 async fn missing_csrf_header_is_401_on_every_post() {
     let (stub, app) = setup().await;
@@ -77,19 +75,63 @@ async fn foreign_or_missing_origin_is_401() {
     )
     .await;
     assert_error(&r, 401, "origin_rejected");
-    // Same-origin (Origin equals the Host the browser used) is accepted by default.
+    assert_eq!(stub.token_calls(), 0);
+}
+
+// RFC 10017 §6.1.3.3: the expected origin comes from the configuration only. An `Origin` that
+// merely equals the request's `Host` is refused (a request can carry any `Host`); with
+// `allow_same_origin` (default) the origin of a configured redirect URI is accepted.
+#[tokio::test]
+async fn same_origin_comes_from_config_not_from_host() {
+    let stub = Stub::start().await;
+    let cfg = Config::builder()
+        .cookie_key_bytes(&[42u8; 64])
+        .allowed_origin(ORIGIN)
+        .provider(
+            "stub",
+            ProviderConfig::oauth2(
+                &stub.url("/authorize"),
+                &stub.url("/token"),
+                CLIENT_ID,
+                SECRET,
+                "https://spa.example/callback",
+            ),
+        )
+        .build();
+    let app = app_with(cfg, None);
+    for (origin, host) in [
+        ("http://evil.example", "evil.example"),
+        ("https://api.example", "api.example"),
+    ] {
+        let r = send(
+            &app,
+            post_raw(
+                "/auth/transactions",
+                tx_body("stub").to_string(),
+                None,
+                &[("origin", Some(origin)), ("host", Some(host))],
+            ),
+        )
+        .await;
+        assert_error(&r, 401, "origin_rejected");
+        assert!(r.set_cookies().is_empty(), "{origin}");
+    }
+    // The redirect URI's origin (the SPA served with its callback), whatever the Host.
     let r = send(
         &app,
         post_raw(
             "/auth/transactions",
             tx_body("stub").to_string(),
             None,
-            &[("origin", Some("https://api.example"))],
+            &[
+                ("origin", Some("https://spa.example")),
+                ("host", Some("other.example")),
+            ],
         ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    assert_eq!(stub.token_calls(), 0);
+    assert_eq!(stub.calls().len(), 0);
 }
 
 // RFC 10017 §6.1.3.3 / Fetch §3.2: CORS only for configured origins, with credentials.
@@ -121,7 +163,7 @@ async fn cors_preflight_only_for_allowed_origins() {
     assert!(bad.header("access-control-allow-origin").is_none());
 }
 
-// REFERENCE §3.3: request bodies are capped (→ 413 body_too_large), JSON only (→ 415).
+// docs/SECURITY.md S3: request bodies are capped (→ 413 body_too_large), JSON only (→ 415).
 #[tokio::test]
 async fn oversized_body_and_wrong_content_type() {
     let (stub, app) = setup().await;
@@ -172,7 +214,7 @@ async fn oversized_body_and_wrong_content_type() {
     assert_eq!(stub.calls().len(), 0);
 }
 
-// REFERENCE §3.3: strict JSON shapes — unknown or missing fields → 400 invalid_request (JSON).
+// docs/SECURITY.md S3: strict JSON shapes — unknown or missing fields → 400 invalid_request (JSON).
 #[tokio::test]
 async fn unknown_missing_fields_and_bad_json_are_400() {
     let (stub, app) = setup().await;
@@ -242,7 +284,7 @@ async fn verifier_grammar_is_enforced_with_zero_calls() {
     assert_eq!(stub.token_calls(), 0);
 }
 
-// REFERENCE §4: unknown provider → 400 unknown_provider, no cookie, no call.
+// docs/SECURITY.md F2: unknown provider → 400 unknown_provider, no cookie, no call.
 #[tokio::test]
 async fn unknown_provider_is_400() {
     let (stub, app) = setup().await;
@@ -259,7 +301,7 @@ async fn unknown_provider_is_400() {
     assert_eq!(stub.token_calls(), 0);
 }
 
-// REFERENCE §1, §3.2: a code without a registered transaction is refused with zero calls.
+// docs/SECURITY.md A2, S2: a code without a registered transaction is refused with zero calls.
 #[tokio::test]
 async fn token_without_transaction_cookie_is_transaction_missing() {
     let (stub, app) = setup().await;
@@ -290,7 +332,7 @@ async fn token_without_transaction_cookie_is_transaction_missing() {
     assert_eq!(stub.token_calls(), 0);
 }
 
-// RFC 6749 §10.12, REFERENCE §3.13: state must equal the bound one; zero calls otherwise.
+// RFC 6749 §10.12, docs/SECURITY.md S13: state must equal the bound one; zero calls otherwise.
 #[tokio::test]
 async fn wrong_state_is_state_mismatch_with_zero_calls() {
     let (stub, app) = setup().await;
@@ -302,7 +344,7 @@ async fn wrong_state_is_state_mismatch_with_zero_calls() {
     assert_eq!(stub.token_calls(), 0);
 }
 
-// RFC 7636 §4.6, REFERENCE §3.2: BASE64URL(SHA256(verifier)) must equal the challenge; a made-up
+// RFC 7636 §4.6, docs/SECURITY.md S2: BASE64URL(SHA256(verifier)) must equal the challenge; a made-up
 // verifier is refused with ZERO requests to the token endpoint.
 #[tokio::test]
 async fn wrong_verifier_is_pkce_mismatch_with_zero_calls() {
@@ -328,7 +370,7 @@ async fn wrong_verifier_is_pkce_mismatch_with_zero_calls() {
 #[tokio::test]
 async fn iss_mismatch_with_zero_calls() {
     let stub = Stub::start().await;
-    let mut p = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    let mut p = stub_provider(&stub, ClientAuth::Basic);
     p.issuer = Some(stub.base.clone());
     p.discovery = false;
     let app = app_with(
@@ -347,7 +389,7 @@ async fn iss_mismatch_with_zero_calls() {
     assert_eq!(stub.token_calls(), 0);
 }
 
-// REFERENCE §2.3/§4 (expired transaction): the bound transaction lives ≤ TTL (600 s).
+// docs/SECURITY.md B3, F1 (expired transaction): the bound transaction lives ≤ TTL (600 s).
 #[tokio::test]
 async fn expired_transaction_with_zero_calls() {
     let stub = Stub::start().await;
@@ -375,7 +417,7 @@ async fn expired_transaction_with_zero_calls() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
-// RFC 6749 §10.12 (single-use state) / REFERENCE §1: replaying the old tx cookie after a
+// RFC 6749 §10.12 (single-use state) / docs/SECURITY.md A2: replaying the old tx cookie after a
 // completed exchange is transaction_used with zero further calls.
 #[tokio::test]
 async fn replayed_transaction_cookie_is_transaction_used() {
@@ -404,17 +446,12 @@ async fn replayed_transaction_cookie_is_transaction_used() {
     assert_eq!(stub.token_calls(), 1);
 }
 
-// RFC 6749 §2.3.1 + §4.1.3, REFERENCE §3.4/§3.8: exactly one POST, form-urlencoded,
+// RFC 6749 §2.3.1 + §4.1.3, docs/SECURITY.md S4, S8: exactly one POST, form-urlencoded,
 // Accept: application/json, Basic credentials form-urlencoded BEFORE base64.
 #[tokio::test]
 async fn exchange_client_secret_basic_one_call() {
     let (stub, app) = setup().await;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let calls = stub.calls_to("/token");
     assert_eq!(calls.len(), 1, "exactly one exchange");
@@ -424,7 +461,7 @@ async fn exchange_client_secret_basic_one_call() {
         c.header("authorization").unwrap(),
         format!("Basic {}", b64("my+client:a%2Bb%3Ac%25d%2Fe+f"))
     );
-    assert_eq!(c.header("accept").as_deref(), Some("application/json"));
+    assert_eq!(c.header("accept"), Some("application/json"));
     assert!(
         c.header("content-type")
             .unwrap()
@@ -482,8 +519,8 @@ async fn exchange_client_secret_post_puts_credentials_in_body() {
     );
 }
 
-// RFC 10017 §6.2.2.2 / REFERENCE §1: the refresh token never reaches the browser — not in a body,
-// not readable in a cookie (encrypted); RFC 6749 §5.1 / REFERENCE §3.9: no-store + no-cache.
+// RFC 10017 §6.2.2.2 / docs/SECURITY.md A1: the refresh token never reaches the browser — not in a body,
+// not readable in a cookie (encrypted); RFC 6749 §5.1 / docs/SECURITY.md S9: no-store + no-cache.
 #[tokio::test]
 async fn refresh_token_never_in_body_and_no_store() {
     let (stub, app) = setup().await;
@@ -623,7 +660,7 @@ async fn cookie_attributes_are_exact() {
     let set = r.set_cookies();
     assert_eq!(set.len(), 1);
     let c = &set[0];
-    // One cookie per sign-in, named after its state (parallel tabs, REFERENCE §4).
+    // One cookie per sign-in, named after its state (parallel tabs, docs/SECURITY.md F1).
     assert!(c.starts_with(&format!("{}=", tx_cookie_name(STATE))), "{c}");
     let attrs: Vec<&str> = c.split(';').skip(1).map(str::trim).collect();
     let mut sorted = attrs.clone();
@@ -672,7 +709,7 @@ async fn cookie_attributes_are_exact() {
     assert!(!session.to_ascii_lowercase().contains("domain"));
 }
 
-// REFERENCE §1: plain-http loopback may relax `Secure` by explicit configuration only —
+// docs/SECURITY.md A5: plain-http loopback may relax `Secure` by explicit configuration only —
 // insecure_dev_cookies drops Secure and the __Host- prefix (which requires Secure), nothing else.
 #[tokio::test]
 async fn insecure_dev_cookies_drop_secure_and_prefix() {
@@ -690,17 +727,12 @@ async fn insecure_dev_cookies_drop_secure_and_prefix() {
     assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/"));
 }
 
-// REFERENCE §3.10: one refresh at a time per session; concurrent callers presenting the same
+// docs/SECURITY.md S10: one refresh at a time per session; concurrent callers presenting the same
 // old refresh token share one upstream result, so rotation never burns the grant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_share_one_upstream_call() {
     let (stub, app) = setup().await;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     let session = r.cookie_header();
     let mut slow = Reply::json(
         200,
@@ -748,12 +780,7 @@ async fn refresh_without_session_is_not_authenticated() {
 #[tokio::test]
 async fn logout_revokes_and_clears() {
     let (stub, app) = setup().await;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     let session = r.cookie_header();
     let r = send(&app, post("/auth/logout", &json!({}), Some(&session))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -783,7 +810,7 @@ async fn logout_revokes_and_clears() {
     assert!(!r.text.contains(REFRESH_TOKEN));
 }
 
-// RFC 6749 §5.2 + REFERENCE §3.7/§3.8: provider errors are typed; exactly one call, no retry.
+// RFC 6749 §5.2 + docs/SECURITY.md S7, S8: provider errors are typed; exactly one call, no retry.
 #[tokio::test]
 async fn provider_errors_are_typed_and_never_retried() {
     let (stub, app) = setup().await;
@@ -838,12 +865,7 @@ async fn provider_errors_are_typed_and_never_retried() {
     for (reply, status, code) in cases {
         stub.push_token(reply);
         let before = stub.token_calls();
-        let cookie = register(&app, "stub").await;
-        let r = send(
-            &app,
-            post("/auth/token", &token_body("stub"), Some(&cookie)),
-        )
-        .await;
+        let r = exchange(&app, "stub").await;
         assert_error(&r, status, code);
         assert_eq!(stub.token_calls() - before, 1, "{code}: exactly one call");
         if code == "invalid_grant" {
@@ -861,7 +883,7 @@ async fn provider_errors_are_typed_and_never_retried() {
     assert_eq!(stub.calls_to("/userinfo").len(), 0);
 }
 
-// REFERENCE §3.15: total timeout → 504 provider_timeout; connection refused → 502
+// docs/SECURITY.md S15: total timeout → 504 provider_timeout; connection refused → 502
 // provider_unreachable (retryable); the response size is capped.
 #[tokio::test]
 async fn timeouts_refused_connections_and_huge_bodies() {
@@ -870,7 +892,7 @@ async fn timeouts_refused_connections_and_huge_bodies() {
     cfg.server.request_timeout_ms = 300;
     cfg.server.max_response_bytes = 4096;
     // A provider whose token endpoint refuses connections (port 1 on loopback).
-    let mut dead = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    let mut dead = stub_provider(&stub, ClientAuth::Basic);
     dead.token_endpoint = Some("http://127.0.0.1:1/token".into());
     cfg.providers.insert("dead".into(), dead);
     let app = app_with(cfg, None);
@@ -896,25 +918,15 @@ async fn timeouts_refused_connections_and_huge_bodies() {
         200,
         json!({"access_token": "x".repeat(10_000), "token_type": "bearer"}),
     ));
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_error(&r, 502, "provider_bad_response");
 
-    let cookie = register(&app, "dead").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("dead"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "dead").await;
     assert_error(&r, 502, "provider_unreachable");
     assert_eq!(r.json["class"], "retryable");
 }
 
-// REFERENCE §3.14: GET /config lists providers (id, name) and never a secret; /healthz answers;
+// docs/SECURITY.md S14: GET /config lists providers (id, name) and never a secret; /healthz answers;
 // unknown routes and methods get the JSON error body, not a bare status.
 #[tokio::test]
 async fn config_and_healthz() {
@@ -946,7 +958,7 @@ async fn demo_api_hello() {
     let stub = Stub::start().await;
     let cfg = authsplit_server::Config::builder()
         .cookie_key_bytes(&[3u8; 64])
-        .provider("stub", stub_provider(&stub, ClientAuth::ClientSecretBasic))
+        .provider("stub", stub_provider(&stub, ClientAuth::Basic))
         .build();
     let app = app_with(cfg, None);
     let get = |auth: Option<&str>| {
@@ -963,9 +975,7 @@ async fn demo_api_hello() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json["message"], "Hello, Ada!");
     assert_eq!(
-        stub.calls_to("/userinfo")[0]
-            .header("authorization")
-            .as_deref(),
+        stub.calls_to("/userinfo")[0].header("authorization"),
         Some("Bearer some-token")
     );
     *stub.inner.userinfo.lock().unwrap() =
@@ -1038,7 +1048,7 @@ async fn long_refresh_token_is_chunked_under_the_cookie_limit() {
     assert_eq!(stub.token_calls(), before);
 }
 
-// RFC 7009 §2.1 + REFERENCE §3.10: a logout racing an in-flight refresh waits for it and
+// RFC 7009 §2.1 + docs/SECURITY.md S10: a logout racing an in-flight refresh waits for it and
 // revokes the rotated token too; the ended session cannot be refreshed again (zero calls).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn logout_during_refresh_revokes_the_rotated_token() {
@@ -1096,7 +1106,7 @@ async fn logout_during_refresh_revokes_the_rotated_token() {
     assert_eq!(stub.token_calls(), calls, "no refresh after logout");
 }
 
-// REFERENCE §3.14: a provider that echoes the request (code, verifier, client secret in any
+// docs/SECURITY.md S14: a provider that echoes the request (code, verifier, client secret in any
 // encoding) in its error text does not get those values to the browser.
 #[tokio::test]
 async fn echoed_secrets_are_scrubbed_from_provider_errors() {
@@ -1109,12 +1119,7 @@ async fn echoed_secrets_are_scrubbed_from_provider_errors() {
         400,
         json!({"error": "invalid_grant", "error_description": echo}),
     ));
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_error(&r, 400, "invalid_grant");
     let desc = r.json["provider_error_description"].as_str().unwrap();
     assert!(desc.contains("[redacted]"), "{desc}");
@@ -1129,19 +1134,14 @@ async fn echoed_secrets_are_scrubbed_from_provider_errors() {
         extra: vec![],
         delay_ms: 0,
     });
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_eq!(r.status.as_u16(), 502, "{}", r.text);
     for secret in [CODE, SECRET, VERIFIER] {
         assert!(!r.text.contains(secret), "{secret} echoed: {}", r.text);
     }
 }
 
-// REFERENCE §3.15: one deadline for the whole POST /token (token + userinfo), so the browser
+// docs/SECURITY.md S15: one deadline for the whole POST /token (token + userinfo), so the browser
 // gets an answer within request_timeout_ms + ε, not one timeout per upstream call.
 #[tokio::test]
 async fn whole_exchange_has_one_deadline() {
@@ -1171,17 +1171,12 @@ async fn whole_exchange_has_one_deadline() {
     assert_eq!(stub.token_calls(), 1);
 }
 
-// RFC 7009 §2.2.1 / REFERENCE §3.12: a 503 + Retry-After at revocation is retried later (in the
+// RFC 7009 §2.2.1 / docs/SECURITY.md S12: a 503 + Retry-After at revocation is retried later (in the
 // background, bounded); logout itself answers at once with revoked=false.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_503_is_retried_after_retry_after() {
     let (stub, app) = setup().await;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     *stub.inner.revoke.lock().unwrap() = Some(Reply {
         status: 503,
         content_type: "text/plain",
@@ -1208,7 +1203,7 @@ async fn revocation_503_is_retried_after_retry_after() {
     assert_eq!(calls[1].form_get("token").as_deref(), Some(REFRESH_TOKEN));
 }
 
-// REFERENCE §3.8 + §3.15: with the per-provider cap full, an exchange that would get its slot
+// docs/SECURITY.md S8, S15: with the per-provider cap full, an exchange that would get its slot
 // only at the deadline is not sent at all (it could only burn the code); it fails with
 // provider_timeout and its transaction stays usable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -4,28 +4,17 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use authsplit_server::ClientAuth;
+use authsplit_test_support::*;
 use axum::http::StatusCode;
 use serde_json::json;
-use support::*;
 
 /// A distinct valid state (≥ 32 chars) per index.
 fn state_n(i: usize) -> String {
     format!("st-{i:02}-0123456789abcdefghijklmnopqrstuvwxyzAB")
 }
 
-fn tx_body_state(state: &str) -> serde_json::Value {
-    json!({"provider": "stub", "state": state, "code_challenge": CHALLENGE,
-           "code_challenge_method": "S256", "nonce": NONCE})
-}
-
-fn token_body_state(state: &str, code: &str) -> serde_json::Value {
-    json!({"provider": "stub", "code": code, "state": state, "code_verifier": VERIFIER})
-}
-
-// REFERENCE §4 (callback in a different tab), RFC 6749 §10.12: two sign-ins started in two tabs
+// docs/SECURITY.md F1 (callback in a different tab), RFC 6749 §10.12: two sign-ins started in two tabs
 // of one browser both complete; each /token clears only its own transaction cookie.
 #[tokio::test]
 async fn parallel_sign_ins_in_two_tabs_both_complete() {
@@ -36,7 +25,11 @@ async fn parallel_sign_ins_in_two_tabs_both_complete() {
     for s in [&s1, &s2] {
         let r = send(
             &app,
-            post("/auth/transactions", &tx_body_state(s), Some(&jar.header())),
+            post(
+                "/auth/transactions",
+                &tx_body_with("stub", s),
+                Some(&jar.header()),
+            ),
         )
         .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -56,7 +49,7 @@ async fn parallel_sign_ins_in_two_tabs_both_complete() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&s1, "code-tab-1"),
+            &token_body_with("stub", &s1, "code-tab-1"),
             Some(&jar.header()),
         ),
     )
@@ -76,7 +69,7 @@ async fn parallel_sign_ins_in_two_tabs_both_complete() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&s2, "code-tab-2"),
+            &token_body_with("stub", &s2, "code-tab-2"),
             Some(&jar.header()),
         ),
     )
@@ -88,7 +81,7 @@ async fn parallel_sign_ins_in_two_tabs_both_complete() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&state_n(3), "code-3"),
+            &token_body_with("stub", &state_n(3), "code-3"),
             Some(&jar.header()),
         ),
     )
@@ -109,7 +102,7 @@ async fn at_most_eight_pending_sign_ins_per_browser() {
             &app,
             post(
                 "/auth/transactions",
-                &tx_body_state(&state_n(i)),
+                &tx_body_with("stub", &state_n(i)),
                 Some(&jar.header()),
             ),
         )
@@ -136,7 +129,7 @@ async fn at_most_eight_pending_sign_ins_per_browser() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&state_n(0), "code-0"),
+            &token_body_with("stub", &state_n(0), "code-0"),
             Some(&jar.header()),
         ),
     )
@@ -146,7 +139,7 @@ async fn at_most_eight_pending_sign_ins_per_browser() {
         &app,
         post(
             "/auth/token",
-            &token_body_state(&state_n(8), "code-8"),
+            &token_body_with("stub", &state_n(8), "code-8"),
             Some(&jar.header()),
         ),
     )
@@ -158,7 +151,7 @@ async fn at_most_eight_pending_sign_ins_per_browser() {
         &app,
         post(
             "/auth/transactions",
-            &tx_body_state(&state_n(20)),
+            &tx_body_with("stub", &state_n(20)),
             Some(&jar.header()),
         ),
     )
@@ -176,7 +169,7 @@ async fn wait_calls(stub: &Stub, path: &str, n: usize) -> Vec<Call> {
     stub.calls_to(path)
 }
 
-// RFC 7009 §2.1 (REFERENCE §3.12): when the sign-in fails after the token response (here:
+// RFC 7009 §2.1 (docs/SECURITY.md S12): when the sign-in fails after the token response (here:
 // userinfo answers 500), the issued refresh and access tokens are revoked, not just dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_of_a_failed_sign_in_are_revoked() {
@@ -186,12 +179,7 @@ async fn tokens_of_a_failed_sign_in_are_revoked() {
         (stub, app)
     };
     *stub.inner.userinfo.lock().unwrap() = Some(Reply::json(500, json!({"error": "boom"})));
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_error(&r, 502, "provider_bad_response");
     assert!(!r.text.contains(ACCESS_TOKEN) && !r.text.contains(REFRESH_TOKEN));
     let calls = wait_calls(&stub, "/revoke", 2).await;
@@ -210,29 +198,21 @@ async fn tokens_of_a_failed_sign_in_are_revoked() {
     assert!(calls[0].header("authorization").is_some());
     // A successful sign-in revokes nothing.
     *stub.inner.userinfo.lock().unwrap() = None;
-    let cookie = register(&app, "stub").await;
-    let r = send(
-        &app,
-        post("/auth/token", &token_body("stub"), Some(&cookie)),
-    )
-    .await;
+    let r = exchange(&app, "stub").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(stub.calls_to("/revoke").len(), 2);
 }
 
-// REFERENCE §3.8: a refused connection provably never carried the code, so the transaction
+// docs/SECURITY.md S8: a refused connection provably never carried the code, so the transaction
 // stays usable (no automatic retry); the user's retry succeeds once the provider is back.
 #[tokio::test]
 async fn connection_refused_keeps_the_transaction_usable() {
     // A loopback port with nothing listening (yet).
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = authsplit_test_support::faults::free_port();
     let stub = Stub::start().await;
     let mut cfg = base_config(&stub);
-    let mut p = stub_provider(&stub, ClientAuth::ClientSecretBasic);
+    let mut p = stub_provider(&stub, ClientAuth::Basic);
     p.token_endpoint = Some(format!("http://127.0.0.1:{port}/token"));
     cfg.providers.insert("later".into(), p);
     let app = app_with(cfg, None);
@@ -281,7 +261,7 @@ async fn short_state_is_refused() {
     for short in ["abc", &"a".repeat(21), &"a".repeat(31)] {
         let r = send(
             &app,
-            post("/auth/transactions", &tx_body_state(short), None),
+            post("/auth/transactions", &tx_body_with("stub", short), None),
         )
         .await;
         assert_error(&r, 400, "invalid_request");
@@ -294,7 +274,11 @@ async fn short_state_is_refused() {
     }
     let r = send(
         &app,
-        post("/auth/transactions", &tx_body_state(&"a".repeat(32)), None),
+        post(
+            "/auth/transactions",
+            &tx_body_with("stub", &"a".repeat(32)),
+            None,
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -353,7 +337,11 @@ async fn foreign_preflight_gets_no_allow_credentials() {
 
 /// Registers a transaction for `state`; returns its cookie header.
 async fn open_tx(app: &axum::Router, state: &str) -> String {
-    let r = send(app, post("/auth/transactions", &tx_body_state(state), None)).await;
+    let r = send(
+        app,
+        post("/auth/transactions", &tx_body_with("stub", state), None),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     r.cookie_header()
 }
@@ -362,12 +350,16 @@ async fn open_tx(app: &axum::Router, state: &str) -> String {
 async fn redeem(app: &axum::Router, state: &str, code: &str, cookie: &str) -> Resp {
     send(
         app,
-        post("/auth/token", &token_body_state(state, code), Some(cookie)),
+        post(
+            "/auth/token",
+            &token_body_with("stub", state, code),
+            Some(cookie),
+        ),
     )
     .await
 }
 
-// REFERENCE §3.8 and RFC 6749 §4.1.2 (a code is single use): the used-transaction set is
+// docs/SECURITY.md S8 and RFC 6749 §4.1.2 (a code is single use): the used-transaction set is
 // bounded by `max_used_transactions`, but it must never forget a used id whose cookie is still
 // valid — that would let the old cookie be redeemed a second time (found by
 // bench/soak/replay-after-eviction.sh, now used-set-full.sh). When the set is full of live ids
@@ -458,4 +450,75 @@ async fn made_up_codes_cannot_lock_out_sign_ins() {
     let r = redeem(&app, s, "made-up", cookie).await;
     assert_error(&r, 400, "invalid_grant");
     assert_eq!(stub.token_calls(), 8);
+}
+
+// Issue 13: an exchange that yielded no tokens without a proper error response (here an HTML
+// 500 from the token endpoint) is single use too, but kept as refused like a made-up code: such
+// exchanges cannot fill the strict set and lock every user out either.
+#[tokio::test]
+async fn broken_token_replies_cannot_lock_out_sign_ins() {
+    let stub = Stub::start().await;
+    let mut config = base_config(&stub);
+    config.server.max_used_transactions = 3;
+    let app = app_with(config, None);
+
+    let mut failed = Vec::new();
+    for i in 0..5 {
+        stub.push_token(Reply {
+            status: 500,
+            content_type: "text/html",
+            body: "<html><body>Internal Server Error</body></html>".to_owned(),
+            extra: Vec::new(),
+            delay_ms: 0,
+        });
+        let s = state_n(30 + i);
+        let cookie = open_tx(&app, &s).await;
+        let r = redeem(&app, &s, "made-up", &cookie).await;
+        assert_error(&r, 502, "provider_bad_response");
+        failed.push((s, cookie));
+    }
+    assert_eq!(stub.token_calls(), 5);
+
+    // Still single use: the replay of the last one sends nothing.
+    let (s, cookie) = failed.last().unwrap();
+    let r = redeem(&app, s, "made-up", cookie).await;
+    assert_error(&r, 400, "transaction_used");
+    assert_eq!(stub.token_calls(), 5);
+
+    // Real sign-ins still go through.
+    for i in 0..2 {
+        let s = state_n(40 + i);
+        let cookie = open_tx(&app, &s).await;
+        let r = redeem(&app, &s, "good-code", &cookie).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    assert_eq!(stub.token_calls(), 7);
+}
+
+// A `/logout` carrying thousands of junk transaction-cookie names is answered with a bounded
+// number of `Set-Cookie` headers (each name read could become one that clears it).
+#[tokio::test]
+async fn logout_with_thousands_of_junk_tx_cookies_is_bounded() {
+    let stub = Stub::start().await;
+    let app = app_with(base_config(&stub), None);
+    let cookie = (0..5000u32)
+        .map(|i| format!("__Host-authsplit-tx-{i:016x}=junk"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let r = send(&app, post("/auth/logout", &json!({}), Some(&cookie))).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    let n = r.set_cookies().len();
+    assert!(
+        (1..=20).contains(&n),
+        "{n} Set-Cookie headers for 5000 junk names"
+    );
+    // Registering a sign-in with the same junk is bounded the same way.
+    let r = send(
+        &app,
+        post("/auth/transactions", &tx_body("stub"), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    assert!(r.set_cookies().len() <= 20, "{}", r.set_cookies().len());
+    assert_eq!(stub.calls().len(), 0);
 }

@@ -4,13 +4,11 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::*;
+use authsplit_test_support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authsplit-server");
 
@@ -162,7 +160,7 @@ fn run_to_exit(args: &[&str], envs: &[(&str, String)]) -> (bool, String, String)
     )
 }
 
-// REFERENCE §1: the cookie key is mandatory; dev generation is explicit and loudly logged.
+// docs/SECURITY.md A4: the cookie key is mandatory; dev generation is explicit and loudly logged.
 #[tokio::test]
 async fn refuses_to_start_without_cookie_key_and_warns_in_dev_mode() {
     let stub = Stub::start().await;
@@ -254,8 +252,14 @@ fn example_config_is_valid() {
     cfg.server.cookie_key = Some(authsplit_server::Secret::new(b64(&"k".repeat(64))));
     cfg.providers.get_mut("local").unwrap().client_secret =
         Some(authsplit_server::Secret::new("s"));
+    // The example's embedded store, in a temporary directory.
+    let dir = tmpdir("example");
+    cfg.store.data_dir = dir.clone();
     let auth = authsplit_server::Authsplit::new(cfg).unwrap();
     assert_eq!(auth.providers()[0].id, "local");
+    assert_eq!(auth.store_backend(), "sqlite");
+    assert!(dir.join("authsplit.sqlite3").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // `--help` explains every option.
@@ -270,13 +274,26 @@ fn help_lists_every_option() {
         "--static-dir",
         "--log-format",
         "--check",
+        "--list-presets",
         "AUTHSPLIT__",
     ] {
         assert!(out.contains(opt), "{opt} in --help");
     }
 }
 
-// Issue 5: presets through the binary. `--check` refuses an unknown preset (listing the valid
+// The preset names have one source, core's table: `--list-presets` prints exactly it, one per
+// line, without needing a configuration (the e2e quirk server reads its presets from here).
+#[test]
+fn list_presets_prints_the_one_table() {
+    let (ok, out, err) = run_to_exit(&["--list-presets"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        authsplit_core::provider::PRESET_NAMES
+    );
+}
+
+// Presets through the binary. `--check` refuses an unknown preset (listing the valid
 // names, no secret), accepts `[providers.github]` with only id + secret (the secret from the
 // environment, the redirect URI from `[server]`), and logs the DEV/TEST-only `dev_origin`.
 #[test]
@@ -323,5 +340,104 @@ fn check_validates_presets() {
         "{err}"
     );
     assert!(!err.contains("env-secret-XYZ"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn run_for_code(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn oidc_check_config(dir: &std::path::Path, issuer: &str, extra: &str) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[server]\ncookie_key = \"{}\"\n[providers.op]\nissuer = \"{issuer}\"\nclient_id = \"c\"\n\
+             client_secret = \"s\"\nredirect_uri = \"https://app.example/cb\"\n{extra}",
+            b64(&"k".repeat(64)),
+        ),
+    )
+}
+
+// `--check` exit codes (crates/authsplit-server/README.md): 0 usable; 1 a configuration error,
+// including one discovery finds (no usable client authentication without an explicit one,
+// issuer mismatch, no S256); 3 a provider that cannot be reached. An explicit client_auth
+// that discovery does not list is used, with a warning, and the check passes.
+#[tokio::test]
+async fn check_exit_codes_tell_configuration_errors_from_unreachable_providers() {
+    let stub = Stub::start().await;
+    let doc = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut d = serde_json::json!({
+            "issuer": stub.base,
+            "authorization_endpoint": stub.url("/authorize"),
+            "token_endpoint": stub.url("/token"),
+            "jwks_uri": stub.url("/jwks"),
+            "token_endpoint_auth_methods_supported": ["none"],
+        });
+        f(&mut d);
+        d
+    };
+    let dir = tmpdir("check-codes");
+    let cases: Vec<(&str, serde_json::Value, &str, i32, &str)> = vec![
+        (
+            "explicit client_auth, discovery lists only none",
+            doc(&|_| {}),
+            "client_auth = \"client_secret_basic\"\n",
+            0,
+            "does not list the configured client_auth client_secret_basic",
+        ),
+        (
+            "no client_auth, discovery lists only none",
+            doc(&|_| {}),
+            "",
+            1,
+            "neither client_secret_basic nor client_secret_post",
+        ),
+        (
+            "issuer mismatch",
+            doc(&|d| d["issuer"] = serde_json::json!(format!("{}/", stub.base))),
+            "client_auth = \"client_secret_basic\"\n",
+            1,
+            "differs from the configured",
+        ),
+        (
+            "no S256",
+            doc(&|d| d["code_challenge_methods_supported"] = serde_json::json!(["plain"])),
+            "client_auth = \"client_secret_basic\"\n",
+            1,
+            "without S256",
+        ),
+    ];
+    for (what, d, extra, want, needle) in cases {
+        *stub.inner.discovery.lock().unwrap() = Some(d);
+        let cfg = oidc_check_config(&dir, &stub.base, extra);
+        let (code, err) = tokio::task::spawn_blocking(move || {
+            run_for_code(&["--config", cfg.to_str().unwrap(), "--check"])
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, Some(want), "{what}: {err}");
+        assert!(err.contains(needle), "{what}: {err}");
+    }
+    // Unreachable: nothing listens on the issuer's port.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cfg = oidc_check_config(&dir, &format!("http://127.0.0.1:{closed}"), "");
+    let (code, err) = tokio::task::spawn_blocking(move || {
+        run_for_code(&["--config", cfg.to_str().unwrap(), "--check"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("could not check every provider"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,10 +1,8 @@
-//! Connection timeouts (REFERENCE §3.15, slowloris): partial headers, a partial body, an idle
+//! Connection timeouts (docs/SECURITY.md S15, slowloris): partial headers, a partial body, an idle
 //! keep-alive connection and a silent connection are all closed after the configured time —
 //! in-process through `authsplit_server::serve`, and through the real binary.
 
 #![allow(missing_docs, clippy::unwrap_used)]
-
-mod support;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +12,7 @@ use authsplit_server::{Authsplit, ConnectionTimeouts};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use support::*;
+use authsplit_test_support::*;
 
 /// Starts `serve` on 127.0.0.1:0 with the auth router at /auth; returns the address and the
 /// shutdown trigger.
@@ -65,6 +63,7 @@ fn secs(header_read: u64, idle: u64) -> ConnectionTimeouts {
     ConnectionTimeouts {
         header_read: Duration::from_secs(header_read),
         idle: Duration::from_secs(idle),
+        max_connections: 1024,
     }
 }
 
@@ -193,4 +192,30 @@ async fn binary_closes_partial_headers() {
     let eof = eof.expect("the binary closes a connection with partial headers");
     assert!(eof < Duration::from_secs(4), "{eof:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// A flood of connections: at most `max_connections` are served at once. With the cap at 2 and
+// two silent connections open, a third connection's request gets no answer; once one of the
+// two closes, the third is served.
+#[tokio::test]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    let mut t = secs(30, 30);
+    t.max_connections = 2;
+    let (addr, _stop) = start(t, 30).await;
+    let a = TcpStream::connect(addr).await.unwrap();
+    let _b = TcpStream::connect(addr).await.unwrap();
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"GET /auth/healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let early = tokio::time::timeout(Duration::from_millis(700), c.read(&mut buf)).await;
+    assert!(
+        early.is_err(),
+        "the third connection is not served while two are open"
+    );
+    drop(a);
+    let (text, eof) = read_to_eof(&mut c, Duration::from_secs(5)).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(eof.is_some());
 }

@@ -3,13 +3,12 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
+use authsplit_server::{Config, ProviderConfig};
+use authsplit_test_support::oidc::*;
+use authsplit_test_support::*;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::json;
-use support::oidc::*;
-use support::*;
 
 // OIDC Discovery §4.3 + OIDC Core §3.1.3.7 + §5.3.4: a full good exchange.
 // OIDC Core §3.1.2.1: the nonce goes into the URL only for an OpenID request (`openid` among
@@ -168,5 +167,101 @@ async fn missing_iss_when_advertised_is_refused() {
     let cookie = register(&app, "op").await;
     let r = send(&app, post("/auth/token", &token_body("op"), Some(&cookie))).await;
     assert_error(&r, 400, "iss_missing");
+    assert_eq!(stub.token_calls(), 0);
+}
+
+// OIDC Core §3.1.2.1 / §3.1.3.7 step 11: a provider whose ID tokens are validated needs a nonce
+// on every transaction; one registered without it is refused before anything is stored, so no
+// nonce-less transaction can later accept a victim's ID token.
+#[tokio::test]
+async fn transaction_without_nonce_is_refused_for_oidc() {
+    let stub = oidc_stub().await;
+    let app = app_with(oidc_config(&stub), None);
+    let mut body = tx_body("op");
+    body.as_object_mut().unwrap().remove("nonce");
+    let r = send(&app, post("/auth/transactions", &body, None)).await;
+    assert_error(&r, 400, "invalid_request");
+    assert!(r.text.contains("nonce"), "{}", r.text);
+    assert!(r.set_cookies().is_empty());
+    assert_eq!(stub.token_calls(), 0);
+}
+
+// RFC 8414 §2 (metadata is informative): an explicitly configured client authentication is
+// used even when discovery's `token_endpoint_auth_methods_supported` does not list it (some
+// providers list only `none` yet take client secrets); an unset one is still chosen from the
+// metadata, and with no usable method that is a configuration error.
+#[tokio::test]
+async fn explicit_client_auth_wins_over_discovery_metadata() {
+    let stub = Stub::start().await;
+    let mut doc = discovery(&stub, &stub.base);
+    doc["token_endpoint_auth_methods_supported"] = json!(["none"]);
+    *stub.inner.discovery.lock().unwrap() = Some(doc);
+    *stub.inner.jwks.lock().unwrap() = Some(jwks());
+    let app = app_with(oidc_config(&stub), None);
+    let cookie = register(&app, "op").await;
+    stub.push_token(token_reply_with(id_token(&good_claims(&stub))));
+    let r = send(
+        &app,
+        post("/auth/token", &op_token_body(&stub), Some(&cookie)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let calls = stub.calls_to("/token");
+    assert_eq!(calls.len(), 1);
+    assert!(
+        calls[0]
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Basic ")),
+        "client_secret_basic as configured"
+    );
+
+    // Not configured: chosen from the metadata, which offers nothing usable.
+    let p = ProviderConfig::oidc(
+        &stub.base,
+        CLIENT_ID,
+        SECRET,
+        "https://app.example/callback",
+    )
+    .scopes(&["openid"]);
+    let cfg = Config::builder()
+        .cookie_key_bytes(&[9u8; 64])
+        .allowed_origin(ORIGIN)
+        .provider("op", p)
+        .build();
+    let failures = authsplit_server::Authsplit::new(cfg)
+        .unwrap()
+        .warm_up()
+        .await;
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].1.code().as_str(), "configuration");
+    assert!(
+        failures[0]
+            .1
+            .message
+            .contains("neither client_secret_basic")
+    );
+}
+
+// RFC 9700 §2.1.1 / RFC 7636 §4.2: PKCE is never dropped because discovery lists only `plain`;
+// the provider is refused with a configuration error and no transaction is registered.
+#[tokio::test]
+async fn discovery_without_s256_refuses_the_provider() {
+    let stub = Stub::start().await;
+    let mut doc = discovery(&stub, &stub.base);
+    doc["code_challenge_methods_supported"] = json!(["plain"]);
+    *stub.inner.discovery.lock().unwrap() = Some(doc);
+    let auth = authsplit_server::Authsplit::new(oidc_config(&stub)).unwrap();
+    let failures = auth.warm_up().await;
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].1.code().as_str(), "configuration");
+    assert!(
+        failures[0].1.message.contains("S256"),
+        "{}",
+        failures[0].1.message
+    );
+    let app = axum::Router::new().nest("/auth", auth.router());
+    let r = send(&app, post("/auth/transactions", &tx_body("op"), None)).await;
+    assert_eq!(r.json["error"], "configuration", "{}", r.text);
+    assert!(r.set_cookies().is_empty());
     assert_eq!(stub.token_calls(), 0);
 }

@@ -1,132 +1,22 @@
-//! Provider presets through the real router (issue 5, server side): configuration (preset by id
+//! Provider presets through the real router (server side): configuration (preset by id
 //! and by `preset`, `[server] redirect_uri`, `vars`, `overrides`, `client_secrets_file`,
 //! `dev_origin`), start-up refusals with clear messages, and code exchanges for GitHub, WeChat,
-//! QQ and WeCom against a small in-test stub (axum on 127.0.0.1:0) speaking their documented wire
-//! formats (PROVIDERS.md). Every preset is rebased onto the stub with `dev_origin`.
+//! QQ and WeCom against the stub provider (`authsplit-test-support`, axum on 127.0.0.1:0) speaking
+//! their documented wire formats (docs/PROVIDERS.md). Every preset is rebased onto the stub with `dev_origin`.
 //! Full per-preset journeys live in tests/e2e/providers.test.mjs.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use authsplit_server::{Authsplit, Config};
+use authsplit_test_support::*;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
-use support::*;
 
 /// A state WeChat and WeCom accept (`[A-Za-z0-9]`, PROVIDERS.md § WeChat).
 const ALNUM_STATE: &str = "st0123456789abcdefghijklmnopqrstuvwxyzABCDE";
 const COOKIE_KEY_HEX: &str = "abababababababababababababababababababababababababababababababababababababababababababababababababababababababababababababababab";
-
-/// One request the preset stub received.
-#[derive(Clone, Debug)]
-struct PCall {
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl PCall {
-    fn q(&self, k: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    }
-    fn form(&self, k: &str) -> Option<String> {
-        url::form_urlencoded::parse(self.body.as_bytes())
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-    }
-    fn header(&self, k: &str) -> Option<&str> {
-        self.headers.get(k).and_then(|v| v.to_str().ok())
-    }
-}
-
-#[derive(Default)]
-struct PInner {
-    calls: Mutex<Vec<PCall>>,
-    replies: Mutex<HashMap<String, Reply>>,
-}
-
-/// Plays provider hosts at rebased paths (`/github.com/login/oauth/access_token`, …).
-#[derive(Clone)]
-struct PStub {
-    base: String,
-    inner: Arc<PInner>,
-}
-
-impl PStub {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let inner = Arc::new(PInner::default());
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = Router::new().fallback(phandle).with_state(inner.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { base, inner }
-    }
-    fn on(&self, path: &str, status: u16, content_type: &'static str, body: &str) {
-        self.inner.replies.lock().unwrap().insert(
-            path.to_owned(),
-            Reply {
-                status,
-                content_type,
-                body: body.to_owned(),
-                extra: Vec::new(),
-                delay_ms: 0,
-            },
-        );
-    }
-    fn calls_to(&self, path: &str) -> Vec<PCall> {
-        self.inner
-            .calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.path == path)
-            .cloned()
-            .collect()
-    }
-}
-
-async fn phandle(State(s): State<Arc<PInner>>, req: Request<Body>) -> axum::response::Response {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let query = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let headers = req.headers().clone();
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    s.calls.lock().unwrap().push(PCall {
-        method,
-        path: path.clone(),
-        query,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    match s.replies.lock().unwrap().get(&path).cloned() {
-        Some(r) => (
-            StatusCode::from_u16(r.status).unwrap(),
-            [("content-type", r.content_type)],
-            r.body,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "no such path").into_response(),
-    }
-}
 
 fn toml_config(providers: &str) -> String {
     format!(
@@ -148,21 +38,12 @@ fn build_app(providers: &str) -> Router {
     app_of(&build(providers).unwrap())
 }
 
-fn tx_with(provider: &str, state: &str) -> Value {
-    json!({"provider": provider, "state": state, "code_challenge": CHALLENGE,
-           "code_challenge_method": "S256", "nonce": NONCE})
-}
-
-fn token_with(provider: &str, state: &str) -> Value {
-    json!({"provider": provider, "code": CODE, "state": state, "code_verifier": VERIFIER})
-}
-
 /// `/transactions` then `/token`; returns (transaction reply, token reply, cookie jar).
 async fn sign_in(app: &Router, provider: &str, state: &str) -> (Resp, Resp, Jar) {
     let mut jar = Jar::default();
     let t = send(
         app,
-        post("/auth/transactions", &tx_with(provider, state), None),
+        post("/auth/transactions", &tx_body_with(provider, state), None),
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
@@ -171,7 +52,7 @@ async fn sign_in(app: &Router, provider: &str, state: &str) -> (Resp, Resp, Jar)
         app,
         post(
             "/auth/token",
-            &token_with(provider, state),
+            &token_body_with(provider, state, CODE),
             Some(&jar.header()),
         ),
     )
@@ -189,7 +70,7 @@ fn build_err(providers: &str) -> String {
 
 // ---------- configuration ----------
 
-// Issue 5: `[providers.github] client_id client_secret` is a complete GitHub config (the id is
+// `[providers.github] client_id client_secret` is a complete GitHub config (the id is
 // the preset, the redirect URI comes from `[server] redirect_uri`).
 #[tokio::test]
 async fn preset_is_selected_by_id() {
@@ -203,7 +84,7 @@ async fn preset_is_selected_by_id() {
     assert_eq!(r.json["providers"][0]["name"], "GitHub");
     let t = send(
         &app,
-        post("/auth/transactions", &tx_with("github", STATE), None),
+        post("/auth/transactions", &tx_body_with("github", STATE), None),
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
@@ -234,7 +115,7 @@ async fn preset_is_selected_by_preset_key_with_vars() {
     let app = app_of(&auth);
     let t = send(
         &app,
-        post("/auth/transactions", &tx_with("work", STATE), None),
+        post("/auth/transactions", &tx_body_with("work", STATE), None),
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
@@ -256,7 +137,7 @@ async fn overrides_are_applied_and_unknown_fields_refused() {
     );
     let t = send(
         &app,
-        post("/auth/transactions", &tx_with("google", STATE), None),
+        post("/auth/transactions", &tx_body_with("google", STATE), None),
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
@@ -285,7 +166,7 @@ async fn overrides_are_applied_and_unknown_fields_refused() {
     );
 }
 
-// Issue 5: an unknown preset fails at start-up and lists the valid names.
+// An unknown preset fails at start-up and lists the valid names.
 #[test]
 fn unknown_preset_lists_the_presets() {
     let e = build_err(
@@ -298,7 +179,7 @@ fn unknown_preset_lists_the_presets() {
     assert!(!e.contains("TOPSECRET"), "{e}");
 }
 
-// Issue 5: a missing secret fails at start-up and says which key (and env variable) to set.
+// A missing secret fails at start-up and says which key (and env variable) to set.
 #[test]
 fn missing_client_secret_is_refused() {
     let e = build_err("[providers.github]\nclient_id = \"x\"\n");
@@ -344,8 +225,10 @@ fn wecom_without_agentid_is_refused() {
 #[tokio::test]
 async fn issuer_mismatch_is_a_typed_error() {
     let stub = Stub::start().await;
-    *stub.inner.discovery.lock().unwrap() =
-        Some(support::oidc::discovery(&stub, "https://other.example"));
+    *stub.inner.discovery.lock().unwrap() = Some(authsplit_test_support::oidc::discovery(
+        &stub,
+        "https://other.example",
+    ));
     let auth = build(&format!(
         "[providers.op]\nissuer = \"{}\"\nclient_id = \"c\"\nclient_secret = \"s\"\n",
         stub.base
@@ -367,13 +250,13 @@ async fn issuer_mismatch_is_a_typed_error() {
     );
     let t = send(
         &app_of(&auth),
-        post("/auth/transactions", &tx_with("op", STATE), None),
+        post("/auth/transactions", &tx_body_with("op", STATE), None),
     )
     .await;
     assert_error(&t, 502, "discovery_failed");
 }
 
-// Issue 5: Google's client_secrets.json loads as the Google preset with its id, secret,
+// Google's client_secrets.json loads as the Google preset with its id, secret,
 // endpoints and first redirect URI; a redirect URI not in the file is refused.
 #[tokio::test]
 async fn client_secrets_file_loads_google() {
@@ -397,7 +280,7 @@ async fn client_secrets_file_loads_google() {
     assert_eq!(auth.providers()[0].preset.as_deref(), Some("google"));
     let t = send(
         &app_of(&auth),
-        post("/auth/transactions", &tx_with("google", STATE), None),
+        post("/auth/transactions", &tx_body_with("google", STATE), None),
     )
     .await;
     assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
@@ -452,7 +335,7 @@ async fn dev_origin_accepts_only_loopback() {
     );
     let t = send(
         &app_of(&auth),
-        post("/auth/transactions", &tx_with("github", STATE), None),
+        post("/auth/transactions", &tx_body_with("github", STATE), None),
     )
     .await;
     assert_eq!(
@@ -464,14 +347,119 @@ async fn dev_origin_accepts_only_loopback() {
 // ---------- exchanges ----------
 
 fn b64_basic(id: &str, secret: &str) -> String {
-    authsplit_server::basic_auth_value(id, secret)
+    authsplit_core::provider::basic_auth_value(id, secret)
 }
 
-fn preset_toml(id: &str, stub: &PStub, extra: &str) -> String {
+fn preset_toml(id: &str, stub: &Stub, extra: &str) -> String {
     format!(
         "[providers.{id}]\nclient_id = \"{id}-app\"\nclient_secret = \"{SECRET}\"\ndev_origin = \"{}\"\n{extra}",
         stub.base
     )
+}
+
+// RFC 6749 §5.2 errors in a 200: the `[token_response]` tolerances are added to what the
+// profile reads already — `errcode_in_200` on the GitHub preset keeps its `error` in a 200, and
+// a generic provider with both reads both shapes.
+#[tokio::test]
+async fn token_response_tolerances_add_to_the_profile() {
+    let stub = Stub::start().await;
+    let github = preset_toml(
+        "github",
+        &stub,
+        "token_response = { errcode_in_200 = true }\n",
+    );
+    let plain = format!(
+        "[providers.plain]\nauthorization_endpoint = \"{0}/authorize\"\n\
+         token_endpoint = \"{0}/plain/token\"\nclient_id = \"plain-app\"\n\
+         client_secret = \"{SECRET}\"\n\
+         token_response = {{ error_in_200 = true, errcode_in_200 = true }}\n",
+        stub.base
+    );
+    let app = build_app(&format!("{github}\n{plain}"));
+    let github_error = r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#;
+    let wechat_error = r#"{"errcode":40029,"errmsg":"invalid code"}"#;
+    let gh = "/github.com/login/oauth/access_token";
+    // (provider, token path, body, status, code, provider error): GitHub's own error map knows
+    // no errcode, so 40029 is a provider error there; the generic profile knows both codes.
+    for (provider, path, body, status, code, provider_error) in [
+        (
+            "github",
+            gh,
+            github_error,
+            400,
+            "invalid_grant",
+            "bad_verification_code",
+        ),
+        ("github", gh, wechat_error, 502, "provider_error", "40029"),
+        (
+            "plain",
+            "/plain/token",
+            github_error,
+            400,
+            "invalid_grant",
+            "bad_verification_code",
+        ),
+        (
+            "plain",
+            "/plain/token",
+            wechat_error,
+            400,
+            "invalid_grant",
+            "40029",
+        ),
+    ] {
+        stub.on(path, 200, "application/json", body);
+        let (_, r, _) = sign_in(&app, provider, STATE).await;
+        assert_error(&r, status, code);
+        assert_eq!(
+            r.json["provider_error"], provider_error,
+            "{provider}: {}",
+            r.text
+        );
+    }
+}
+
+// RFC 6749 §2.3.1: a confidential client authenticates with its secret — `client_auth` is
+// `client_secret_basic` or `client_secret_post`, in the TOML and through the builder alike.
+#[test]
+fn client_auth_is_basic_or_post() {
+    for method in ["none", "id_only", "basic", "private_key_jwt"] {
+        let e = build_err(&format!(
+            "[providers.github]\nclient_id = \"gh\"\nclient_secret = \"s\"\nclient_auth = \"{method}\"\n"
+        ));
+        assert!(
+            e.contains("client_secret_basic or client_secret_post"),
+            "{method}: {e}"
+        );
+    }
+    let stub_base = "http://127.0.0.1:9";
+    for method in [
+        authsplit_server::ClientAuth::None,
+        authsplit_server::ClientAuth::IdOnly,
+    ] {
+        let p = authsplit_server::ProviderConfig::oauth2(
+            &format!("{stub_base}/authorize"),
+            &format!("{stub_base}/token"),
+            CLIENT_ID,
+            SECRET,
+            "https://app.example/callback",
+        )
+        .client_auth(method);
+        let config = Config::builder()
+            .cookie_key_bytes(&[1u8; 64])
+            .allowed_origin(ORIGIN)
+            .provider("p", p)
+            .build();
+        let e = Authsplit::new(config).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            e.contains("providers.p.client_auth must be client_secret_basic or client_secret_post"),
+            "{method:?}: {e}"
+        );
+    }
+    build(
+        "[providers.github]\nclient_id = \"gh\"\nclient_secret = \"s\"\nclient_auth = \"client_secret_basic\"\n",
+    )
+    .expect("client_secret_basic is accepted");
 }
 
 // PROVIDERS.md § GitHub: POST form with client_secret_post and `Accept: application/json`, a
@@ -481,7 +469,7 @@ fn preset_toml(id: &str, stub: &PStub, extra: &str) -> String {
 // the access token (encrypted) and logout revokes it.
 #[tokio::test]
 async fn github_exchange() {
-    let stub = PStub::start().await;
+    let stub = Stub::start().await;
     let app = build_app(&preset_toml("github", &stub, ""));
     stub.on(
         "/github.com/login/oauth/access_token",
@@ -509,12 +497,12 @@ async fn github_exchange() {
     assert_eq!(calls.len(), 1);
     let c = &calls[0];
     assert_eq!(c.method, "POST");
-    assert_eq!(c.form("client_id").as_deref(), Some("github-app"));
-    assert_eq!(c.form("client_secret").as_deref(), Some(SECRET));
-    assert_eq!(c.form("code").as_deref(), Some(CODE));
-    assert_eq!(c.form("code_verifier").as_deref(), Some(VERIFIER));
+    assert_eq!(c.form_get("client_id").as_deref(), Some("github-app"));
+    assert_eq!(c.form_get("client_secret").as_deref(), Some(SECRET));
+    assert_eq!(c.form_get("code").as_deref(), Some(CODE));
+    assert_eq!(c.form_get("code_verifier").as_deref(), Some(VERIFIER));
     assert_eq!(
-        c.form("redirect_uri").as_deref(),
+        c.form_get("redirect_uri").as_deref(),
         Some("https://app.example/callback")
     );
     assert_eq!(c.header("accept"), Some("application/json"));
@@ -571,12 +559,16 @@ async fn github_exchange() {
 // secret; no revocation; `errcode` 40029 → invalid_grant.
 #[tokio::test]
 async fn wechat_exchange_refresh_and_logout() {
-    let stub = PStub::start().await;
+    let stub = Stub::start().await;
     let app = build_app(&preset_toml("wechat_mp", &stub, ""));
     // A base64url state with `-`/`_` is refused before anything is stored.
     let t = send(
         &app,
-        post("/auth/transactions", &tx_with("wechat_mp", STATE), None),
+        post(
+            "/auth/transactions",
+            &tx_body_with("wechat_mp", STATE),
+            None,
+        ),
     )
     .await;
     assert_error(&t, 400, "invalid_request");
@@ -658,7 +650,7 @@ async fn wechat_exchange_refresh_and_logout() {
 // JSONP error 100020 → invalid_grant.
 #[tokio::test]
 async fn qq_exchange() {
-    let stub = PStub::start().await;
+    let stub = Stub::start().await;
     let app = build_app(&preset_toml("qq", &stub, ""));
     stub.on(
         "/graph.qq.com/oauth2.0/token",
@@ -720,7 +712,7 @@ async fn qq_exchange() {
 // invalid_grant.
 #[tokio::test]
 async fn wecom_exchange_caches_the_app_token() {
-    let stub = PStub::start().await;
+    let stub = Stub::start().await;
     let app = build_app(&preset_toml(
         "wecom",
         &stub,
@@ -790,7 +782,7 @@ async fn wecom_exchange_caches_the_app_token() {
 async fn microsoft_tenant_issuer_and_allowed_tenants() {
     const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     const OTHER_TID: &str = "0d6b1b7a-1111-4222-8333-944455556666";
-    let stub = PStub::start().await;
+    let stub = Stub::start().await;
     let app = build_app(&preset_toml(
         "microsoft",
         &stub,
@@ -800,11 +792,11 @@ async fn microsoft_tenant_issuer_and_allowed_tenants() {
         "/login.microsoftonline.com/common/discovery/v2.0/keys",
         200,
         "application/json",
-        &support::oidc::jwks().to_string(),
+        &authsplit_test_support::oidc::jwks().to_string(),
     );
-    let now = support::oidc::now();
+    let now = authsplit_test_support::oidc::now();
     let token_reply = |tid: &str, iss_tid: &str| {
-        let idt = support::oidc::id_token(&json!({
+        let idt = authsplit_test_support::oidc::id_token(&json!({
             "iss": format!("{}/login.microsoftonline.com/{iss_tid}/v2.0", stub.base),
             "aud": "microsoft-app", "sub": "pairwise-sub", "tid": tid, "oid": "oid-123",
             "exp": now + 300, "iat": now, "nonce": NONCE, "name": "Megan"}));
@@ -854,7 +846,7 @@ async fn microsoft_tenant_issuer_and_allowed_tenants() {
 // OIDC) is neither required nor validated.
 #[tokio::test]
 async fn non_oidc_preset_with_openid_scope_needs_no_id_token() {
-    let stub = PStub::start().await;
+    let stub = Stub::start().await;
     let app = build_app(&preset_toml("dingtalk", &stub, ""));
     stub.on(
         "/api.dingtalk.com/v1.0/oauth2/userAccessToken",
@@ -884,7 +876,7 @@ async fn non_oidc_preset_with_openid_scope_needs_no_id_token() {
 // keeps for revocation follows the refresh, so logout revokes the current one.
 #[tokio::test]
 async fn github_logout_revokes_the_refreshed_access_token() {
-    let stub = PStub::start().await;
+    let stub = Stub::start().await;
     let app = build_app(&preset_toml("github", &stub, ""));
     stub.on(
         "/github.com/login/oauth/access_token",
@@ -916,8 +908,11 @@ async fn github_logout_revokes_the_refreshed_access_token() {
     assert_eq!(f.status, StatusCode::OK, "{}", f.text);
     assert_eq!(f.json["access_token"], "ghu_SECOND");
     let rc = stub.calls_to("/github.com/login/oauth/access_token");
-    assert_eq!(rc[1].form("grant_type").as_deref(), Some("refresh_token"));
-    assert_eq!(rc[1].form("refresh_token").as_deref(), Some("ghr_ONE"));
+    assert_eq!(
+        rc[1].form_get("grant_type").as_deref(),
+        Some("refresh_token")
+    );
+    assert_eq!(rc[1].form_get("refresh_token").as_deref(), Some("ghr_ONE"));
     jar.apply(&f);
     let l = send(&app, post("/auth/logout", &json!({}), Some(&jar.header()))).await;
     assert_eq!(l.json["revoked"], true, "{}", l.text);
@@ -931,7 +926,7 @@ async fn github_logout_revokes_the_refreshed_access_token() {
 // answers /refresh with a typed 401 that says so, and sends nothing (PROVIDERS.md table).
 #[tokio::test]
 async fn refresh_is_refused_clearly_where_the_profile_has_none() {
-    let stub = PStub::start().await;
+    let stub = Stub::start().await;
     let config = Config::builder()
         .cookie_key_bytes(&[7u8; 64])
         .allowed_origin(ORIGIN)
@@ -971,4 +966,31 @@ async fn refresh_is_refused_clearly_where_the_profile_has_none() {
         f.text
     );
     assert_eq!(stub.calls_to("/gitee.com/oauth/token").len(), 1);
+}
+
+// RFC 7636 §1 / RFC 9700 §2.1.1 (docs/SECURITY.md S16): every provider that
+// cannot bind a code to its browser is named in a start-up warning with the risk; a provider
+// with PKCE is not.
+#[test]
+fn presets_without_pkce_are_named_in_a_start_up_warning() {
+    let mut b = authsplit_server::Config::builder()
+        .cookie_key_bytes(&[7u8; 64])
+        .allowed_origin(ORIGIN);
+    for id in ["weibo", "gitee", "github"] {
+        b = b.provider(
+            id,
+            authsplit_server::ProviderConfig::preset(id, "cid", "secret", "https://app.example/cb"),
+        );
+    }
+    let auth = authsplit_server::Authsplit::new(b.build()).unwrap();
+    let w = auth.warnings().join("\n");
+    for (id, name) in [("weibo", "Weibo"), ("gitee", "Gitee")] {
+        assert!(
+            w.contains(&format!(
+                "provider `{id}` ({name}) does not support PKCE: nothing binds an authorization code"
+            )) && w.contains("a stolen code can be redeemed by anyone"),
+            "{w}"
+        );
+    }
+    assert!(!w.contains("provider `github`"), "{w}");
 }

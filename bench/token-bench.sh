@@ -5,9 +5,9 @@
 # to the stub, response parsing, session cookie encryption. Everything on 127.0.0.1; every
 # process started here is stopped on exit.
 #
-#   crates/authsplit-server/bench/token-bench.sh            # DURATION=10s THREADS=2 CONNS=32
+#   bench/token-bench.sh            # DURATION=10s THREADS=2 CONNS=32
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
@@ -15,7 +15,7 @@ PROFILE=${PROFILE:-release}
 
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 flag=$([ "$PROFILE" = release ] && echo --release || true)
-cargo build $flag -p authsplit-server --bins --example stub_token_endpoint
+cargo build $flag -p authsplit-server -p authsplit-test-support --bins
 bin=target/$([ "$PROFILE" = release ] && echo release || echo debug)
 
 export BENCH_DIR; BENCH_DIR=$(mktemp -d)
@@ -32,7 +32,7 @@ wait_line() { # file pattern
   echo "timed out waiting for $2 in $1" >&2; cat "$1" >&2; return 1
 }
 
-"$bin/examples/stub_token_endpoint" 127.0.0.1:0 > "$BENCH_DIR/stub.out" &
+"$bin/stub_token_endpoint" 127.0.0.1:0 > "$BENCH_DIR/stub.out" &
 pids+=($!)
 wait_line "$BENCH_DIR/stub.out" "stub listening on"
 stub=$(sed -n 's/^stub listening on //p' "$BENCH_DIR/stub.out")
@@ -57,7 +57,7 @@ url=$(sed -n 's/^authsplit-server listening on //p' "$BENCH_DIR/server.out")
 export BENCH_ORIGIN=$url   # same-origin (Origin == Host)
 
 echo "== phase 1: collecting transactions ($DURATION)"
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s crates/authsplit-server/bench/collect.lua "$url/auth/transactions"
+wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s bench/lua/collect.lua "$url/auth/transactions"
 echo "collected $(cat "$BENCH_DIR"/cookies-*.txt | wc -l) transaction cookies"
 echo "== phase 2: POST /auth/token ($DURATION, $CONNS connections, $THREADS threads)"
-wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s crates/authsplit-server/bench/token.lua "$url/auth/token"
+wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/lua/token.lua "$url/auth/token"
