@@ -183,19 +183,7 @@ async fn code_exchange(
         });
     let claims = match id_token {
         Some(idt) => {
-            let issuers: Vec<&str> = if profile.oidc.tenant_issuer_template.is_some() {
-                Vec::new()
-            } else {
-                let Some(issuer) = profile.oidc.issuer.as_deref() else {
-                    return Err(fail(Error::new(
-                        ErrorCode::Configuration,
-                        "an ID token arrived but no issuer is configured",
-                    )));
-                };
-                std::iter::once(issuer)
-                    .chain(profile.oidc.alternative_issuers.iter().map(String::as_str))
-                    .collect()
-            };
+            let issuers = crate::idtoken::expected_issuers(profile).map_err(fail)?;
             let expect = crate::idtoken::Expect {
                 issuers,
                 profile,

@@ -72,7 +72,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 /// Reads at most `limit` bytes. Past the limit the rest of the body is drained (bounded in
 /// bytes and time) before answering 413: closing a socket with unread input makes the kernel
 /// send a reset, which can destroy the 413 response before the client reads it.
-async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     use http_body_util::BodyExt as _;
     let mut body = body;
     let mut buf = bytes::BytesMut::new();

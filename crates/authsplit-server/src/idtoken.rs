@@ -15,7 +15,7 @@ use authsplit_core::provider::ProviderProfile;
 use crate::outbound::Outbound;
 use crate::provider::Provider;
 
-const LEEWAY_SECS: u64 = 120;
+pub(crate) const LEEWAY_SECS: u64 = 120;
 const MAX_IAT_AGE_SECS: u64 = 24 * 3600;
 
 fn bad(msg: &'static str) -> Error {
@@ -42,6 +42,39 @@ pub(crate) async fn validate(
     token: &str,
     expect: &Expect<'_>,
 ) -> Result<serde_json::Map<String, Value>, Error> {
+    let (_, claims) = verify_signature(provider, out, expect.profile, token).await?;
+    check_claims(&claims, expect)?;
+    Ok(claims)
+}
+
+/// The issuers a token of this provider may name in `iss`: the configured or discovered issuer,
+/// then its documented alternatives. Empty for Microsoft's multi-tenant template, whose check
+/// runs on the token's `tid` instead ([`Expect::issuers`]).
+pub(crate) fn expected_issuers(profile: &ProviderProfile) -> Result<Vec<&str>, Error> {
+    if profile.oidc.tenant_issuer_template.is_some() {
+        return Ok(Vec::new());
+    }
+    let Some(issuer) = profile.oidc.issuer.as_deref() else {
+        return Err(Error::new(
+            ErrorCode::Configuration,
+            "an ID token arrived but no issuer is configured",
+        ));
+    };
+    Ok(std::iter::once(issuer)
+        .chain(profile.oidc.alternative_issuers.iter().map(String::as_str))
+        .collect())
+}
+
+/// Checks a signed JWT from the provider (an ID token, or a logout token of OIDC Back-Channel
+/// Logout 1.0 §2.6): its algorithm is on the allow-list (never `none`, never HMAC) and its
+/// signature verifies with a key of the provider's JWKS. Returns the header and the claims,
+/// which are not checked yet.
+pub(crate) async fn verify_signature(
+    provider: &Provider,
+    out: &Outbound,
+    profile: &ProviderProfile,
+    token: &str,
+) -> Result<(jsonwebtoken::Header, serde_json::Map<String, Value>), Error> {
     let header = jsonwebtoken::decode_header(token)
         .map_err(|_| bad("the ID token is not a well-formed signed JWT"))?;
     if !provider.algs.contains(&header.alg) {
@@ -49,7 +82,7 @@ pub(crate) async fn validate(
     }
     // Only called once the code went out: a JWKS call that was not sent ends the sign-in too.
     let set = provider
-        .jwks(out, expect.profile, header.kid.as_deref())
+        .jwks(out, profile, header.kid.as_deref())
         .await
         .map_err(crate::outbound::CallError::after_code_sent)?;
     let jwk = select_key(&set.keys, header.kid.as_deref(), header.alg)
@@ -62,8 +95,7 @@ pub(crate) async fn validate(
     v.required_spec_claims.clear();
     let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, &key, &v)
         .map_err(|_| bad("the ID token signature is invalid"))?;
-    check_claims(&data.claims, expect)?;
-    Ok(data.claims)
+    Ok((data.header, data.claims))
 }
 
 fn select_key<'a>(keys: &'a [Jwk], kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
@@ -112,6 +144,50 @@ pub(crate) fn check_claims(
     c: &serde_json::Map<String, Value>,
     expect: &Expect<'_>,
 ) -> Result<(), Error> {
+    check_issued_for_us(c, expect)?;
+    match c.get("azp") {
+        Some(azp) if azp.as_str() != Some(expect.client_id) => {
+            return Err(bad("the ID token's azp is not this client"));
+        }
+        Some(_) => {}
+        // OIDC Core §3.1.3.7 steps 4–5: a token for several audiences must name the party it
+        // was issued to.
+        None if matches!(c.get("aud"), Some(Value::Array(list)) if list.len() > 1) => {
+            return Err(bad("the ID token has several audiences and no azp"));
+        }
+        None => {}
+    }
+    match c.get("sub").and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => {}
+        _ => return Err(bad("the ID token has no sub")),
+    }
+    let token_nonce = c.get("nonce").and_then(Value::as_str);
+    match (expect.nonce, token_nonce) {
+        (Some(want), Some(got)) => {
+            use subtle::ConstantTimeEq as _;
+            if !bool::from(want.as_bytes().ct_eq(got.as_bytes())) {
+                return Err(bad("the ID token's nonce does not match the transaction"));
+            }
+        }
+        (Some(_), None) => return Err(bad("the ID token has no nonce")),
+        // OIDC Core §3.1.3.7 step 11: with nothing stored there is nothing the token could be
+        // bound to; a transaction registered without a nonce must not accept any ID token.
+        (None, _) => {
+            return Err(bad(
+                "no nonce was registered for this sign-in, so no ID token is accepted",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The checks an ID token and a logout token share (OIDC Core §3.1.3.7 steps 2, 3, 9, 10; OIDC
+/// Back-Channel Logout 1.0 §2.6 step 3): `iss` is the provider's, `aud` contains this client,
+/// `exp` has not passed, `iat` is plausible.
+pub(crate) fn check_issued_for_us(
+    c: &serde_json::Map<String, Value>,
+    expect: &Expect<'_>,
+) -> Result<(), Error> {
     let iss = c.get("iss").and_then(Value::as_str);
     if expect.issuers.is_empty() {
         // Microsoft multi-tenant: `{tenantid}` in the issuer template is the token's `tid`;
@@ -133,22 +209,6 @@ pub(crate) fn check_claims(
     if !aud_ok {
         return Err(bad("the ID token's aud does not contain this client"));
     }
-    match c.get("azp") {
-        Some(azp) if azp.as_str() != Some(expect.client_id) => {
-            return Err(bad("the ID token's azp is not this client"));
-        }
-        Some(_) => {}
-        // OIDC Core §3.1.3.7 steps 4–5: a token for several audiences must name the party it
-        // was issued to.
-        None if matches!(c.get("aud"), Some(Value::Array(list)) if list.len() > 1) => {
-            return Err(bad("the ID token has several audiences and no azp"));
-        }
-        None => {}
-    }
-    match c.get("sub").and_then(Value::as_str) {
-        Some(s) if !s.is_empty() => {}
-        _ => return Err(bad("the ID token has no sub")),
-    }
     let exp = c
         .get("exp")
         .and_then(Value::as_u64)
@@ -162,23 +222,6 @@ pub(crate) fn check_claims(
         .ok_or_else(|| bad("the ID token has no numeric iat"))?;
     if iat > expect.now + LEEWAY_SECS || iat + MAX_IAT_AGE_SECS < expect.now {
         return Err(bad("the ID token's iat is not plausible"));
-    }
-    let token_nonce = c.get("nonce").and_then(Value::as_str);
-    match (expect.nonce, token_nonce) {
-        (Some(want), Some(got)) => {
-            use subtle::ConstantTimeEq as _;
-            if !bool::from(want.as_bytes().ct_eq(got.as_bytes())) {
-                return Err(bad("the ID token's nonce does not match the transaction"));
-            }
-        }
-        (Some(_), None) => return Err(bad("the ID token has no nonce")),
-        // OIDC Core §3.1.3.7 step 11: with nothing stored there is nothing the token could be
-        // bound to; a transaction registered without a nonce must not accept any ID token.
-        (None, _) => {
-            return Err(bad(
-                "no nonce was registered for this sign-in, so no ID token is accepted",
-            ));
-        }
     }
     Ok(())
 }

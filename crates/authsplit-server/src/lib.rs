@@ -52,6 +52,7 @@ pub mod error;
 mod exchange;
 mod extract;
 mod idtoken;
+mod logout_token;
 mod outbound;
 mod profile;
 mod provider;
@@ -409,6 +410,11 @@ impl Authsplit {
             ))
             .route("/config", get(routes::config::config))
             .route("/healthz", get(routes::health::healthz))
+            // Called by the provider's servers, not by the browser: no CSRF guard.
+            .route(
+                "/backchannel-logout/{provider}",
+                post(routes::backchannel::backchannel_logout),
+            )
             .fallback(routes::not_found)
             .method_not_allowed_fallback(routes::method_not_allowed)
             .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(

@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::cookies::SessionCookie;
 use crate::error::ApiError;
 
+pub(crate) mod backchannel;
 pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod logout;
