@@ -60,6 +60,8 @@ export function profileFor(sub) {
  * @param {number} [opts.authorizationCodeTTL=60] AuthorizationCode lifetime in seconds.
  * @param {boolean} [opts.rotateRefreshToken=true] Rotate refresh tokens on every use.
  * @param {boolean} [opts.quiet=true] Silence oidc-provider's dev-mode warnings.
+ * @param {boolean} [opts.backchannelLogout=false] Enable OIDC Back-Channel Logout 1.0 (clients
+ *   opt in with `setClientMetadata((id) => ({ backchannel_logout_uri }))`).
  * @returns {Promise<OP>}
  */
 export async function startOP(opts = {}) {
@@ -73,6 +75,7 @@ export async function startOP(opts = {}) {
     authorizationCodeTTL = 60,
     rotateRefreshToken = true,
     quiet = true,
+    backchannelLogout = false,
   } = opts;
 
   const store = new Store();
@@ -122,6 +125,15 @@ export async function startOP(opts = {}) {
         };
       },
       pkce: { required: () => true },
+      // oidc-provider refuses outgoing requests (back-channel logout tokens) to special-use
+      // addresses, loopback included, as SSRF protection. The backend in these tests listens on
+      // 127.0.0.1 only, so requests to it go out without that dispatcher; any other is refused.
+      async fetch(url, options) {
+        const loopback = new URL(url).hostname === '127.0.0.1';
+        if (!loopback) throw new Error(`test OP: outgoing request to ${url} refused`);
+        const { dispatcher: _ssrfGuard, ...rest } = options;
+        return fetch(url, rest);
+      },
       rotateRefreshToken: () => rotateRefreshToken,
       // oidc-provider issues a refresh token only with the refresh_token grant and offline_access
       // (which it keeps only when prompt=consent is requested).
@@ -143,6 +155,7 @@ export async function startOP(opts = {}) {
         },
         userinfo: { enabled: true },
         rpInitiatedLogout: { enabled: true },
+        backchannelLogout: { enabled: backchannelLogout },
       },
       ttl: {
         AccessToken: accessTokenTTL,
@@ -257,6 +270,14 @@ export async function startOP(opts = {}) {
         if (postLogout) m.post_logout_redirect_uris = [...postLogout];
         // a fresh object → new property hash → oidc-provider re-validates the client
         putClient(structuredClone(m));
+      }
+    },
+    /** Merge `patch(clientId)` into the metadata of every client this OP serves (e.g. a
+     * `backchannel_logout_uri` known only once the backend listens). */
+    setClientMetadata(patch) {
+      for (const id of clientIds) {
+        const m = store.get(`Client:${id}`);
+        if (m) putClient(structuredClone({ ...m, ...patch(id) }));
       }
     },
     /** Reset every counter to zero and clear the call logs. */
