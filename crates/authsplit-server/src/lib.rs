@@ -20,7 +20,9 @@
 //!
 //! Endpoints under the mount point (JSON shapes in [`authsplit_core::wire`]):
 //! `POST /transactions` (201), `POST /token`, `POST /refresh`, `POST /logout`, `GET /config`,
-//! `GET /healthz`. Every `POST` needs `x-authsplit: 1` and an allow-listed `Origin`; errors are
+//! `GET /healthz`, and `POST /backchannel-logout/{provider}` (OIDC Back-Channel Logout 1.0,
+//! called by the provider). Every browser `POST` needs `x-authsplit: 1` and an allow-listed
+//! `Origin`; errors are
 //! [`error::ApiError`] (JSON [`authsplit_core::wire::ErrorBody`], status table in [`error`]).
 //!
 //! Rules enforced (docs/SECURITY.md A2, A3, S1–S15; RFC 10017 §6.2): transaction bound by an
