@@ -145,7 +145,8 @@ mod tests {
     // §2.6 steps 3–6 and 8: each missing or wrong claim refuses the token.
     #[test]
     fn each_broken_claim_refuses_the_token() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Map<String, Value>)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Map<String, Value>)>;
+        let cases: Vec<(&str, Edit)> = vec![
             (
                 "iss",
                 Box::new(|c| drop(c.insert("iss".into(), json!("https://evil.example")))),
