@@ -9,6 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
+use std::time::Duration;
+
 use crate::AppState;
 use crate::cookies::SessionCookie;
 use crate::error::ApiError;
@@ -37,13 +39,26 @@ pub(crate) fn random_id() -> Result<String, ApiError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
-/// Writes the session cookie(s). A refresh token too large even for the chunked cookie is a
-/// typed error (never a silently dropped cookie).
+/// The session id the request's session cookie carries (`None`: no cookie, or one that does not
+/// open with the cookie key).
+pub(crate) fn session_id(app: &AppState, request: &HeaderMap) -> Option<String> {
+    let c = &app.inner.cookies;
+    c.get::<SessionCookie>(request, &app.inner.key, c.session_name)
+        .map(|s| s.id)
+}
+
+/// The session's lifetime in the store (and of its "ended" mark), from `session_ttl_secs`.
+pub(crate) fn session_ttl(app: &AppState) -> Duration {
+    Duration::from_secs(app.inner.server.session_ttl_secs.max(1))
+}
+
+/// Writes the session cookie carrying `id` (its lifetime restarts with every write, like the
+/// record's TTL).
 fn set_session(
     app: &AppState,
     headers: &mut HeaderMap,
     request: &HeaderMap,
-    session: &SessionCookie,
+    id: &str,
 ) -> Result<(), ApiError> {
     let c = &app.inner.cookies;
     c.set(
@@ -51,15 +66,10 @@ fn set_session(
         Some(request),
         &app.inner.key,
         c.session_name,
-        session,
+        &SessionCookie { id: id.to_owned() },
         app.inner.server.session_ttl_secs,
     )
-    .map_err(|_| {
-        ApiError::new(
-            ErrorCode::ProviderBadResponse,
-            "the provider's refresh token is too large to keep in the session cookie",
-        )
-    })
+    .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))
 }
 
 /// A known route with the wrong method: JSON 405.

@@ -1,7 +1,8 @@
 //! `POST /refresh`: step 7. One refresh in flight per session and refresh token across every
 //! instance sharing the [`Store`] (its single flight); concurrent callers with the same old
-//! refresh token share the single upstream result, so rotation never burns the grant (RFC 9700 §4.14.2; docs/SECURITY.md S10); the
-//! rotated token goes into the cookie before the reply.
+//! refresh token share the single upstream result, so rotation never burns the grant (RFC 9700
+//! §4.14.2; docs/SECURITY.md S10); the rotated token goes into the session record before the
+//! reply.
 //!
 //! [`Store`]: crate::store::Store
 
@@ -16,15 +17,19 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use sha2::Digest as _;
+use std::sync::Arc;
 
-use super::set_session;
+use super::{session_id, session_ttl, set_session};
 use crate::AppState;
-use crate::cookies::SessionCookie;
 use crate::error::ApiError;
 use crate::extract::{Empty, StrictJson};
 use crate::outbound::{CallError, EndpointKind};
 use crate::provider::Provider;
-use crate::store::{REFRESH_SHARE_WINDOW, Refreshed, Shared, SharedError, refresh_flight_key};
+use crate::revoke::revoke_discarded;
+use crate::store::{
+    REFRESH_SHARE_WINDOW, Refreshed, SessionExtra, SessionRecord, Shared, SharedError,
+    refresh_flight_key,
+};
 use authsplit_store::{FlightLimits, SessionState, single_flight};
 
 /// How much longer than the provider deadline a refresh flight's lock lives and its followers
@@ -39,11 +44,22 @@ pub(crate) async fn refresh(
 ) -> Result<Response, ApiError> {
     let c = &app.inner.cookies;
     let not_auth = || ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first");
-    let session: SessionCookie = c
-        .get(&headers, &app.inner.key, c.session_name)
-        .ok_or_else(not_auth)?;
-    let provider = app.provider(&session.provider).map_err(|_| not_auth())?;
-    let Some(rt) = session.refresh_token.clone() else {
+    let mut out_headers = HeaderMap::new();
+    let Some(id) = session_id(&app, &headers) else {
+        return Err(not_auth());
+    };
+    let store = app.store();
+    // A session logged out (or replaced) on any instance is never refreshed again (zero
+    // upstream calls); the record is the only copy of its tokens.
+    let record = match store.session(&id).await? {
+        SessionState::Active(r) => *r,
+        SessionState::Ended | SessionState::Missing => {
+            c.clear(&mut out_headers, Some(&headers), c.session_name);
+            return Ok((out_headers, not_auth()).into_response());
+        }
+    };
+    let provider = app.provider(&record.provider).map_err(|_| not_auth())?;
+    let Some(rt) = record.refresh_token.clone() else {
         // Say why: the provider has no refresh grant at all (WeCom, Weibo), or it issued no
         // refresh token for this sign-in (e.g. GitHub without expiring tokens).
         let unsupported = provider
@@ -61,13 +77,6 @@ pub(crate) async fn refresh(
         )));
     };
     let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
-    let mut out_headers = HeaderMap::new();
-    let store = app.store();
-    // A session logged out on any instance is never refreshed again (zero upstream calls).
-    if store.session(&session.sid).await? == SessionState::Ended {
-        c.clear(&mut out_headers, Some(&headers), c.session_name);
-        return Ok((out_headers, not_auth()).into_response());
-    }
     // One flight per session and refresh token across every instance sharing the store: one
     // caller refreshes, the others wait for its outcome (bounded by the provider deadline).
     let deadline = app.inner.out.total_timeout() + FLIGHT_MARGIN;
@@ -77,24 +86,46 @@ pub(crate) async fn refresh(
         wait: deadline,
     };
     let mut own_error: Option<ApiError> = None;
+    let mut ended_meanwhile = false;
     let flight = single_flight(
         store,
-        &refresh_flight_key(&session.sid, &rt_hash),
+        &refresh_flight_key(&id, &rt_hash),
         limits,
         || async {
             // Logged out meanwhile (a logout joins this flight first): nothing is sent.
-            match store.session(&session.sid).await {
-                Ok(SessionState::Ended) => return (Shared::Ended, false),
+            let current = match store.session(&id).await {
+                Ok(SessionState::Active(r)) => *r,
+                Ok(_) => return (Shared::Ended, false),
                 Err(e) => {
                     let e = ApiError::from(e);
                     let shared = Shared::Failed(SharedError::from(&e));
                     own_error = Some(e);
                     return (shared, false);
                 }
-                Ok(_) => {}
+            };
+            if current.refresh_token.as_deref() != Some(rt.as_str()) {
+                // Rotated by an earlier flight whose shared result has expired: the record
+                // already holds its outcome; nothing is sent.
+                return (Shared::Refreshed(Box::new(stored_reply(&current))), false);
             }
             match do_refresh(&app, &provider, &rt).await {
-                Ok(r) => (Shared::Refreshed(Box::new(r)), true),
+                Ok(r) => {
+                    // The record takes the new tokens before anyone is told (a later caller reads
+                    // the rotated refresh token from it).
+                    match keep_refreshed(&app, &id, current, &r).await {
+                        Ok(true) => {}
+                        // Logged out while the refresh ran: the logout waiting on this flight
+                        // revokes what it produced; this caller is signed out.
+                        Ok(false) => ended_meanwhile = true,
+                        Err(e) => {
+                            revoke_discarded_refresh(&app, &provider, &r).await;
+                            let shared = Shared::Failed(SharedError::from(&e));
+                            own_error = Some(e);
+                            return (shared, true);
+                        }
+                    }
+                    (Shared::Refreshed(Box::new(r)), true)
+                }
                 Err(e) => {
                     // Shared unless the refresh token never left this process (then a later
                     // caller may simply try again).
@@ -114,35 +145,81 @@ pub(crate) async fn refresh(
     if !flight.led {
         tracing::debug!(provider = %provider.id, "sharing an in-flight refresh result");
     }
-    let outcome: Result<Refreshed, ApiError> = match flight.value {
-        Shared::Refreshed(r) => Ok(*r),
-        Shared::Failed(e) => Err(own_error.unwrap_or_else(|| e.into())),
-        Shared::Ended | Shared::Nothing => {
-            c.clear(&mut out_headers, Some(&headers), c.session_name);
-            return Ok((out_headers, not_auth()).into_response());
-        }
-    };
-    match outcome {
-        Ok(Refreshed { reply, rotated }) => {
-            let mut s = session;
-            if let Some(n) = rotated {
-                s.refresh_token = Some(n);
-            }
-            if s.revocable_access_token.is_some() {
-                s.revocable_access_token = Some(reply.access_token.clone());
-            }
-            match set_session(&app, &mut out_headers, &headers, &s) {
-                Ok(()) => Ok((out_headers, Json(reply)).into_response()),
+    match flight.value {
+        Shared::Refreshed(r) if !ended_meanwhile => {
+            match set_session(&app, &mut out_headers, &headers, &id) {
+                Ok(()) => Ok((out_headers, Json(r.reply)).into_response()),
                 Err(e) => Ok((out_headers, e).into_response()),
             }
         }
-        Err(e) => {
+        Shared::Failed(e) => {
+            let e = own_error.unwrap_or_else(|| e.into());
             if e.code() == ErrorCode::InvalidGrant {
                 // The grant is dead: end the session.
+                if let Err(se) = store.end_session(&id, session_ttl(&app)).await {
+                    tracing::warn!(error = %se, "refresh: a dead session could not be ended in the store");
+                }
                 c.clear(&mut out_headers, Some(&headers), c.session_name);
             }
             Ok((out_headers, e).into_response())
         }
+        Shared::Refreshed(_) | Shared::Ended | Shared::Nothing => {
+            c.clear(&mut out_headers, Some(&headers), c.session_name);
+            Ok((out_headers, not_auth()).into_response())
+        }
+    }
+}
+
+/// What the record holds, as a refresh reply (the access token it keeps).
+fn stored_reply(record: &SessionRecord) -> Refreshed {
+    let extra = SessionExtra::of(record);
+    Refreshed {
+        reply: TokenReply {
+            access_token: record.access_token.clone().unwrap_or_default(),
+            token_type: extra.token_type.unwrap_or_else(|| "bearer".to_owned()),
+            expires_at: record.access_expires_at,
+            scope: extra.scope,
+            id_token_claims: None,
+            user: None,
+        },
+        rotated: None,
+    }
+}
+
+/// Writes a refresh's outcome into the session record (the rotated refresh token, the new
+/// access token); its lifetime restarts. `Ok(false)`: the session ended meanwhile.
+async fn keep_refreshed(
+    app: &AppState,
+    id: &str,
+    mut record: SessionRecord,
+    r: &Refreshed,
+) -> Result<bool, ApiError> {
+    let ttl = session_ttl(app);
+    if let Some(n) = &r.rotated {
+        record.refresh_token = Some(n.clone());
+    }
+    record.access_token = Some(r.reply.access_token.clone()).filter(|t| !t.is_empty());
+    record.access_expires_at = r.reply.expires_at;
+    let mut extra = SessionExtra::of(&record);
+    extra.token_type = Some(r.reply.token_type.clone());
+    if r.reply.scope.is_some() {
+        extra.scope = r.reply.scope.clone();
+    }
+    extra.store_in(&mut record);
+    record.expires_at = app.now().saturating_add(ttl.as_secs());
+    Ok(app.store().update_session(id, &record, ttl).await?)
+}
+
+/// Tokens a refresh produced that no session could keep: revoke them where the provider can.
+async fn revoke_discarded_refresh(app: &AppState, provider: &Arc<Provider>, r: &Refreshed) {
+    if let Ok(profile) = provider.profile(&app.inner.out).await {
+        revoke_discarded(
+            app,
+            provider,
+            &profile,
+            r.reply.access_token.clone(),
+            r.rotated.clone(),
+        );
     }
 }
 
