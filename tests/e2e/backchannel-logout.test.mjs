@@ -37,7 +37,12 @@ before(async () => {
   op.provider.on('backchannel.error', (_ctx, err, client) =>
     delivered.push({ client: client.clientId, ok: false, error: String(err?.message ?? err), cause: String(err?.cause ?? '') }),
   );
-  const config = opServerConfig({ op, redirectUri: catcher.redirectUri, spaOrigin });
+  const config = opServerConfig({
+    op,
+    redirectUri: catcher.redirectUri,
+    spaOrigin,
+    server: { demo_api: true },
+  });
   srv = await startServer({ config });
   op.setClientMetadata((id) => ({
     backchannel_logout_uri: `${srv.authUrl}/backchannel-logout/${id === BASIC_CLIENT.id ? 'basic' : 'post'}`,
@@ -83,6 +88,14 @@ async function signIn() {
   return { c, context, page };
 }
 
+/** `GET /api/me` with the browser's session cookie: the host route's `AuthUser` extractor. */
+async function me(c) {
+  const r = await fetch(`${srv.url}/api/me`, {
+    headers: { cookie: c.jar.header(), origin: spaOrigin },
+  });
+  return { status: r.status, json: await r.json() };
+}
+
 /** Whether the backend session still refreshes: 200 alive, 401 ended. */
 async function alive(c) {
   const r = await c.post('/refresh', {});
@@ -95,6 +108,9 @@ test('signing out at the provider ends the backend session through a logout toke
   const b = await signIn();
   try {
     assert.ok(await alive(a.c), 'signed in');
+    const before401 = await me(a.c);
+    assert.equal(before401.status, 200, JSON.stringify(before401.json));
+    assert.equal(before401.json.subject, 'bcl-user', 'the host route knows the user from the session');
     assert.ok(await alive(b.c), 'signed in (another browser)');
     const before = delivered.length;
     // RP-initiated logout at the provider, in the browser that holds its session.
@@ -113,6 +129,9 @@ test('signing out at the provider ends the backend session through a logout toke
     }
     assert.deepEqual(delivered.slice(before), [{ client: BASIC_CLIENT.id, ok: true }]);
     assert.equal(await alive(a.c), false, 'the provider session ended → the backend session ended');
+    const after = await me(a.c);
+    assert.equal(after.status, 401);
+    assert.equal(after.json.error, 'not_authenticated');
     assert.equal(await alive(b.c), true, 'the other browser keeps its session');
   } finally {
     await a.context.close();

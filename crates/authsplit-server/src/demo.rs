@@ -1,6 +1,7 @@
 //! The example SPA's "protected API": `GET /api/hello` accepts `Authorization: Bearer <token>`
 //! and validates the token by calling the provider's userinfo endpoint. It never sends a token
 //! to a provider other than the one named (`?provider=<id>`, or the only one with userinfo).
+//! `GET /api/me` answers the signed-in user from the session store ([`crate::AuthUser`]).
 
 use authsplit_core::ErrorCode;
 use axum::Json;
@@ -118,4 +119,10 @@ pub(crate) async fn hello(
         ))
         .into_response(),
     }
+}
+
+/// `GET /api/me`: the session's user (401 `not_authenticated` without a session, answered by
+/// the `login_required` layer before this runs).
+pub(crate) async fn me(user: crate::AuthUser) -> Json<authsplit_core::wire::User> {
+    Json(user.user)
 }

@@ -47,6 +47,7 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{get, post};
 use cookie::Key;
 
+mod auth_user;
 pub mod config;
 mod cookies;
 mod demo;
@@ -66,6 +67,7 @@ pub mod store;
 
 /// The shared protocol crate: its types appear in this crate's API ([`ErrorCode`],
 /// [`User`], [`wire`]), so a host needs no separate dependency on it.
+pub use auth_user::AuthUser;
 pub use authsplit_core as core;
 pub use authsplit_core::wire::{self, User};
 pub use authsplit_core::{Error, ErrorCode};
@@ -449,13 +451,21 @@ impl Authsplit {
         r.with_state(state)
     }
 
-    /// The example "protected API": `GET /hello` (mount it at `/api`) requires
+    /// The example "protected API" (mount it at `/api`): `GET /hello` requires
     /// `Authorization: Bearer <access token>` and validates it at the provider's userinfo
-    /// endpoint. The provider is `?provider=<id>` (or the only one with userinfo).
+    /// endpoint (the provider is `?provider=<id>`, or the only one with userinfo); `GET /me`
+    /// answers the session's user through [`AuthUser`] (the session cookie, no provider call).
     pub fn demo_api_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        let r = Router::new().route("/hello", get(demo::hello)).layer(
-            tower_http::catch_panic::CatchPanicLayer::custom(routes::panic_response),
-        );
+        let me = Router::new()
+            .route("/me", get(demo::me))
+            .route_layer(axum::middleware::from_fn(auth_user::require_session));
+        let r = Router::new()
+            .route("/hello", get(demo::hello))
+            .merge(me)
+            .layer(axum::Extension(self.state.clone()))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                routes::panic_response,
+            ));
         let r = match self.cors(&[header::AUTHORIZATION]) {
             Some(c) => r.layer(c),
             None => r,
@@ -469,11 +479,16 @@ impl Authsplit {
     /// [`ApiError`] bodies as the auth routes; docs/SECURITY.md), and CORS answers only the
     /// configured origins, with credentials, for `GET`/`POST` and the headers `x-authsplit`,
     /// `content-type` and `authorization`.
+    ///
+    /// Handlers under it can take [`AuthUser`] (or `Option<AuthUser>`) to learn who is signed
+    /// in; [`Authsplit::login_required`] also refuses requests without a session.
     pub fn protect<S: Clone + Send + Sync + 'static>(&self, routes: Router<S>) -> Router<S> {
-        let r = routes.layer(axum::middleware::from_fn_with_state(
-            self.state.clone(),
-            extract::csrf_guard_unsafe_methods,
-        ));
+        let r = routes
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                extract::csrf_guard_unsafe_methods,
+            ))
+            .layer(axum::Extension(self.state.clone()));
         match self.cors(&[
             HeaderName::from_static(authsplit_core::wire::CSRF_HEADER),
             header::CONTENT_TYPE,
@@ -482,6 +497,13 @@ impl Authsplit {
             Some(c) => r.layer(c),
             None => r,
         }
+    }
+
+    /// [`Authsplit::protect`], and every request needs a live session: without one it is
+    /// answered 401 `not_authenticated` before any handler runs (the session is read from the
+    /// store, on whichever instance; no provider call). Handlers take [`AuthUser`] for the user.
+    pub fn login_required<S: Clone + Send + Sync + 'static>(&self, routes: Router<S>) -> Router<S> {
+        self.protect(routes.route_layer(axum::middleware::from_fn(auth_user::require_session)))
     }
 
     fn cors(&self, headers: &[HeaderName]) -> Option<tower_http::cors::CorsLayer> {

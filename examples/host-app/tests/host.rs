@@ -166,3 +166,83 @@ fn configuration_errors_have_kinds() {
         ]
     );
 }
+
+/// Signs in through the nested auth router against a stub provider; returns the session cookie.
+async fn signed_in_app() -> (authsplit_test_support::Stub, axum::Router, String) {
+    use authsplit_test_support::*;
+    let stub = Stub::start().await;
+    let app = app(base_config(&stub), ring(), HostState::default()).unwrap();
+    let r = exchange(&app, "stub").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    (stub, app, r.cookie_header())
+}
+
+fn get_with(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(path);
+    if let Some(c) = cookie {
+        b = b.header("cookie", c);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+// The host's handlers learn the user from the session store: no provider call per request.
+#[tokio::test]
+async fn host_routes_know_the_signed_in_user() {
+    let (stub, app, cookie) = signed_in_app().await;
+    let calls = stub.calls_to("/userinfo").len();
+    let (status, _, body) = call(&app, get_with("/api/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let me: authsplit_server::User = serde_json::from_slice(&body).unwrap();
+    assert_eq!(me.id, "stub:user-1");
+    assert_eq!(me.provider, "stub");
+    let (_, _, body) = call(&app, get_with("/api/hello", Some(&cookie))).await;
+    let hello: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_ne!(hello["hello"], "stranger", "{hello}");
+    let mut order = post("/api/orders", true, Some(ORIGIN), "tea");
+    order
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (status, _, body) = call(&app, order).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (_, _, body) = call(&app, get_with("/api/orders", Some(&cookie))).await;
+    assert_eq!(body, br#"["tea"]"#);
+    assert_eq!(
+        stub.calls_to("/userinfo").len(),
+        calls,
+        "no provider call per request"
+    );
+}
+
+// Without a live session: 401 not_authenticated before the handler; Option<AuthUser> is None.
+#[tokio::test]
+async fn signed_out_requests_get_a_typed_401() {
+    let (_stub, app, cookie) = signed_in_app().await;
+    for c in [
+        None,
+        Some("authsplit-session=forged"),
+        Some("__Host-authsplit-session=forged"),
+    ] {
+        let (status, _, body) = call(&app, get_with("/api/me", c)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{c:?}");
+        let e: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(e.error, ErrorCode::NotAuthenticated.as_str());
+    }
+    let (status, _, body) = call(&app, get_with("/api/hello", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, br#"{"hello":"stranger"}"#);
+    // After logout the same cookie is refused, and an order placed with it never runs.
+    let mut out = post("/auth/logout", true, Some(ORIGIN), "{}");
+    out.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    out.headers_mut().insert("cookie", cookie.parse().unwrap());
+    let (status, _, _) = call(&app, out).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = call(&app, get_with("/api/me", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let mut order = post("/api/orders", true, Some(ORIGIN), "tea");
+    order
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (status, _, _) = call(&app, order).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

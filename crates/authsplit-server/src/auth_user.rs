@@ -1,0 +1,139 @@
+//! The host app's side of a session: the [`AuthUser`] extractor (also as `Option<AuthUser>`)
+//! and [`Authsplit::login_required`](crate::Authsplit::login_required). A handler learns who is
+//! signed in from the session store — the request's session cookie names a record there — with
+//! no call to the provider per request. Both work under any state type and mount prefix: the
+//! routes given to [`Authsplit::protect`](crate::Authsplit::protect) or `login_required` carry
+//! the router's state in a request extension.
+
+use authsplit_core::ErrorCode;
+use authsplit_core::wire::User;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::error::ApiError;
+use authsplit_store::SessionState;
+
+/// The signed-in user of a request, read from the session store.
+///
+/// Rejections (all [`ApiError`] JSON bodies): 401 `not_authenticated` without a live session
+/// (no cookie, a cookie that does not open, an ended or expired session); 503
+/// `store_unavailable` when the store cannot answer; 500 `internal` when the route was not
+/// wrapped by [`Authsplit::protect`](crate::Authsplit::protect) or
+/// [`Authsplit::login_required`](crate::Authsplit::login_required) (a wiring mistake, logged).
+///
+/// ```no_run
+/// use authsplit_server::{AuthUser, Authsplit};
+/// use axum::{Json, Router, routing::get};
+///
+/// async fn me(user: AuthUser) -> Json<authsplit_server::User> {
+///     Json(user.user)
+/// }
+///
+/// # fn app(auth: &Authsplit) -> Router {
+/// let api: Router = auth.login_required(Router::new().route("/me", get(me)));
+/// Router::new().nest("/auth", auth.router()).nest("/api", api)
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuthUser {
+    /// The normalized user, as the browser got it at sign-in.
+    pub user: User,
+    /// The provider id the user signed in with.
+    pub provider: String,
+    /// When the provider's access token expires (unix seconds), if it said.
+    pub access_expires_at: Option<u64>,
+    /// When the session ends at the latest (unix seconds).
+    pub session_expires_at: u64,
+}
+
+impl std::fmt::Debug for AuthUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthUser")
+            .field("user_id", &self.user.id)
+            .field("provider", &self.provider)
+            .field("access_expires_at", &self.access_expires_at)
+            .field("session_expires_at", &self.session_expires_at)
+            .finish()
+    }
+}
+
+fn not_authenticated() -> ApiError {
+    ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first")
+}
+
+/// The router's state as the wrapping layer left it in the request.
+fn app_of(parts: &Parts) -> Result<AppState, ApiError> {
+    parts.extensions.get::<AppState>().cloned().ok_or_else(|| {
+        tracing::error!(
+            "AuthUser used on a route not wrapped by Authsplit::protect or login_required"
+        );
+        ApiError::new(ErrorCode::Internal, "internal error")
+    })
+}
+
+/// The live session's user, `None` when the request has none.
+async fn read(parts: &Parts) -> Result<Option<AuthUser>, ApiError> {
+    let app = app_of(parts)?;
+    let Some(id) = crate::routes::session_id(&app, &parts.headers) else {
+        return Ok(None);
+    };
+    let record = match app.store().session(&id).await? {
+        SessionState::Active(r) => r,
+        SessionState::Ended | SessionState::Missing => return Ok(None),
+    };
+    if record.expires_at <= app.now() {
+        return Ok(None);
+    }
+    let Some(user) = record
+        .user
+        .clone()
+        .and_then(|u| serde_json::from_value::<User>(u).ok())
+    else {
+        tracing::warn!(provider = %record.provider, "a session record has no readable user");
+        return Ok(None);
+    };
+    Ok(Some(AuthUser {
+        user,
+        provider: record.provider.clone(),
+        access_expires_at: record.access_expires_at,
+        session_expires_at: record.expires_at,
+    }))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        read(parts).await?.ok_or_else(not_authenticated)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        read(parts).await
+    }
+}
+
+/// The middleware of [`Authsplit::login_required`](crate::Authsplit::login_required): a request
+/// without a live session is answered 401 before it reaches a handler.
+pub(crate) async fn require_session(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    match read(&parts).await {
+        Ok(Some(_)) => {
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Ok(None) => not_authenticated().into_response(),
+        Err(e) => e.into_response(),
+    }
+}
