@@ -43,7 +43,8 @@ async fn discovery_id_token_and_userinfo() {
     assert!(a.names().contains(&"scope"), "{:?}", a.params);
     assert_eq!(a.get("nonce"), Some(NONCE));
     let cookie = r.cookie_header();
-    stub.push_token(token_reply_with(id_token(&good_claims(&stub))));
+    let idt = id_token(&good_claims(&stub));
+    stub.push_token(token_reply_with(idt.clone()));
     let mut body = token_body("op");
     body["iss"] = json!(stub.base);
     let r = send(&app, post("/auth/token", &body, Some(&cookie))).await;
@@ -58,19 +59,21 @@ async fn discovery_id_token_and_userinfo() {
         1,
         "discovery cached"
     );
-    // Logout: end-session URL with client_id (OIDC RP-Initiated Logout §2); the raw ID token
-    // is never put into a body or a URL.
+    // Logout: end-session URL with the session's own ID token as id_token_hint and client_id
+    // (OIDC RP-Initiated Logout 1.0 §2).
     let r = send(
         &app,
         post("/auth/logout", &json!({}), Some(&r.cookie_header())),
     )
     .await;
-    let end = r.json["end_session_url"].as_str().unwrap();
-    assert!(
-        end.starts_with(&stub.url("/session/end?client_id=my+client"))
-            && !end.contains("id_token_hint"),
-        "{end}"
+    let end = url::Url::parse(r.json["end_session_url"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        end.as_str().split('?').next(),
+        Some(stub.url("/session/end").as_str())
     );
+    let q: std::collections::BTreeMap<String, String> = end.query_pairs().into_owned().collect();
+    assert_eq!(q.get("client_id").map(String::as_str), Some("my client"));
+    assert_eq!(q.get("id_token_hint"), Some(&idt), "{end}");
 }
 
 // OIDC Core §3.1.3.7: a bad ID token (nonce, aud, iss, signature, alg) → invalid_id_token.

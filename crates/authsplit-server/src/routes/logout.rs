@@ -128,7 +128,8 @@ pub(crate) async fn logout(
                     }
                     _ => {}
                 }
-                reply.end_session_url = end_session_url(&provider, &profile);
+                reply.end_session_url =
+                    end_session_url(&provider, &profile, session.id_token.as_deref());
             }
             Err(e) => {
                 tracing::warn!(provider = %provider.id, code = e.code().as_str(),
@@ -139,17 +140,29 @@ pub(crate) async fn logout(
     Ok((out_headers, Json(reply)).into_response())
 }
 
-/// `client_id` (+ `post_logout_redirect_uri`) identify the RP (OIDC RP-Initiated Logout §2).
-/// The raw ID token is deliberately not sent as `id_token_hint`: it would reach the browser
-/// in a response body and then a URL; the provider asks the user to confirm instead.
-fn end_session_url(provider: &Provider, profile: &ProviderProfile) -> Option<String> {
+/// The provider's end-session URL (OIDC RP-Initiated Logout 1.0 §2): `id_token_hint` (the
+/// session's own ID token, so the provider knows which session ends and may skip asking),
+/// `client_id`, the registered `post_logout_redirect_uri` and a fresh `state` the provider
+/// hands back on that redirect (§3). The ID token is one the browser's user signed in with; it
+/// names the user to the provider and is not a credential for any API.
+fn end_session_url(
+    provider: &Provider,
+    profile: &ProviderProfile,
+    id_token: Option<&str>,
+) -> Option<String> {
     let base = profile.endpoints.end_session.as_ref()?;
     let mut u = url::Url::parse(base).ok()?;
     {
         let mut q = u.query_pairs_mut();
+        if let Some(t) = id_token {
+            q.append_pair("id_token_hint", t);
+        }
         q.append_pair("client_id", &provider.creds.client_id);
         if let Some(p) = &provider.post_logout_redirect_uri {
             q.append_pair("post_logout_redirect_uri", p);
+            if let Ok(state) = super::random_id() {
+                q.append_pair("state", &state);
+            }
         }
     }
     Some(u.to_string())

@@ -1,4 +1,4 @@
-// OIDC Back-Channel Logout 1.0 end to end: the real oidc-provider (its `backchannelLogout`
+// OIDC Back-Channel Logout 1.0 and RP-Initiated Logout 1.0 end to end: the real oidc-provider (its `backchannelLogout`
 // feature) posts a logout token to the real authsplit-server binary when the user signs out at
 // the provider, and the session it names ends at once (docs/SECURITY.md S18). Forged tokens the
 // provider never signed end nothing. Sign-in and the provider's own logout run in Chromium, so
@@ -43,6 +43,7 @@ before(async () => {
     spaOrigin,
     server: { demo_api: true },
   });
+  config.providers.basic.post_logout_redirect_uri = `${spaOrigin}/`;
   srv = await startServer({ config });
   op.setClientMetadata((id) => ({
     backchannel_logout_uri: `${srv.authUrl}/backchannel-logout/${id === BASIC_CLIENT.id ? 'basic' : 'post'}`,
@@ -169,6 +170,31 @@ test('logout tokens the provider did not sign, or that were tampered with, end n
       assert.equal((await r.json()).error, 'invalid_request', name);
     }
     assert.ok(await alive(s.c), 'nothing ended');
+  } finally {
+    await s.context.close();
+  }
+});
+
+test('RP-initiated logout: id_token_hint, the registered post-logout redirect and state come back from the provider', async () => {
+  const s = await signIn();
+  try {
+    const idToken = op.tokenCalls.at(-1).idToken;
+    const out = await s.c.post('/logout', {});
+    assert.equal(out.status, 200, out.text);
+    const esu = new URL(out.json.end_session_url);
+    assert.equal(`${esu.origin}${esu.pathname}`, `${op.issuer}/session/end`);
+    assert.equal(esu.searchParams.get('id_token_hint'), idToken, 'the session\'s own ID token');
+    assert.equal(esu.searchParams.get('post_logout_redirect_uri'), `${spaOrigin}/`);
+    const state = esu.searchParams.get('state');
+    assert.match(state ?? '', /^[A-Za-z0-9_-]{24}$/);
+    await s.page.goto(esu.href);
+    await Promise.all([
+      s.page.waitForURL((u) => u.origin === spaOrigin, { timeout: 15000, waitUntil: 'commit' }),
+      s.page.locator('button[name=logout][value=yes]').click(),
+    ]);
+    const back = new URL(s.page.url());
+    assert.equal(`${back.origin}${back.pathname}`, `${spaOrigin}/`);
+    assert.equal(back.searchParams.get('state'), state, 'the provider hands the state back (§3)');
   } finally {
     await s.context.close();
   }
