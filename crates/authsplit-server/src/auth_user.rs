@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::error::ApiError;
-use authsplit_store::SessionState;
+use authsplit_store::{SessionRecord, SessionState};
 
 /// The signed-in user of a request, read from the session store.
 ///
@@ -73,19 +73,27 @@ fn app_of(parts: &Parts) -> Result<AppState, ApiError> {
     })
 }
 
+/// The record of the request's live session (`None`: no session cookie, one that does not
+/// open, or a session that ended or expired).
+pub(crate) async fn session_record(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<SessionRecord>, ApiError> {
+    let Some(id) = crate::routes::session_id(app, headers) else {
+        return Ok(None);
+    };
+    match app.store().session(&id).await? {
+        SessionState::Active(r) if r.expires_at > app.now() => Ok(Some(*r)),
+        _ => Ok(None),
+    }
+}
+
 /// The live session's user, `None` when the request has none.
 async fn read(parts: &Parts) -> Result<Option<AuthUser>, ApiError> {
     let app = app_of(parts)?;
-    let Some(id) = crate::routes::session_id(&app, &parts.headers) else {
+    let Some(record) = session_record(&app, &parts.headers).await? else {
         return Ok(None);
     };
-    let record = match app.store().session(&id).await? {
-        SessionState::Active(r) => r,
-        SessionState::Ended | SessionState::Missing => return Ok(None),
-    };
-    if record.expires_at <= app.now() {
-        return Ok(None);
-    }
     let Some(user) = record
         .user
         .clone()

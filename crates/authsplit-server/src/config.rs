@@ -178,6 +178,107 @@ pub struct Config {
     /// `[providers.<id>]`; the id is what the SPA sends as `provider`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// `[upstream]`: the application's own API, reached through this server with the
+    /// signed-in user's identity in request headers (unset: no forwarding).
+    #[serde(default)]
+    pub upstream: Option<UpstreamConfig>,
+}
+
+/// `[providers.<id>.api]`: an allow-listed provider API behind `/proxy/<id>/<path>`
+/// (docs/SECURITY.md S19). Nothing else is ever reachable through the proxy.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ApiProxyConfig {
+    /// The API's base URL (`https://api.github.com`); a request's path is appended to it.
+    pub base: String,
+    /// Methods allowed through (default `["GET"]`).
+    #[serde(default = "default_api_methods")]
+    pub methods: Vec<String>,
+    /// Path prefixes allowed under `base` (default `["/"]`: everything under it), each
+    /// starting with `/`; matched on whole segments.
+    #[serde(default = "default_api_paths")]
+    pub paths: Vec<String>,
+}
+
+fn default_api_methods() -> Vec<String> {
+    vec!["GET".to_owned()]
+}
+
+fn default_api_paths() -> Vec<String> {
+    vec!["/".to_owned()]
+}
+
+impl ApiProxyConfig {
+    /// GET-only access to everything under `base`.
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            methods: default_api_methods(),
+            paths: default_api_paths(),
+        }
+    }
+}
+
+/// `[upstream]`: the application's own API (in any language) behind this server. A request
+/// under the mount point (`path`) with a live session is forwarded to `url` with the user's
+/// identity in `user_header` / `email_header` / `provider_header`; those headers, `Cookie`
+/// and `Authorization` sent by the client are dropped first. Without a session: 401. The
+/// upstream must listen only where this server reaches it (docs/DEPLOYMENT.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UpstreamConfig {
+    /// The upstream's base URL (`http://127.0.0.1:9000`).
+    pub url: String,
+    /// Where the binary mounts the forwarder (default `/app`).
+    #[serde(default = "default_upstream_path")]
+    pub path: String,
+    /// Header carrying the user's id (`<provider>:<subject>`), default `X-Auth-Request-User`.
+    #[serde(default = "default_user_header")]
+    pub user_header: String,
+    /// Header carrying the user's email when the provider released one, default
+    /// `X-Auth-Request-Email`.
+    #[serde(default = "default_email_header")]
+    pub email_header: String,
+    /// Header carrying the provider id, default `X-Auth-Request-Provider`.
+    #[serde(default = "default_provider_header")]
+    pub provider_header: String,
+    /// Methods forwarded (default GET, HEAD, POST, PUT, PATCH, DELETE).
+    #[serde(default = "default_upstream_methods")]
+    pub methods: Vec<String>,
+}
+
+fn default_upstream_path() -> String {
+    "/app".to_owned()
+}
+fn default_user_header() -> String {
+    "X-Auth-Request-User".to_owned()
+}
+fn default_email_header() -> String {
+    "X-Auth-Request-Email".to_owned()
+}
+fn default_provider_header() -> String {
+    "X-Auth-Request-Provider".to_owned()
+}
+fn default_upstream_methods() -> Vec<String> {
+    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+impl UpstreamConfig {
+    /// The defaults, forwarding to `url`.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            path: default_upstream_path(),
+            user_header: default_user_header(),
+            email_header: default_email_header(),
+            provider_header: default_provider_header(),
+            methods: default_upstream_methods(),
+        }
+    }
 }
 
 /// `[store]`: where the state that makes single use, single flight and logout hold is kept
@@ -392,6 +493,10 @@ pub struct ProviderConfig {
     /// Where the provider sends the browser after logout (end-session), if any.
     #[serde(default)]
     pub post_logout_redirect_uri: Option<String>,
+    /// `[providers.<id>.api]`: the provider's API the backend calls for the browser
+    /// (`/proxy/<id>/<path>`, with the session's access token added server-side).
+    #[serde(default)]
+    pub api: Option<ApiProxyConfig>,
     /// Scopes (default: the preset's; `["openid"]` with an issuer; none with endpoints).
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
@@ -488,6 +593,7 @@ impl ProviderConfig {
             client_auth: None,
             redirect_uri: (!redirect_uri.is_empty()).then(|| redirect_uri.to_owned()),
             post_logout_redirect_uri: None,
+            api: None,
             scopes: None,
             scope_separator: None,
             prompt: None,
@@ -588,6 +694,11 @@ impl ProviderConfig {
     /// Sets the end-session endpoint.
     pub fn end_session_endpoint(mut self, url: &str) -> Self {
         self.end_session_endpoint = Some(url.to_owned());
+        self
+    }
+    /// Sets `[providers.<id>.api]`: the provider API reachable through `/proxy/<id>/`.
+    pub fn api(mut self, api: ApiProxyConfig) -> Self {
+        self.api = Some(api);
         self
     }
     /// Sets the JWKS URI.
@@ -808,6 +919,11 @@ impl ConfigBuilder {
     /// Sets `[store] url`.
     pub fn store_url(mut self, url: &str) -> Self {
         self.config.store.url = Some(Secret::new(url.to_owned()));
+        self
+    }
+    /// Sets `[upstream]`.
+    pub fn upstream(mut self, upstream: UpstreamConfig) -> Self {
+        self.config.upstream = Some(upstream);
         self
     }
     /// Edits the server section directly.

@@ -157,17 +157,43 @@ pub(crate) async fn csrf_guard_unsafe_methods(
     csrf_guard(State(state), req, next).await
 }
 
-pub(crate) fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The guard of the API proxy (docs/SECURITY.md S19), which same-origin pages call with any
+/// method: `x-authsplit: 1` always, and `Origin` checked whenever it is sent. A browser sends no
+/// `Origin` on a same-origin `GET`, and a cross-origin page can only add the custom header
+/// after a CORS preflight, which carries `Origin` and which only the configured origins pass.
+pub(crate) async fn csrf_header_guard(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let checked = if req.headers().contains_key(header::ORIGIN) {
+        check_csrf(&state, req.headers())
+    } else {
+        check_csrf_header(req.headers())
+    };
+    match checked {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn check_csrf_header(headers: &HeaderMap) -> Result<(), ApiError> {
     let has_header = headers
         .get(authsplit_core::wire::CSRF_HEADER)
         .map(|v| v.as_bytes() == b"1")
         .unwrap_or(false);
-    if !has_header {
-        return Err(ApiError::new(
+    if has_header {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             ErrorCode::CsrfHeaderMissing,
             "the x-authsplit: 1 header is required",
-        ));
+        ))
     }
+}
+
+pub(crate) fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    check_csrf_header(headers)?;
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Err(ApiError::new(
             ErrorCode::OriginRejected,

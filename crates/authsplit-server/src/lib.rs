@@ -59,6 +59,7 @@ mod logout_token;
 mod outbound;
 mod profile;
 mod provider;
+mod proxy;
 mod revoke;
 mod routes;
 pub mod serve;
@@ -72,7 +73,8 @@ pub use authsplit_core as core;
 pub use authsplit_core::wire::{self, User};
 pub use authsplit_core::{Error, ErrorCode};
 pub use config::{
-    ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig, StoreConfig, UnknownKey,
+    ApiProxyConfig, ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig,
+    StoreConfig, UnknownKey, UpstreamConfig,
 };
 pub use error::ApiError;
 pub use extract::StrictJson;
@@ -184,6 +186,7 @@ impl AuthsplitBuilder {
             server,
             store: store_config,
             providers,
+            upstream,
         } = self.config;
         let mut warnings = Vec::new();
         if server.transaction_ttl_secs == 0
@@ -294,7 +297,12 @@ impl AuthsplitBuilder {
             Some(s) => s,
             None => open_store(&store_config, &server, &clock, &mut warnings)?,
         };
+        let upstream = upstream
+            .as_ref()
+            .map(proxy::Upstream::from_config)
+            .transpose()?;
         let inner = Inner {
+            upstream,
             cookies: cookies::CookieSettings::new(server.insecure_dev_cookies),
             ttl: server.transaction_ttl_secs,
             allowed_origins,
@@ -414,6 +422,13 @@ impl Authsplit {
             ))
             .route("/config", get(routes::config::config))
             .route("/healthz", get(routes::health::healthz))
+            // The provider API proxy (docs/SECURITY.md S19): the CSRF header on every method.
+            .route(
+                "/proxy/{provider}/{*path}",
+                axum::routing::any(proxy::provider_api).layer(
+                    axum::middleware::from_fn_with_state(state.clone(), extract::csrf_header_guard),
+                ),
+            )
             // Called by the provider's servers, not by the browser: no CSRF guard.
             .route(
                 "/backchannel-logout/{provider}",
@@ -497,6 +512,38 @@ impl Authsplit {
             Some(c) => r.layer(c),
             None => r,
         }
+    }
+
+    /// The `[upstream]` forwarder, to be nested at `[upstream] path` (the binary does): every
+    /// request needs a live session (else 401 `not_authenticated`) and, unless it is `GET`,
+    /// `HEAD` or `OPTIONS`, the CSRF header and an allowed `Origin`; it then goes to the
+    /// upstream with the user's identity headers (docs/SECURITY.md S19). Without
+    /// `[upstream]` every path answers 404.
+    pub fn upstream_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let r = Router::new()
+            .fallback(proxy::upstream)
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                extract::csrf_guard_unsafe_methods,
+            ))
+            .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .with_state(self.state.clone());
+        match self.cors(&[
+            HeaderName::from_static(authsplit_core::wire::CSRF_HEADER),
+            header::CONTENT_TYPE,
+        ]) {
+            Some(c) => r.layer(c),
+            None => r,
+        }
+    }
+
+    /// The `[upstream]` section in force, if any (the binary nests
+    /// [`Authsplit::upstream_router`] at its `path`).
+    pub fn upstream_path(&self) -> Option<&str> {
+        self.state.inner.upstream.as_ref().map(|u| u.path.as_str())
     }
 
     /// [`Authsplit::protect`], and every request needs a live session: without one it is

@@ -195,6 +195,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         tracing::warn!("!!! demo API enabled: GET /api/hello (example only)");
         app = app.nest("/api", auth.demo_api_router());
     }
+    if let Some(path) = auth.upstream_path() {
+        let taken = ["/auth"]
+            .iter()
+            .chain(server.demo_api.then_some(&"/api"))
+            .any(|t| path == *t || path.starts_with(&format!("{t}/")));
+        if taken {
+            return Err(format!("upstream.path {path} overlaps a route of this server").into());
+        }
+        tracing::info!(path, "forwarding to the upstream API");
+        app = app.nest(path, auth.upstream_router());
+    }
     if let Some(dir) = &server.static_dir {
         if !dir.join("index.html").is_file() {
             return Err(format!("static dir {} has no index.html", dir.display()).into());

@@ -23,6 +23,10 @@ pub(crate) enum EndpointKind {
     Refresh,
     Userinfo,
     Revocation,
+    /// A provider API call through `/proxy/<id>/`.
+    Api,
+    /// The application's own API (`[upstream]`).
+    Upstream,
 }
 
 impl EndpointKind {
@@ -34,6 +38,8 @@ impl EndpointKind {
             Self::Refresh => "refresh",
             Self::Userinfo => "userinfo",
             Self::Revocation => "revocation",
+            Self::Api => "api",
+            Self::Upstream => "upstream",
         }
     }
 }

@@ -112,6 +112,8 @@ pub(crate) struct Translated {
     pub creds: ClientCredentials,
     pub redirect_uri: String,
     pub post_logout_redirect_uri: Option<String>,
+    /// `[providers.<id>.api]`, checked.
+    pub api: Option<crate::proxy::ApiBase>,
     /// Accepted ID token signature algorithms (asymmetric only).
     pub algs: Vec<jsonwebtoken::Algorithm>,
     /// Config `require_iss`, applied again after discovery.
@@ -175,6 +177,11 @@ pub(crate) fn translate(
         creds: built.creds,
         redirect_uri: built.redirect_uri,
         post_logout_redirect_uri: cfg.post_logout_redirect_uri.clone(),
+        api: cfg
+            .api
+            .as_ref()
+            .map(|a| crate::proxy::ApiBase::from_config(&key("api"), a))
+            .transpose()?,
         algs,
         require_iss: cfg.require_iss,
         client_auth_explicit: cfg.client_auth.is_some(),

@@ -44,6 +44,8 @@ pub(crate) struct Provider {
     pub creds: ClientCredentials,
     pub redirect_uri: String,
     pub post_logout_redirect_uri: Option<String>,
+    /// The provider API behind `/proxy/<id>/`, if configured.
+    pub api: Option<crate::proxy::ApiBase>,
     /// How the code exchange reads this provider's answers.
     pub rules: Rules,
     pub algs: Vec<jsonwebtoken::Algorithm>,
@@ -77,6 +79,7 @@ impl Provider {
             creds: t.creds,
             redirect_uri: t.redirect_uri,
             post_logout_redirect_uri: t.post_logout_redirect_uri,
+            api: t.api,
             rules: t.rules,
             algs: t.algs,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),

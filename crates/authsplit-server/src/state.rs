@@ -27,6 +27,8 @@ pub(crate) struct Inner {
     /// Transaction lifetime in seconds.
     pub ttl: u64,
     pub store: Arc<dyn Store>,
+    /// `[upstream]`: the application API behind this server, if configured.
+    pub upstream: Option<crate::proxy::Upstream>,
     /// Background revocation retries pending at most.
     pub revocation_retries: Arc<tokio::sync::Semaphore>,
     pub warnings: Vec<String>,
