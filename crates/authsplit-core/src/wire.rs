@@ -129,7 +129,9 @@ pub struct User {
 /// `POST /token` and `POST /refresh` reply. Never contains a refresh token.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct TokenReply {
-    /// The access token (kept in memory only by the browser).
+    /// The access token (kept in memory only by the browser). Empty, and absent from the JSON,
+    /// when the backend runs as a BFF and keeps it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub access_token: String,
     /// `bearer`.
     pub token_type: String,
@@ -187,6 +189,13 @@ pub struct ProviderInfo {
 pub struct ConfigReply {
     /// Configured providers.
     pub providers: Vec<ProviderInfo>,
+    /// `token` or `bff` (`[server] mode`): whether the browser holds access tokens.
+    #[serde(default = "token_mode")]
+    pub mode: String,
+}
+
+fn token_mode() -> String {
+    "token".to_owned()
 }
 
 /// Every error body the backend sends.

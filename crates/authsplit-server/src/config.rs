@@ -281,6 +281,18 @@ impl UpstreamConfig {
     }
 }
 
+/// `[server] mode`: where the access token lives (docs/ARCHITECTURE.md "Two modes").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Mode {
+    /// Token-mediating backend: the browser holds the access token in memory.
+    #[default]
+    Token,
+    /// Backend for frontend: tokens stay in the server-side session.
+    Bff,
+}
+
 /// `[store]`: where the state that makes single use, single flight and logout hold is kept
 /// (docs/DEPLOYMENT.md).
 #[derive(Clone, Debug, Deserialize)]
@@ -330,6 +342,10 @@ pub struct ServerConfig {
     /// Mount the example "protected API" `GET /api/hello` (validates the bearer token at the
     /// provider's userinfo endpoint).
     pub demo_api: bool,
+    /// `token` (default): the browser gets the access token and calls APIs with it. `bff`: no
+    /// access token ever reaches the browser — `/token` and `/refresh` answer the user and
+    /// the expiry only, and the backend calls APIs for it (`/proxy`, `[upstream]`).
+    pub mode: Mode,
     /// Outbound connect timeout, milliseconds.
     pub connect_timeout_ms: u64,
     /// Outbound total timeout per request (including the body), milliseconds. Keep it below
@@ -378,6 +394,7 @@ impl Default for ServerConfig {
             insecure_dev_cookies: false,
             static_dir: None,
             demo_api: false,
+            mode: Mode::Token,
             connect_timeout_ms: 3_000,
             request_timeout_ms: 10_000,
             max_response_bytes: 256 * 1024,

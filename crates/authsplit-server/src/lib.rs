@@ -73,7 +73,7 @@ pub use authsplit_core as core;
 pub use authsplit_core::wire::{self, User};
 pub use authsplit_core::{Error, ErrorCode};
 pub use config::{
-    ApiProxyConfig, ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig,
+    ApiProxyConfig, ClientAuth, Config, ConfigError, Mode, ProviderConfig, Secret, ServerConfig,
     StoreConfig, UnknownKey, UpstreamConfig,
 };
 pub use error::ApiError;

@@ -257,3 +257,52 @@ async fn the_upstream_gets_the_users_identity_and_not_the_clients() {
         "no refused request reached the upstream"
     );
 }
+
+// `[server] mode = "bff"`: no access token ever reaches the browser; the backend still holds it
+// and calls the API for the browser.
+#[tokio::test]
+async fn bff_mode_never_hands_out_the_access_token() {
+    let stub = Stub::start().await;
+    let mut api = ApiProxyConfig::new(&stub.url("/v1"));
+    api.paths = vec!["/repos".into()];
+    let mut config = base_config(&stub);
+    config.server.mode = authsplit_server::Mode::Bff;
+    config.providers.get_mut("stub").unwrap().api = Some(api);
+    let app = Router::new().nest("/auth", Authsplit::new(config).unwrap().router());
+    let r = send(&app, get("/auth/config", None, false)).await;
+    assert_eq!(r.json["mode"], "bff");
+    let r = exchange(&app, "stub").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.json.get("access_token").is_none(), "{}", r.text);
+    assert!(!r.text.contains(ACCESS_TOKEN));
+    assert_eq!(r.json["user"]["id"], "stub:user-1");
+    assert!(r.json["expires_at"].is_u64());
+    let cookie = r.cookie_header();
+    let r2 = send(&app, post("/auth/refresh", &json!({}), Some(&cookie))).await;
+    assert_eq!(r2.status, StatusCode::OK, "{}", r2.text);
+    assert!(r2.json.get("access_token").is_none(), "{}", r2.text);
+    assert!(!r2.text.contains(ACCESS_TOKEN));
+    stub.inner
+        .replies
+        .lock()
+        .unwrap()
+        .insert("/v1/repos".into(), Reply::json(200, json!(["a"])));
+    let r3 = send(&app, get("/auth/proxy/stub/repos", Some(&cookie), true)).await;
+    assert_eq!(r3.status, StatusCode::OK, "{}", r3.text);
+    let call = stub.calls_to("/v1/repos").pop().unwrap();
+    assert!(
+        call.header("authorization")
+            .is_some_and(|a| a.starts_with("Bearer "))
+    );
+}
+
+// The default mode still answers the access token (the token-mediating backend).
+#[tokio::test]
+async fn token_mode_is_the_default() {
+    let stub = Stub::start().await;
+    let app = app_with(base_config(&stub), None);
+    let r = send(&app, get("/auth/config", None, false)).await;
+    assert_eq!(r.json["mode"], "token");
+    let r = exchange(&app, "stub").await;
+    assert_eq!(r.json["access_token"], ACCESS_TOKEN);
+}

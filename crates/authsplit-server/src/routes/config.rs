@@ -1,4 +1,5 @@
-//! `GET /config`: the providers the SPA may offer. Never a secret.
+//! `GET /config`: the providers the SPA may offer and the mode (`token` or `bff`). Never a
+//! secret.
 
 use authsplit_core::wire::{ConfigReply, ProviderInfo};
 use axum::Json;
@@ -19,5 +20,10 @@ pub(crate) async fn config(State(app): State<AppState>) -> Json<ConfigReply> {
                 preset: p.preset().map(str::to_owned),
             })
             .collect(),
+        mode: match app.inner.server.mode {
+            crate::config::Mode::Bff => "bff",
+            _ => "token",
+        }
+        .to_owned(),
     })
 }

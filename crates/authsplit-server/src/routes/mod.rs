@@ -72,6 +72,18 @@ fn set_session(
     .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))
 }
 
+/// A token reply as this deployment's browser may see it: in BFF mode without the access token
+/// (the JSON then has no `access_token` member), which stays in the session record.
+pub(crate) fn for_browser(
+    app: &AppState,
+    mut reply: authsplit_core::wire::TokenReply,
+) -> authsplit_core::wire::TokenReply {
+    if app.inner.server.mode == crate::config::Mode::Bff {
+        reply.access_token.clear();
+    }
+    reply
+}
+
 /// A known route with the wrong method: JSON 405.
 pub(crate) async fn method_not_allowed() -> Response {
     ApiError::new(ErrorCode::InvalidRequest, "method not allowed")

@@ -148,7 +148,9 @@ pub(crate) async fn refresh(
     match flight.value {
         Shared::Refreshed(r) if !ended_meanwhile => {
             match set_session(&app, &mut out_headers, &headers, &id) {
-                Ok(()) => Ok((out_headers, Json(r.reply)).into_response()),
+                Ok(()) => {
+                    Ok((out_headers, Json(super::for_browser(&app, r.reply))).into_response())
+                }
                 Err(e) => Ok((out_headers, e).into_response()),
             }
         }

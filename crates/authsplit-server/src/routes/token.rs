@@ -204,7 +204,9 @@ pub(crate) async fn token(
         Err(e) => return Ok((out_headers, e.error().clone()).into_response()),
     };
     match start_session(&app, &provider, &mut out_headers, &headers, &signed_in).await {
-        Ok(()) => Ok((out_headers, Json(signed_in.reply)).into_response()),
+        Ok(()) => {
+            Ok((out_headers, Json(super::for_browser(&app, signed_in.reply))).into_response())
+        }
         Err(e) => {
             revoke_discarded(
                 &app,
