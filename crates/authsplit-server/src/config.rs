@@ -132,8 +132,13 @@ pub struct ServerConfig {
     /// redirect_uri` or a provider's): the SPA served from the same origin as its callback.
     /// Never derived from a request header. Default true.
     pub allow_same_origin: bool,
-    /// Cookie encryption key: ≥64 random bytes, base64 (standard or URL-safe) or hex.
+    /// Cookie encryption key: ≥64 random bytes, base64 (standard or URL-safe) or hex. The same
+    /// as `cookie_keys = [cookie_key]`; setting both is a configuration error.
     pub cookie_key: Option<Secret>,
+    /// Cookie keys for rotation, current first: new cookies are sealed with the first, cookies
+    /// sealed with any of them still open (a session cookie is re-sealed with the current key
+    /// on its next `/refresh`). Each like `cookie_key`.
+    pub cookie_keys: Vec<Secret>,
     /// DEV ONLY: generate a random cookie key at start-up when none is configured (sessions
     /// do not survive a restart). Logged as a warning.
     pub dev_generate_cookie_key: bool,
@@ -189,6 +194,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             allow_same_origin: true,
             cookie_key: None,
+            cookie_keys: Vec::new(),
             dev_generate_cookie_key: false,
             insecure_dev_cookies: false,
             static_dir: None,
