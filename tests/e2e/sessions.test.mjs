@@ -183,3 +183,48 @@ describe('cookie key rotation across restarts of the binary (embedded SQLite sto
     await assert.rejects(start({ cookie_key: A, cookie_keys: [B] }), /cookie_key and server\.cookie_keys are both set/);
   });
 });
+
+describe('the binary without [store]: the embedded SQLite store next to its configuration', () => {
+  test('a session survives a restart of the default-config binary; a logout stays final across it', async () => {
+    const fp = await startFaultyProvider();
+    const dir = await mkdtemp(join(tmpdir(), 'authsplit-default-'));
+    const config = {
+      server: { listen: '127.0.0.1:0', allowed_origins: [SPA], cookie_key: randomCookieKey() },
+      providers: {
+        fp: { client_id: 'default-client', client_secret: `s-${randomToken(8)}`, redirect_uri: `${SPA}/callback`, authorization_endpoint: fp.authorizationEndpoint, token_endpoint: fp.tokenEndpoint },
+      },
+    };
+    let srv = await startServer({ config, dir });
+    try {
+      assert.match(srv.logs(), /session store opened backend="sqlite"/);
+      assert.doesNotMatch(srv.logs(), /no \[store\] url/);
+      const sign = async () => {
+        const c = backendClient(srv.authUrl, { origin: SPA, jar: new CookieJar() });
+        const { verifier, challenge } = pkcePair();
+        const state = randomToken();
+        assert.equal((await c.post('/transactions', { provider: 'fp', state, code_challenge: challenge, code_challenge_method: 'S256' })).status, 201);
+        const t = await c.post('/token', { provider: 'fp', code: `code-${randomToken()}`, state, code_verifier: verifier });
+        assert.equal(t.status, 200, t.text);
+        return c.jar;
+      };
+      const live = await sign();
+      const ended = await sign();
+      const endedCopy = ended.clone();
+      assert.equal((await backendClient(srv.authUrl, { origin: SPA, jar: ended }).post('/logout', {})).status, 200);
+      await srv.close();
+      srv = await startServer({ config, dir });
+      const s = await backendClient(srv.authUrl, { origin: SPA, jar: live }).get('/session');
+      assert.equal(s.json.authenticated, true, 'the session survived the restart');
+      fp.reset();
+      const r = await backendClient(srv.authUrl, { origin: SPA, jar: live }).post('/refresh', {});
+      assert.equal(r.status, 200, r.text);
+      const dead = await backendClient(srv.authUrl, { origin: SPA, jar: endedCopy }).post('/refresh', {});
+      assert.equal(dead.status, 401, dead.text);
+      assert.equal(fp.tokenCalls('refresh_token').length, 1, 'only the live session refreshed');
+    } finally {
+      await srv.close();
+      await fp.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

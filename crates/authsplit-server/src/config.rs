@@ -182,26 +182,21 @@ pub struct Config {
 
 /// `[store]`: where the state that makes single use, single flight and logout hold is kept
 /// (docs/DEPLOYMENT.md).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct StoreConfig {
     /// `memory:` (one process; lost on restart), `sqlite:` (a file under `data_dir`, survives
     /// restarts), `sqlite:<path>`, or `redis://[user:password@]host[:port][/db][?prefix=…]` for
-    /// several instances. Unset: `memory:`, with a warning at start-up.
+    /// several instances. Unset: the binary uses `sqlite:` (the embedded store); a router built
+    /// in code uses `memory:`, with a warning at start-up.
     pub url: Option<Secret>,
-    /// Where `sqlite:` keeps its file (`authsplit.sqlite3`). Default `data`.
-    pub data_dir: PathBuf,
+    /// Where `sqlite:` keeps its file (`authsplit.sqlite3`). Unset: the binary uses the
+    /// directory of its configuration file (the working directory without one); a router built
+    /// in code uses `data`. A relative path is relative to the working directory.
+    pub data_dir: Option<PathBuf>,
 }
 
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            url: None,
-            data_dir: PathBuf::from("data"),
-        }
-    }
-}
 
 /// `[server]`.
 #[derive(Clone, Debug, Deserialize)]

@@ -122,7 +122,10 @@ fn open_store(
         return Ok(memory());
     }
     let options = authsplit_store::StoreOptions {
-        data_dir: config.data_dir.clone(),
+        data_dir: config
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("data")),
         memory_max_claims: server.max_used_transactions,
         ..authsplit_store::StoreOptions::default()
     };
