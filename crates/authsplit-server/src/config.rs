@@ -197,7 +197,6 @@ pub struct StoreConfig {
     pub data_dir: Option<PathBuf>,
 }
 
-
 /// `[server]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
