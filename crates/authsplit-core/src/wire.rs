@@ -129,9 +129,8 @@ pub struct User {
 /// `POST /token` and `POST /refresh` reply. Never contains a refresh token.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct TokenReply {
-    /// The access token (kept in memory only by the browser). Empty, and absent from the JSON,
-    /// when the backend runs as a BFF and keeps it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// The access token (kept in memory only by the browser). Empty when the backend runs as
+    /// a BFF and keeps it (and for WeCom, which issues none to the user).
     pub access_token: String,
     /// `bearer`.
     pub token_type: String,

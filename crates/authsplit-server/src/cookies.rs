@@ -132,6 +132,10 @@ impl CookieSettings {
     }
 
     /// Deletes the legacy chunk cookies of `name` the request carries.
+    pub fn clear_legacy_chunks(&self, headers: &mut HeaderMap, request: &HeaderMap, name: &str) {
+        self.clear_chunks(headers, request, name);
+    }
+
     fn clear_chunks(&self, headers: &mut HeaderMap, request: &HeaderMap, name: &str) {
         for i in 1..LEGACY_CHUNKS {
             let chunk = format!("{name}-{i}");
@@ -156,19 +160,31 @@ impl CookieSettings {
         }
     }
 
-    /// Reads `name`, decrypts, parses the JSON payload. Anything that fails (absent, tampered,
-    /// old key, bad JSON) is `None`.
+    /// Reads `name`, decrypts with any of `keys`, parses the JSON payload. Anything that fails
+    /// (absent, tampered, a key not in `keys`, bad JSON) is `None`.
     pub fn get<T: DeserializeOwned>(
         &self,
         headers: &HeaderMap,
-        key: &Key,
+        keys: &[Key],
         name: &str,
     ) -> Option<T> {
+        self.open(headers, keys, name).map(|(v, _)| v)
+    }
+
+    /// [`Self::get`], and whether the cookie was sealed with the first (current) key.
+    pub fn open<T: DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        keys: &[Key],
+        name: &str,
+    ) -> Option<(T, bool)> {
         let sealed = raw_cookie(headers, name)?;
         let mut jar = CookieJar::new();
         jar.add_original(Cookie::new(name.to_owned(), sealed));
-        let c = jar.private(key).get(name)?;
-        serde_json::from_str(c.value()).ok()
+        keys.iter().enumerate().find_map(|(i, key)| {
+            let c = jar.private(key).get(name)?;
+            serde_json::from_str(c.value()).ok().map(|v| (v, i == 0))
+        })
     }
 }
 

@@ -192,6 +192,7 @@ async fn code_exchange(
                 profile,
                 client_id: &provider.creds.client_id,
                 nonce: checked.tx.nonce.as_deref(),
+                refreshed: false,
                 now,
             };
             Some(

@@ -112,6 +112,7 @@ mod tests {
             profile: profile(),
             client_id: "app",
             nonce: None,
+            refreshed: false,
             now: NOW,
         }
     }

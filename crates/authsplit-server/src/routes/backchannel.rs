@@ -81,6 +81,7 @@ pub(crate) async fn backchannel_logout(
         profile: &profile,
         client_id: &provider.creds.client_id,
         nonce: None,
+        refreshed: false,
         now: app.now(),
     };
     let refused = |e: authsplit_core::Error| {

@@ -1,7 +1,7 @@
 //! The endpoints, one module each, in the order of one sign-in: [`transactions`]
 //! (`POST /transactions`), [`token`] (`POST /token`), [`refresh`] (`POST /refresh`),
-//! [`logout`] (`POST /logout`), then [`config`] (`GET /config`) and [`health`]
-//! (`GET /healthz`). Shared here: the session cookie writer, random ids, and the JSON
+//! [`logout`] (`POST /logout`), then [`session`] (`GET /session`), [`config`] (`GET /config`)
+//! and [`health`] (`GET /healthz`). Shared here: the session cookie writer, random ids, and the JSON
 //! answers for unknown routes, wrong methods and panics.
 
 use authsplit_core::ErrorCode;
@@ -20,6 +20,7 @@ pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod logout;
 pub(crate) mod refresh;
+pub(crate) mod session;
 pub(crate) mod token;
 pub(crate) mod transactions;
 
@@ -39,12 +40,17 @@ pub(crate) fn random_id() -> Result<String, ApiError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
-/// The session id the request's session cookie carries (`None`: no cookie, or one that does not
-/// open with the cookie key).
+/// The session id the request's session cookie carries (`None`: no cookie, or one that opens
+/// with none of the cookie keys).
 pub(crate) fn session_id(app: &AppState, request: &HeaderMap) -> Option<String> {
+    session_cookie(app, request).map(|(id, _)| id)
+}
+
+/// The session id and whether its cookie was sealed with the current key.
+pub(crate) fn session_cookie(app: &AppState, request: &HeaderMap) -> Option<(String, bool)> {
     let c = &app.inner.cookies;
-    c.get::<SessionCookie>(request, &app.inner.key, c.session_name)
-        .map(|s| s.id)
+    c.open::<SessionCookie>(request, &app.inner.keys, c.session_name)
+        .map(|(s, current)| (s.id, current))
 }
 
 /// The session's lifetime in the store (and of its "ended" mark), from `session_ttl_secs`.
@@ -52,13 +58,14 @@ pub(crate) fn session_ttl(app: &AppState) -> Duration {
     Duration::from_secs(app.inner.server.session_ttl_secs.max(1))
 }
 
-/// Writes the session cookie carrying `id` (its lifetime restarts with every write, like the
-/// record's TTL).
+/// Writes the session cookie carrying `id`, sealed with the current key, for `max_age_secs`
+/// (the rest of the session's life).
 fn set_session(
     app: &AppState,
     headers: &mut HeaderMap,
     request: &HeaderMap,
     id: &str,
+    max_age_secs: u64,
 ) -> Result<(), ApiError> {
     let c = &app.inner.cookies;
     c.set(
@@ -67,13 +74,13 @@ fn set_session(
         &app.inner.key,
         c.session_name,
         &SessionCookie { id: id.to_owned() },
-        app.inner.server.session_ttl_secs,
+        max_age_secs,
     )
     .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))
 }
 
-/// A token reply as this deployment's browser may see it: in BFF mode without the access token
-/// (the JSON then has no `access_token` member), which stays in the session record.
+/// A token reply as this deployment's browser may see it: in BFF mode with an empty
+/// `access_token` (the token stays in the session record).
 pub(crate) fn for_browser(
     app: &AppState,
     mut reply: authsplit_core::wire::TokenReply,

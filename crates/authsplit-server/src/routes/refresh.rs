@@ -18,11 +18,13 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use sha2::Digest as _;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::{session_id, session_ttl, set_session};
+use super::{session_cookie, session_ttl, set_session};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Empty, StrictJson};
+use crate::idtoken::Expect;
 use crate::outbound::{CallError, EndpointKind};
 use crate::provider::Provider;
 use crate::revoke::revoke_discarded;
@@ -45,21 +47,33 @@ pub(crate) async fn refresh(
     let c = &app.inner.cookies;
     let not_auth = || ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first");
     let mut out_headers = HeaderMap::new();
-    let Some(id) = session_id(&app, &headers) else {
+    let Some((id, current_key)) = session_cookie(&app, &headers) else {
         return Err(not_auth());
     };
     let store = app.store();
     // A session logged out (or replaced) on any instance is never refreshed again (zero
-    // upstream calls); the record is the only copy of its tokens.
+    // upstream calls); the record is the only copy of its tokens. Its cookie is left alone:
+    // it opens nothing, and the browser may hold a newer session's cookie by the time this
+    // answer arrives (a sign-in in another tab).
     let record = match store.session(&id).await? {
         SessionState::Active(r) => *r,
-        SessionState::Ended | SessionState::Missing => {
-            c.clear(&mut out_headers, Some(&headers), c.session_name);
-            return Ok((out_headers, not_auth()).into_response());
-        }
+        SessionState::Ended | SessionState::Missing => return Err(not_auth()),
     };
     let provider = app.provider(&record.provider).map_err(|_| not_auth())?;
     let Some(rt) = record.refresh_token.clone() else {
+        // No refresh token (GitHub without expiring tokens, Weibo, …): the access token the
+        // session holds, while it is valid, is all there is to restore after a reload.
+        if record.access_token.is_some() && record.access_expires_at.is_none_or(|t| t > app.now()) {
+            if !current_key {
+                let left = record.expires_at.saturating_sub(app.now()).max(1);
+                set_session(&app, &mut out_headers, &headers, &id, left)?;
+            }
+            return Ok((
+                out_headers,
+                Json(super::for_browser(&app, stored_reply(&record).reply)),
+            )
+                .into_response());
+        }
         // Say why: the provider has no refresh grant at all (WeCom, Weibo), or it issued no
         // refresh token for this sign-in (e.g. GitHub without expiring tokens).
         let unsupported = provider
@@ -109,10 +123,22 @@ pub(crate) async fn refresh(
                 return (Shared::Refreshed(Box::new(stored_reply(&current))), false);
             }
             match do_refresh(&app, &provider, &rt).await {
-                Ok(r) => {
+                Ok((r, id_token)) => {
+                    // OIDC Core §12.2: a new ID token must be the session's user's, or the
+                    // session takes nothing from this refresh (what it produced is revoked).
+                    let id_token =
+                        match refreshed_id_token(&app, &provider, &current, id_token).await {
+                            Ok(t) => t,
+                            Err(e) => {
+                                revoke_discarded_refresh(&app, &provider, &r).await;
+                                let shared = Shared::Failed(SharedError::from(&e));
+                                own_error = Some(e);
+                                return (shared, true);
+                            }
+                        };
                     // The record takes the new tokens before anyone is told (a later caller reads
                     // the rotated refresh token from it).
-                    match keep_refreshed(&app, &id, current, &r).await {
+                    match keep_refreshed(&app, &id, current, &r, id_token).await {
                         Ok(true) => {}
                         // Logged out while the refresh ran: the logout waiting on this flight
                         // revokes what it produced; this caller is signed out.
@@ -146,13 +172,18 @@ pub(crate) async fn refresh(
         tracing::debug!(provider = %provider.id, "sharing an in-flight refresh result");
     }
     match flight.value {
+        // The cookie stays as it is (the record holds the new tokens); chunk cookies of an
+        // earlier cookie format go.
         Shared::Refreshed(r) if !ended_meanwhile => {
-            match set_session(&app, &mut out_headers, &headers, &id) {
-                Ok(()) => {
-                    Ok((out_headers, Json(super::for_browser(&app, r.reply))).into_response())
+            c.clear_legacy_chunks(&mut out_headers, &headers, c.session_name);
+            if !current_key {
+                // Sealed with a previous cookie key: sealed again with the current one.
+                let left = record.expires_at.saturating_sub(app.now()).max(1);
+                if let Err(e) = set_session(&app, &mut out_headers, &headers, &id, left) {
+                    return Ok((out_headers, e).into_response());
                 }
-                Err(e) => Ok((out_headers, e).into_response()),
             }
+            Ok((out_headers, Json(super::for_browser(&app, r.reply))).into_response())
         }
         Shared::Failed(e) => {
             let e = own_error.unwrap_or_else(|| e.into());
@@ -166,7 +197,6 @@ pub(crate) async fn refresh(
             Ok((out_headers, e).into_response())
         }
         Shared::Refreshed(_) | Shared::Ended | Shared::Nothing => {
-            c.clear(&mut out_headers, Some(&headers), c.session_name);
             Ok((out_headers, not_auth()).into_response())
         }
     }
@@ -188,15 +218,59 @@ fn stored_reply(record: &SessionRecord) -> Refreshed {
     }
 }
 
+/// An ID token that came with a refresh (OIDC Core §12.2): validated like a sign-in's
+/// (signature, `aud`, `azp`, `exp`, `iat`; no `nonce` required, but never a different one), and
+/// its `iss` and `sub` must be those of the ID token the session started with. `Ok(Some)`: the
+/// session takes it. A session that started without an ID token has nothing to compare one
+/// with and keeps none.
+async fn refreshed_id_token(
+    app: &AppState,
+    provider: &Provider,
+    record: &SessionRecord,
+    token: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let extra = SessionExtra::of(record);
+    let (Some(iss), Some(sub)) = (extra.id_iss.as_deref(), extra.id_sub.as_deref()) else {
+        tracing::debug!(provider = %provider.id, "refresh: an ID token for a session without one is not kept");
+        return Ok(None);
+    };
+    let profile = provider.profile(&app.inner.out).await?;
+    let expect = Expect {
+        issuers: vec![iss],
+        profile: &profile,
+        client_id: &provider.creds.client_id,
+        nonce: extra.id_nonce.as_deref(),
+        refreshed: true,
+        now: app.now(),
+    };
+    let claims = crate::idtoken::validate(provider, &app.inner.out, &token, &expect).await?;
+    if claims.get("sub").and_then(serde_json::Value::as_str) != Some(sub) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidIdToken,
+            "the refreshed ID token's sub is not the session's user",
+        ));
+    }
+    tracing::debug!(provider = %provider.id, "refresh: the new ID token is the session's user's; kept");
+    Ok(Some(token))
+}
+
 /// Writes a refresh's outcome into the session record (the rotated refresh token, the new
-/// access token); its lifetime restarts. `Ok(false)`: the session ended meanwhile.
+/// access token, a validated new ID token); the session keeps its end. `Ok(false)`: the
+/// session ended meanwhile.
 async fn keep_refreshed(
     app: &AppState,
     id: &str,
     mut record: SessionRecord,
     r: &Refreshed,
+    id_token: Option<String>,
 ) -> Result<bool, ApiError> {
-    let ttl = session_ttl(app);
+    let ttl = Duration::from_secs(record.expires_at.saturating_sub(app.now()).max(1));
+    if id_token.is_some() {
+        record.id_token = id_token;
+    }
     if let Some(n) = &r.rotated {
         record.refresh_token = Some(n.clone());
     }
@@ -208,7 +282,6 @@ async fn keep_refreshed(
         extra.scope = r.reply.scope.clone();
     }
     extra.store_in(&mut record);
-    record.expires_at = app.now().saturating_add(ttl.as_secs());
     Ok(app.store().update_session(id, &record, ttl).await?)
 }
 
@@ -232,13 +305,13 @@ fn unsupported_message(provider: &Provider) -> String {
     )
 }
 
-/// One upstream refresh (RFC 6749 §6). A failure before the refresh token was sent is
-/// [`CallError::NotSent`].
+/// One upstream refresh (RFC 6749 §6): the outcome and the ID token that came with it, not yet
+/// validated. A failure before the refresh token was sent is [`CallError::NotSent`].
 async fn do_refresh(
     app: &AppState,
     provider: &Provider,
     rt: &str,
-) -> Result<Refreshed, CallError<ApiError>> {
+) -> Result<(Refreshed, Option<String>), CallError<ApiError>> {
     let started = Instant::now();
     let out = &app.inner.out;
     let result = async {
@@ -281,15 +354,19 @@ async fn do_refresh(
             id_token_claims: None,
             user: None,
         };
-        Ok(Refreshed {
-            reply,
-            rotated: tokens.refresh_token.map(|r| r.into_secret()),
-        })
+        let id_token = tokens.id_token.as_ref().map(|t| t.secret().to_owned());
+        Ok((
+            Refreshed {
+                reply,
+                rotated: tokens.refresh_token.map(|r| r.into_secret()),
+            },
+            id_token,
+        ))
     }
     .await;
     let latency_ms = started.elapsed().as_millis() as u64;
     match &result {
-        Ok(r) => tracing::info!(provider = %provider.id, latency_ms, outcome = "ok",
+        Ok((r, _)) => tracing::info!(provider = %provider.id, latency_ms, outcome = "ok",
             rotated = r.rotated.is_some(), "refreshed"),
         Err(e) => tracing::warn!(provider = %provider.id, latency_ms,
             outcome = e.inner().code().as_str(), "refresh failed"),

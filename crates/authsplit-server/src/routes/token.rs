@@ -40,7 +40,7 @@ async fn check_transaction(
     let c = &app.inner.cookies;
     // Each sign-in has its own cookie, named after its state (parallel tabs).
     let name = c.tx_name(&req.state);
-    let Some(tx) = c.get::<TxCookie>(headers, &app.inner.key, &name) else {
+    let Some(tx) = c.get::<TxCookie>(headers, &app.inner.keys, &name) else {
         // Pending sign-ins exist, but none with this state: RFC 6749 §10.12 mismatch.
         if !crate::cookies::CookieSettings::has(headers, &name)
             && !c.tx_names_in(headers).is_empty()
@@ -276,7 +276,7 @@ async fn start_session(
         // A fresh 144-bit id that was ended before: never reused.
         return Err(ApiError::new(ErrorCode::Internal, "internal error"));
     }
-    set_session(app, out_headers, request, &id)
+    set_session(app, out_headers, request, &id, ttl.as_secs())
 }
 
 /// Logs that the claim store is full, at most once a second (a full store must not flood the
