@@ -46,6 +46,25 @@ pub struct AuthUser {
     pub access_expires_at: Option<u64>,
     /// When the session ends at the latest (unix seconds).
     pub session_expires_at: u64,
+    session_id: String,
+    app: AppState,
+}
+
+/// An access token is handed to a server-side call only if it stays valid this much longer.
+const FRESH_MARGIN_SECS: u64 = 60;
+
+impl AuthUser {
+    /// A provider access token for a call the host makes on the user's behalf: the session's
+    /// own while it is valid for another minute, else a fresh one from the session's refresh
+    /// — the same single flight as `POST /refresh`, so concurrent callers on any instance
+    /// cause one upstream refresh. Errors: 401 `not_authenticated` when the session ended or
+    /// can get no fresh token (no refresh token and the access token expired), the refresh's
+    /// own typed error otherwise.
+    pub async fn access_token(&self) -> Result<String, ApiError> {
+        fresh_access_token(&self.app, &self.session_id)
+            .await
+            .map(|(_, token)| token)
+    }
 }
 
 impl std::fmt::Debug for AuthUser {
@@ -73,25 +92,67 @@ fn app_of(parts: &Parts) -> Result<AppState, ApiError> {
     })
 }
 
-/// The record of the request's live session (`None`: no session cookie, one that does not
-/// open, or a session that ended or expired).
+/// The id and record of the request's live session (`None`: no session cookie, one that does
+/// not open, or a session that ended or expired).
 pub(crate) async fn session_record(
     app: &AppState,
     headers: &axum::http::HeaderMap,
-) -> Result<Option<SessionRecord>, ApiError> {
+) -> Result<Option<(String, SessionRecord)>, ApiError> {
     let Some(id) = crate::routes::session_id(app, headers) else {
         return Ok(None);
     };
-    match app.store().session(&id).await? {
+    live(app, &id).await.map(|r| r.map(|r| (id, r)))
+}
+
+async fn live(app: &AppState, id: &str) -> Result<Option<SessionRecord>, ApiError> {
+    match app.store().session(id).await? {
         SessionState::Active(r) if r.expires_at > app.now() => Ok(Some(*r)),
         _ => Ok(None),
+    }
+}
+
+/// The session's record and an access token good for another minute: the stored one, or one
+/// from the session's single-flight refresh.
+pub(crate) async fn fresh_access_token(
+    app: &AppState,
+    id: &str,
+) -> Result<(SessionRecord, String), ApiError> {
+    let Some(record) = live(app, id).await? else {
+        return Err(not_authenticated());
+    };
+    let fresh = record
+        .access_expires_at
+        .is_none_or(|exp| exp > app.now().saturating_add(FRESH_MARGIN_SECS));
+    if let Some(t) = record
+        .access_token
+        .as_ref()
+        .filter(|t| fresh && !t.is_empty())
+    {
+        let t = t.clone();
+        return Ok((record, t));
+    }
+    let Some(rt) = record.refresh_token.clone() else {
+        return Err(ApiError::new(
+            ErrorCode::NotAuthenticated,
+            "the session's access token has expired and it has no refresh token; sign in again",
+        ));
+    };
+    let provider = app
+        .provider(&record.provider)
+        .map_err(|_| not_authenticated())?;
+    match crate::routes::refresh::refresh_session(app, id, &provider, rt).await? {
+        crate::routes::refresh::Outcome::Refreshed(reply) if !reply.access_token.is_empty() => {
+            Ok((record, reply.access_token))
+        }
+        crate::routes::refresh::Outcome::Failed { error, .. } => Err(error),
+        _ => Err(not_authenticated()),
     }
 }
 
 /// The live session's user, `None` when the request has none.
 async fn read(parts: &Parts) -> Result<Option<AuthUser>, ApiError> {
     let app = app_of(parts)?;
-    let Some(record) = session_record(&app, &parts.headers).await? else {
+    let Some((session_id, record)) = session_record(&app, &parts.headers).await? else {
         return Ok(None);
     };
     let Some(user) = record
@@ -107,6 +168,8 @@ async fn read(parts: &Parts) -> Result<Option<AuthUser>, ApiError> {
         provider: record.provider.clone(),
         access_expires_at: record.access_expires_at,
         session_expires_at: record.expires_at,
+        session_id,
+        app,
     }))
 }
 

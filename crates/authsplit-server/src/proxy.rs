@@ -24,7 +24,6 @@ use crate::AppState;
 use crate::config::{ApiProxyConfig, ConfigError, UpstreamConfig, cfg_err};
 use crate::error::ApiError;
 use crate::outbound::EndpointKind;
-use authsplit_store::SessionRecord;
 
 /// Request headers passed on from the browser (everything else is dropped).
 const PASSED_REQUEST_HEADERS: [HeaderName; 5] = [
@@ -193,11 +192,8 @@ fn target(base: &url::Url, tail: &str, query: Option<&str>) -> Result<url::Url, 
     Ok(u)
 }
 
-/// The live session of the request, if any.
-async fn live_session(app: &AppState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
-    crate::auth_user::session_record(app, headers)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first"))
+fn no_session() -> ApiError {
+    ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first")
 }
 
 /// Reads the body (capped), then sends `req` to `url` and hands the answer back with only the
@@ -282,25 +278,17 @@ async fn provider_api_inner(app: AppState, req: Request) -> Result<Response, Api
         .with_status(StatusCode::FORBIDDEN));
     }
     let url = target(&api.base, tail, parts.uri.query())?;
-    let record = live_session(&app, &parts.headers).await?;
+    let Some((id, record)) = crate::auth_user::session_record(&app, &parts.headers).await? else {
+        return Err(no_session());
+    };
     if record.provider != provider.id {
         return Err(ApiError::new(
             ErrorCode::NotAuthenticated,
             "the session is not with this provider",
         ));
     }
-    let fresh = record
-        .access_expires_at
-        .is_none_or(|exp| exp > app.now().saturating_add(10));
-    let token = record
-        .access_token
-        .filter(|t| !t.is_empty() && fresh)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NotAuthenticated,
-                "the session's access token has expired: refresh first",
-            )
-        })?;
+    // Refreshed through the session's single flight when it expires within a minute.
+    let (_, token) = crate::auth_user::fresh_access_token(&app, &id).await?;
     let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))?;
     forward(
@@ -338,12 +326,14 @@ async fn upstream_inner(app: AppState, req: Request) -> Result<Response, ApiErro
     }
     let tail = checked_tail(parts.uri.path())?;
     let url = target(&up.base, tail, parts.uri.query())?;
-    let record = live_session(&app, &parts.headers).await?;
+    let Some((_, record)) = crate::auth_user::session_record(&app, &parts.headers).await? else {
+        return Err(no_session());
+    };
     let user: authsplit_core::wire::User = record
         .user
         .clone()
         .and_then(|u| serde_json::from_value(u).ok())
-        .ok_or_else(|| ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first"))?;
+        .ok_or_else(no_session)?;
     let value = |v: &str| {
         HeaderValue::from_str(v).map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))
     };

@@ -306,3 +306,81 @@ async fn token_mode_is_the_default() {
     let r = exchange(&app, "stub").await;
     assert_eq!(r.json["access_token"], ACCESS_TOKEN);
 }
+
+// A host handler gets a provider access token for its own server-side calls: the session's
+// while it is fresh, else one refresh through the session's single flight however many
+// handlers ask at once; the API proxy uses the same token.
+#[tokio::test]
+async fn host_handlers_get_a_fresh_access_token_through_one_refresh() {
+    use authsplit_server::AuthUser;
+    use axum::routing::get as route_get;
+    let stub = Stub::start().await;
+    let clock = TestClock::new();
+    let mut api = ApiProxyConfig::new(&stub.url("/v1"));
+    api.paths = vec!["/repos".into()];
+    let mut config = base_config(&stub);
+    config.providers.get_mut("stub").unwrap().api = Some(api);
+    let c = clock.0.clone();
+    let auth = Authsplit::builder(config)
+        .clock(std::sync::Arc::new(move || {
+            c.load(std::sync::atomic::Ordering::SeqCst)
+        }))
+        .build()
+        .unwrap();
+    async fn upstream_token(user: AuthUser) -> Result<String, authsplit_server::ApiError> {
+        user.access_token().await
+    }
+    let api_routes: Router = Router::new().route("/upstream-token", route_get(upstream_token));
+    let app = Router::new()
+        .nest("/auth", auth.router())
+        .nest("/api", auth.login_required(api_routes));
+    let r = exchange(&app, "stub").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let cookie = r.cookie_header();
+    let calls = stub.token_calls();
+    let r = send(&app, get("/api/upstream-token", Some(&cookie), false)).await;
+    assert_eq!(r.text, ACCESS_TOKEN, "fresh: the stored token");
+    assert_eq!(stub.token_calls(), calls, "no refresh while fresh");
+    // Within a minute of expiry: five handlers at once, one upstream refresh.
+    clock.advance(3600 - 30);
+    let mut slow = Reply::json(
+        200,
+        json!({"access_token": "at-2", "token_type": "bearer", "expires_in": 3600,
+               "refresh_token": "rt-2"}),
+    );
+    slow.delay_ms = 200;
+    stub.push_token(slow);
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let (app, cookie) = (app.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            send(&app, get("/api/upstream-token", Some(&cookie), false)).await
+        }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.text, "at-2");
+    }
+    assert_eq!(
+        stub.token_calls(),
+        calls + 1,
+        "one refresh for five handlers"
+    );
+    let refresh = stub.calls_to("/token").pop().unwrap();
+    assert_eq!(
+        refresh.form_get("grant_type").as_deref(),
+        Some("refresh_token")
+    );
+    // The proxy sends the refreshed token, with no further refresh.
+    stub.inner
+        .replies
+        .lock()
+        .unwrap()
+        .insert("/v1/repos".into(), Reply::json(200, json!([])));
+    let r = send(&app, get("/auth/proxy/stub/repos", Some(&cookie), true)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let call = stub.calls_to("/v1/repos").pop().unwrap();
+    assert_eq!(call.header("authorization"), Some("Bearer at-2"));
+    assert_eq!(stub.token_calls(), calls + 1);
+}

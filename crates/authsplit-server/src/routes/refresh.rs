@@ -90,6 +90,52 @@ pub(crate) async fn refresh(
             },
         )));
     };
+    match refresh_session(&app, &id, &provider, rt).await? {
+        // The cookie stays as it is (the record holds the new tokens); chunk cookies of an
+        // earlier cookie format go.
+        Outcome::Refreshed(reply) => {
+            c.clear_legacy_chunks(&mut out_headers, &headers, c.session_name);
+            if !current_key {
+                // Sealed with a previous cookie key: sealed again with the current one.
+                let left = record.expires_at.saturating_sub(app.now()).max(1);
+                if let Err(e) = set_session(&app, &mut out_headers, &headers, &id, left) {
+                    return Ok((out_headers, e).into_response());
+                }
+            }
+            Ok((out_headers, Json(super::for_browser(&app, *reply))).into_response())
+        }
+        Outcome::Failed { error, grant_dead } => {
+            if grant_dead {
+                c.clear(&mut out_headers, Some(&headers), c.session_name);
+            }
+            Ok((out_headers, error).into_response())
+        }
+        Outcome::SignedOut => Ok((out_headers, not_auth()).into_response()),
+    }
+}
+
+/// What refreshing a session gave, for whoever asked: the `/refresh` endpoint, or a host
+/// handler that needs a fresh access token ([`crate::AuthUser::access_token`]).
+pub(crate) enum Outcome {
+    /// The provider issued new tokens (already in the session record).
+    Refreshed(Box<TokenReply>),
+    /// The refresh failed; `grant_dead`: the provider refused the grant, the session is ended.
+    Failed { error: ApiError, grant_dead: bool },
+    /// The session ended before or while the refresh ran.
+    SignedOut,
+}
+
+/// Refreshes the session `id` (whose record holds the refresh token `rt`) through its single
+/// flight: one upstream refresh per session and refresh token across every instance sharing
+/// the store, every concurrent caller gets its outcome.
+pub(crate) async fn refresh_session(
+    app: &AppState,
+    id: &str,
+    provider: &Arc<Provider>,
+    rt: String,
+) -> Result<Outcome, ApiError> {
+    let app = app.clone();
+    let store = app.store();
     let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
     // One flight per session and refresh token across every instance sharing the store: one
     // caller refreshes, the others wait for its outcome (bounded by the provider deadline).
@@ -101,69 +147,63 @@ pub(crate) async fn refresh(
     };
     let mut own_error: Option<ApiError> = None;
     let mut ended_meanwhile = false;
-    let flight = single_flight(
-        store,
-        &refresh_flight_key(&id, &rt_hash),
-        limits,
-        || async {
-            // Logged out meanwhile (a logout joins this flight first): nothing is sent.
-            let current = match store.session(&id).await {
-                Ok(SessionState::Active(r)) => *r,
-                Ok(_) => return (Shared::Ended, false),
-                Err(e) => {
-                    let e = ApiError::from(e);
-                    let shared = Shared::Failed(SharedError::from(&e));
-                    own_error = Some(e);
-                    return (shared, false);
-                }
-            };
-            if current.refresh_token.as_deref() != Some(rt.as_str()) {
-                // Rotated by an earlier flight whose shared result has expired: the record
-                // already holds its outcome; nothing is sent.
-                return (Shared::Refreshed(Box::new(stored_reply(&current))), false);
+    let flight = single_flight(store, &refresh_flight_key(id, &rt_hash), limits, || async {
+        // Logged out meanwhile (a logout joins this flight first): nothing is sent.
+        let current = match store.session(id).await {
+            Ok(SessionState::Active(r)) => *r,
+            Ok(_) => return (Shared::Ended, false),
+            Err(e) => {
+                let e = ApiError::from(e);
+                let shared = Shared::Failed(SharedError::from(&e));
+                own_error = Some(e);
+                return (shared, false);
             }
-            match do_refresh(&app, &provider, &rt).await {
-                Ok((r, id_token)) => {
-                    // OIDC Core §12.2: a new ID token must be the session's user's, or the
-                    // session takes nothing from this refresh (what it produced is revoked).
-                    let id_token =
-                        match refreshed_id_token(&app, &provider, &current, id_token).await {
-                            Ok(t) => t,
-                            Err(e) => {
-                                revoke_discarded_refresh(&app, &provider, &r).await;
-                                let shared = Shared::Failed(SharedError::from(&e));
-                                own_error = Some(e);
-                                return (shared, true);
-                            }
-                        };
-                    // The record takes the new tokens before anyone is told (a later caller reads
-                    // the rotated refresh token from it).
-                    match keep_refreshed(&app, &id, current, &r, id_token).await {
-                        Ok(true) => {}
-                        // Logged out while the refresh ran: the logout waiting on this flight
-                        // revokes what it produced; this caller is signed out.
-                        Ok(false) => ended_meanwhile = true,
-                        Err(e) => {
-                            revoke_discarded_refresh(&app, &provider, &r).await;
-                            let shared = Shared::Failed(SharedError::from(&e));
-                            own_error = Some(e);
-                            return (shared, true);
-                        }
+        };
+        if current.refresh_token.as_deref() != Some(rt.as_str()) {
+            // Rotated by an earlier flight whose shared result has expired: the record
+            // already holds its outcome; nothing is sent.
+            return (Shared::Refreshed(Box::new(stored_reply(&current))), false);
+        }
+        match do_refresh(&app, provider, &rt).await {
+            Ok((r, id_token)) => {
+                // OIDC Core §12.2: a new ID token must be the session's user's, or the
+                // session takes nothing from this refresh (what it produced is revoked).
+                let id_token = match refreshed_id_token(&app, provider, &current, id_token).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        revoke_discarded_refresh(&app, provider, &r).await;
+                        let shared = Shared::Failed(SharedError::from(&e));
+                        own_error = Some(e);
+                        return (shared, true);
                     }
-                    (Shared::Refreshed(Box::new(r)), true)
+                };
+                // The record takes the new tokens before anyone is told (a later caller reads
+                // the rotated refresh token from it).
+                match keep_refreshed(&app, id, current, &r, id_token).await {
+                    Ok(true) => {}
+                    // Logged out while the refresh ran: the logout waiting on this flight
+                    // revokes what it produced; this caller is signed out.
+                    Ok(false) => ended_meanwhile = true,
+                    Err(e) => {
+                        revoke_discarded_refresh(&app, provider, &r).await;
+                        let shared = Shared::Failed(SharedError::from(&e));
+                        own_error = Some(e);
+                        return (shared, true);
+                    }
                 }
-                Err(e) => {
-                    // Shared unless the refresh token never left this process (then a later
-                    // caller may simply try again).
-                    let share = e.may_have_arrived();
-                    let e = e.into_inner();
-                    let shared = Shared::Failed(SharedError::from(&e));
-                    own_error = Some(e);
-                    (shared, share)
-                }
+                (Shared::Refreshed(Box::new(r)), true)
             }
-        },
-    )
+            Err(e) => {
+                // Shared unless the refresh token never left this process (then a later
+                // caller may simply try again).
+                let share = e.may_have_arrived();
+                let e = e.into_inner();
+                let shared = Shared::Failed(SharedError::from(&e));
+                own_error = Some(e);
+                (shared, share)
+            }
+        }
+    })
     .await?;
     if let Some(e) = &flight.publish_error {
         tracing::warn!(error = %e, "refresh: the outcome could not be shared");
@@ -171,35 +211,21 @@ pub(crate) async fn refresh(
     if !flight.led {
         tracing::debug!(provider = %provider.id, "sharing an in-flight refresh result");
     }
-    match flight.value {
-        // The cookie stays as it is (the record holds the new tokens); chunk cookies of an
-        // earlier cookie format go.
-        Shared::Refreshed(r) if !ended_meanwhile => {
-            c.clear_legacy_chunks(&mut out_headers, &headers, c.session_name);
-            if !current_key {
-                // Sealed with a previous cookie key: sealed again with the current one.
-                let left = record.expires_at.saturating_sub(app.now()).max(1);
-                if let Err(e) = set_session(&app, &mut out_headers, &headers, &id, left) {
-                    return Ok((out_headers, e).into_response());
-                }
-            }
-            Ok((out_headers, Json(super::for_browser(&app, r.reply))).into_response())
-        }
+    Ok(match flight.value {
+        Shared::Refreshed(r) if !ended_meanwhile => Outcome::Refreshed(Box::new(r.reply)),
         Shared::Failed(e) => {
-            let e = own_error.unwrap_or_else(|| e.into());
-            if e.code() == ErrorCode::InvalidGrant {
+            let error = own_error.unwrap_or_else(|| e.into());
+            let grant_dead = error.code() == ErrorCode::InvalidGrant;
+            if grant_dead {
                 // The grant is dead: end the session.
-                if let Err(se) = store.end_session(&id, session_ttl(&app)).await {
+                if let Err(se) = store.end_session(id, session_ttl(&app)).await {
                     tracing::warn!(error = %se, "refresh: a dead session could not be ended in the store");
                 }
-                c.clear(&mut out_headers, Some(&headers), c.session_name);
             }
-            Ok((out_headers, e).into_response())
+            Outcome::Failed { error, grant_dead }
         }
-        Shared::Refreshed(_) | Shared::Ended | Shared::Nothing => {
-            Ok((out_headers, not_auth()).into_response())
-        }
-    }
+        Shared::Refreshed(_) | Shared::Ended | Shared::Nothing => Outcome::SignedOut,
+    })
 }
 
 /// What the record holds, as a refresh reply (the access token it keeps).
