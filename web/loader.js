@@ -1,15 +1,16 @@
 // Instantiates the wasm protocol core (./pkg/authsplit_wasm_bg.wasm, built from
-// crates/authsplit-wasm by scripts/build-web.sh) and returns its exports as the `core` object
-// of ./client.js. Hand-written in place of wasm-bindgen's generated glue (web/README.md "Size"):
+// crates/authsplit-wasm by scripts/build-web.sh) and returns it as the `core` object of
+// ./client.js. Hand-written in place of wasm-bindgen's generated glue (web/README.md "Size"):
 // it speaks the ABI that web/scripts/bind-module.mjs checks at build time —
+// - the module's one export `x` is the crate's `call(op, a, stored, state, issuer, requireIss,
+//   codeParam)`; `op` picks the function (the table in crates/authsplit-wasm/src/lib.rs);
 // - a `&str` argument is UTF-8 copied into memory from `A` (wasm-bindgen's malloc) and passed
 //   as (pointer, length); the module takes ownership and frees it. An absent `Option<String>`
-//   is the pointer 0. Numbers and booleans pass as i32;
-// - a `String` result comes back as (pointer, length), is decoded here and freed with `F`;
-//   a `bool` result is an i32;
+//   (`issuer`) is the pointer 0. Numbers and booleans pass as one i32;
+// - the `String` result comes back as (pointer, length), is decoded here and freed with `F`;
 // - imports: `r` the CSPRNG (./pkg/random.js, generated from the crate's inline JS), `t`
-//   wasm-bindgen's throw, `i` the externref table's initializer, a no-op because no export
-//   passes a JS value (the build refuses any `externref` in the ABI).
+//   wasm-bindgen's throw, `i` the externref table's initializer, a no-op because nothing in the
+//   ABI is a JS value (the build refuses any `externref`).
 
 import { r as fillRandom } from './pkg/random.js';
 
@@ -18,7 +19,7 @@ const text = new TextDecoder();
 
 /**
  * Instantiates `m` (a `Response`, a `WebAssembly.Module` or the module's bytes); resolves to
- * the exports `v`, `c`, `r`, `k`, `s`, `f` (see `core` in ./client.js) as JS functions.
+ * the functions `v`, `c`, `r`, `k`, `s`, `f` (see `core` in ./client.js: ops 0–5).
  */
 export async function instantiate(m) {
   let w;
@@ -36,24 +37,29 @@ export async function instantiate(m) {
   const i = await WebAssembly.instantiate(m, imports);
   w = (i.instance ?? i).exports;
   w.S();
-  const bind = (f) => (...args) => {
-    const r = f(
-      ...args.flatMap((a) => {
-        if (typeof a != 'string') return a == null ? [0, 0] : [+a];
-        const b = utf8.encode(a);
-        const p = w.A(b.length, 1);
-        bytes(p, b.length).set(b);
-        return [p, b.length];
-      }),
+  const str = (s) => {
+    const b = utf8.encode(s);
+    const p = w.A(b.length, 1);
+    bytes(p, b.length).set(b);
+    return [p, b.length];
+  };
+  const op = (o) => (a = '', stored = 0, state = '', issuer, requireIss = false, codeParam = '') => {
+    const [p, n] = w.x(
+      o,
+      ...str(a),
+      stored,
+      ...str(state),
+      ...(issuer == null ? [0, 0] : str(issuer)),
+      requireIss,
+      ...str(codeParam),
     );
-    if (!Array.isArray(r)) return r != 0;
     try {
-      return text.decode(bytes(r[0], r[1]));
+      return text.decode(bytes(p, n));
     } finally {
-      w.F(r[0], r[1], 1);
+      w.F(p, n, 1);
     }
   };
   const core = {};
-  for (const k of 'vcrksf') core[k] = bind(w[k]);
+  [...'vcrksf'].forEach((k, i) => (core[k] = op(i)));
   return core;
 }

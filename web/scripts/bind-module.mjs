@@ -5,8 +5,8 @@
 // rewrites the module in place:
 // - the imports to module "a", fields by what they are: `r` the CSPRNG, `t` wasm-bindgen's
 //   throw, `i` the externref table initializer;
-// - the exports to the short keys web/client.js calls (`v`, `c`, `r`, `k`, `s`, `f`: see `core`
-//   there) plus `M` memory, `A` malloc, `F` free, `S` start; every other export (realloc, the
+// - the exports to short names: `x` the crate's one export `call`, `M` memory, `A` malloc, `F`
+//   free, `S` start; every other export (realloc, the
 //   externref table, the linker's globals) is dropped, so `wasm-opt` removes what only they
 //   reached;
 // - the inline-JS CSPRNG snippet (crates/authsplit-wasm `get_random_values`) to
@@ -45,12 +45,9 @@ const IMPORTS = [
 /** Exports kept: wasm-bindgen's name → the loader's key, signature (`null`: memory). */
 const EXPORTS = new Map([
   ['memory', ['M', null]],
-  ['generateRandomCodeVerifier', ['v', sig([], [I, I])]],
-  ['calculatePKCECodeChallenge', ['c', sig([I, I], [I, I])]],
-  ['randomState', ['r', sig([], [I, I])]],
-  ['storageKey', ['k', sig([I, I], [I, I])]],
-  ['isSafeReturnTo', ['s', sig([I, I], [I])]],
-  ['verifyCallback', ['f', sig(i32s(10), [I, I])]],
+  // call(op, a: &str, stored: u32, state: &str, issuer: Option<String>, require_iss: bool,
+  //      code_param: &str) -> String
+  ['call', ['x', sig(i32s(11), [I, I])]],
   ['__wbindgen_malloc', ['A', sig([I, I], [I])]],
   ['__wbindgen_free', ['F', sig([I, I, I], [])]],
   ['__wbindgen_start', ['S', sig([], [])]],
