@@ -557,31 +557,38 @@ describe('quirk server (self-check, no backend)', () => {
 describe('every provider through the example SPA and authsplit-server', () => {
   before(async () => {
     if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST} missing: run scripts/build-web.sh first`);
-    const port = await freePort();
-    app = `http://127.0.0.1:${port}`;
-    redirectUri = `${app}/callback`;
-    [quirk, op] = await Promise.all([startQuirkProvider({ redirectUris: [redirectUri] }), startOP()]);
-    op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
-    const providers = Object.fromEntries(PROVIDERS.map((row) => [row.id, providerConfig(row)]));
-    providers.local = { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' };
-    // The same Microsoft app, restricted to a tenant the quirk user is not in (allowed_tenants).
-    providers.microsoft_restricted = { ...providerConfig(PROVIDERS.find((r) => r.id === 'microsoft')), allowed_tenants: [OTHER_TENANT] };
-    [srv, browser] = await Promise.all([
-      startServer({
-        config: {
-          server: {
-            listen: `127.0.0.1:${port}`,
-            allowed_origins: [app],
-            cookie_key: randomCookieKey(),
-            static_dir: DIST,
-            redirect_uri: redirectUri,
-            demo_api: true,
+    [quirk, op, browser] = await Promise.all([startQuirkProvider(), startOP(), launchBrowser()]);
+    // The redirect URIs name the server's own port, so pick a free port first; retry if another
+    // process grabbed it meanwhile.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      app = `http://127.0.0.1:${port}`;
+      redirectUri = `${app}/callback`;
+      quirk.setRedirectUris([redirectUri]);
+      op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
+      const providers = Object.fromEntries(PROVIDERS.map((row) => [row.id, providerConfig(row)]));
+      providers.local = { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' };
+      // The same Microsoft app, restricted to a tenant the quirk user is not in (allowed_tenants).
+      providers.microsoft_restricted = { ...providerConfig(PROVIDERS.find((r) => r.id === 'microsoft')), allowed_tenants: [OTHER_TENANT] };
+      try {
+        srv = await startServer({
+          config: {
+            server: {
+              listen: `127.0.0.1:${port}`,
+              allowed_origins: [app],
+              cookie_key: randomCookieKey(),
+              static_dir: DIST,
+              redirect_uri: redirectUri,
+              demo_api: true,
+            },
+            providers,
           },
-          providers,
-        },
-      }),
-      launchBrowser(),
-    ]);
+        });
+        break;
+      } catch (e) {
+        if (attempt >= 3 || !/could not listen|in use/i.test(String(e))) throw e;
+      }
+    }
   });
 
   after(async () => {
