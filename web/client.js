@@ -501,7 +501,8 @@ export class AuthClient {
     // member with the app's corp token); the sign-in holds a user but nothing for `fetch`.
     const none = reply.token_type === 'none';
     const token = none ? null : reply.access_token;
-    if (!none && (!isStr(token) || !token)) internal("the backend's token reply has no access_token");
+    // '' is a BFF backend's answer (docs/ARCHITECTURE.md "Two modes"): it keeps the token.
+    if (!none && !isStr(token)) internal("the backend's token reply has no access_token");
     if (this.#epoch != epoch) fail('not_authenticated', 'signed out while the request was in flight');
     const now = Date.now();
     const expiresAt = typeof reply.expires_at == 'number' ? reply.expires_at * 1000 : null;
@@ -580,11 +581,16 @@ export class AuthClient {
   }
 
   getAccessToken() {
+    return this.#token().then((t) => t || Promise.reject(new AuthsplitError('configuration', 'the backend runs as a BFF: no access token reaches the browser; client.fetch calls APIs through it')));
+  }
+
+  /** The access token, refreshed when due; '' from a BFF backend. */
+  #token() {
     const s = this.#session;
     if (s && s.token === null) {
       return Promise.reject(new AuthsplitError('configuration', 'this provider issues no user access token (e.g. WeCom); the signed-in user is in user()'));
     }
-    if (s && (s.refreshAt === null || Date.now() < s.refreshAt)) return Promise.resolve(s.token);
+    if (s && (s.token === '' || s.refreshAt === null || Date.now() < s.refreshAt)) return Promise.resolve(s.token);
     if (this.#refreshing) return this.#refreshing;
     const epoch = this.#epoch;
     const p = post(this.#o, '/refresh', {}).then(
@@ -606,13 +612,21 @@ export class AuthClient {
   }
 
   async fetch(input, init) {
-    const token = await this.getAccessToken();
+    const token = await this.#token();
     const req = new Request(input, init ?? undefined);
-    // Only to this page, the backend and configured API origins (RFC 6750 §5.3).
+    // Only to this page, the backend and configured API origins (RFC 6750 §5.3); from a BFF
+    // backend's page, only to this page and the backend, with the session cookie and the CSRF
+    // header instead of a token.
     const target = new URL(req.url).origin;
     const o = this.#o;
-    if (target != location.origin && target != o.backendOrigin && !o.apiOrigins.includes(target)) {
+    if (target != location.origin && target != o.backendOrigin && (!token || !o.apiOrigins.includes(target))) {
       config("client.fetch sends the access token only to this page's origin, the backend's origin and apiOrigins");
+    }
+    if (!token) {
+      req.headers.set('x-authsplit', '1');
+      const res = await fetch(req, { credentials: 'include', redirect: 'manual' });
+      if (res.type == 'opaqueredirect') config(`client.fetch does not follow redirects (${target} answered a redirect)`);
+      return res;
     }
     req.headers.set('authorization', 'Bearer ' + token);
     // RFC 6750 §5.3: a redirect is not followed with the token (it would carry it wherever the

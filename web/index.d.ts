@@ -302,14 +302,18 @@ export class AuthClient {
    * share one refresh.
    * @throws {AuthsplitError} `not_authenticated`, `invalid_grant`, `backend_unreachable`, …;
    *   `configuration` after a sign-in with a provider that issues no user access token
-   *   (WeCom: the backend replies `token_type: "none"`; the user is in {@link AuthClient.user}).
+   *   (WeCom: the backend replies `token_type: "none"`; the user is in {@link AuthClient.user}),
+   *   and with a backend in BFF mode (`[server] mode = "bff"`), which never hands out the token.
    */
   getAccessToken(): Promise<string>;
 
   /**
    * `fetch` with `Authorization: Bearer <token>` (RFC 6750 §2.1), sent only to this page's
    * origin, the backend's origin and `apiOrigins` (RFC 6750 §5.3). Redirects are not followed
-   * with the token (`redirect: 'manual'`).
+   * with the token (`redirect: 'manual'`). With a backend in BFF mode (`[server] mode =
+   * "bff"`) no token exists in the page: the request goes only to this page's origin or the
+   * backend's, with the session cookie and `x-authsplit: 1`, and the backend calls the API
+   * (its `/proxy/<provider>/…` or `[upstream]`) — the same call works in both modes.
    * @throws {AuthsplitError} as {@link AuthClient.getAccessToken}; `configuration` for another
    *   origin or when the answer is a redirect. Network errors reject as `fetch` does.
    */

@@ -180,12 +180,16 @@ async function signOut() {
 
 /**
  * A session may survive a reload: GET /session says whether the backend holds one (and whose),
- * with no failed request when signed out; then POST /refresh gets this page an access token.
+ * with no failed request when signed out; then POST /refresh gets this page an access token —
+ * unless the backend runs in BFF mode (`configuration`: it hands out none, and client.fetch
+ * goes through it with the session cookie).
  */
 async function tryRestore({ quiet = false } = {}) {
   try {
     if (!(await client.session()).authenticated) return false;
-    await client.getAccessToken();
+    await client.getAccessToken().catch((e) => {
+      if (!(e instanceof AuthsplitError && e.code === 'configuration')) throw e;
+    });
     return true;
   } catch (e) {
     const expected = e instanceof AuthsplitError && e.code === 'not_authenticated';

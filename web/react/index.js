@@ -41,12 +41,18 @@ async function restore(client, earlier) {
   try {
     // GET /session first: a signed-out load ends here, with no failed request in the console.
     if (!(await client.session()).authenticated) return null;
-    await client.getAccessToken();
+    await client.getAccessToken().catch(bffHasNoToken);
     return { ...signedIn(client), error: earlier };
   } catch (e) {
     if (e instanceof AuthsplitError && NO_SESSION.includes(e.code)) return null;
     return signedOut(e);
   }
+}
+
+/** A backend in BFF mode hands out no access token (`configuration`): the user is all there
+ * is to restore, and `fetch` goes through the backend. */
+function bffHasNoToken(e) {
+  if (!(e instanceof AuthsplitError && e.code == 'configuration')) throw e;
 }
 
 const replaceUrl = (returnTo) => history.replaceState(null, '', returnTo);

@@ -1,5 +1,6 @@
 //! The example SPA's "protected API": `GET /api/hello` accepts `Authorization: Bearer <token>`
-//! and validates the token by calling the provider's userinfo endpoint. It never sends a token
+//! (in BFF mode the session cookie instead, and uses the session's token) and validates the
+//! token by calling the provider's userinfo endpoint. It never sends a token
 //! to a provider other than the one named (`?provider=<id>`, or the only one with userinfo).
 //! `GET /api/me` answers the signed-in user from the session store ([`crate::AuthUser`]).
 
@@ -43,12 +44,26 @@ pub(crate) async fn hello(
             let (scheme, rest) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         })
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return unauthorized("an Authorization: Bearer token is required");
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    // BFF mode: the page sends its session cookie instead, and the backend uses the session's
+    // access token (refreshed through the session's single flight when needed).
+    let (token, session_provider) = match token {
+        Some(t) => (t, None),
+        None if app.inner.server.mode == crate::config::Mode::Bff => {
+            match crate::auth_user::session_record(&app, &headers).await {
+                Ok(Some((id, _))) => match crate::auth_user::fresh_access_token(&app, &id).await {
+                    Ok((record, t)) => (t, Some(record.provider)),
+                    Err(e) => return e.into_response(),
+                },
+                Ok(None) => return unauthorized("sign in first"),
+                Err(e) => return e.into_response(),
+            }
+        }
+        None => return unauthorized("an Authorization: Bearer token is required"),
     };
     let out = &app.inner.out;
-    let provider = match q.provider {
+    let provider = match session_provider.or(q.provider) {
         Some(id) => match app.provider(&id) {
             Ok(p) => p,
             Err(e) => return e.into_response(),
@@ -86,7 +101,7 @@ pub(crate) async fn hello(
     let req = out
         .client()
         .get(url)
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .header(reqwest::header::ACCEPT, "application/json");
     let f = match out
         .send(&provider.id, EndpointKind::Userinfo, &provider.permits, req)
