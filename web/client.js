@@ -470,6 +470,9 @@ function readOptions(o) {
   };
 }
 
+/** A backend in BFF mode keeps the access token (docs/ARCHITECTURE.md "Two modes"). */
+const bffError = () => new AuthsplitError('configuration', 'the backend runs as a BFF: no access token reaches the browser; client.fetch calls APIs through it');
+
 /**
  * The authsplit browser client (TSDoc in index.d.ts): authorization code flow with PKCE
  * through the authsplit backend (RFC 6749 §4.1, RFC 7636, RFC 10017 §6.2). The access token
@@ -581,16 +584,12 @@ export class AuthClient {
   }
 
   getAccessToken() {
-    return this.#token().then((t) => t || Promise.reject(new AuthsplitError('configuration', 'the backend runs as a BFF: no access token reaches the browser; client.fetch calls APIs through it')));
-  }
-
-  /** The access token, refreshed when due; '' from a BFF backend. */
-  #token() {
     const s = this.#session;
     if (s && s.token === null) {
       return Promise.reject(new AuthsplitError('configuration', 'this provider issues no user access token (e.g. WeCom); the signed-in user is in user()'));
     }
-    if (s && (s.token === '' || s.refreshAt === null || Date.now() < s.refreshAt)) return Promise.resolve(s.token);
+    if (s && s.token === '') return Promise.reject(bffError());
+    if (s && (s.refreshAt === null || Date.now() < s.refreshAt)) return Promise.resolve(s.token);
     if (this.#refreshing) return this.#refreshing;
     const epoch = this.#epoch;
     const p = post(this.#o, '/refresh', {}).then(
@@ -598,7 +597,7 @@ export class AuthClient {
         if (this.#epoch == epoch) this.#refreshing = null;
         this.#accept(reply, epoch);
         if (isObj(reply.user)) this.#user = userOf(reply.user);
-        return this.#session.token;
+        return this.#session.token || Promise.reject(bffError());
       },
       (e) => {
         if (this.#epoch == epoch) {
@@ -612,7 +611,11 @@ export class AuthClient {
   }
 
   async fetch(input, init) {
-    const token = await this.#token();
+    // '' from a BFF backend: no token in the page, the request goes through the backend.
+    const token = await this.getAccessToken().catch((e) => {
+      if (this.#session?.token === '') return '';
+      throw e;
+    });
     const req = new Request(input, init ?? undefined);
     // Only to this page, the backend and configured API origins (RFC 6750 §5.3); from a BFF
     // backend's page, only to this page and the backend, with the session cookie and the CSRF
