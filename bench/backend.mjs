@@ -341,7 +341,9 @@ function allocatorOf(bin) {
   }
 }
 
-const result = { config: { DURATION, THREADS, CONNS, WRK_TIMEOUT, RATE, LAT_SECONDS, COLD_RUNS, ALLOC_ROUNDS, PERF_SECONDS, clockTicks: clockTicks() } };
+let gitHead = null;
+try { gitHead = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
+const result = { startedAt: new Date().toISOString(), git: gitHead, loadAtStart: loadavg(), config: { DURATION, THREADS, CONNS, WRK_TIMEOUT, RATE, LAT_SECONDS, COLD_RUNS, ALLOC_ROUNDS, PERF_SECONDS, clockTicks: clockTicks() } };
 let redis = null;
 const onSignal = async () => { await stopAll(); await redis?.close(); rmSync(dir, { recursive: true, force: true }); process.exit(130); };
 process.on('SIGINT', onSignal);

@@ -16,6 +16,9 @@ const br = read('browser.json');
 const be = read('backend.json');
 const prevBe = existsSync(join(dir, 'previous-backend.json')) ? read('previous-backend.json') : null;
 const prevMachine = existsSync(join(dir, 'previous-machine.json')) ? read('previous-machine.json') : null;
+const prevLoads = existsSync(join(dir, 'previous-loads.jsonl'))
+  ? readFileSync(join(dir, 'previous-loads.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  : [];
 const buildNote = existsSync(join(dir, 'build-note.txt')) ? readFileSync(join(dir, 'build-note.txt'), 'utf8').trim() : null;
 const loads = existsSync(join(dir, 'loads.jsonl'))
   ? readFileSync(join(dir, 'loads.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
@@ -221,8 +224,11 @@ p();
 if (prevBe?.authsplitSignin) {
   const pv = prevBe.authsplitSignin;
   const mem = st.memory;
-  const prevLoad = prevMachine ? `, load ${prevMachine.loadavg?.[0] ?? 'n/a'} at its start` : '';
-  p(`Memory store against the previous \`bench/run.sh\` run (${prevMachine?.date?.slice(0, 16).replace('T', ' ') ?? 'date n/a'} UTC, git ${prevMachine?.git?.head ?? 'n/a'}${prevLoad}): ` +
+  // Runs before the CPU column kept their date and load in machine.json / loads.jsonl only.
+  const prevDate = prevBe.startedAt ?? prevMachine?.date;
+  const prevGit = prevBe.git ?? prevMachine?.git?.head;
+  const prevLoad = pv.load ? pv.load.before[0] : prevLoads.find((l) => l.phase === 'backend')?.load[0];
+  p(`Memory store against the previous \`bench/run.sh\` run (${prevDate?.slice(0, 16).replace('T', ' ') ?? 'date n/a'} UTC, git ${prevGit ?? 'n/a'}, load ${prevLoad ?? 'n/a'} at its start): ` +
     `${int(mem.signinsPerSec)} vs ${int(pv.signinsPerSec)} sign-ins/s (${ratio(mem.signinsPerSec, pv.signinsPerSec)}), p99 ${ms(mem.p99_us)} vs ${ms(pv.p99_us)} ms` +
     `${cpuOf(pv) != null ? `, server CPU per sign-in ${us(cpuOf(mem))} vs ${us(cpuOf(pv))}` : ' (that run did not measure CPU per sign-in)'}; ` +
     `Node in the same two runs: ${int(ex.rps)} vs ${int(prevBe.express.rps)} exchanges/s. Rates from two runs minutes or hours apart move with the machine's load.`);

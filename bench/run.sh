@@ -24,11 +24,14 @@ fi
 OUT=${OUT:-bench/results}
 DOC=${DOC:-docs/BENCHMARKS.md}
 mkdir -p "$OUT"
-rm -f "$OUT/loads.jsonl"
-# The last run's backend figures stay as the "before" of this one (report.mjs compares them).
-for f in backend machine; do
-  [ -f "$OUT/$f.json" ] && cp "$OUT/$f.json" "$OUT/previous-$f.json"
-done
+# The last complete run's backend figures stay as the "before" of this one (report.mjs
+# compares them), with its machine description and loads.
+if [ -f "$OUT/backend.json" ] && [ -f "$OUT/machine-end.json" ]; then
+  for f in backend.json machine.json loads.jsonl; do
+    if [ -f "$OUT/$f" ]; then cp "$OUT/$f" "$OUT/previous-$f"; else rm -f "$OUT/previous-$f"; fi
+  done
+fi
+rm -f "$OUT/loads.jsonl" "$OUT/machine-end.json"
 load() { printf '{"phase":"%s","load":[%s]}\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)" >> "$OUT/loads.jsonl"; }
 
 echo "== dependencies"
