@@ -23,20 +23,104 @@ pub use authsplit_core::provider::ClientAuth;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
 
-/// A configuration problem. The message never contains a secret.
+/// A configuration problem, by kind. `Display` gives the message (never a secret);
+/// match on the variant to react to a kind. New kinds may be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+#[non_exhaustive]
+pub enum ConfigError {
+    /// [`Config::load`] got no file and no `AUTHSPLIT__…` environment variable.
+    NoConfiguration,
+    /// The configuration file does not exist.
+    FileNotFound {
+        /// The path given.
+        file: PathBuf,
+    },
+    /// The configuration file is not valid TOML.
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The parser's message (it never quotes the file's text).
+        message: String,
+    },
+    /// Keys that no section has, all of them in one error.
+    UnknownKeys(Vec<UnknownKey>),
+    /// No provider is configured.
+    NoProviders,
+    /// A provider's settings are invalid.
+    Provider {
+        /// The provider id (`providers.<id>`).
+        provider: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Any other invalid value (the message names the key).
+    Invalid(String),
+}
+
+/// One unknown key, with the nearest valid name when one is close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKey {
+    /// Dotted path of the key (`providers.local.client_secrt`).
+    pub key: String,
+    /// The nearest valid name in the same section, when one is close.
+    pub suggestion: Option<String>,
+}
+
+impl std::fmt::Display for UnknownKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown key `{}`", self.key)?;
+        if let Some(s) = &self.suggestion {
+            write!(f, " (did you mean `{s}`?)")?;
+        }
+        Ok(())
+    }
+}
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "configuration error: {}", self.0)
+        f.write_str("configuration error: ")?;
+        match self {
+            Self::NoConfiguration => f.write_str(
+                "no configuration file given (pass --config FILE or set AUTHSPLIT_CONFIG) and \
+                 no AUTHSPLIT__* environment variable set",
+            ),
+            Self::FileNotFound { file } => write!(f, "config file {} not found", file.display()),
+            Self::Syntax {
+                file,
+                line,
+                column,
+                message,
+            } => write!(
+                f,
+                "{}:{line}:{column}: TOML syntax error: {message}",
+                file.display()
+            ),
+            Self::UnknownKeys(keys) => {
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{k}")?;
+                }
+                Ok(())
+            }
+            Self::NoProviders => f.write_str(
+                "no providers configured (add a [providers.<id>] section; see \
+                 authsplit.example.toml)",
+            ),
+            Self::Provider { message, .. } | Self::Invalid(message) => f.write_str(message),
+        }
     }
 }
 
 impl std::error::Error for ConfigError {}
 
-fn cfg_err(msg: impl Into<String>) -> ConfigError {
-    ConfigError(msg.into())
+pub(crate) fn cfg_err(msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(msg.into())
 }
 
 authsplit_core::new_secret_type!(
@@ -530,29 +614,139 @@ impl Config {
         ConfigBuilder::default()
     }
 
-    /// Loads from an optional TOML file, then `AUTHSPLIT__…` environment overrides.
+    /// Loads from an optional TOML file, then `AUTHSPLIT__…` environment overrides. Every
+    /// unknown key is reported at once ([`ConfigError::UnknownKeys`]); a TOML syntax error
+    /// names the file ([`ConfigError::Syntax`]).
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         use figment::providers::{Env, Format, Toml};
+        const PREFIX: &str = "AUTHSPLIT__";
         let mut fig = figment::Figment::new();
-        if let Some(p) = path {
-            if !p.is_file() {
-                return Err(cfg_err(format!("config file {} not found", p.display())));
+        match path {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(ConfigError::FileNotFound {
+                        file: p.to_path_buf(),
+                    });
+                }
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| cfg_err(format!("could not read {}: {e}", p.display())))?;
+                check_toml_syntax(p, &text)?;
+                fig = fig.merge(Toml::string(&text));
             }
-            fig = fig.merge(Toml::file(p));
+            None if !std::env::vars_os()
+                .any(|(k, _)| k.to_str().is_some_and(|k| k.starts_with(PREFIX))) =>
+            {
+                return Err(ConfigError::NoConfiguration);
+            }
+            None => {}
         }
-        fig = fig.merge(Env::prefixed("AUTHSPLIT__").split("__"));
-        fig.extract::<Config>()
-            .map_err(|e| cfg_err(figment_message(&e)))
+        extract(fig.merge(Env::prefixed(PREFIX).split("__")))
     }
 
     /// Parses a TOML string (no environment), for tests and embedding.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         use figment::providers::{Format, Toml};
-        figment::Figment::new()
-            .merge(Toml::string(text))
-            .extract::<Config>()
-            .map_err(|e| cfg_err(figment_message(&e)))
+        extract(figment::Figment::new().merge(Toml::string(text)))
     }
+}
+
+/// A syntax error as [`ConfigError::Syntax`], from the parser's message and position only
+/// (its rendered form quotes the offending line, which may hold a secret).
+fn check_toml_syntax(file: &Path, text: &str) -> Result<(), ConfigError> {
+    let Err(e) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let offset = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = text.get(..offset).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Err(ConfigError::Syntax {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message: e.message().to_owned(),
+    })
+}
+
+/// At most this many unknown keys are collected before the rest of the error is reported.
+const MAX_UNKNOWN_KEYS: usize = 64;
+
+/// Extracts a [`Config`]. serde stops at the first unknown field, so each one found is
+/// recorded and removed from the merged value, and extraction repeats (bounded) until no
+/// unknown field is left; then any other error is reported as before.
+fn extract(fig: figment::Figment) -> Result<Config, ConfigError> {
+    use figment::value::Value;
+    let first = match fig.extract::<Config>() {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    if !first
+        .clone()
+        .into_iter()
+        .any(|e| matches!(e.kind, figment::error::Kind::UnknownField(..)))
+    {
+        return Err(cfg_err(figment_message(&first)));
+    }
+    let Ok(mut value) = fig.extract::<Value>() else {
+        return Err(cfg_err(figment_message(&first)));
+    };
+    let mut unknown = Vec::new();
+    let mut err = first;
+    while unknown.len() < MAX_UNKNOWN_KEYS {
+        let Some((path, field, expected)) = err.clone().into_iter().find_map(|e| match e.kind {
+            figment::error::Kind::UnknownField(f, exp) => Some((e.path, f, exp)),
+            _ => None,
+        }) else {
+            break;
+        };
+        let mut path = path;
+        if path.last() == Some(&field) {
+            path.pop();
+        }
+        let mut key = path.clone();
+        key.push(field.clone());
+        unknown.push(UnknownKey {
+            key: key.join("."),
+            suggestion: nearest(&field, expected).map(str::to_owned),
+        });
+        if !remove_key(&mut value, &path, &field) {
+            break;
+        }
+        match figment::Figment::from(figment::providers::Serialized::defaults(&value))
+            .extract::<Config>()
+        {
+            Ok(_) => break,
+            Err(e) => err = e,
+        }
+    }
+    Err(ConfigError::UnknownKeys(unknown))
+}
+
+fn remove_key(value: &mut figment::value::Value, path: &[String], field: &str) -> bool {
+    let mut cur = value;
+    for p in path {
+        match cur {
+            figment::value::Value::Dict(_, d) => match d.get_mut(p) {
+                Some(v) => cur = v,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    match cur {
+        figment::value::Value::Dict(_, d) => d.remove(field).is_some(),
+        _ => false,
+    }
+}
+
+/// The valid name closest to `field` by edit distance, when it is close enough to be a typo.
+fn nearest(field: &str, expected: &'static [&'static str]) -> Option<&'static str> {
+    expected
+        .iter()
+        .map(|e| (strsim::damerau_levenshtein(field, e), *e))
+        .filter(|(d, e)| *d <= 2.max(e.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e)
 }
 
 /// figment errors can quote offending values; keep only the kind and the path.
@@ -692,10 +886,22 @@ pub(crate) fn is_loopback(u: &url::Url) -> bool {
 }
 
 /// Parses the listen address.
+///
+/// `ip:port` or `host:port` (`localhost:8080`); a host name resolves to its first address.
 pub fn parse_listen(value: &str) -> Result<SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(a) = value.parse() {
+        return Ok(a);
+    }
     value
-        .parse()
-        .map_err(|_| cfg_err(format!("server.listen is not an ip:port address: {value}")))
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            cfg_err(format!(
+                "server.listen is not an ip:port or host:port address: {value}"
+            ))
+        })
 }
 
 /// A normalised origin string (`scheme://host[:port]`, default ports dropped).

@@ -31,8 +31,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A new error with a constant message.
-    pub fn new(code: ErrorCode, message: &'static str) -> Self {
+    /// A new error; the message is a constant or an owned string (it reaches the browser:
+    /// never put a secret in it).
+    pub fn new(code: ErrorCode, message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         Error::new(code, message).into()
     }
     /// Sets `Retry-After`.

@@ -444,6 +444,10 @@ mod tests {
         }
     }
 
+    fn ring() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+        std::sync::Arc::new(rustls::crypto::ring::default_provider())
+    }
+
     fn server_config() -> ServerConfig {
         ServerConfig {
             request_timeout_ms: 2_000,
@@ -495,7 +499,7 @@ mod tests {
     #[tokio::test]
     async fn one_token_request_gives_the_tokens() {
         let s = stub((200, TOKENS), (200, "{}")).await;
-        let out = Outbound::new(&server_config()).expect("client");
+        let out = Outbound::new(&server_config(), ring()).expect("client");
         let signed = run(&provider(&s.origin, false), &out)
             .await
             .expect("signed in");
@@ -519,7 +523,7 @@ mod tests {
     #[tokio::test]
     async fn an_error_response_is_a_refusal() {
         let s = stub((400, r#"{"error":"invalid_grant"}"#), (200, "{}")).await;
-        let out = Outbound::new(&server_config()).expect("client");
+        let out = Outbound::new(&server_config(), ring()).expect("client");
         match run(&provider(&s.origin, false), &out).await {
             Err(ExchangeError::Refused(e)) => assert_eq!(e.code(), ErrorCode::InvalidGrant),
             other => panic!("expected Refused, got {other:?}"),
@@ -530,7 +534,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreadable_answer_is_a_failure_not_a_refusal() {
         let s = stub((502, "<html>bad gateway</html>"), (200, "{}")).await;
-        let out = Outbound::new(&server_config()).expect("client");
+        let out = Outbound::new(&server_config(), ring()).expect("client");
         match run(&provider(&s.origin, false), &out).await {
             Err(ExchangeError::Failed(e)) => {
                 assert_eq!(e.code(), ErrorCode::ProviderBadResponse);
@@ -546,7 +550,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             format!("http://{}", l.local_addr().expect("addr"))
         };
-        let out = Outbound::new(&server_config()).expect("client");
+        let out = Outbound::new(&server_config(), ring()).expect("client");
         match run(&provider(&origin, false), &out).await {
             Err(ExchangeError::NotSent(e)) => {
                 assert_eq!(e.code(), ErrorCode::ProviderUnreachable);
@@ -558,10 +562,13 @@ mod tests {
     #[tokio::test]
     async fn no_free_slot_means_not_sent() {
         let s = stub((200, TOKENS), (200, "{}")).await;
-        let out = Outbound::new(&ServerConfig {
-            request_timeout_ms: 400,
-            ..ServerConfig::default()
-        })
+        let out = Outbound::new(
+            &ServerConfig {
+                request_timeout_ms: 400,
+                ..ServerConfig::default()
+            },
+            ring(),
+        )
         .expect("client");
         let p = provider(&s.origin, false);
         // The provider's only slot is taken for the whole exchange.
@@ -576,7 +583,7 @@ mod tests {
     #[tokio::test]
     async fn a_failure_after_the_tokens_were_issued_hands_them_back_for_revocation() {
         let s = stub((200, TOKENS), (500, r#"{"error":"server_error"}"#)).await;
-        let out = Outbound::new(&server_config()).expect("client");
+        let out = Outbound::new(&server_config(), ring()).expect("client");
         match run(&provider(&s.origin, true), &out).await {
             Err(ExchangeError::Discarded { error, issued }) => {
                 assert_eq!(error.code(), ErrorCode::ProviderBadResponse);

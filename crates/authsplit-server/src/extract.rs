@@ -143,6 +143,20 @@ pub(crate) async fn csrf_guard(
     }
 }
 
+/// [`csrf_guard`] for requests that can change state: `GET`, `HEAD` and `OPTIONS` pass
+/// (for the host's routes, [`crate::Authsplit::protect`]).
+pub(crate) async fn csrf_guard_unsafe_methods(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    csrf_guard(State(state), req, next).await
+}
+
 pub(crate) fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let has_header = headers
         .get(authsplit_core::wire::CSRF_HEADER)

@@ -40,7 +40,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use authsplit_core::Error;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{get, post};
@@ -62,16 +61,28 @@ pub mod serve;
 mod state;
 pub mod store;
 
+/// The shared protocol crate: its types appear in this crate's API ([`ErrorCode`],
+/// [`User`], [`wire`]), so a host needs no separate dependency on it.
+pub use authsplit_core as core;
+pub use authsplit_core::wire::{self, User};
+pub use authsplit_core::{Error, ErrorCode};
 pub use config::{
-    ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig, StoreConfig,
+    ClientAuth, Config, ConfigError, ProviderConfig, Secret, ServerConfig, StoreConfig, UnknownKey,
 };
 pub use error::ApiError;
 pub use extract::StrictJson;
+/// rustls' crypto provider type, for [`AuthsplitBuilder::crypto_provider`].
+pub use rustls::crypto::CryptoProvider;
 pub use serve::{ConnectionTimeouts, serve};
 pub use store::{MemoryStore, Store};
 
 pub use state::AppState;
 use state::Inner;
+
+/// rustls' `ring` crypto provider: the default of [`AuthsplitBuilder::crypto_provider`].
+pub fn default_crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
 
 /// The clock: current time in unix seconds. Injectable for tests ([`AuthsplitBuilder::clock`]).
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -116,7 +127,7 @@ fn open_store(
         ..authsplit_store::StoreOptions::default()
     };
     authsplit_store::open(url.secret(), &options)
-        .map_err(|e| ConfigError(format!("[store] url: {e}")))
+        .map_err(|e| crate::config::cfg_err(format!("[store] url: {e}")))
 }
 
 /// The configured service: build it once, then take its [`Authsplit::router`].
@@ -130,6 +141,7 @@ pub struct AuthsplitBuilder {
     config: Config,
     clock: Option<Clock>,
     store: Option<Arc<dyn Store>>,
+    crypto: Option<Arc<CryptoProvider>>,
 }
 
 impl std::fmt::Debug for AuthsplitBuilder {
@@ -152,6 +164,14 @@ impl AuthsplitBuilder {
         self
     }
 
+    /// The TLS crypto provider of the outbound HTTP client (default: rustls' `ring`
+    /// provider). It is used for this client only: nothing process-wide is installed, so a
+    /// host keeps its own `CryptoProvider::install_default` choice.
+    pub fn crypto_provider(mut self, provider: Arc<CryptoProvider>) -> Self {
+        self.crypto = Some(provider);
+        self
+    }
+
     /// Validates the configuration and builds the service. No network I/O happens here;
     /// discovery runs on first use (or in [`Authsplit::warm_up`]).
     pub fn build(self) -> Result<Authsplit, ConfigError> {
@@ -164,7 +184,7 @@ impl AuthsplitBuilder {
         if server.transaction_ttl_secs == 0
             || server.transaction_ttl_secs > authsplit_core::wire::TRANSACTION_TTL_SECS
         {
-            return Err(ConfigError(format!(
+            return Err(crate::config::cfg_err(format!(
                 "server.transaction_ttl_secs must be 1..={}",
                 authsplit_core::wire::TRANSACTION_TTL_SECS
             )));
@@ -173,20 +193,23 @@ impl AuthsplitBuilder {
             || server.request_body_timeout_secs == 0
             || server.idle_timeout_secs == 0
         {
-            return Err(ConfigError(
+            return Err(crate::config::cfg_err(
                 "server.header_read_timeout_secs, request_body_timeout_secs and \
                  idle_timeout_secs must be positive"
                     .to_owned(),
             ));
         }
         if server.max_body_bytes == 0 || server.max_response_bytes == 0 {
-            return Err(ConfigError("body limits must be positive".to_owned()));
+            return Err(crate::config::cfg_err(
+                "body limits must be positive".to_owned(),
+            ));
         }
         let key = match &server.cookie_key {
             Some(k) => {
                 let bytes = config::decode_cookie_key(k.secret())?;
-                Key::try_from(&bytes[..])
-                    .map_err(|_| ConfigError("server.cookie_key is too short".to_owned()))?
+                Key::try_from(&bytes[..]).map_err(|_| {
+                    crate::config::cfg_err("server.cookie_key is too short".to_owned())
+                })?
             }
             None if server.dev_generate_cookie_key => {
                 warnings.push(
@@ -194,11 +217,12 @@ impl AuthsplitBuilder {
                      generated; sessions end when the process stops"
                         .to_owned(),
                 );
-                Key::try_generate()
-                    .ok_or_else(|| ConfigError("the OS random generator failed".to_owned()))?
+                Key::try_generate().ok_or_else(|| {
+                    crate::config::cfg_err("the OS random generator failed".to_owned())
+                })?
             }
             None => {
-                return Err(ConfigError(
+                return Err(crate::config::cfg_err(
                     "server.cookie_key is required (≥64 random bytes, base64 or hex; e.g. \
                      AUTHSPLIT__SERVER__COOKIE_KEY=$(head -c 64 /dev/urandom | base64 -w0)); \
                      for local development only, set server.dev_generate_cookie_key = true"
@@ -229,12 +253,19 @@ impl AuthsplitBuilder {
         let mut map = BTreeMap::new();
         for (id, p) in providers {
             let translated =
-                profile::translate(&id, &p, server.redirect_uri.as_deref(), &mut warnings)?;
+                profile::translate(&id, &p, server.redirect_uri.as_deref(), &mut warnings)
+                    .map_err(|e| match e {
+                        ConfigError::Invalid(message) => ConfigError::Provider {
+                            provider: id.clone(),
+                            message,
+                        },
+                        other => other,
+                    })?;
             let prov = provider::Provider::new(translated, server.max_concurrent_requests);
             map.insert(id, Arc::new(prov));
         }
         if map.is_empty() {
-            warnings.push("no providers configured".to_owned());
+            return Err(ConfigError::NoProviders);
         }
         let mut same_origins: Vec<String> = Vec::new();
         if server.allow_same_origin {
@@ -251,7 +282,8 @@ impl AuthsplitBuilder {
                 }
             }
         }
-        let out = outbound::Outbound::new(&server)?;
+        let crypto = self.crypto.unwrap_or_else(default_crypto_provider);
+        let out = outbound::Outbound::new(&server, crypto)?;
         let clock: Clock = self.clock.unwrap_or_else(|| Arc::new(system_clock));
         let store = match self.store {
             Some(s) => s,
@@ -311,6 +343,7 @@ impl Authsplit {
             config,
             clock: None,
             store: None,
+            crypto: None,
         }
     }
 
@@ -420,6 +453,27 @@ impl Authsplit {
             None => r,
         };
         r.with_state(self.state.clone())
+    }
+
+    /// Applies authsplit's browser rules to the host's own routes (e.g. an `/api` router):
+    /// every request other than `GET`, `HEAD` and `OPTIONS` must carry `x-authsplit: 1` and
+    /// an allow-listed `Origin` (401 `csrf_header_missing` / `origin_rejected`, the same
+    /// [`ApiError`] bodies as the auth routes; docs/SECURITY.md), and CORS answers only the
+    /// configured origins, with credentials, for `GET`/`POST` and the headers `x-authsplit`,
+    /// `content-type` and `authorization`.
+    pub fn protect<S: Clone + Send + Sync + 'static>(&self, routes: Router<S>) -> Router<S> {
+        let r = routes.layer(axum::middleware::from_fn_with_state(
+            self.state.clone(),
+            extract::csrf_guard_unsafe_methods,
+        ));
+        match self.cors(&[
+            HeaderName::from_static(authsplit_core::wire::CSRF_HEADER),
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+        ]) {
+            Some(c) => r.layer(c),
+            None => r,
+        }
     }
 
     fn cors(&self, headers: &[HeaderName]) -> Option<tower_http::cors::CorsLayer> {

@@ -41,8 +41,9 @@ struct Cli {
     #[arg(long, env = "AUTHSPLIT_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Listen address, overriding server.listen (e.g. 127.0.0.1:0 for a free port).
-    #[arg(long, value_name = "IP:PORT")]
+    /// Listen address, overriding server.listen: IP:PORT or HOST:PORT (e.g. 127.0.0.1:0 for a
+    /// free port, localhost:8080).
+    #[arg(long, value_name = "HOST:PORT")]
     listen: Option<String>,
 
     /// Serve this directory at / (a single-page app: unknown paths fall back to index.html),
@@ -118,7 +119,8 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    init_tracing(cli.log_format);
+    let format = cli.log_format;
+    init_tracing(format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -131,15 +133,17 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Config(msg)) => {
-            tracing::error!("{msg}");
-            eprintln!("authsplit-server: {msg}");
-            ExitCode::from(EXIT_CONFIG)
-        }
-        Err(Failure::Unreachable(msg)) => {
-            tracing::error!("{msg}");
-            eprintln!("authsplit-server: {msg}");
-            ExitCode::from(EXIT_UNREACHABLE)
+        // Printed once: a plain line for people, or one JSON log record for machines.
+        Err(failure) => {
+            let (msg, code) = match failure {
+                Failure::Config(msg) => (msg, EXIT_CONFIG),
+                Failure::Unreachable(msg) => (msg, EXIT_UNREACHABLE),
+            };
+            match format {
+                LogFormat::Text => eprintln!("authsplit-server: {msg}"),
+                LogFormat::Json => tracing::error!("{msg}"),
+            }
+            ExitCode::from(code)
         }
     }
 }

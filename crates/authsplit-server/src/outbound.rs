@@ -72,11 +72,21 @@ pub(crate) struct Outbound {
 const POOL_IDLE_SECS: u64 = 4;
 
 impl Outbound {
-    pub fn new(server: &ServerConfig) -> Result<Self, ConfigError> {
-        // rustls is built with ring only; make it the process default (ignore "already set").
-        let _ = rustls::crypto::ring::default_provider().install_default();
+    /// The client uses `crypto` for TLS (certificates checked by the platform verifier);
+    /// no process-wide default is installed.
+    pub fn new(
+        server: &ServerConfig,
+        crypto: std::sync::Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Self, ConfigError> {
+        use rustls_platform_verifier::BuilderVerifierExt as _;
+        let tls = rustls::ClientConfig::builder_with_provider(crypto)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_platform_verifier())
+            .map_err(|e| crate::config::cfg_err(format!("could not set up TLS: {e}")))?
+            .with_no_client_auth();
         let total = Duration::from_millis(server.request_timeout_ms.max(1));
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(server.connect_timeout_ms.max(1)))
             .timeout(total)
@@ -87,7 +97,7 @@ impl Outbound {
             // connections never idle that long, so this costs a handshake only when quiet.
             .pool_idle_timeout(Duration::from_secs(POOL_IDLE_SECS))
             .build()
-            .map_err(|e| ConfigError(format!("could not build the HTTP client: {e}")))?;
+            .map_err(|e| crate::config::cfg_err(format!("could not build the HTTP client: {e}")))?;
         Ok(Self {
             client,
             max_bytes: server.max_response_bytes,

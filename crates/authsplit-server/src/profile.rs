@@ -147,16 +147,16 @@ pub(crate) fn translate(
     }
     let mut algs = Vec::new();
     for a in &cfg.id_token_algs {
-        let alg: jsonwebtoken::Algorithm = a
-            .parse()
-            .map_err(|_| ConfigError(format!("{}: unknown algorithm {a}", key("id_token_algs"))))?;
+        let alg: jsonwebtoken::Algorithm = a.parse().map_err(|_| {
+            crate::config::cfg_err(format!("{}: unknown algorithm {a}", key("id_token_algs")))
+        })?;
         if matches!(
             alg,
             jsonwebtoken::Algorithm::HS256
                 | jsonwebtoken::Algorithm::HS384
                 | jsonwebtoken::Algorithm::HS512
         ) {
-            return Err(ConfigError(format!(
+            return Err(crate::config::cfg_err(format!(
                 "{}: only asymmetric algorithms are accepted",
                 key("id_token_algs")
             )));
@@ -183,14 +183,14 @@ pub(crate) fn translate(
 }
 
 fn core_cfg(e: &Error) -> ConfigError {
-    ConfigError(e.message.to_string())
+    crate::config::cfg_err(e.message.to_string())
 }
 
 /// `dev_origin`: `http(s)://` + a loopback host (+ port), nothing else.
 fn check_dev_origin(id: &str, origin: &str) -> Result<String, ConfigError> {
     let what = format!("providers.{id}.dev_origin");
     let u = url::Url::parse(origin)
-        .map_err(|_| ConfigError(format!("{what} is not an absolute URL: {origin}")))?;
+        .map_err(|_| crate::config::cfg_err(format!("{what} is not an absolute URL: {origin}")))?;
     if !matches!(u.scheme(), "http" | "https")
         || !crate::config::is_loopback(&u)
         || u.path() != "/"
@@ -199,7 +199,7 @@ fn check_dev_origin(id: &str, origin: &str) -> Result<String, ConfigError> {
         || !u.username().is_empty()
         || u.password().is_some()
     {
-        return Err(ConfigError(format!(
+        return Err(crate::config::cfg_err(format!(
             "{what} must be a loopback origin such as http://127.0.0.1:PORT (DEV/TEST ONLY); got {origin}"
         )));
     }
@@ -241,22 +241,23 @@ fn build_profile(
         .filter(|s| !s.is_empty());
     let (mut profile, kind) = if let Some(path) = &cfg.client_secrets_file {
         if cfg.preset.as_deref().is_some_and(|p| p != "google") {
-            return Err(ConfigError(format!(
+            return Err(crate::config::cfg_err(format!(
                 "{} is a Google client_secrets.json; it cannot be combined with preset `{}`",
                 key("client_secrets_file"),
                 cfg.preset.as_deref().unwrap_or_default()
             )));
         }
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError(format!(
+            crate::config::cfg_err(format!(
                 "{}: cannot read {}: {}",
                 key("client_secrets_file"),
                 path.display(),
                 e.kind()
             ))
         })?;
-        let loaded = core_provider::google::from_client_secrets(&text)
-            .map_err(|e| ConfigError(format!("{}: {}", key("client_secrets_file"), e.message)))?;
+        let loaded = core_provider::google::from_client_secrets(&text).map_err(|e| {
+            crate::config::cfg_err(format!("{}: {}", key("client_secrets_file"), e.message))
+        })?;
         if client_id.is_empty() {
             client_id = loaded.credentials.client_id.clone();
         }
@@ -271,7 +272,7 @@ fn build_profile(
         (loaded.profile, Kind::Preset("google".to_owned()))
     } else if let Some(name) = &cfg.preset {
         let p = core_provider::preset_or_error(name)
-            .map_err(|e| ConfigError(format!("{}: {}", key("preset"), e.message)))?;
+            .map_err(|e| crate::config::cfg_err(format!("{}: {}", key("preset"), e.message)))?;
         (p, Kind::Preset(name.clone()))
     } else if cfg.issuer.is_none() && !has_explicit_endpoints(cfg) && PRESET_NAMES.contains(&id) {
         let p = core_provider::preset_or_error(id).map_err(|e| core_cfg(&e))?;
@@ -286,7 +287,7 @@ fn build_profile(
                 || cfg.authorization_endpoint.is_none()
                 || cfg.token_endpoint.is_none()
             {
-                return Err(ConfigError(format!(
+                return Err(crate::config::cfg_err(format!(
                     "provider `{id}` has discovery = false: it needs both `authorization_endpoint` \
                      and `token_endpoint`"
                 )));
@@ -309,7 +310,7 @@ fn build_profile(
         };
         (core_provider::generic_oauth2(id, e), Kind::GenericOauth2)
     } else {
-        return Err(ConfigError(format!(
+        return Err(crate::config::cfg_err(format!(
             "provider `{id}` needs `preset` (one of: {}), `issuer` (OIDC discovery) or both \
              `authorization_endpoint` and `token_endpoint`",
             PRESET_NAMES.join(", ")
@@ -323,7 +324,7 @@ fn build_profile(
     if let Some(o) = &cfg.overrides {
         profile = profile
             .with_overrides(o)
-            .map_err(|e| ConfigError(format!("{}: {}", key("overrides"), e.message)))?;
+            .map_err(|e| crate::config::cfg_err(format!("{}: {}", key("overrides"), e.message)))?;
         // The id is the config table's, whatever the overrides say.
         profile.id = id.to_owned();
     }
@@ -342,7 +343,7 @@ fn build_profile(
         profile.check().map_err(|e| core_cfg(&e))?;
     }
     if client_id.trim().is_empty() {
-        return Err(ConfigError(format!(
+        return Err(crate::config::cfg_err(format!(
             "{} must not be empty",
             key("client_id")
         )));
@@ -352,7 +353,7 @@ fn build_profile(
         client_secret: secret.map(authsplit_core::secret::ClientSecret::new),
     };
     if profile.check_client(&creds).is_err() || creds.client_secret.is_none() {
-        return Err(ConfigError(format!(
+        return Err(crate::config::cfg_err(format!(
             "{} is required (set it with AUTHSPLIT__PROVIDERS__{}__CLIENT_SECRET)",
             key("client_secret"),
             id.to_ascii_uppercase()
@@ -365,7 +366,7 @@ fn build_profile(
     ) {
         (Some(r), _, _) => {
             if !file_redirects.is_empty() && !file_redirects.contains(r) {
-                return Err(ConfigError(format!(
+                return Err(crate::config::cfg_err(format!(
                     "{} `{r}` is not one of the client_secrets_file's redirect_uris",
                     key("redirect_uri")
                 )));
@@ -375,7 +376,7 @@ fn build_profile(
         (None, Some(r), _) => r.clone(),
         (None, None, Some(r)) => r.to_owned(),
         (None, None, None) => {
-            return Err(ConfigError(format!(
+            return Err(crate::config::cfg_err(format!(
                 "{} is required (or set a default `redirect_uri` in [server])",
                 key("redirect_uri")
             )));
@@ -487,7 +488,7 @@ fn apply_convenience_keys(
     }
     if let Some(method) = cfg.client_auth {
         if !matches!(method, ClientAuth::Basic | ClientAuth::Post) {
-            return Err(ConfigError(format!(
+            return Err(crate::config::cfg_err(format!(
                 "{} must be client_secret_basic or client_secret_post",
                 key("client_auth")
             )));

@@ -55,6 +55,8 @@ redirect_uri = "https://app.example/callback"
 }
 
 async fn get(url: &str) -> (u16, String) {
+    // The library installs no process-wide crypto provider; this test's own client needs one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let r = reqwest::get(url).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
