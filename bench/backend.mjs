@@ -50,7 +50,7 @@ const WRK_TIMEOUT = env.WRK_TIMEOUT ?? '5s';
 const RATE = Number(env.RATE ?? 1000);
 const LAT_SECONDS = Number(env.LAT_SECONDS ?? 10);
 const COLD_RUNS = Number(env.COLD_RUNS ?? 20);
-const ALLOC_ROUNDS = Number(env.ALLOC_ROUNDS ?? 2);
+const ALLOC_ROUNDS = Number(env.ALLOC_ROUNDS ?? 3);
 const PERF = env.PERF !== '0';
 const PERF_SECONDS = Number(env.PERF_SECONDS ?? 10);
 const ONLY = env.ONLY ? new Set(env.ONLY.split(',')) : null;

@@ -8,7 +8,7 @@
 #
 # Environment: DURATION (wrk run length, 15s), THREADS (2), CONNS (50), RATE (1000 req/s for
 # the added-latency run), LAT_SECONDS (10), COLD_RUNS (20), LOGIN_RUNS (200), OPS_MS (3000),
-# INIT_RUNS (30), ALLOC_ROUNDS (2), PERF=0 (no perf profile), PERF_SECONDS (10), OUT
+# INIT_RUNS (30), ALLOC_ROUNDS (3), PERF=0 (no perf profile), PERF_SECONDS (10), OUT
 # (bench/results), DOC (docs/BENCHMARKS.md), BUILD_WEB=1 (rebuild web/pkg with
 # scripts/build-web.sh even if it exists), SKIP_BUILD=1 (measure the existing release binaries).
 # Needs: cargo, node 20 + npm, python3 (venv), wrk, redis-server (scripts/setup.sh), nm,

@@ -11,30 +11,49 @@ const run = promisify(execFile);
 const FREQ = 999; // Hz: not a multiple of the kernel tick, so samples do not lock onto it
 
 /**
- * Groups, first match wins, tested on "<shared object> <symbol>" (perf demangles Rust
- * symbols, so module paths are visible). Self time only (`--no-children`): with LTO and
- * inlining, a function's cost lands in the caller it was inlined into.
+ * Where a sample's symbol belongs. Self time only (`--no-children`): with LTO and inlining, a
+ * function's cost lands in the caller it was inlined into. Symbols are demangled Rust paths,
+ * so most are grouped by the crate that owns the function (`<X as Trait>::f` → X's crate;
+ * `drop_in_place<X>` → X's crate); a few symbol rules come first (allocator, formatting, …).
  */
-const GROUPS = [
+const SYMBOL_RULES = [
   ['kernel (syscalls, loopback TCP, scheduling)', (dso, sym, mode) => mode === 'k' || dso.startsWith('[kernel')],
   ['allocator (malloc / free, mimalloc)', (dso, sym) => /^(__libc_|_int_|__GI___libc_)?(malloc|free|cfree|calloc|realloc)\b|^_int_|^tcache|^malloc_|^unlink_chunk|^sysmalloc|^arena_|^systrim|^_?mi_|^__rust_(alloc|dealloc|realloc)|^__r[dg]l?_/.test(sym) || /mimalloc/.test(dso)],
   ['Vec / String growth (RawVec)', (dso, sym) => /raw_vec|RawVec/.test(sym)],
   ['libc memcpy / memmove / memset / memcmp / strlen', (dso, sym) => /^libc|^ld-linux/.test(dso) && /mem(cpy|move|set|cmp|chr)|str(len|cmp|chr)/.test(sym)],
-  ['libc, other (syscall wrappers, locks)', (dso) => /^libc|^ld-linux|^libpthread|^libgcc/.test(dso)],
-  ['crypto (AES-GCM, SHA-256, …)', (dso, sym) => /\b(aes|aes_gcm|ghash|polyval|sha2|ring|chacha20|hmac|aead|cipher|ctr|subtle|getrandom|rand_core)::|Aes256|Sha256|sha256/.test(sym)],
-  ['store (SQLite, Redis client, memory store)', (dso, sym) => /rusqlite|sqlite3|authsplit_store|redis::|combine::/.test(sym)],
-  ['url parsing / form encoding', (dso, sym) => /\burl::|idna|form_urlencoded|percent_encoding/.test(sym)],
-  ['core::fmt / time formatting', (dso, sym) => /core::fmt|alloc::fmt|fmt::Write|fmt::write|as core::fmt::|\btime::format/.test(sym)],
-  ['outbound client (reqwest, hyper-util pool)', (dso, sym) => /reqwest|hyper_util::client/.test(sym)],
-  ['hyper / httparse / http (HTTP/1)', (dso, sym) => /hyper|httparse|\bhttp::|http_body|\bbytes::/.test(sym)],
-  ['axum / tower (routing, extractors, middleware)', (dso, sym) => /axum|tower|matchit/.test(sym)],
-  ['serde / serde_json', (dso, sym) => /serde/.test(sym)],
-  ['tracing', (dso, sym) => /tracing/.test(sym)],
-  ['cookie / base64', (dso, sym) => /cookie::|base64/.test(sym)],
-  ['tokio / mio (runtime, I/O driver)', (dso, sym) => /tokio|mio::|parking_lot|crossbeam|std::sync|std::thread|futures_/.test(sym)],
-  ['hashing / hash maps', (dso, sym) => /hashbrown|core::hash|sip|HashMap|RandomState|foldhash|ahash/.test(sym)],
-  ['authsplit (own code after inlining)', (dso, sym) => /authsplit/.test(sym)],
+  ['libc, other (syscall wrappers, locks)', (dso) => /^libc|^ld-linux|^libpthread|^libgcc|^\[vdso\]/.test(dso)],
+  ['core::fmt / time formatting', (dso, sym) => /core::fmt|alloc::fmt|\btime::format/.test(sym)],
+  ['hashing / hash maps', (dso, sym) => /core::hash|hashbrown/.test(sym)],
 ];
+const CRATE_GROUPS = [
+  ['crypto (AES-GCM, SHA-256, …)', /^(aes|aes_gcm|ghash|polyval|sha2|ring|chacha20|hmac|aead|cipher|ctr|subtle|getrandom|rand_core|crypto_common|universal_hash|jsonwebtoken)$/],
+  ['store (SQLite, Redis client, memory store)', /^(authsplit_store|rusqlite|libsqlite3_sys|redis|combine)$/],
+  ['url parsing / form encoding', /^(url|idna|idna_adapter|form_urlencoded|percent_encoding|icu_\w+)$/],
+  ['outbound client (reqwest, hyper-util client)', /^(reqwest|hyper_util::client|hyper_rustls|rustls)$/],
+  ['hyper / httparse / http (HTTP/1)', /^(hyper|hyper_util|httparse|http|http_body|http_body_util|bytes|httpdate)$/],
+  ['axum / tower (routing, extractors, middleware)', /^(axum|axum_core|tower|tower_http|tower_layer|tower_service|matchit)$/],
+  ['tokio / futures (runtime, I/O driver, wakers)', /^(tokio|mio|futures_util|futures_core|futures_channel|parking_lot|parking_lot_core|crossbeam_\w+)$/],
+  ['serde / serde_json', /^(serde|serde_json|serde_core)$/],
+  ['tracing', /^(tracing|tracing_core|tracing_subscriber)$/],
+  ['cookie / base64', /^(cookie|base64|base64ct)$/],
+  ['authsplit (own code after inlining)', /^(authsplit_server|authsplit_core)$/],
+];
+const OTHER = 'other (core / std: str search, UTF-8 checks, clocks, …)';
+
+/** The crate owning a demangled Rust symbol ('hyper_util::client' kept apart from the rest). */
+function ownerCrate(sym) {
+  const s = sym.replace(/^core::ptr::drop_in_place</, '');
+  const m = s.match(/[A-Za-z_][A-Za-z0-9_]*(?=::)/);
+  if (!m) return null;
+  return m[0] === 'hyper_util' && s.slice(m.index).startsWith('hyper_util::client') ? 'hyper_util::client' : m[0];
+}
+
+function groupOf(dso, sym, mode) {
+  const r = SYMBOL_RULES.find(([, test]) => test(dso, sym, mode));
+  if (r) return r[0];
+  const c = ownerCrate(sym);
+  return (c && CRATE_GROUPS.find(([, re]) => re.test(c))?.[0]) ?? OTHER;
+}
 
 /** Starts `perf record -g -F 999 -p PID -o path` (all threads of the process). */
 export function profileCpu(pid, path) {
@@ -56,23 +75,25 @@ export function profileCpu(pid, path) {
 }
 
 async function report(path) {
-  const { stdout } = await run('perf', ['report', '-i', path, '--stdio', '--no-children', '--sort', 'dso,symbol', '-g', 'none', '--percent-limit', '0'], { maxBuffer: 1 << 26 });
-  const samples = Number(stdout.match(/^# Samples: (\S+)/m)?.[1]?.replace(/K$/, '000').replace(/M$/, '000000') ?? NaN);
+  const { stdout } = await run('perf', ['report', '-i', path, '--stdio', '--no-children', '--show-nr-samples', '--sort', 'dso,symbol', '-g', 'none', '--percent-limit', '0'], { maxBuffer: 1 << 26 });
   const event = stdout.match(/of event '([^']+)'/)?.[1] ?? null;
   const rows = [];
   for (const l of stdout.split('\n')) {
-    // '  12.34%  libc.so.6  [.] malloc   -   -' (perf 6 pads with empty '-' columns)
-    const m = l.match(/^\s+([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*?)(?:\s+-)*\s*$/);
-    if (m) rows.push({ percent: Number(m[1]), dso: m[2], mode: m[3], sym: m[4] });
+    // '  12.34%   567  libc.so.6  [.] malloc   -   -' (perf 6 pads with empty '-' columns)
+    const m = l.match(/^\s+([\d.]+)%\s+(\d+)\s+(\S+)\s+\[(.)\]\s+(.*?)(?:\s+-)*\s*$/);
+    if (m) rows.push({ percent: Number(m[1]), samples: Number(m[2]), dso: m[3], mode: m[4], sym: m[5] });
   }
-  const groups = new Map([...GROUPS.map(([n]) => [n, { name: n, percent: 0, top: [] }]), ['other', { name: 'other', percent: 0, top: [] }]]);
+  const samples = rows.reduce((n, r) => n + r.samples, 0);
+  const groups = new Map();
   for (const r of rows) {
-    const g = GROUPS.find(([, test]) => test(r.dso, r.sym, r.mode))?.[0] ?? 'other';
+    const g = groupOf(r.dso, r.sym, r.mode);
+    if (!groups.has(g)) groups.set(g, { name: g, percent: 0, samples: 0, top: [] });
     const e = groups.get(g);
     e.percent += r.percent;
+    e.samples += r.samples;
     e.top.push({ sym: shorten(r.sym), dso: r.dso, percent: r.percent });
   }
-  const list = [...groups.values()].filter((g) => g.percent > 0).sort((a, b) => b.percent - a.percent);
+  const list = [...groups.values()].sort((a, b) => b.percent - a.percent);
   for (const g of list) g.top = g.top.sort((a, b) => b.percent - a.percent).slice(0, 4);
   const { stdout: version } = await run('perf', ['--version']);
   return {
