@@ -35,6 +35,14 @@ const kb = (b) => `${(b / 1000).toFixed(1)} kB`;
 const mib = (kib) => `${(kib / 1024).toFixed(1)} MiB`;
 const ratio = (a, b) => (b > 0 ? `${a / b >= 10 ? f1(a / b) : f2(a / b)}×` : 'n/a');
 const yes = (b) => (b ? '**met**' : '**not met**');
+// A p99 difference below zero means the direct path's tail was worse than the path through
+// authsplit: the machine's load, not authsplit, set both tails, and nothing can be concluded.
+const addedVerdict = (la, limitMs) =>
+  la.rate !== 1000
+    ? 'not measured at 1,000/s'
+    : la.p99AddedMs < 0
+      ? `**not measurable in this run** (the direct path's p99, ${f3(la.direct.p99Ms)} ms, exceeded the p99 through authsplit, ${f3(la.through.p99Ms)} ms: other load set both tails)`
+      : yes(la.p99AddedMs < limitMs);
 
 const L = [];
 const p = (s = '') => L.push(s);
@@ -288,7 +296,7 @@ p('|---|---|---|');
 p(`| server CPU per full sign-in ≤ 57 µs (20× below Node's per exchange), memory store | ${us(cpuOf(mem0))} (Node ${us(nodeCpu)}: ${ratio(nodeCpu, cpuOf(mem0))} below) | ${yes(cpuOf(mem0) <= 57)} |`);
 for (const k of ['sqlite', 'redis']) if (st[k]) p(`| the same, reported for the ${storeName[k]} store | ${us(cpuOf(st[k]))}${st[k].cpuPerOpUs.redis != null ? ` + redis-server ${us(st[k].cpuPerOpUs.redis)}` : ''} (${ratio(nodeCpu, cpuOf(st[k]))} below Node) | reported |`);
 p(`| p99 < 10 ms at the saturating load (wrk -t${c.THREADS} -c${c.CONNS}), memory store | ${ms(mem0.p99_us)} ms | ${yes(mem0.p99_us < 10000)} |`);
-p(`| latency added over a direct token-endpoint call < 0.5 ms p99 at 1,000 req/s | ${la0 ? `${f3(la0.p99AddedMs)} ms at ${int(la0.rate)}/s` : 'n/a'} | ${la0 && la0.rate === 1000 ? yes(la0.p99AddedMs < 0.5) : 'not measured at 1,000/s'} |`);
+p(`| latency added over a direct token-endpoint call < 0.5 ms p99 at 1,000 req/s | ${la0 ? `${f3(la0.p99AddedMs)} ms at ${int(la0.rate)}/s (p99 direct ${f3(la0.direct.p99Ms)} ms, through authsplit ${f3(la0.through.p99Ms)} ms)` : 'n/a'} | ${la0 ? addedVerdict(la0, 0.5) : 'not measured'} |`);
 p(`| browser payload ≤ 12 KB gz (12,000 B), whole sign-in flow | ${int(a.gz)} B | ${yes(a.gz <= 12000)} |`);
 p(`| \`login()\` in memory at least as fast as the same steps with oauth4webapi | ${ratio(o.authsplitLogin.opsPerSec, o.o4wLogin.opsPerSec)} (${int(o.authsplitLogin.opsPerSec)} vs ${int(o.o4wLogin.opsPerSec)} ops/s) | ${yes(o.authsplitLogin.opsPerSec >= o.o4wLogin.opsPerSec)} |`);
 p();
@@ -326,7 +334,7 @@ p(`| client → stub \`POST /token\` (the request authsplit sends) | ${int(la.di
 p(`| client → authsplit \`POST /auth/token\` → stub | ${int(la.through.n)} | ${f3(la.through.p50Ms)} ms | ${f3(la.through.p90Ms)} ms | ${f3(la.through.p99Ms)} ms | ${f3(la.through.maxMs)} ms | ${la.through.errors} |`);
 p(`| **added by authsplit** (difference of the percentiles) | | **${f3(la.p50AddedMs)} ms** | ${f3(la.through.p90Ms - la.direct.p90Ms)} ms | **${f3(la.p99AddedMs)} ms** | | |`);
 p();
-p(`Target p99 added < 1 ms at 1,000 requests/s: ${la.rate === 1000 ? yes(la.p99AddedMs < 1) : 'not measured at 1,000/s'}.`);
+p(`Target p99 added < 1 ms at 1,000 requests/s: ${addedVerdict(la, 1)}.`);
 p(`Method: wrk2 (constant rate) is not available here, so bench/backend.mjs drives a fixed-rate,`);
 p(`open-loop Node client (node:http, keep-alive, up to 64 sockets): every millisecond it sends the`);
 p(`requests that are due at ${int(la.rate)}/s whether or not earlier ones have returned, and times each`);
