@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the browser half: the wasm crate → wasm-bindgen (--target web) → wasm-opt -Oz (npm
-# binaryen, never Debian's 108, whose output crashed in the browser: docs/TOOLCHAIN.md T2) into
-# web/pkg/ (and the module inlined for web/inline.js), then the example SPA into
+# Builds the browser half: the wasm crate → wasm-bindgen (--target web) → the module bound to
+# the hand-written loader web/loader.js (web/scripts/bind-module.mjs; wasm-bindgen's JS glue is
+# not shipped) → wasm-opt -Oz (npm binaryen, never Debian's 108, whose output crashed in the
+# browser: docs/TOOLCHAIN.md T2) into web/pkg/ (the module, random.js, and the module inlined
+# for web/inline.js), then the example SPA into
 # web/example/dist/ (static files + the package). Idempotent; a warm run takes a few seconds.
 #
 #   scripts/build-web.sh            # build
@@ -34,19 +36,18 @@ cargo build -p authsplit-wasm --target wasm32-unknown-unknown --profile wasm-rel
 
 # wasm-bindgen + wasm-opt only when the cargo output changed.
 stamp="$PKG/.build-stamp"
-sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0" web/scripts/minify-names.mjs web/scripts/inline-wasm.mjs) | sha256sum | cut -d' ' -f1)
+sum=$( (sha256sum "$WASM_IN"; echo "$have"; "$WASM_OPT" --version; sha256sum "$0" web/scripts/bind-module.mjs web/scripts/inline-wasm.mjs) | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && [ -f "$PKG/authsplit_wasm_bg.wasm" ]; then
   echo "[build-web] web/pkg up to date"
 else
   echo "[build-web] wasm-bindgen --target web"
   rm -rf "$PKG.tmp"
-  # --encode-into always: strings go in through TextEncoder.encodeInto only, without the
-  # encode() fallback in the glue (every browser that runs client.js — private class fields —
-  # has encodeInto: Chrome 74+, Firefox 90+, Safari 14.1+).
-  wasm-bindgen --target web --encode-into always --remove-name-section --remove-producers-section \
+  wasm-bindgen --target web --remove-name-section --remove-producers-section \
     --out-dir "$PKG.tmp" --out-name authsplit_wasm "$WASM_IN"
-  echo "[build-web] short import/export names (web/scripts/minify-names.mjs)"
-  node web/scripts/minify-names.mjs "$PKG.tmp" authsplit_wasm
+  echo "[build-web] the module bound to web/loader.js (web/scripts/bind-module.mjs)"
+  node web/scripts/bind-module.mjs "$PKG.tmp" authsplit_wasm
+  # wasm-bindgen's generated JS glue and its types: web/loader.js takes their place.
+  rm "$PKG.tmp"/authsplit_wasm.js "$PKG.tmp"/authsplit_wasm.d.ts "$PKG.tmp"/authsplit_wasm_bg.wasm.d.ts
   echo "[build-web] wasm-opt -Oz"
   # The features rustc enables by default for wasm32-unknown-unknown; the target_features
   # section itself is not needed at run time.
@@ -69,8 +70,8 @@ echo "[build-web] example SPA → $DIST"
 rm -rf "$DIST.tmp"
 mkdir -p "$DIST.tmp/authsplit/pkg"
 cp web/example/index.html web/example/app.js web/example/style.css "$DIST.tmp/"
-cp web/index.js web/client.js "$DIST.tmp/authsplit/"
-cp -r "$PKG/authsplit_wasm.js" "$PKG/authsplit_wasm_bg.wasm" "$PKG/snippets" "$DIST.tmp/authsplit/pkg/"
+cp web/index.js web/loader.js web/client.js "$DIST.tmp/authsplit/"
+cp "$PKG/random.js" "$PKG/authsplit_wasm_bg.wasm" "$DIST.tmp/authsplit/pkg/"
 rm -rf "$DIST"
 mv "$DIST.tmp" "$DIST"
 

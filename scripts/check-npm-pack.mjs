@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm pack --dry-run` of web/ lists exactly the intended files: the entry points (main, inline,
-// React) with their types, the wasm-bindgen output, the README and both license texts — nothing
-// more (no sources, tests, example app or build stamps), nothing less. Run after
+// React) with their types, the loader and the wasm module (with its inlined copy and random.js), the README and both license texts — nothing
+// more (no sources, tests, example app, build stamps or wasm-bindgen glue), nothing less. Run after
 // scripts/build-web.sh.
 //
 // Usage: node scripts/check-npm-pack.mjs   (exit 1 with the difference)
@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The intended tarball, path by path. `<hash>` stands for wasm-bindgen's snippet directory. */
+/** The intended tarball, path by path. */
 export const EXPECTED = [
   'LICENSE-APACHE',
   'LICENSE-MIT',
@@ -20,27 +20,23 @@ export const EXPECTED = [
   'index.js',
   'inline.d.ts',
   'inline.js',
+  'loader.js',
   'package.json',
-  'pkg/authsplit_wasm.d.ts',
-  'pkg/authsplit_wasm.js',
   'pkg/authsplit_wasm_bg.wasm',
-  'pkg/authsplit_wasm_bg.wasm.d.ts',
   'pkg/authsplit_wasm_inline.js',
-  'pkg/snippets/authsplit-wasm-<hash>/inline0.js',
+  'pkg/random.js',
   'react/index.d.ts',
   'react/index.js',
 ];
 
 /** Compares packed paths with EXPECTED; returns the differences as readable lines. */
 export function compare(packed) {
-  const asPattern = (p) => new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('<hash>', '[0-9a-f]{16}')}$`);
-  const patterns = EXPECTED.map((p) => [p, asPattern(p)]);
   const problems = [];
   for (const f of packed) {
-    if (!patterns.some(([, re]) => re.test(f))) problems.push(`unexpected in the tarball: ${f}`);
+    if (!EXPECTED.includes(f)) problems.push(`unexpected in the tarball: ${f}`);
   }
-  for (const [p, re] of patterns) {
-    const n = packed.filter((f) => re.test(f)).length;
+  for (const p of EXPECTED) {
+    const n = packed.filter((f) => f === p).length;
     if (n !== 1) problems.push(`${n === 0 ? 'missing from' : `${n} matches in`} the tarball: ${p}`);
   }
   return problems;

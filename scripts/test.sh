@@ -46,6 +46,8 @@ stage "rust tests (host)" cargo test --workspace --exclude authsplit-wasm --lock
 # resolved by version (crates with `publish = false` are skipped).
 stage "crates publishable (cargo publish --dry-run)" scripts/check-publish.sh
 stage "build server binary" cargo build -p authsplit-server --locked
+# The build step that binds the wasm module to web/loader.js refuses any other ABI; its tests.
+stage "web build scripts" run_with 'web/scripts/*.test.mjs' node --test web/scripts/*.test.mjs
 stage "build web package + example SPA" scripts/build-web.sh
 # Fails when wasm + JS a SPA loads (gzip -9) grows past web/size-budget.json.
 stage "size guard" node web/scripts/size-guard.mjs

@@ -11,9 +11,10 @@
 // very file in Chromium and drive it with the crate's functions.
 
 /**
- * The wasm exports (index.js `init()` sets them), under short keys (they survive minification):
- * `v` generateRandomCodeVerifier, `c` calculatePKCECodeChallenge, `r` randomState, `k`
- * storageKey, `s` isSafeReturnTo, `f` verifyCallback.
+ * The wasm core's functions (index.js `init()` sets them from ./loader.js), under short keys
+ * (they survive minification): `v` generateRandomCodeVerifier, `c` calculatePKCECodeChallenge,
+ * `r` randomState, `k` storageKey, `s` isSafeReturnTo, `f` verifyCallback (crates/authsplit-wasm
+ * ops 0–5).
  * @type {Record<'v'|'c'|'r'|'k'|'s'|'f', Function> | null}
  */
 let core = null;

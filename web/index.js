@@ -1,21 +1,15 @@
 // authsplit — the browser half of authsplit (OAuth 2.0 authorization code + PKCE, with the
 // client secret on your backend). Hand-written loader: no top-level await, no work at import
 // time; call `await init()` once, then use AuthClient. The client (./client.js) is plain JS
-// around the protocol core in WebAssembly (./pkg, built from crates/authsplit-wasm).
+// around the protocol core in WebAssembly (./pkg, built from crates/authsplit-wasm), which
+// ./loader.js instantiates.
 //
 // This entry fetches the `.wasm` file shipped next to it: bundlers that follow
 // `new URL('…', import.meta.url)` (webpack 5, `vite build`, Next.js) emit it as an asset.
 // ./inline.js is the same API with the module inlined, for the others (package.json
 // "exports" picks it; README "Bundlers").
 
-import initWasm, {
-  generateRandomCodeVerifier as v,
-  calculatePKCECodeChallenge as c,
-  randomState as r,
-  storageKey as k,
-  isSafeReturnTo as s,
-  verifyCallback as f,
-} from './pkg/authsplit_wasm.js';
+import { instantiate } from './loader.js';
 import { setCore, hasCore, AuthsplitError } from './client.js';
 
 export {
@@ -51,21 +45,16 @@ async function source(input) {
  */
 export function init(input) {
   return (ready ||= source(input)
-    .then((m) => initWasm({ module_or_path: m }))
-    .then(
-      () =>
-        // Short keys: see `core` in client.js.
-        setCore({ v, c, r, k, s, f }),
-      (e) => {
-        ready = null;
-        throw new AuthsplitError(
-          'wasm_load_failed',
-          `authsplit: the WebAssembly module did not load (${e.message ?? e}); if the bundler did not emit ` +
-            `authsplit_wasm_bg.wasm, import 'authsplit/inline' or call init(url) (README "Bundlers")`,
-          { cause: e },
-        );
-      },
-    ));
+    .then(instantiate)
+    .then(setCore, (e) => {
+      ready = null;
+      throw new AuthsplitError(
+        'wasm_load_failed',
+        `authsplit: the WebAssembly module did not load (${e.message ?? e}); if the bundler did not emit ` +
+          `authsplit_wasm_bg.wasm, import 'authsplit/inline' or call init(url) (README "Bundlers")`,
+        { cause: e },
+      );
+    }));
 }
 
 /** Whether `init()` has completed. */

@@ -1,5 +1,5 @@
 // What a SPA loads from the `authsplit` package, in gzip -9 bytes: the wasm module plus the JS
-// (loader + wasm-bindgen glue + snippets) bundled and minified by esbuild the way a production
+// (index.js, loader.js, client.js, pkg/random.js) bundled and minified by esbuild the way a production
 // SPA build would (esbuild --bundle --minify --format=esm, then gzip -9). Shared by
 // size.mjs (prints the figures) and size-guard.mjs (fails the build over budget).
 

@@ -1,5 +1,5 @@
 // Prints the gzip -9 bytes of what a SPA loads from the `authsplit` package: the wasm module
-// plus the JS (loader + wasm-bindgen glue + snippets) bundled and minified by esbuild the way a
+// plus the JS (index.js, loader.js, client.js, pkg/random.js) bundled and minified by esbuild the way a
 // production SPA build would (esbuild --bundle --minify --format=esm, then gzip -9).
 //
 //   node web/scripts/size.mjs            # after scripts/build-web.sh
@@ -16,7 +16,7 @@ const budget = budgetIdx >= 0 ? Number(args[budgetIdx + 1]) : null;
 const m = await measure();
 const rows = [
   ['wasm (authsplit_wasm_bg.wasm)', m.wasm.raw, m.wasm.gz],
-  ['JS (index.js + glue + snippets, esbuild --minify)', m.js.raw, m.js.gz],
+  ['JS (index + loader + client + random, esbuild)', m.js.raw, m.js.gz],
 ];
 for (const [name, raw, z] of rows) {
   console.log(`${name.padEnd(52)} ${String(raw).padStart(7)} B raw  ${String(z).padStart(6)} B gz (${kb(z)})`);

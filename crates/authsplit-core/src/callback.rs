@@ -144,10 +144,12 @@ fn query_part(input: &[u8]) -> &[u8] {
 /// Strict form decoding of one name or value: `+` is a space, then percent-decoding; invalid
 /// UTF-8 is an error rather than a replacement character.
 fn form_decode(raw: &[u8]) -> Result<String, Error> {
-    let plus: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
+    let mut plus = raw.to_vec();
+    for b in &mut plus {
+        if *b == b'+' {
+            *b = b' ';
+        }
+    }
     String::from_utf8(percent_encoding::percent_decode(&plus).collect())
         .map_err(|_| malformed("a callback parameter is not valid UTF-8 after percent-decoding"))
 }

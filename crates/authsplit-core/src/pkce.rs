@@ -28,7 +28,9 @@
 use alloc::borrow::ToOwned as _;
 use alloc::string::String;
 use base64ct::{Base64UrlUnpadded, Encoding as _};
-use sha2::{Digest as _, Sha256};
+use sha2::block_api::Sha256VarCore;
+use sha2::digest::Output;
+use sha2::digest::block_api::{Buffer, UpdateCore as _, VariableOutputCore as _};
 use subtle::ConstantTimeEq as _;
 
 use crate::Error;
@@ -58,9 +60,16 @@ fn base64url_32(bytes: &[u8; 32]) -> String {
 
 /// SHA-256 of `data` (FIPS 180-4), the hash of the S256 method. Not inlined so every SHA-256
 /// use of the browser half (the challenge, the storage key) shares one copy of the digest code.
+/// sha2's block-level API (the same compression and padding as `Sha256::digest`, without its
+/// output wrapper: a smaller browser module; checked against `Sha256::digest` in the tests).
 #[inline(never)]
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
+    let mut core = Sha256VarCore::new(32).expect("32 bytes is SHA-256's output size");
+    let mut buffer = Buffer::<Sha256VarCore>::default();
+    buffer.digest_blocks(data, |blocks| core.update_blocks(blocks));
+    let mut out = Output::<Sha256VarCore>::default();
+    core.finalize_variable_core(&mut buffer, &mut out);
+    out.into()
 }
 
 /// A PKCE code verifier (RFC 7636 §4.1). Secret: `Debug` prints `[redacted]`.
@@ -159,6 +168,7 @@ impl PkceCodeChallenge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest as _, Sha256};
 
     const APPENDIX_B_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const APPENDIX_B_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -169,6 +179,17 @@ mod tests {
         let d = sha256(b"abc");
         assert_eq!(d[..4], [0xba, 0x78, 0x16, 0xbf]);
         assert_eq!(d[28..], [0xf2, 0x00, 0x15, 0xad]);
+    }
+
+    #[test]
+    fn sha256_block_api_matches_sha2_digest() {
+        // Every padding case (FIPS 180-4 §5.1.1): empty, one block, the 55/56/63/64-byte edges,
+        // several blocks.
+        let data: Vec<u8> = (0..200u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+        for len in 0..=data.len() {
+            let want: [u8; 32] = Sha256::digest(&data[..len]).into();
+            assert_eq!(sha256(&data[..len]), want, "length {len}");
+        }
     }
 
     #[test]

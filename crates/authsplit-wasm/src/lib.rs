@@ -6,16 +6,18 @@
 //! JS client (`web/client.js`: options, `fetch` to the backend, `sessionStorage` records, the
 //! address bar, the in-memory token), which calls them for every protocol decision:
 //!
-//! | JS export | core | spec |
-//! |---|---|---|
-//! | `generateRandomCodeVerifier()` | `pkce::PkceCodeVerifier::from_random_bytes` | RFC 7636 §4.1, §7.1 |
-//! | `calculatePKCECodeChallenge(v)` | `pkce::PkceCodeVerifier::parse` + `challenge` | RFC 7636 §4.1, §4.2 |
-//! | `randomState()` | `random::hex_token` (`state` and `nonce`) | RFC 6749 §10.12, OIDC Core §3.1.2.1 |
-//! | `storageKey(state)` | `random::storage_key` | — |
-//! | `isSafeReturnTo(path)` | `return_to::is_safe_return_to` | RFC 9700 §4.11 |
-//! | `verifyCallback(…)` | `callback::verify` | RFC 6749 §4.1.2, §10.12; RFC 9207 §2.4; RFC 9700 §2.1.2 |
+//! | op | key in `core` (web/client.js) | function | core | spec |
+//! |---|---|---|---|---|
+//! | 0 | `v` | [`generate_random_code_verifier`] | `pkce::PkceCodeVerifier::from_random_bytes` | RFC 7636 §4.1, §7.1 |
+//! | 1 | `c` | [`calculate_pkce_code_challenge`] | `pkce::PkceCodeVerifier::parse` + `challenge` | RFC 7636 §4.1, §4.2 |
+//! | 2 | `r` | [`random_state`] | `random::hex_token` (`state` and `nonce`) | RFC 6749 §10.12, OIDC Core §3.1.2.1 |
+//! | 3 | `k` | [`storage_key`] | `random::storage_key` | — |
+//! | 4 | `s` | [`is_safe_return_to`] | `return_to::is_safe_return_to` | RFC 9700 §4.11 |
+//! | 5 | `f` | [`verify_callback`] | `callback::verify` | RFC 6749 §4.1.2, §10.12; RFC 9207 §2.4; RFC 9700 §2.1.2 |
 //!
-//! The string exports return `"o"` + the value or `"e"` + an encoded error with core's stable
+//! The module has one export, [`call`], which runs the function `op` picks (one export
+//! shim instead of six: smaller module); `web/loader.js` turns it into the `core` object.
+//! Every function returns `"o"` + the value or `"e"` + an encoded error with core's stable
 //! codes ([`encode`]); the JS client decodes them and throws `AuthsplitError`s. Size
 //! (web/README.md "Size"): `no_std` + `alloc`, and with feature `lean` (the shipped build) an
 //! own panic handler, so no formatting machinery, panic messages or std runtime reach the
@@ -128,43 +130,44 @@ pub fn encode(r: Result<String, Error>) -> String {
 
 /// A new PKCE code verifier from the browser's CSPRNG: 43 characters of `[A-Za-z0-9-_]`
 /// (RFC 7636 §4.1, §7.1). Encoded by [`encode`]; the error is `random_unavailable`.
-#[wasm_bindgen(js_name = generateRandomCodeVerifier)]
 pub fn generate_random_code_verifier() -> String {
     encode(random32().map(|b| PkceCodeVerifier::from_random_bytes(&b).into_secret()))
 }
 
 /// The S256 code challenge of `verifier` (RFC 7636 §4.2). Encoded by [`encode`]; the error is
 /// `invalid_verifier` when `verifier` is outside the RFC 7636 §4.1 grammar.
-#[wasm_bindgen(js_name = calculatePKCECodeChallenge)]
 pub fn calculate_pkce_code_challenge(verifier: &str) -> String {
     encode(PkceCodeVerifier::parse(verifier).map(|v| v.challenge().into_string()))
 }
 
 /// A new `state` or `nonce` from the browser's CSPRNG: 64 lowercase hex characters. Encoded
 /// by [`encode`] (`random_unavailable`).
-#[wasm_bindgen(js_name = randomState)]
 pub fn random_state() -> String {
     encode(random32().map(|b| random::hex_token(&b)))
 }
 
 /// The `sessionStorage` key of the transaction for `state` (encoded by [`encode`]; never an
 /// error).
-#[wasm_bindgen(js_name = storageKey)]
 pub fn storage_key(state: &str) -> String {
     encode(Ok(random::storage_key(state)))
 }
 
-/// Whether `returnTo` is a safe same-origin path.
-#[wasm_bindgen(js_name = isSafeReturnTo)]
-pub fn is_safe_return_to(return_to: &str) -> bool {
-    return_to::is_safe_return_to(return_to)
+/// Whether `returnTo` is a safe same-origin path: `"o1"` if it is, `"o"` if not (the JS
+/// client reads the value `"1"` / `""` as true / false).
+pub fn is_safe_return_to(return_to: &str) -> String {
+    encode(Ok(String::from(
+        if return_to::is_safe_return_to(return_to) {
+            "1"
+        } else {
+            ""
+        },
+    )))
 }
 
 /// Checks a callback `url` against what storage held for its `state` (`stored`: 0 no
 /// transaction, 1 none but this tab has others pending, 2 unreadable, 3 expired, 4 found) and
 /// the transaction's `state`, `issuer`, `requireIss` and `codeParam`; returns the
 /// authorization code, encoded by [`encode`]. See core's `callback::verify`.
-#[wasm_bindgen(js_name = verifyCallback)]
 pub fn verify_callback(
     url: &str,
     stored: u32,
@@ -189,4 +192,29 @@ pub fn verify_callback(
         code_param,
     };
     encode(callback::verify(url, stored, &expected).map(|code| code.into_secret()))
+}
+
+/// The module's one export: runs function `op` of the table in the crate documentation with
+/// the arguments it takes, in [`verify_callback`]'s order (`a` the URL, verifier, state or
+/// path; `stored`, `state`, `issuer`, `require_iss`, `code_param` for `verify_callback` only;
+/// unused arguments are ignored). An unknown `op` is a caller bug: `internal`.
+#[wasm_bindgen]
+pub fn call(
+    op: u32,
+    a: &str,
+    stored: u32,
+    state: &str,
+    issuer: Option<String>,
+    require_iss: bool,
+    code_param: &str,
+) -> String {
+    match op {
+        0 => generate_random_code_verifier(),
+        1 => calculate_pkce_code_challenge(a),
+        2 => random_state(),
+        3 => storage_key(a),
+        4 => is_safe_return_to(a),
+        5 => verify_callback(a, stored, state, issuer, require_iss, code_param),
+        _ => encode(Err(Error::new(ErrorCode::Internal, "unknown operation"))),
+    }
 }

@@ -48,43 +48,35 @@ fn set(o: &Object, k: &str, v: &JsValue) {
     Reflect::set(o, &k.into(), v).unwrap();
 }
 
-/// The wasm exports as JS functions (closures over the same Rust functions), the `core`
-/// object `web/index.js` hands to `setCore` (same short keys: see `core` in web/client.js).
+/// The module's export as the `core` object `web/index.js` hands to `setCore` (same short keys
+/// and op numbers as `web/loader.js`: see `core` in web/client.js): JS functions over the
+/// crate's one export, `authsplit_wasm::call`; absent arguments default as in the loader.
 fn core_object() -> Object {
     let o = Object::new();
-    let f0 = |k: &str, c: Closure<dyn Fn() -> String>| {
-        set(&o, k, c.as_ref());
+    type S = Option<String>;
+    type Call = dyn Fn(S, Option<u32>, S, S, Option<bool>, S) -> String;
+    for (op, key) in (0u32..).zip(["v", "c", "r", "k", "s", "f"]) {
+        let c: Closure<Call> = Closure::new(
+            move |a: S,
+                  stored: Option<u32>,
+                  state: S,
+                  issuer,
+                  require_iss: Option<bool>,
+                  code_param: S| {
+                authsplit_wasm::call(
+                    op,
+                    &a.unwrap_or_default(),
+                    stored.unwrap_or_default(),
+                    &state.unwrap_or_default(),
+                    issuer,
+                    require_iss.unwrap_or_default(),
+                    &code_param.unwrap_or_default(),
+                )
+            },
+        );
+        set(&o, key, c.as_ref());
         c.forget();
-    };
-    f0(
-        "v",
-        Closure::new(authsplit_wasm::generate_random_code_verifier),
-    );
-    f0("r", Closure::new(authsplit_wasm::random_state));
-    let f1 = |k: &str, c: Closure<dyn Fn(String) -> String>| {
-        set(&o, k, c.as_ref());
-        c.forget();
-    };
-    f1(
-        "c",
-        Closure::new(|v: String| authsplit_wasm::calculate_pkce_code_challenge(&v)),
-    );
-    f1(
-        "k",
-        Closure::new(|s: String| authsplit_wasm::storage_key(&s)),
-    );
-    let c: Closure<dyn Fn(String) -> bool> =
-        Closure::new(|s: String| authsplit_wasm::is_safe_return_to(&s));
-    set(&o, "s", c.as_ref());
-    c.forget();
-    type Verify = dyn Fn(String, u32, String, Option<String>, bool, String) -> String;
-    let c: Closure<Verify> = Closure::new(
-        |url: String, stored, state: String, issuer, require_iss, code_param: String| {
-            authsplit_wasm::verify_callback(&url, stored, &state, issuer, require_iss, &code_param)
-        },
-    );
-    set(&o, "f", c.as_ref());
-    c.forget();
+    }
     o
 }
 
