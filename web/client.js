@@ -330,13 +330,11 @@ async function post(o, path, body) {
   const late = () => signal.aborted && unreachable(`the authsplit backend did not answer within ${o.timeoutMs} ms`);
   let r, j = null;
   try {
-    r = await fetch(o.backend + path, {
-      method: 'POST',
-      credentials: 'include',
-      headers: { 'content-type': 'application/json', 'x-authsplit': '1' },
-      body: JSON.stringify(body),
-      signal,
-    });
+    // No body: a GET, with no custom header (no CORS preflight).
+    r = await fetch(
+      o.backend + path,
+      body ? { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-authsplit': '1' }, body: JSON.stringify(body), signal } : { credentials: 'include', signal },
+    );
   } catch {
     late();
     unreachable('the authsplit backend could not be reached');
@@ -482,6 +480,7 @@ export class AuthClient {
   #o;
   #session = null; // { token, refreshAt }
   #user = null;
+  #info = null; // the memoized GET /session
   #refreshing = null;
   #epoch = 0;
 
@@ -493,7 +492,7 @@ export class AuthClient {
   #forget() {
     exchanges.clear();
     this.#epoch++;
-    this.#session = this.#user = this.#refreshing = null;
+    this.#session = this.#user = this.#refreshing = this.#info = null;
   }
 
   /** Keeps the access token of a `TokenReply` in memory; returns `expiresAt` in ms. */
@@ -575,6 +574,7 @@ export class AuthClient {
     const { tx, reply } = await p;
     const expiresAt = this.#accept(reply, epoch);
     const user = (this.#user = userOf(reply.user));
+    this.#info = Promise.resolve({ authenticated: true, user, expiresAt });
     // Re-checked: storage is writable by any script of the origin (docs/SECURITY.md B9).
     return { user, returnTo: call('s', tx.returnTo) ? tx.returnTo : '/', expiresAt };
   }
@@ -630,6 +630,21 @@ export class AuthClient {
 
   user() {
     return this.#user;
+  }
+
+  session() {
+    const epoch = this.#epoch;
+    return (this.#info ??= post(this.#o, '/session').then(
+      (r) => {
+        const info = { authenticated: r.authenticated === true, user: userOf(r.user), expiresAt: typeof r.expiresAt == 'number' ? r.expiresAt : null };
+        if (this.#epoch == epoch && info.authenticated) this.#user ??= info.user;
+        return info;
+      },
+      (e) => {
+        if (this.#epoch == epoch) this.#info = null;
+        throw e;
+      },
+    ));
   }
 
   async logout() {

@@ -126,6 +126,16 @@ export interface CallbackResult {
   expiresAt: number | null;
 }
 
+/** What `session` resolves to: the backend's session, signed in or out. */
+export interface SessionInfo {
+  /** Whether the backend holds a live session for this browser. */
+  authenticated: boolean;
+  /** The signed-in user, when the backend has one. */
+  user: User | null;
+  /** When the session's access token expires, in ms since the epoch, if known. */
+  expiresAt: number | null;
+}
+
 /** What `logout` resolves to. */
 export interface LogoutResult {
   /** Whether the provider confirmed revocation of the refresh token (RFC 7009 §2.2). */
@@ -310,6 +320,16 @@ export class AuthClient {
 
   /** The signed-in user (OIDC Core §5.3 userinfo as normalized by the backend), or `null`. */
   user(): User | null;
+
+  /**
+   * Asks the backend who is signed in (`GET /session`: no token, no refresh, no side effect;
+   * a signed-out answer is a 200, so a signed-out page load logs no failed request). Call it
+   * after a reload: when signed in, {@link AuthClient.user} returns the user from then on.
+   * Memoized: one request per client until `logout` or a failed refresh.
+   * @throws {AuthsplitError} `backend_unreachable` (no answer, or not authsplit JSON),
+   *   `store_unavailable`.
+   */
+  session(): Promise<SessionInfo>;
 
   /**
    * Signs out: forgets the token and user, asks the backend to revoke the refresh token

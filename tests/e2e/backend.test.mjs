@@ -303,6 +303,27 @@ for (const [provider, clientMeta] of [
   });
 }
 
+test('refresh with an ID token (OIDC Core §12.2): oidc-provider\'s refreshed ID token (same iss and sub) is validated and kept; the refresh answers 200', async () => {
+  const s = await signIn('basic', { login: 'idrefresher' });
+  let calls = op.tokenCalls.length;
+  const r = await exchange(s);
+  assert.equal(r.status, 200, r.text);
+  harvestOpTokens(calls);
+  calls = op.tokenCalls.length;
+  const kept = (srv.logs().match(/the new ID token is the session's user's; kept/g) ?? []).length;
+  const r1 = await s.c.post('/refresh', {});
+  harvestOpTokens(calls);
+  assert.equal(r1.status, 200, r1.text);
+  const call = op.tokenCalls.at(-1);
+  assert.equal(call.grantType, 'refresh_token');
+  assert.ok(call.idToken, 'oidc-provider issued an ID token with the refresh');
+  const claims = JSON.parse(Buffer.from(call.idToken.split('.')[1], 'base64url').toString());
+  assert.equal(claims.sub, r.json.id_token_claims.sub);
+  assert.equal(claims.iss, r.json.id_token_claims.iss);
+  assert.ok(!r1.text.includes(call.idToken), 'the raw ID token stays on the backend');
+  assert.equal((srv.logs().match(/the new ID token is the session's user's; kept/g) ?? []).length, kept + 1, 'validated and kept');
+});
+
 test('refresh with rotation: new access token, rotated refresh token stored, old one dead at the OP (RFC 6749 §6, RFC 9700 §4.14.2)', async () => {
   const s = await signIn('basic', { login: 'refresher' });
   let calls = op.tokenCalls.length;

@@ -75,6 +75,15 @@ async function transaction(b, i = 0) {
   return { body: { provider: 'fp', code: `code-${randomToken()}`, state, code_verifier: verifier } };
 }
 
+/** Polls `cond` every 20 ms for at most 3 s; whether it became true. */
+async function waitFor(cond) {
+  for (let i = 0; i < 150; i++) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
 async function signIn(b = browser(), i = 0) {
   const { body } = await transaction(b, i);
   const r = await b.on(i + 1).post('/token', body);
@@ -133,6 +142,25 @@ describe('three instances on one Redis', () => {
       assert.equal(r.status, 401, r.text);
     }
     assert.equal(fp.count('token'), 0, 'no upstream call for a dead session');
+  });
+
+  test('a second sign-in in one browser ends the first session on every instance: its refresh token is revoked, a copy of its cookie never refreshes again', async () => {
+    const b = await signIn(browser(), 0);
+    const firstRt = fp.issued.refresh.at(-1);
+    const firstCopy = b.jar.clone();
+    // The same browser (its session cookie still in the jar) signs in again on another instance.
+    await signIn(b, 1);
+    assert.ok(await waitFor(() => !fp.refreshTokenIsActive(firstRt)), 'the first refresh token is revoked');
+    fp.reset();
+    for (const i of [0, 1, 2]) {
+      const r = await backendClient(servers[i].authUrl, { origin: SPA, jar: firstCopy.clone() }).post('/refresh', {});
+      assert.equal(r.status, 401, r.text);
+      assert.equal(r.json.error, 'not_authenticated');
+    }
+    assert.equal(fp.count('token'), 0, 'the ended session costs no upstream call');
+    const r = await b.on(2).post('/refresh', {});
+    assert.equal(r.status, 200, r.text);
+    assert.equal(fp.tokenCalls('refresh_token').length, 1, 'the second session refreshes');
   });
 
   test('Redis down → typed 503 store_unavailable with zero upstream calls; after it restarts the same code still signs in', async () => {

@@ -75,7 +75,9 @@ let redirectUri;
  *   parameter, order-insensitive unless `ordered`), `fragment`;
  * - `user` — the expected normalized user;
  * - `upstream` — the calls one sign-in makes (endpoint → exactly this many);
- * - `refresh` — true, or the error code the backend must answer; `rotates` — the quirk platform
+ * - `refresh` — true, `'stored'` (no refresh token: the backend answers the access token the
+ *   session holds, nothing sent upstream), or the error code the backend must answer;
+ *   `rotates` — the quirk platform
  *   rotates refresh tokens (a second refresh must present the new one);
  * - `revocation` — false, 'access' (access tokens only: GitHub, Weibo) or true (RFC 7009, the
  *   session's refresh token);
@@ -286,14 +288,14 @@ const PROVIDERS = [
   {
     id: 'lark',
     // Default scopes (none): Lark issues no refresh token without offline_access, so the
-    // session cannot refresh (refused without an upstream call).
+    // session cannot refresh: the backend answers the access token it holds, nothing upstream.
     authorize: {
       path: '/accounts.larksuite.com/open-apis/authen/v1/authorize',
       params: () => [['response_type', 'code'], ['client_id', C.lark.client_id], ['redirect_uri', redirectUri], ['state', STATE], ...pkce()],
     },
     user: { subject: U.lark.union_id, name: 'Lark User', email: U.lark.email, email_verified: false, avatar_url: U.lark.avatar_url },
     upstream: { token: 1, userinfo: 1 },
-    refresh: 'not_authenticated',
+    refresh: 'stored',
     revocation: false,
     badCode: '20003',
     unverified: ['Lark still on the v2 token endpoint'],
@@ -361,7 +363,7 @@ const PROVIDERS = [
     },
     user: { subject: U.weibo.idstr, name: 'weibo_user', email: null, email_verified: null, avatar_url: U.weibo.avatar_large },
     upstream: { token: 1, userinfo: 1 },
-    refresh: 'not_authenticated', // no refresh token for web apps (unverified)
+    refresh: 'stored', // no refresh token for web apps (unverified): the held access token
     revocation: 'access', // revokeoauth2 (access tokens)
     badCode: 'invalid_grant',
     unverified: ['error shape', 'no refresh for web apps', 'revocation as a GET'],
@@ -555,30 +557,38 @@ describe('quirk server (self-check, no backend)', () => {
 describe('every provider through the example SPA and authsplit-server', () => {
   before(async () => {
     if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST} missing: run scripts/build-web.sh first`);
-    const port = await freePort();
-    app = `http://127.0.0.1:${port}`;
-    redirectUri = `${app}/callback`;
-    [quirk, op] = await Promise.all([startQuirkProvider({ redirectUris: [redirectUri] }), startOP()]);
-    op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
-    const providers = Object.fromEntries(PROVIDERS.map((row) => [row.id, providerConfig(row)]));
-    providers.local = { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' };
-    // The same Microsoft app, restricted to a tenant the quirk user is not in (allowed_tenants).
-    providers.microsoft_restricted = { ...providerConfig(PROVIDERS.find((r) => r.id === 'microsoft')), allowed_tenants: [OTHER_TENANT] };
-    [srv, browser] = await Promise.all([
-      startServer({
-        config: {
-          server: {
-            listen: `127.0.0.1:${port}`,
-            allowed_origins: [app],
-            cookie_key: randomCookieKey(),
-            static_dir: DIST,
-            redirect_uri: redirectUri,
+    [quirk, op, browser] = await Promise.all([startQuirkProvider(), startOP(), launchBrowser()]);
+    // The redirect URIs name the server's own port, so pick a free port first; retry if another
+    // process grabbed it meanwhile.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      app = `http://127.0.0.1:${port}`;
+      redirectUri = `${app}/callback`;
+      quirk.setRedirectUris([redirectUri]);
+      op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
+      const providers = Object.fromEntries(PROVIDERS.map((row) => [row.id, providerConfig(row)]));
+      providers.local = { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' };
+      // The same Microsoft app, restricted to a tenant the quirk user is not in (allowed_tenants).
+      providers.microsoft_restricted = { ...providerConfig(PROVIDERS.find((r) => r.id === 'microsoft')), allowed_tenants: [OTHER_TENANT] };
+      try {
+        srv = await startServer({
+          config: {
+            server: {
+              listen: `127.0.0.1:${port}`,
+              allowed_origins: [app],
+              cookie_key: randomCookieKey(),
+              static_dir: DIST,
+              redirect_uri: redirectUri,
+              demo_api: true,
+            },
+            providers,
           },
-          providers,
-        },
-      }),
-      launchBrowser(),
-    ]);
+        });
+        break;
+      } catch (e) {
+        if (attempt >= 3 || !/could not listen|in use/i.test(String(e))) throw e;
+      }
+    }
   });
 
   after(async () => {
@@ -617,7 +627,7 @@ describe('every provider through the example SPA and authsplit-server', () => {
   // context), so they run a few at a time; the final wire-format check runs after all of them.
   describe('providers', { concurrency: JOURNEY_CONCURRENCY }, () => {
     for (const row of PROVIDERS) {
-      const name = `${row.id}: sign-in in Chromium, refresh ${row.refresh === true ? 'works' : 'refused'}, logout ${row.revocation ? 'revokes' : 'reports revoked:false'}, bad code → ${row.badCode}`;
+      const name = `${row.id}: sign-in in Chromium, refresh ${row.refresh === true ? 'works' : row.refresh === 'stored' ? 'answers the held token' : 'refused'}, logout ${row.revocation ? 'revokes' : 'reports revoked:false'}, bad code → ${row.badCode}`;
       test(name, async () => {
         // The API part first and the authorization-URL comparison last, so that one failing
         // assertion does not hide the outcome of the others.
@@ -658,6 +668,97 @@ describe('every provider through the example SPA and authsplit-server', () => {
       assert.equal(r.json.class, 'reauthenticate');
       assert.equal(op.counters.tokenAuthorizationCode - tokenBefore, 1);
     });
+  });
+
+  // After the concurrent journeys: it switches the quirk GitHub to non-expiring tokens for a while.
+  test('reload: a signed-out load logs no console error and no failed request; after sign-in a reload shows the user — OIDC provider (refresh token) and GitHub without expiring tokens (no refresh token: the session\'s access token)', async () => {
+    const watch = (page) => {
+      const problems = [];
+      const sessions = [];
+      page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()} (${m.location()?.url})`));
+      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+      page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+      page.on('response', (r) => {
+        if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+        if (r.url() === `${app}/auth/session`) sessions.push(r);
+      });
+      // Signed in, the test browser blocks what the provider's pages and the user's avatar load
+      // from outside hosts; what the SPA and the backend do must still never fail.
+      const ours = () => problems.filter((p) => p.startsWith('pageerror') || p.includes(app));
+      return { problems, sessions, ours };
+    };
+    const reloadShows = async (page, sessions, name) => {
+      const n = sessions.length;
+      await page.reload();
+      await ready(page);
+      assert.equal(await page.getAttribute('[data-testid="status"]', 'data-state'), 'signed-in');
+      assert.equal((await page.locator('[data-testid="user-name"]').textContent()).trim(), name);
+      assert.equal(sessions.length, n + 1, 'one GET /auth/session per load');
+      const body = await sessions.at(-1).json();
+      assert.equal(body.authenticated, true);
+      assert.equal(body.user.name, name);
+    };
+
+    // Signed out: GET /session answers 200, the page shows "signed out", nothing failed.
+    {
+      const { context, page } = await newPage();
+      try {
+        const { problems, sessions } = watch(page);
+        await page.goto(`${app}/`);
+        await ready(page);
+        assert.equal(await page.getAttribute('[data-testid="status"]', 'data-state'), 'signed-out');
+        assert.equal(sessions.length, 1, 'the page asked GET /auth/session');
+        assert.deepEqual(await sessions[0].json(), { authenticated: false, user: null, expiresAt: null });
+        assert.deepEqual(problems, [], 'no console error, page error or failed request');
+      } finally {
+        await context.close();
+      }
+    }
+
+    // The OIDC provider: the reload restores the user (GET /session) and a token (one refresh).
+    {
+      const { context, page } = await newPage();
+      try {
+        const { ours, sessions } = watch(page);
+        await signIn(page, 'local', async () => {
+          await page.waitForURL((u) => u.origin === op.issuer, { waitUntil: 'commit', timeout: 15000 });
+          await loginAndConsent(page, { login: 'rosa' });
+        });
+        const refreshes = op.counters.tokenRefresh;
+        await reloadShows(page, sessions, 'Test User rosa');
+        assert.equal(op.counters.tokenRefresh - refreshes, 1, 'the reload got a fresh access token');
+        assert.deepEqual(ours(), []);
+      } finally {
+        await context.close();
+      }
+    }
+
+    // GitHub without expiring tokens: no refresh token, so the reload gets the access token the
+    // session holds (POST /refresh answers it, nothing upstream) and the protected API works.
+    quirk.setGithubExpiringTokens(false);
+    try {
+      const { context, page } = await newPage();
+      try {
+        const { ours, sessions } = watch(page);
+        const { reply } = await signIn(page, 'github');
+        assert.equal(reply.expires_at ?? null, null, 'a token that does not expire');
+        const before = upstreamCounts('github');
+        const refreshed = page.waitForResponse((r) => r.url() === `${app}/auth/refresh`, { timeout: 15000 });
+        await reloadShows(page, sessions, 'The Octocat');
+        const rf = await refreshed;
+        assert.equal(rf.status(), 200);
+        assert.equal((await rf.json()).access_token, reply.access_token, "the session's access token");
+        assert.deepEqual(delta(before, upstreamCounts('github')), {}, 'nothing sent to GitHub');
+        const api = page.waitForResponse((r) => r.url().startsWith(`${app}/api/hello`), { timeout: 15000 });
+        await page.click('[data-testid="call-api"]');
+        assert.equal((await api).status(), 200, 'the protected API accepts the restored token');
+        assert.deepEqual(ours(), []);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      quirk.setGithubExpiringTokens(true);
+    }
   });
 
   // After the concurrent journeys: it uses the `microsoft` quirk client's counters too.
@@ -928,6 +1029,10 @@ async function journey(row) {
         assert.equal(refreshParam(second), rotated, 'the second refresh presents the rotated token');
         accessToken = rf2.json.access_token;
       }
+    } else if (row.refresh === 'stored') {
+      assert.equal(rf.status, 200, `refresh: ${JSON.stringify(rf.json)}`);
+      assert.equal(rf.json.access_token, reply.access_token, 'the access token the session holds');
+      assert.deepEqual(d2, {}, 'nothing sent upstream');
     } else {
       assert.equal(rf.json.error, row.refresh, `refresh refused: ${JSON.stringify(rf.json)}`);
       assert.equal(rf.status, 401);

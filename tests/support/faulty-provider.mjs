@@ -19,6 +19,13 @@
 //                     never followed, SECURITY.md S5)
 //   GET  /.well-known/openid-configuration   a discovery document (no issuer check needed by
 //                     the plain OAuth 2.0 tests; present for completeness)
+//   GET  /jwks        the key of its ID tokens
+//
+// With `startFaultyProvider({ idTokens: { clientId } })` it is an OpenID provider too (issuer =
+// fp.url): the `ok` answers of the authorization_code and refresh_token grants carry an RS256
+// ID token for `clientId` (sub `fp-user-1`; the authorization request's nonce on sign-in, none
+// on refresh). The `ok` option `idTokenClaims` overrides claims of that answer's ID token
+// (e.g. `{ sub: 'someone-else' }`).
 //
 // Faults (names for setFault / queueFault; an object `{ name, …options }` works too; every fault
 // takes the option `headers`: extra response headers):
@@ -72,7 +79,7 @@
 // RFC 6749 §2.3.1), fault }.
 
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, generateKeyPairSync, createSign } from 'node:crypto';
 
 /** 10 MB. */
 const HUGE = 10 * 1024 * 1024;
@@ -124,7 +131,21 @@ function text(res, status, body, contentType = 'text/plain; charset=utf-8', head
  * @param {boolean} [opts.rotate=true] rotate refresh tokens on refresh (with reuse detection)
  */
 export async function startFaultyProvider(opts = {}) {
-  const { port = 0, expiresIn = 3600, rotate = true } = opts;
+  const { port = 0, expiresIn = 3600, rotate = true, idTokens = null } = opts;
+  /** The ID token signing key (RS256), when `idTokens` is set. */
+  const signing = idTokens ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : null;
+  const KID = 'fp-key-1';
+  /** The nonce of each issued code's authorization request. */
+  const nonces = new Map();
+  function idToken(claims) {
+    const now = Math.floor(Date.now() / 1000);
+    const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const body = { iss: api.url, sub: 'fp-user-1', aud: idTokens.clientId, iat: now, exp: now + 600, ...claims };
+    for (const [k, v] of Object.entries(body)) if (v === undefined) delete body[k];
+    const input = `${enc({ alg: 'RS256', typ: 'JWT', kid: KID })}.${enc(body)}`;
+    const sig = createSign('RSA-SHA256').update(input).sign(signing.privateKey).toString('base64url');
+    return `${input}.${sig}`;
+  }
   let defaultFault = normalise(opts.defaultFault ?? 'ok');
   /** The userinfo endpoint's behaviour: `ok` (profile for issued tokens) or any fault. */
   let userinfoFault = { name: 'ok' };
@@ -167,24 +188,25 @@ export async function startFaultyProvider(opts = {}) {
     return t;
   }
 
-  function issueTokens(rec) {
+  function issueTokens(rec, f = {}) {
     const at = `fp_at_${rand(32)}`;
     const rt = `fp_rt_${rand(32)}`;
     issued.access.push(at);
     issued.refresh.push(rt);
     activeAccess.add(at);
     activeRefresh.add(rt);
-    return { access_token: at, token_type: 'Bearer', expires_in: expiresIn, refresh_token: rt, scope: 'read' };
+    const idt = idTokens ? { id_token: idToken({ nonce: nonces.get(rec.form.code), ...f.idTokenClaims }) } : {};
+    return { access_token: at, token_type: 'Bearer', expires_in: expiresIn, refresh_token: rt, scope: 'read', ...idt };
   }
 
   /** The `ok` answer, with refresh-token rotation and reuse detection. */
-  function ok(rec, res) {
-    const [status, body] = okAnswer(rec);
+  function ok(rec, res, f) {
+    const [status, body] = okAnswer(rec, f);
     return json(res, status, body);
   }
 
   /** The `ok` outcome as [status, body]; state changes (rotation) happen here. */
-  function okAnswer(rec) {
+  function okAnswer(rec, f = {}) {
     if (rec.grantType === 'refresh_token') {
       const old = rec.form.refresh_token;
       if (!activeRefresh.has(old)) {
@@ -197,14 +219,14 @@ export async function startFaultyProvider(opts = {}) {
       if (rotate) {
         activeRefresh.delete(old);
         consumedRefresh.add(old);
-        return [200, issueTokens(rec)];
+        return [200, issueTokens(rec, f)];
       }
       const at = `fp_at_${rand(32)}`;
       issued.access.push(at);
       activeAccess.add(at);
       return [200, { access_token: at, token_type: 'Bearer', expires_in: expiresIn, scope: 'read' }];
     }
-    return [200, issueTokens(rec)];
+    return [200, issueTokens(rec, f)];
   }
 
   function tokenBody(extra = {}) {
@@ -229,10 +251,10 @@ export async function startFaultyProvider(opts = {}) {
     ok: (rec, req, res, f) => {
       if (f.answerDelayMs) {
         // Decide (rotate) at once, answer later: the provider committed before replying.
-        const [status, body] = okAnswer(rec);
+        const [status, body] = okAnswer(rec, f);
         return later(f.answerDelayMs, () => json(res, status, body));
       }
-      return f.delayMs ? later(f.delayMs, () => ok(rec, res)) : ok(rec, res);
+      return f.delayMs ? later(f.delayMs, () => ok(rec, res, f)) : ok(rec, res, f);
     },
     html: (rec, req, res) =>
       text(res, 200, '<!doctype html><html><head><title>Sign in</title></head><body><form>Please sign in</form></body></html>', 'text/html; charset=utf-8'),
@@ -411,6 +433,7 @@ export async function startFaultyProvider(opts = {}) {
     '/revoke': 'revocation',
     '/elsewhere': 'elsewhere',
     '/.well-known/openid-configuration': 'discovery',
+    '/jwks': 'jwks',
   };
 
   const server = http.createServer(async (req, res) => {
@@ -458,6 +481,7 @@ export async function startFaultyProvider(opts = {}) {
         const q = rec.query;
         const code = `fp_code_${rand(32)}`;
         issued.codes.push(code);
+        if (q.nonce !== undefined) nonces.set(code, q.nonce);
         const to = new URL(q.redirect_uri);
         to.searchParams.set('code', code);
         if (q.state !== undefined) to.searchParams.set('state', q.state);
@@ -494,7 +518,19 @@ export async function startFaultyProvider(opts = {}) {
           token_endpoint: `${api.url}/token`,
           userinfo_endpoint: `${api.url}/userinfo`,
           revocation_endpoint: `${api.url}/revoke`,
+          ...(idTokens
+            ? {
+                jwks_uri: `${api.url}/jwks`,
+                response_types_supported: ['code'],
+                subject_types_supported: ['public'],
+                id_token_signing_alg_values_supported: ['RS256'],
+                scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+              }
+            : {}),
         });
+      case 'jwks':
+        if (!idTokens) return text(res, 404, 'not found');
+        return json(res, 200, { keys: [{ ...signing.publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }] });
       case 'elsewhere':
         return json(res, 200, tokenBody());
       default:

@@ -20,6 +20,7 @@
 //   q.authorizations              // every authorization URL the browser opened, WITH fragment
 //   q.calls / q.count(preset, endpoint, grant?)   // every back-channel request
 //   q.revocations                 // tokens revoked
+//   q.setGithubExpiringTokens(false)  // GitHub's default app setting: no expiry, no refresh token
 //   await q.close()
 //
 // Authorization endpoints serve a tiny HTML page: fragments never reach a server, so the page's
@@ -256,6 +257,7 @@ export async function startQuirkProvider(opts = {}) {
   const problem = (ctx, msg) => ctx.call.problems.push(msg);
 
   // ---------- tokens ----------
+  let githubExpiring = true;
   function issueAccess(preset, clientId, user, scope, ttl, extra = {}) {
     const at = `${preset}_at_${rand()}`;
     access.set(at, { preset, clientId, user, scope, exp: now() + ttl, revoked: false, ...extra });
@@ -490,6 +492,11 @@ export async function startQuirkProvider(opts = {}) {
     // PM: an invalid/expired/used code is `bad_verification_code`. (A PKCE failure's error
     // name is not in PM; bad_verification_code is used for it too.)
     if (r.error) return err('bad_verification_code', 'The code passed is incorrect or expired.');
+    // Without expiring user tokens (the app setting's default): a token that does not expire,
+    // and no refresh token.
+    if (!githubExpiring) {
+      return answer({ access_token: issueAccess('github', c.client_id, r.grant.user, r.grant.scope, 10 * 365 * 86400), token_type: 'bearer', scope: r.grant.scope ?? '' });
+    }
     return answer({
       access_token: issueAccess('github', c.client_id, r.grant.user, r.grant.scope, 28800),
       expires_in: 28800,
@@ -1448,6 +1455,10 @@ fetch('/__quirk/authorize', { method: 'POST', headers: { 'content-type': 'text/p
     },
     /** Whether this refresh token is still usable / this access token still valid. */
     refreshTokenIsActive: (t) => Boolean(refresh.get(t)?.active),
+    /** GitHub's "expiring user tokens" app setting (on by default here; off: no refresh token). */
+    setGithubExpiringTokens: (on) => {
+      githubExpiring = Boolean(on);
+    },
     /** The refresh token issued last for `preset` (undefined when none). */
     latestRefreshToken: (preset) => [...refresh].filter(([, v]) => v.preset === preset).at(-1)?.[0],
     accessTokenIsActive: (t) => Boolean(access.get(t) && !access.get(t).revoked),

@@ -86,6 +86,9 @@ export function randomCookieKey() {
  * @param {number} [opts.readyTimeoutMs=15000]
  * @param {boolean} [opts.echo=false] Also copy the child's output to this process' stderr
  *   (env AUTHSPLIT_TEST_ECHO=1 does the same).
+ * @param {string} [opts.dir] Write the config into this directory (kept on close) instead of a
+ *   fresh temporary one: a binary without `[store]` keeps its SQLite file there, so a restart
+ *   with the same `dir` finds it.
  * @returns {Promise<Server>}
  */
 export async function startServer(opts) {
@@ -97,6 +100,7 @@ export async function startServer(opts) {
     bin = SERVER_BIN,
     readyTimeoutMs = 15000,
     echo = process.env.AUTHSPLIT_TEST_ECHO === '1',
+    dir: keep,
   } = opts;
   if (!existsSync(bin)) {
     throw new Error(
@@ -105,7 +109,8 @@ export async function startServer(opts) {
     );
   }
   const text = configToml ?? toToml(config);
-  const dir = await mkdtemp(join(tmpdir(), 'authsplit-test-'));
+  const dir = keep ?? (await mkdtemp(join(tmpdir(), 'authsplit-test-')));
+  const removeDir = () => (keep ? Promise.resolve() : rm(dir, { recursive: true, force: true }));
   const configPath = join(dir, 'authsplit.toml');
   await writeFile(configPath, text, { mode: 0o600 });
 
@@ -166,7 +171,7 @@ export async function startServer(opts) {
   } catch (e) {
     child.kill('SIGKILL');
     await exitPromise;
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
     throw e;
   } finally {
     clearTimeout(timer);
@@ -197,7 +202,7 @@ export async function startServer(opts) {
           await exitPromise;
           clearTimeout(t);
         }
-        await rm(dir, { recursive: true, force: true });
+        await removeDir();
         return exited;
       })();
       return closing;

@@ -178,9 +178,13 @@ async function signOut() {
   }
 }
 
-/** A session cookie may survive a reload: try to get a token through POST /refresh. */
+/**
+ * A session may survive a reload: GET /session says whether the backend holds one (and whose),
+ * with no failed request when signed out; then POST /refresh gets this page an access token.
+ */
 async function tryRestore({ quiet = false } = {}) {
   try {
+    if (!(await client.session()).authenticated) return false;
     await client.getAccessToken();
     return true;
   } catch (e) {

@@ -17,7 +17,7 @@ const NO_SESSION = ['not_authenticated', 'invalid_grant'];
 
 /**
  * Starts the client once: `init()`, `new AuthClient(options)`, then the callback (on
- * `callbackPath`) or a session restore (`POST /refresh` with the backend's cookie).
+ * `callbackPath`) or a session restore (`GET /session`, then `POST /refresh` for a token).
  */
 async function start(options, callbackPath, onRedirect) {
   await init();
@@ -39,6 +39,8 @@ async function start(options, callbackPath, onRedirect) {
 
 async function restore(client, earlier) {
   try {
+    // GET /session first: a signed-out load ends here, with no failed request in the console.
+    if (!(await client.session()).authenticated) return null;
     await client.getAccessToken();
     return { ...signedIn(client), error: earlier };
   } catch (e) {

@@ -182,25 +182,19 @@ pub struct Config {
 
 /// `[store]`: where the state that makes single use, single flight and logout hold is kept
 /// (docs/DEPLOYMENT.md).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct StoreConfig {
     /// `memory:` (one process; lost on restart), `sqlite:` (a file under `data_dir`, survives
     /// restarts), `sqlite:<path>`, or `redis://[user:password@]host[:port][/db][?prefix=…]` for
-    /// several instances. Unset: `memory:`, with a warning at start-up.
+    /// several instances. Unset: the binary uses `sqlite:` (the embedded store); a router built
+    /// in code uses `memory:`, with a warning at start-up.
     pub url: Option<Secret>,
-    /// Where `sqlite:` keeps its file (`authsplit.sqlite3`). Default `data`.
-    pub data_dir: PathBuf,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            url: None,
-            data_dir: PathBuf::from("data"),
-        }
-    }
+    /// Where `sqlite:` keeps its file (`authsplit.sqlite3`). Unset: the binary uses the
+    /// directory of its configuration file (the working directory without one); a router built
+    /// in code uses `data`. A relative path is relative to the working directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `[server]`.
@@ -216,8 +210,13 @@ pub struct ServerConfig {
     /// redirect_uri` or a provider's): the SPA served from the same origin as its callback.
     /// Never derived from a request header. Default true.
     pub allow_same_origin: bool,
-    /// Cookie encryption key: ≥64 random bytes, base64 (standard or URL-safe) or hex.
+    /// Cookie encryption key: ≥64 random bytes, base64 (standard or URL-safe) or hex. The same
+    /// as `cookie_keys = [cookie_key]`; setting both is a configuration error.
     pub cookie_key: Option<Secret>,
+    /// Cookie keys for rotation, current first: new cookies are sealed with the first, cookies
+    /// sealed with any of them still open (a session cookie is re-sealed with the current key
+    /// on its next `/refresh`). Each like `cookie_key`.
+    pub cookie_keys: Vec<Secret>,
     /// DEV ONLY: generate a random cookie key at start-up when none is configured (sessions
     /// do not survive a restart). Logged as a warning.
     pub dev_generate_cookie_key: bool,
@@ -273,6 +272,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             allow_same_origin: true,
             cookie_key: None,
+            cookie_keys: Vec::new(),
             dev_generate_cookie_key: false,
             insecure_dev_cookies: false,
             static_dir: None,

@@ -101,10 +101,10 @@ impl CookieSettings {
         }
     }
 
-    /// Appends encrypted `Set-Cookie`s carrying `payload` as JSON. The sealed value (AEAD, the
-    /// base name as associated data) is split over `name`, `name-1`, … so that each cookie
-    /// stays under the browsers' 4096-byte limit; chunk cookies the request carried but this
-    /// payload does not need are deleted. Fails when more than [`MAX_CHUNKS`] would be needed.
+    /// Appends the encrypted `Set-Cookie` carrying `payload` as JSON (AEAD, the name as
+    /// associated data). Chunk cookies (`name-1`, …) an earlier cookie format split long
+    /// sessions into are deleted when the request carries them. Fails when the sealed cookie
+    /// would pass the browsers' 4096-byte limit (RFC 6265 §6.1).
     pub fn set<T: Serialize>(
         &self,
         headers: &mut HeaderMap,
@@ -121,28 +121,28 @@ impl CookieSettings {
             .get(name)
             .map(|c| c.value().to_owned())
             .ok_or(CookieTooLarge)?;
-        let chunks: Vec<&str> = sealed
-            .as_bytes()
-            .chunks(CHUNK_CHARS)
-            .map(|c| std::str::from_utf8(c).unwrap_or(""))
-            .collect();
-        if chunks.len() > MAX_CHUNKS {
+        if sealed.len() > MAX_SEALED_CHARS {
             return Err(CookieTooLarge);
         }
-        for (i, chunk) in chunks.iter().enumerate() {
-            Self::append(
-                headers,
-                &self.build(chunk_name(name, i), (*chunk).to_owned(), max_age_secs),
-            );
-        }
+        Self::append(headers, &self.build(name.to_owned(), sealed, max_age_secs));
         if let Some(req) = request {
-            for i in chunks.len().max(1)..MAX_CHUNKS {
-                if raw_cookie(req, &chunk_name(name, i)).is_some() {
-                    self.clear_one(headers, chunk_name(name, i));
-                }
-            }
+            self.clear_chunks(headers, req, name);
         }
         Ok(())
+    }
+
+    /// Deletes the legacy chunk cookies of `name` the request carries.
+    pub fn clear_legacy_chunks(&self, headers: &mut HeaderMap, request: &HeaderMap, name: &str) {
+        self.clear_chunks(headers, request, name);
+    }
+
+    fn clear_chunks(&self, headers: &mut HeaderMap, request: &HeaderMap, name: &str) {
+        for i in 1..LEGACY_CHUNKS {
+            let chunk = format!("{name}-{i}");
+            if raw_cookie(request, &chunk).is_some() {
+                self.clear_one(headers, chunk);
+            }
+        }
     }
 
     fn clear_one(&self, headers: &mut HeaderMap, name: String) {
@@ -152,56 +152,50 @@ impl CookieSettings {
     }
 
     /// Appends `Set-Cookie`s that delete `name` (same attributes, `Max-Age=0`) and any of its
-    /// chunk cookies the request carried.
+    /// legacy chunk cookies the request carried.
     pub fn clear(&self, headers: &mut HeaderMap, request: Option<&HeaderMap>, name: &str) {
         self.clear_one(headers, name.to_owned());
         if let Some(req) = request {
-            for i in 1..MAX_CHUNKS {
-                if raw_cookie(req, &chunk_name(name, i)).is_some() {
-                    self.clear_one(headers, chunk_name(name, i));
-                }
-            }
+            self.clear_chunks(headers, req, name);
         }
     }
 
-    /// Reads `name` (and its chunks, in order), decrypts, parses the JSON payload. Anything
-    /// that fails (absent, tampered, mixed chunks, old key, bad JSON) is `None`.
+    /// Reads `name`, decrypts with any of `keys`, parses the JSON payload. Anything that fails
+    /// (absent, tampered, a key not in `keys`, bad JSON) is `None`.
     pub fn get<T: DeserializeOwned>(
         &self,
         headers: &HeaderMap,
-        key: &Key,
+        keys: &[Key],
         name: &str,
     ) -> Option<T> {
-        let mut sealed = raw_cookie(headers, name)?;
-        for i in 1..MAX_CHUNKS {
-            match raw_cookie(headers, &chunk_name(name, i)) {
-                Some(part) => sealed.push_str(&part),
-                None => break,
-            }
-        }
+        self.open(headers, keys, name).map(|(v, _)| v)
+    }
+
+    /// [`Self::get`], and whether the cookie was sealed with the first (current) key.
+    pub fn open<T: DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        keys: &[Key],
+        name: &str,
+    ) -> Option<(T, bool)> {
+        let sealed = raw_cookie(headers, name)?;
         let mut jar = CookieJar::new();
         jar.add_original(Cookie::new(name.to_owned(), sealed));
-        let c = jar.private(key).get(name)?;
-        serde_json::from_str(c.value()).ok()
+        keys.iter().enumerate().find_map(|(i, key)| {
+            let c = jar.private(key).get(name)?;
+            serde_json::from_str(c.value()).ok().map(|v| (v, i == 0))
+        })
     }
 }
 
-/// A payload too large for [`MAX_CHUNKS`] cookies.
+/// A payload too large for one cookie.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CookieTooLarge;
 
-/// Characters of sealed value per cookie (name, attributes and value stay < 4096 bytes).
-const CHUNK_CHARS: usize = 3800;
-/// At most this many cookies per payload (≈ 15 KB sealed).
-pub(crate) const MAX_CHUNKS: usize = 4;
-
-fn chunk_name(name: &str, i: usize) -> String {
-    if i == 0 {
-        name.to_owned()
-    } else {
-        format!("{name}-{i}")
-    }
-}
+/// Most characters of a sealed cookie value (name, attributes and value stay < 4096 bytes).
+const MAX_SEALED_CHARS: usize = 3800;
+/// An earlier cookie format split long sessions over `name`, `name-1`, … `name-3`.
+const LEGACY_CHUNKS: usize = 4;
 
 /// The names of all cookies in the request's `Cookie` headers, in order.
 fn cookie_names(headers: &HeaderMap) -> Vec<String> {
@@ -262,29 +256,17 @@ impl std::fmt::Debug for TxCookie {
     }
 }
 
-/// The session cookie payload: the refresh token lives only here (encrypted).
+/// The session cookie payload: only the session's opaque id (144 bits from the OS generator,
+/// sealed like every cookie). The session itself — user, tokens, provider — is a record in the
+/// store under this id (docs/SECURITY.md S8, S10).
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct SessionCookie {
-    /// Random session id (keys the per-session refresh lock).
-    pub sid: String,
-    pub provider: String,
-    #[serde(default)]
-    pub refresh_token: Option<String>,
-    #[serde(default)]
-    pub sub: Option<String>,
-    pub created_at: u64,
-    /// The access token — kept (encrypted, here only) solely for providers that can revoke
-    /// nothing else (GitHub, Weibo: RFC 7009-style revocation of access tokens only), so that
-    /// logout can revoke it. `None` for every other provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocable_access_token: Option<String>,
+    /// The session id: the store key of the record, the refresh single-flight's key.
+    pub id: String,
 }
 
 impl std::fmt::Debug for SessionCookie {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionCookie")
-            .field("provider", &self.provider)
-            .field("created_at", &self.created_at)
-            .finish_non_exhaustive()
+        f.debug_struct("SessionCookie").finish_non_exhaustive()
     }
 }

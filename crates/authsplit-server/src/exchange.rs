@@ -37,10 +37,13 @@ pub(crate) struct Checked {
 pub(crate) struct SignedIn {
     /// What the browser gets (the access token, its expiry, the ID token claims, the user).
     pub reply: TokenReply,
-    /// Kept in the session cookie only.
+    /// Kept in the session record only.
     pub refresh_token: Option<String>,
     /// The user's stable subject, when there is a user.
     pub subject: Option<String>,
+    /// The validated ID token as issued (kept in the session record for RP-initiated logout
+    /// and to compare a refreshed ID token with, OIDC Core §12.2).
+    pub id_token: Option<String>,
 }
 
 /// Tokens the provider issued for a sign-in that then failed.
@@ -201,6 +204,7 @@ async fn code_exchange(
                 profile,
                 client_id: &provider.creds.client_id,
                 nonce: checked.tx.nonce.as_deref(),
+                refreshed: false,
                 now,
             };
             Some(
@@ -300,6 +304,7 @@ async fn code_exchange(
     } else {
         None
     };
+    let id_token = claims.as_ref().and(id_token).map(|t| t.secret().to_owned());
     let user = if info.is_none() && claims.is_none() && provider.rules.user_optional {
         None
     } else {
@@ -319,6 +324,7 @@ async fn code_exchange(
         },
         refresh_token: tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
         subject: user.map(|u| u.subject),
+        id_token,
     })
 }
 
@@ -375,6 +381,7 @@ async fn corp_exchange(
         },
         refresh_token: None,
         subject: Some(user.subject),
+        id_token: None,
     })
 }
 

@@ -31,7 +31,11 @@ pub(crate) struct Expect<'a> {
     /// The profile (for the Microsoft `{tenantid}` issuer check).
     pub profile: &'a ProviderProfile,
     pub client_id: &'a str,
+    /// At sign-in: the transaction's nonce (the token must carry exactly it). On refresh: the
+    /// sign-in's ID token nonce (a refreshed token may omit it, never change it).
     pub nonce: Option<&'a str>,
+    /// An ID token from a refresh (OIDC Core §12.2) rather than a sign-in.
+    pub refreshed: bool,
     pub now: u64,
 }
 
@@ -164,6 +168,17 @@ pub(crate) fn check_claims(
         return Err(bad("the ID token's iat is not plausible"));
     }
     let token_nonce = c.get("nonce").and_then(Value::as_str);
+    if expect.refreshed {
+        // OIDC Core §12.2: a refreshed ID token need not carry a nonce; if it does, it is the
+        // one of the ID token the session started with.
+        return match (expect.nonce, token_nonce) {
+            (_, None) => Ok(()),
+            (Some(want), Some(got)) if want == got => Ok(()),
+            _ => Err(bad(
+                "the refreshed ID token's nonce differs from the session's ID token",
+            )),
+        };
+    }
     match (expect.nonce, token_nonce) {
         (Some(want), Some(got)) => {
             use subtle::ConstantTimeEq as _;
@@ -206,6 +221,7 @@ mod tests {
             profile: profile(),
             client_id: "app",
             nonce: Some("n-123"),
+            refreshed: false,
             now,
         }
     }

@@ -19,8 +19,8 @@
 //! ```
 //!
 //! Endpoints under the mount point (JSON shapes in [`authsplit_core::wire`]):
-//! `POST /transactions` (201), `POST /token`, `POST /refresh`, `POST /logout`, `GET /config`,
-//! `GET /healthz`. Every `POST` needs `x-authsplit: 1` and an allow-listed `Origin`; errors are
+//! `POST /transactions` (201), `POST /token`, `POST /refresh`, `POST /logout`, `GET /session`,
+//! `GET /config`, `GET /healthz`. Every `POST` needs `x-authsplit: 1` and an allow-listed `Origin`; errors are
 //! [`error::ApiError`] (JSON [`authsplit_core::wire::ErrorBody`], status table in [`error`]).
 //!
 //! Rules enforced (docs/SECURITY.md A2, A3, S1–S15; RFC 10017 §6.2): transaction bound by an
@@ -122,7 +122,10 @@ fn open_store(
         return Ok(memory());
     }
     let options = authsplit_store::StoreOptions {
-        data_dir: config.data_dir.clone(),
+        data_dir: config
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("data")),
         memory_max_claims: server.max_used_transactions,
         ..authsplit_store::StoreOptions::default()
     };
@@ -204,22 +207,37 @@ impl AuthsplitBuilder {
                 "body limits must be positive".to_owned(),
             ));
         }
-        let key = match &server.cookie_key {
-            Some(k) => {
-                let bytes = config::decode_cookie_key(k.secret())?;
-                Key::try_from(&bytes[..]).map_err(|_| {
-                    crate::config::cfg_err("server.cookie_key is too short".to_owned())
-                })?
+        let configured: Vec<&Secret> = match (&server.cookie_key, &server.cookie_keys[..]) {
+            (Some(_), [_, ..]) => {
+                return Err(crate::config::cfg_err(
+                    "server.cookie_key and server.cookie_keys are both set: use cookie_keys = \
+                     [current, previous…] alone (cookie_key is the same as a one-element list)"
+                        .to_owned(),
+                ));
             }
+            (Some(k), []) => vec![k],
+            (None, list) => list.iter().collect(),
+        };
+        let mut keys = Vec::with_capacity(configured.len());
+        for k in configured {
+            let bytes = config::decode_cookie_key(k.secret())?;
+            keys.push(Key::try_from(&bytes[..]).map_err(|_| {
+                crate::config::cfg_err("server.cookie_key is too short".to_owned())
+            })?);
+        }
+        let key = match keys.first() {
+            Some(k) => k.clone(),
             None if server.dev_generate_cookie_key => {
                 warnings.push(
                     "DEV ONLY: server.dev_generate_cookie_key is on: a random cookie key was \
                      generated; sessions end when the process stops"
                         .to_owned(),
                 );
-                Key::try_generate().ok_or_else(|| {
+                let k = Key::try_generate().ok_or_else(|| {
                     crate::config::cfg_err("the OS random generator failed".to_owned())
-                })?
+                })?;
+                keys.push(k.clone());
+                k
             }
             None => {
                 return Err(crate::config::cfg_err(
@@ -296,6 +314,7 @@ impl AuthsplitBuilder {
             same_origins,
             providers: map,
             key,
+            keys,
             out,
             clock,
             store,
@@ -407,6 +426,7 @@ impl Authsplit {
                 state.clone(),
                 extract::csrf_guard,
             ))
+            .route("/session", get(routes::session::session))
             .route("/config", get(routes::config::config))
             .route("/healthz", get(routes::health::healthz))
             .fallback(routes::not_found)

@@ -148,8 +148,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// The binary keeps its state in the embedded store unless told otherwise: without `[store]
+/// url` it is `sqlite:`, and without `data_dir` the file goes next to the configuration file
+/// (`<its directory>/authsplit.sqlite3`; the working directory without one), so a single
+/// instance keeps its sessions and logouts across restarts (docs/DEPLOYMENT.md).
+fn embedded_store_by_default(config: &mut Config, config_file: Option<&std::path::Path>) {
+    if config.store.url.is_none() {
+        config.store.url = Some(authsplit_server::Secret::new("sqlite:"));
+    }
+    if config.store.data_dir.is_none() {
+        let dir = config_file
+            .and_then(std::path::Path::parent)
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(
+                || std::path::PathBuf::from("."),
+                std::path::Path::to_path_buf,
+            );
+        config.store.data_dir = Some(dir);
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    embedded_store_by_default(&mut config, cli.config.as_deref());
     if let Some(l) = cli.listen {
         config.server.listen = l;
     }

@@ -12,6 +12,7 @@ use authsplit_core::secret::{AccessToken, RefreshToken};
 use crate::AppState;
 use crate::outbound::EndpointKind;
 use crate::provider::Provider;
+use crate::store::SessionRecord;
 
 /// What one revocation attempt achieved.
 enum Revocation {
@@ -167,5 +168,30 @@ pub(crate) fn revoke_discarded(
         }
         tracing::info!(provider = %provider.id, revoked_now = ?done,
             "revocation of discarded tokens attempted");
+    });
+}
+
+/// A session ended by something other than a logout (a second sign-in in the same browser):
+/// revoke its tokens in the background where its provider can (RFC 7009), as for discarded
+/// tokens.
+pub(crate) fn revoke_ended_session(app: &AppState, record: SessionRecord) {
+    let Ok(provider) = app.provider(&record.provider) else {
+        return;
+    };
+    let app = app.clone();
+    tokio::spawn(async move {
+        match provider.profile(&app.inner.out).await {
+            Ok(profile) => revoke_discarded(
+                &app,
+                &provider,
+                &profile,
+                record.access_token.clone().unwrap_or_default(),
+                record.refresh_token.clone(),
+            ),
+            Err(e) => {
+                tracing::warn!(provider = %provider.id, code = e.code().as_str(),
+                    "ended session: provider metadata unavailable; tokens not revoked");
+            }
+        }
     });
 }

@@ -20,7 +20,10 @@ pub(crate) struct Inner {
     /// origin when this server serves it). Checked like `allowed_origins`, but no CORS grant.
     pub same_origins: Vec<String>,
     pub providers: BTreeMap<String, Arc<Provider>>,
+    /// The current cookie key: every cookie is sealed with it.
     pub key: Key,
+    /// Every configured cookie key, the current one first: a cookie sealed with any opens.
+    pub keys: Vec<Key>,
     pub cookies: cookies::CookieSettings,
     pub out: outbound::Outbound,
     pub clock: Clock,

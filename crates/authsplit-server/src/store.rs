@@ -14,7 +14,7 @@ use authsplit_core::{Error, ErrorCode};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-pub use authsplit_store::{Claim, MemoryStore, Store, StoreError};
+pub use authsplit_store::{Claim, MemoryStore, SessionRecord, Store, StoreError};
 
 use crate::error::ApiError;
 
@@ -117,6 +117,42 @@ pub(crate) enum Shared {
     Ended,
     /// Nothing happened in this flight (a logout looking for a refresh in flight found none).
     Nothing,
+}
+
+/// What the server keeps in a session record besides the store's own fields (the record's
+/// `extra` map): how to answer with the stored access token, and the claims a refreshed ID
+/// token must repeat (OIDC Core §12.2).
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub(crate) struct SessionExtra {
+    /// The access token's type (`bearer`, or `none` when there is no user token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// The granted scope, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// `iss` of the sign-in's ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_iss: Option<String>,
+    /// `sub` of the sign-in's ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_sub: Option<String>,
+    /// `nonce` of the sign-in's ID token (a refreshed one may repeat it, never change it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_nonce: Option<String>,
+}
+
+impl SessionExtra {
+    /// The extra fields of `record` (defaults for anything missing or unreadable).
+    pub fn of(record: &SessionRecord) -> Self {
+        serde_json::from_value(serde_json::Value::Object(record.extra.clone())).unwrap_or_default()
+    }
+
+    /// Writes these fields into `record`.
+    pub fn store_in(&self, record: &mut SessionRecord) {
+        if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(self) {
+            record.extra = m;
+        }
+    }
 }
 
 /// The store key of the refresh flight of one session and refresh token.

@@ -254,7 +254,7 @@ fn example_config_is_valid() {
         Some(authsplit_server::Secret::new("s"));
     // The example's embedded store, in a temporary directory.
     let dir = tmpdir("example");
-    cfg.store.data_dir = dir.clone();
+    cfg.store.data_dir = Some(dir.clone());
     let auth = authsplit_server::Authsplit::new(cfg).unwrap();
     assert_eq!(auth.providers()[0].id, "local");
     assert_eq!(auth.store_backend(), "sqlite");

@@ -565,9 +565,14 @@ async fn refresh_token_never_in_body_and_no_store() {
         refresh_call.form_get("refresh_token").as_deref(),
         Some(REFRESH_TOKEN)
     );
-    // The rotated token is what the next refresh presents (it was stored in the cookie).
-    let session2 = r2.cookie_header();
-    let r3 = send(&app, post("/auth/refresh", &json!({}), Some(&session2))).await;
+    // The rotated token is what the next refresh presents: it was stored in the session record,
+    // so the same cookie (which the refresh did not rewrite) carries on.
+    assert!(
+        r2.set_cookies().is_empty(),
+        "the refresh sets no cookie: {:?}",
+        r2.set_cookies()
+    );
+    let r3 = send(&app, post("/auth/refresh", &json!({}), Some(&session))).await;
     assert_eq!(r3.status, StatusCode::OK, "{}", r3.text);
     let call3 = stub.calls_to("/token").pop().unwrap();
     assert_eq!(
@@ -984,10 +989,12 @@ async fn demo_api_hello() {
     assert_error(&r, 401, "not_authenticated");
 }
 
-// RFC 6265 §6.1 (browsers keep ≥ 4096 bytes per cookie, not more): a long refresh token is
-// split over `__Host-authsplit-session`, `…-1`, … each under the limit, and read back whole.
+// RFC 6265 §6.1 (browsers keep ≥ 4096 bytes per cookie, not more): the session lives in the
+// store, so even a long refresh token leaves one small session cookie (its opaque id), which
+// carries no token; the refresh presents the whole token upstream; chunk cookies an earlier
+// cookie format left behind are deleted on the next write.
 #[tokio::test]
-async fn long_refresh_token_is_chunked_under_the_cookie_limit() {
+async fn long_refresh_token_stays_server_side_in_one_small_cookie() {
     let (stub, app) = setup().await;
     let long_rt = format!("rt-{}", "L".repeat(3500));
     stub.push_token(Reply::json(
@@ -1007,7 +1014,7 @@ async fn long_refresh_token_is_chunked_under_the_cookie_limit() {
         .into_iter()
         .filter(|c| c.starts_with("__Host-authsplit-session"))
         .collect();
-    assert_eq!(session.len(), 2, "{session:?}");
+    assert_eq!(session.len(), 1, "{session:?}");
     for c in &session {
         let name_value = c.split(';').next().unwrap();
         assert!(
@@ -1018,11 +1025,11 @@ async fn long_refresh_token_is_chunked_under_the_cookie_limit() {
         assert!(c.contains("HttpOnly") && c.contains("Secure") && c.contains("SameSite=Strict"));
         assert!(!c.contains(&long_rt[..40]));
     }
-    // The next refresh presents the whole token; a rotated short one shrinks back to one
-    // cookie and deletes the extra chunk.
+    // The next refresh presents the whole token; a stale chunk cookie is deleted.
+    let with_stale_chunk = format!("{}; __Host-authsplit-session-1=stale", r.cookie_header());
     let r2 = send(
         &app,
-        post("/auth/refresh", &json!({}), Some(&r.cookie_header())),
+        post("/auth/refresh", &json!({}), Some(&with_stale_chunk)),
     )
     .await;
     assert_eq!(r2.status, StatusCode::OK, "{}", r2.text);
@@ -1040,10 +1047,11 @@ async fn long_refresh_token_is_chunked_under_the_cookie_limit() {
             .any(|c| c.starts_with("__Host-authsplit-session-1=;") && c.contains("Max-Age=0")),
         "{set:?}"
     );
-    // A missing chunk makes the session unreadable (never a truncated token upstream).
-    let only_first = r.cookie_header().split("; ").next().unwrap().to_owned();
+    // A damaged session cookie makes the session unreadable (never a wrong token upstream).
+    let whole = r.cookie_header();
+    let damaged = &whole[..whole.len() - 4];
     let before = stub.token_calls();
-    let r3 = send(&app, post("/auth/refresh", &json!({}), Some(&only_first))).await;
+    let r3 = send(&app, post("/auth/refresh", &json!({}), Some(damaged))).await;
     assert_error(&r3, 401, "not_authenticated");
     assert_eq!(stub.token_calls(), before);
 }

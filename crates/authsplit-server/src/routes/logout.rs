@@ -12,8 +12,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use sha2::Digest as _;
 
+use super::{session_id, session_ttl};
 use crate::AppState;
-use crate::cookies::SessionCookie;
 use crate::error::ApiError;
 use crate::extract::{Empty, StrictJson};
 use crate::provider::Provider;
@@ -40,23 +40,26 @@ pub(crate) async fn logout(
     if crate::cookies::CookieSettings::has(&headers, c.tx_prefix) {
         c.clear(&mut out_headers, None, c.tx_prefix);
     }
-    let session: Option<SessionCookie> = c.get(&headers, &app.inner.key, c.session_name);
     let mut reply = LogoutReply {
         revoked: false,
         end_session_url: None,
     };
-    if let Some(session) = session
+    let Some(id) = session_id(&app, &headers) else {
+        return Ok((out_headers, Json(reply)).into_response());
+    };
+    // End the session so no later refresh runs on any instance (the record goes; the id stays
+    // ended for the cookie's lifetime). A store that cannot answer leaves the session alive, so
+    // the logout is refused with a typed error (the cookies are cleared all the same).
+    let store = app.store();
+    let ended = match store.end_session(&id, session_ttl(&app)).await {
+        Ok(ended) => ended,
+        Err(e) => return Ok((out_headers, ApiError::from(e)).into_response()),
+    };
+    if let Some(session) = ended
         && let Ok(provider) = app.provider(&session.provider)
     {
-        // End the session so no later refresh runs on any instance, then wait for a refresh of
-        // it that is in flight (or just finished) with the cookie's refresh token, to revoke
-        // the token it produced too (its reply may still set a cookie in the browser).
-        // A logout is never refused: a store that cannot answer only loses the extras.
-        let store = app.store();
-        let keep = Duration::from_secs(app.inner.server.session_ttl_secs);
-        if let Err(e) = store.end_session(&session.sid, keep).await {
-            tracing::warn!(error = %e, "logout: the session could not be marked ended");
-        }
+        // Wait for a refresh of this session that is in flight (or just finished) with the
+        // record's refresh token, to revoke the token it produced too.
         let last: Option<Refreshed> = match &session.refresh_token {
             Some(rt) => {
                 let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
@@ -66,7 +69,7 @@ pub(crate) async fn logout(
                     keep: REFRESH_SHARE_WINDOW,
                     wait: deadline,
                 };
-                let key = refresh_flight_key(&session.sid, &rt_hash);
+                let key = refresh_flight_key(&id, &rt_hash);
                 match single_flight(store, &key, limits, || async { (Shared::Nothing, false) })
                     .await
                 {
@@ -101,13 +104,13 @@ pub(crate) async fn logout(
                         }
                     }
                     Some(_) => {
-                        // GitHub, Weibo: only access tokens can be revoked; the session keeps
-                        // the current one for this (and the one a concurrent refresh just got).
+                        // GitHub, Weibo: only access tokens can be revoked: the record's
+                        // current one (and the one a concurrent refresh just got).
                         let mut ats: Vec<String> = Vec::new();
                         if let Some(fresh) = &last {
                             ats.push(fresh.reply.access_token.clone());
                         }
-                        ats.extend(session.revocable_access_token.iter().cloned());
+                        ats.extend(session.access_token.iter().cloned());
                         if ats.is_empty() {
                             tracing::info!(provider = %provider.id,
                                 "logout: the provider revokes only access tokens and none is kept; not revoked (revoked: false)");

@@ -1,13 +1,15 @@
 //! The endpoints, one module each, in the order of one sign-in: [`transactions`]
 //! (`POST /transactions`), [`token`] (`POST /token`), [`refresh`] (`POST /refresh`),
-//! [`logout`] (`POST /logout`), then [`config`] (`GET /config`) and [`health`]
-//! (`GET /healthz`). Shared here: the session cookie writer, random ids, and the JSON
+//! [`logout`] (`POST /logout`), then [`session`] (`GET /session`), [`config`] (`GET /config`)
+//! and [`health`] (`GET /healthz`). Shared here: the session cookie writer, random ids, and the JSON
 //! answers for unknown routes, wrong methods and panics.
 
 use authsplit_core::ErrorCode;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+
+use std::time::Duration;
 
 use crate::AppState;
 use crate::cookies::SessionCookie;
@@ -17,6 +19,7 @@ pub(crate) mod config;
 pub(crate) mod health;
 pub(crate) mod logout;
 pub(crate) mod refresh;
+pub(crate) mod session;
 pub(crate) mod token;
 pub(crate) mod transactions;
 
@@ -36,13 +39,32 @@ pub(crate) fn random_id() -> Result<String, ApiError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
-/// Writes the session cookie(s). A refresh token too large even for the chunked cookie is a
-/// typed error (never a silently dropped cookie).
+/// The session id the request's session cookie carries (`None`: no cookie, or one that opens
+/// with none of the cookie keys).
+pub(crate) fn session_id(app: &AppState, request: &HeaderMap) -> Option<String> {
+    session_cookie(app, request).map(|(id, _)| id)
+}
+
+/// The session id and whether its cookie was sealed with the current key.
+pub(crate) fn session_cookie(app: &AppState, request: &HeaderMap) -> Option<(String, bool)> {
+    let c = &app.inner.cookies;
+    c.open::<SessionCookie>(request, &app.inner.keys, c.session_name)
+        .map(|(s, current)| (s.id, current))
+}
+
+/// The session's lifetime in the store (and of its "ended" mark), from `session_ttl_secs`.
+pub(crate) fn session_ttl(app: &AppState) -> Duration {
+    Duration::from_secs(app.inner.server.session_ttl_secs.max(1))
+}
+
+/// Writes the session cookie carrying `id`, sealed with the current key, for `max_age_secs`
+/// (the rest of the session's life).
 fn set_session(
     app: &AppState,
     headers: &mut HeaderMap,
     request: &HeaderMap,
-    session: &SessionCookie,
+    id: &str,
+    max_age_secs: u64,
 ) -> Result<(), ApiError> {
     let c = &app.inner.cookies;
     c.set(
@@ -50,15 +72,10 @@ fn set_session(
         Some(request),
         &app.inner.key,
         c.session_name,
-        session,
-        app.inner.server.session_ttl_secs,
+        &SessionCookie { id: id.to_owned() },
+        max_age_secs,
     )
-    .map_err(|_| {
-        ApiError::new(
-            ErrorCode::ProviderBadResponse,
-            "the provider's refresh token is too large to keep in the session cookie",
-        )
-    })
+    .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))
 }
 
 /// A known route with the wrong method: JSON 405.

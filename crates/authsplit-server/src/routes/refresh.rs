@@ -1,7 +1,8 @@
 //! `POST /refresh`: step 7. One refresh in flight per session and refresh token across every
 //! instance sharing the [`Store`] (its single flight); concurrent callers with the same old
-//! refresh token share the single upstream result, so rotation never burns the grant (RFC 9700 §4.14.2; docs/SECURITY.md S10); the
-//! rotated token goes into the cookie before the reply.
+//! refresh token share the single upstream result, so rotation never burns the grant (RFC 9700
+//! §4.14.2; docs/SECURITY.md S10); the rotated token goes into the session record before the
+//! reply.
 //!
 //! [`Store`]: crate::store::Store
 
@@ -16,15 +17,21 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use sha2::Digest as _;
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::set_session;
+use super::{session_cookie, session_ttl, set_session};
 use crate::AppState;
-use crate::cookies::SessionCookie;
 use crate::error::ApiError;
 use crate::extract::{Empty, StrictJson};
+use crate::idtoken::Expect;
 use crate::outbound::{CallError, EndpointKind};
 use crate::provider::Provider;
-use crate::store::{REFRESH_SHARE_WINDOW, Refreshed, Shared, SharedError, refresh_flight_key};
+use crate::revoke::revoke_discarded;
+use crate::store::{
+    REFRESH_SHARE_WINDOW, Refreshed, SessionExtra, SessionRecord, Shared, SharedError,
+    refresh_flight_key,
+};
 use authsplit_store::{FlightLimits, SessionState, single_flight};
 
 /// How much longer than the provider deadline a refresh flight's lock lives and its followers
@@ -39,11 +46,30 @@ pub(crate) async fn refresh(
 ) -> Result<Response, ApiError> {
     let c = &app.inner.cookies;
     let not_auth = || ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first");
-    let session: SessionCookie = c
-        .get(&headers, &app.inner.key, c.session_name)
-        .ok_or_else(not_auth)?;
-    let provider = app.provider(&session.provider).map_err(|_| not_auth())?;
-    let Some(rt) = session.refresh_token.clone() else {
+    let mut out_headers = HeaderMap::new();
+    let Some((id, current_key)) = session_cookie(&app, &headers) else {
+        return Err(not_auth());
+    };
+    let store = app.store();
+    // A session logged out (or replaced) on any instance is never refreshed again (zero
+    // upstream calls); the record is the only copy of its tokens. Its cookie is left alone:
+    // it opens nothing, and the browser may hold a newer session's cookie by the time this
+    // answer arrives (a sign-in in another tab).
+    let record = match store.session(&id).await? {
+        SessionState::Active(r) => *r,
+        SessionState::Ended | SessionState::Missing => return Err(not_auth()),
+    };
+    let provider = app.provider(&record.provider).map_err(|_| not_auth())?;
+    let Some(rt) = record.refresh_token.clone() else {
+        // No refresh token (GitHub without expiring tokens, Weibo, …): the access token the
+        // session holds, while it is valid, is all there is to restore after a reload.
+        if record.access_token.is_some() && record.access_expires_at.is_none_or(|t| t > app.now()) {
+            if !current_key {
+                let left = record.expires_at.saturating_sub(app.now()).max(1);
+                set_session(&app, &mut out_headers, &headers, &id, left)?;
+            }
+            return Ok((out_headers, Json(stored_reply(&record).reply)).into_response());
+        }
         // Say why: the provider has no refresh grant at all (WeCom, Weibo), or it issued no
         // refresh token for this sign-in (e.g. GitHub without expiring tokens).
         let unsupported = provider
@@ -61,13 +87,6 @@ pub(crate) async fn refresh(
         )));
     };
     let rt_hash: [u8; 32] = sha2::Sha256::digest(rt.as_bytes()).into();
-    let mut out_headers = HeaderMap::new();
-    let store = app.store();
-    // A session logged out on any instance is never refreshed again (zero upstream calls).
-    if store.session(&session.sid).await? == SessionState::Ended {
-        c.clear(&mut out_headers, Some(&headers), c.session_name);
-        return Ok((out_headers, not_auth()).into_response());
-    }
     // One flight per session and refresh token across every instance sharing the store: one
     // caller refreshes, the others wait for its outcome (bounded by the provider deadline).
     let deadline = app.inner.out.total_timeout() + FLIGHT_MARGIN;
@@ -77,24 +96,58 @@ pub(crate) async fn refresh(
         wait: deadline,
     };
     let mut own_error: Option<ApiError> = None;
+    let mut ended_meanwhile = false;
     let flight = single_flight(
         store,
-        &refresh_flight_key(&session.sid, &rt_hash),
+        &refresh_flight_key(&id, &rt_hash),
         limits,
         || async {
             // Logged out meanwhile (a logout joins this flight first): nothing is sent.
-            match store.session(&session.sid).await {
-                Ok(SessionState::Ended) => return (Shared::Ended, false),
+            let current = match store.session(&id).await {
+                Ok(SessionState::Active(r)) => *r,
+                Ok(_) => return (Shared::Ended, false),
                 Err(e) => {
                     let e = ApiError::from(e);
                     let shared = Shared::Failed(SharedError::from(&e));
                     own_error = Some(e);
                     return (shared, false);
                 }
-                Ok(_) => {}
+            };
+            if current.refresh_token.as_deref() != Some(rt.as_str()) {
+                // Rotated by an earlier flight whose shared result has expired: the record
+                // already holds its outcome; nothing is sent.
+                return (Shared::Refreshed(Box::new(stored_reply(&current))), false);
             }
             match do_refresh(&app, &provider, &rt).await {
-                Ok(r) => (Shared::Refreshed(Box::new(r)), true),
+                Ok((r, id_token)) => {
+                    // OIDC Core §12.2: a new ID token must be the session's user's, or the
+                    // session takes nothing from this refresh (what it produced is revoked).
+                    let id_token =
+                        match refreshed_id_token(&app, &provider, &current, id_token).await {
+                            Ok(t) => t,
+                            Err(e) => {
+                                revoke_discarded_refresh(&app, &provider, &r).await;
+                                let shared = Shared::Failed(SharedError::from(&e));
+                                own_error = Some(e);
+                                return (shared, true);
+                            }
+                        };
+                    // The record takes the new tokens before anyone is told (a later caller reads
+                    // the rotated refresh token from it).
+                    match keep_refreshed(&app, &id, current, &r, id_token).await {
+                        Ok(true) => {}
+                        // Logged out while the refresh ran: the logout waiting on this flight
+                        // revokes what it produced; this caller is signed out.
+                        Ok(false) => ended_meanwhile = true,
+                        Err(e) => {
+                            revoke_discarded_refresh(&app, &provider, &r).await;
+                            let shared = Shared::Failed(SharedError::from(&e));
+                            own_error = Some(e);
+                            return (shared, true);
+                        }
+                    }
+                    (Shared::Refreshed(Box::new(r)), true)
+                }
                 Err(e) => {
                     // Shared unless the refresh token never left this process (then a later
                     // caller may simply try again).
@@ -114,35 +167,130 @@ pub(crate) async fn refresh(
     if !flight.led {
         tracing::debug!(provider = %provider.id, "sharing an in-flight refresh result");
     }
-    let outcome: Result<Refreshed, ApiError> = match flight.value {
-        Shared::Refreshed(r) => Ok(*r),
-        Shared::Failed(e) => Err(own_error.unwrap_or_else(|| e.into())),
-        Shared::Ended | Shared::Nothing => {
-            c.clear(&mut out_headers, Some(&headers), c.session_name);
-            return Ok((out_headers, not_auth()).into_response());
+    match flight.value {
+        // The cookie stays as it is (the record holds the new tokens); chunk cookies of an
+        // earlier cookie format go.
+        Shared::Refreshed(r) if !ended_meanwhile => {
+            c.clear_legacy_chunks(&mut out_headers, &headers, c.session_name);
+            if !current_key {
+                // Sealed with a previous cookie key: sealed again with the current one.
+                let left = record.expires_at.saturating_sub(app.now()).max(1);
+                if let Err(e) = set_session(&app, &mut out_headers, &headers, &id, left) {
+                    return Ok((out_headers, e).into_response());
+                }
+            }
+            Ok((out_headers, Json(r.reply)).into_response())
         }
-    };
-    match outcome {
-        Ok(Refreshed { reply, rotated }) => {
-            let mut s = session;
-            if let Some(n) = rotated {
-                s.refresh_token = Some(n);
-            }
-            if s.revocable_access_token.is_some() {
-                s.revocable_access_token = Some(reply.access_token.clone());
-            }
-            match set_session(&app, &mut out_headers, &headers, &s) {
-                Ok(()) => Ok((out_headers, Json(reply)).into_response()),
-                Err(e) => Ok((out_headers, e).into_response()),
-            }
-        }
-        Err(e) => {
+        Shared::Failed(e) => {
+            let e = own_error.unwrap_or_else(|| e.into());
             if e.code() == ErrorCode::InvalidGrant {
                 // The grant is dead: end the session.
+                if let Err(se) = store.end_session(&id, session_ttl(&app)).await {
+                    tracing::warn!(error = %se, "refresh: a dead session could not be ended in the store");
+                }
                 c.clear(&mut out_headers, Some(&headers), c.session_name);
             }
             Ok((out_headers, e).into_response())
         }
+        Shared::Refreshed(_) | Shared::Ended | Shared::Nothing => {
+            Ok((out_headers, not_auth()).into_response())
+        }
+    }
+}
+
+/// What the record holds, as a refresh reply (the access token it keeps).
+fn stored_reply(record: &SessionRecord) -> Refreshed {
+    let extra = SessionExtra::of(record);
+    Refreshed {
+        reply: TokenReply {
+            access_token: record.access_token.clone().unwrap_or_default(),
+            token_type: extra.token_type.unwrap_or_else(|| "bearer".to_owned()),
+            expires_at: record.access_expires_at,
+            scope: extra.scope,
+            id_token_claims: None,
+            user: None,
+        },
+        rotated: None,
+    }
+}
+
+/// An ID token that came with a refresh (OIDC Core §12.2): validated like a sign-in's
+/// (signature, `aud`, `azp`, `exp`, `iat`; no `nonce` required, but never a different one), and
+/// its `iss` and `sub` must be those of the ID token the session started with. `Ok(Some)`: the
+/// session takes it. A session that started without an ID token has nothing to compare one
+/// with and keeps none.
+async fn refreshed_id_token(
+    app: &AppState,
+    provider: &Provider,
+    record: &SessionRecord,
+    token: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let extra = SessionExtra::of(record);
+    let (Some(iss), Some(sub)) = (extra.id_iss.as_deref(), extra.id_sub.as_deref()) else {
+        tracing::debug!(provider = %provider.id, "refresh: an ID token for a session without one is not kept");
+        return Ok(None);
+    };
+    let profile = provider.profile(&app.inner.out).await?;
+    let expect = Expect {
+        issuers: vec![iss],
+        profile: &profile,
+        client_id: &provider.creds.client_id,
+        nonce: extra.id_nonce.as_deref(),
+        refreshed: true,
+        now: app.now(),
+    };
+    let claims = crate::idtoken::validate(provider, &app.inner.out, &token, &expect).await?;
+    if claims.get("sub").and_then(serde_json::Value::as_str) != Some(sub) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidIdToken,
+            "the refreshed ID token's sub is not the session's user",
+        ));
+    }
+    tracing::debug!(provider = %provider.id, "refresh: the new ID token is the session's user's; kept");
+    Ok(Some(token))
+}
+
+/// Writes a refresh's outcome into the session record (the rotated refresh token, the new
+/// access token, a validated new ID token); the session keeps its end. `Ok(false)`: the
+/// session ended meanwhile.
+async fn keep_refreshed(
+    app: &AppState,
+    id: &str,
+    mut record: SessionRecord,
+    r: &Refreshed,
+    id_token: Option<String>,
+) -> Result<bool, ApiError> {
+    let ttl = Duration::from_secs(record.expires_at.saturating_sub(app.now()).max(1));
+    if id_token.is_some() {
+        record.id_token = id_token;
+    }
+    if let Some(n) = &r.rotated {
+        record.refresh_token = Some(n.clone());
+    }
+    record.access_token = Some(r.reply.access_token.clone()).filter(|t| !t.is_empty());
+    record.access_expires_at = r.reply.expires_at;
+    let mut extra = SessionExtra::of(&record);
+    extra.token_type = Some(r.reply.token_type.clone());
+    if r.reply.scope.is_some() {
+        extra.scope = r.reply.scope.clone();
+    }
+    extra.store_in(&mut record);
+    Ok(app.store().update_session(id, &record, ttl).await?)
+}
+
+/// Tokens a refresh produced that no session could keep: revoke them where the provider can.
+async fn revoke_discarded_refresh(app: &AppState, provider: &Arc<Provider>, r: &Refreshed) {
+    if let Ok(profile) = provider.profile(&app.inner.out).await {
+        revoke_discarded(
+            app,
+            provider,
+            &profile,
+            r.reply.access_token.clone(),
+            r.rotated.clone(),
+        );
     }
 }
 
@@ -153,13 +301,13 @@ fn unsupported_message(provider: &Provider) -> String {
     )
 }
 
-/// One upstream refresh (RFC 6749 §6). A failure before the refresh token was sent is
-/// [`CallError::NotSent`].
+/// One upstream refresh (RFC 6749 §6): the outcome and the ID token that came with it, not yet
+/// validated. A failure before the refresh token was sent is [`CallError::NotSent`].
 async fn do_refresh(
     app: &AppState,
     provider: &Provider,
     rt: &str,
-) -> Result<Refreshed, CallError<ApiError>> {
+) -> Result<(Refreshed, Option<String>), CallError<ApiError>> {
     let started = Instant::now();
     let out = &app.inner.out;
     let result = async {
@@ -202,15 +350,19 @@ async fn do_refresh(
             id_token_claims: None,
             user: None,
         };
-        Ok(Refreshed {
-            reply,
-            rotated: tokens.refresh_token.map(|r| r.into_secret()),
-        })
+        let id_token = tokens.id_token.as_ref().map(|t| t.secret().to_owned());
+        Ok((
+            Refreshed {
+                reply,
+                rotated: tokens.refresh_token.map(|r| r.into_secret()),
+            },
+            id_token,
+        ))
     }
     .await;
     let latency_ms = started.elapsed().as_millis() as u64;
     match &result {
-        Ok(r) => tracing::info!(provider = %provider.id, latency_ms, outcome = "ok",
+        Ok((r, _)) => tracing::info!(provider = %provider.id, latency_ms, outcome = "ok",
             rotated = r.rotated.is_some(), "refreshed"),
         Err(e) => tracing::warn!(provider = %provider.id, latency_ms,
             outcome = e.inner().code().as_str(), "refresh failed"),

@@ -8,7 +8,7 @@
 
 use authsplit_core::ErrorCode;
 use authsplit_core::pkce::{PkceCodeChallenge, PkceCodeVerifier};
-use authsplit_core::provider::{Flow, ProviderProfile};
+use authsplit_core::provider::Flow;
 use authsplit_core::random::State as RState;
 use authsplit_core::secret::AuthorizationCode;
 use authsplit_core::wire::TokenRequest;
@@ -17,15 +17,15 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::{invalid, random_id, set_session};
+use super::{invalid, random_id, session_id, session_ttl, set_session};
 use crate::AppState;
-use crate::cookies::{SessionCookie, TxCookie};
+use crate::cookies::TxCookie;
 use crate::error::ApiError;
 use crate::exchange::{Checked, ExchangeError, SignedIn, exchange};
 use crate::extract::StrictJson;
 use crate::provider::Provider;
-use crate::revoke::revoke_discarded;
-use crate::store::{Claim, StoreError};
+use crate::revoke::{revoke_discarded, revoke_ended_session};
+use crate::store::{Claim, SessionExtra, SessionRecord, StoreError};
 
 const MAX_CODE_LEN: usize = 2048;
 
@@ -40,7 +40,7 @@ async fn check_transaction(
     let c = &app.inner.cookies;
     // Each sign-in has its own cookie, named after its state (parallel tabs).
     let name = c.tx_name(&req.state);
-    let Some(tx) = c.get::<TxCookie>(headers, &app.inner.key, &name) else {
+    let Some(tx) = c.get::<TxCookie>(headers, &app.inner.keys, &name) else {
         // Pending sign-ins exist, but none with this state: RFC 6749 §10.12 mismatch.
         if !crate::cookies::CookieSettings::has(headers, &name)
             && !c.tx_names_in(headers).is_empty()
@@ -203,14 +203,7 @@ pub(crate) async fn token(
         }
         Err(e) => return Ok((out_headers, e.error().clone()).into_response()),
     };
-    match start_session(
-        &app,
-        &provider,
-        &profile,
-        &mut out_headers,
-        &headers,
-        &signed_in,
-    ) {
+    match start_session(&app, &provider, &mut out_headers, &headers, &signed_in).await {
         Ok(()) => Ok((out_headers, Json(signed_in.reply)).into_response()),
         Err(e) => {
             revoke_discarded(
@@ -225,34 +218,63 @@ pub(crate) async fn token(
     }
 }
 
-/// Writes the session cookie of a finished sign-in.
-fn start_session(
+/// Starts the session of a finished sign-in: a session this browser already had ends first
+/// (its record deleted, its tokens revoked where the provider can), then the new record goes
+/// into the store under a fresh id and the cookie carries that id.
+async fn start_session(
     app: &AppState,
     provider: &Provider,
-    profile: &ProviderProfile,
     out_headers: &mut HeaderMap,
     request: &HeaderMap,
     s: &SignedIn,
 ) -> Result<(), ApiError> {
-    let session = SessionCookie {
-        sid: random_id()?,
-        provider: provider.id.clone(),
-        refresh_token: s.refresh_token.clone(),
-        sub: s.subject.clone(),
-        created_at: app.now(),
-        revocable_access_token: revokes_only_access_tokens(profile)
-            .then(|| s.reply.access_token.clone()),
+    let store = app.store();
+    let ttl = session_ttl(app);
+    // A second sign-in in one browser ends the first: one browser, one session.
+    if let Some(old) = session_id(app, request)
+        && let Some(ended) = store.end_session(&old, ttl).await?
+    {
+        revoke_ended_session(app, ended);
+    }
+    let now = app.now();
+    let claims = s.reply.id_token_claims.as_ref();
+    let claim = |name: &str| {
+        claims
+            .and_then(|c| c.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
     };
-    set_session(app, out_headers, request, &session)
-}
-
-/// Whether the provider can revoke access tokens but not refresh tokens (GitHub, Weibo): then
-/// the session cookie keeps the access token so logout can revoke it.
-fn revokes_only_access_tokens(profile: &ProviderProfile) -> bool {
-    profile
-        .revocation
-        .as_ref()
-        .is_some_and(|r| !r.accepts_refresh_token)
+    let mut record = SessionRecord {
+        provider: provider.id.clone(),
+        subject: s.subject.clone(),
+        oidc_sid: claim("sid"),
+        user: s
+            .reply
+            .user
+            .as_ref()
+            .and_then(|u| serde_json::to_value(u).ok()),
+        access_token: Some(s.reply.access_token.clone()).filter(|t| !t.is_empty()),
+        access_expires_at: s.reply.expires_at,
+        refresh_token: s.refresh_token.clone(),
+        id_token: s.id_token.clone(),
+        created_at: now,
+        expires_at: now.saturating_add(ttl.as_secs()),
+        extra: serde_json::Map::new(),
+    };
+    SessionExtra {
+        token_type: Some(s.reply.token_type.clone()),
+        scope: s.reply.scope.clone(),
+        id_iss: claim("iss"),
+        id_sub: claim("sub"),
+        id_nonce: claim("nonce"),
+    }
+    .store_in(&mut record);
+    let id = random_id()?;
+    if !store.create_session(&id, &record, ttl).await? {
+        // A fresh 144-bit id that was ended before: never reused.
+        return Err(ApiError::new(ErrorCode::Internal, "internal error"));
+    }
+    set_session(app, out_headers, request, &id, ttl.as_secs())
 }
 
 /// Logs that the claim store is full, at most once a second (a full store must not flood the

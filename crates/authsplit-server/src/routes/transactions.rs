@@ -132,7 +132,7 @@ fn prune_pending(app: &AppState, request: &HeaderMap, new_name: &str, out: &mut 
         if name == new_name {
             continue;
         }
-        match c.get::<TxCookie>(request, &app.inner.key, &name) {
+        match c.get::<TxCookie>(request, &app.inner.keys, &name) {
             Some(tx) if now < tx.created_at.saturating_add(app.inner.ttl) => {
                 pending.push((tx.created_at, name));
             }
