@@ -55,7 +55,8 @@ const PERF = env.PERF !== '0';
 const PERF_SECONDS = Number(env.PERF_SECONDS ?? 10);
 const ONLY = env.ONLY ? new Set(env.ONLY.split(',')) : null;
 const step = (name) => !ONLY || ONLY.has(name);
-const BIN = join(root, 'target/release/authsplit-server');
+// SERVER_BIN: another build of the server (e.g. target/debug/… to check the steps quickly).
+const BIN = resolve(root, env.SERVER_BIN ?? 'target/release/authsplit-server');
 const BIN_SYSTEM_ALLOC = join(root, 'target/release/authsplit-server-system-alloc');
 const STUB_BIN = join(root, 'target/release/stub_token_endpoint');
 const PY = join(here, '.venv/bin/python');
