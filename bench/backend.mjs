@@ -4,12 +4,21 @@
 //    127.0.0.1 (the `stub_token_endpoint` binary of crates/authsplit-test-support, a constant token response):
 //    - the stub called directly (what the loopback + stub can do at all),
 //    - authsplit-server release: full sign-ins (POST /auth/transactions, then POST /auth/token
-//      with that transaction's cookie — lua/signin.lua), and /token alone (cookies collected
+//      with that transaction's cookie — lua/signin.lua) with each store (`[store] url`: memory,
+//      SQLite in a temporary data dir, Redis — a redis-server on a free loopback port started
+//      and stopped here by tests/support/redis.mjs), and /token alone (cookies collected
 //      first — lua/collect.lua + lua/token.lua),
 //    - (a) Node express + openid-client 6.8.9 (peers/express-openid-client.mjs),
 //    - (b) FastAPI + fastapi-oauth20 0.0.3 under uvicorn (peers/fastapi_oauth20_app.py);
 //    requests/s, p50/p99 latency (wrk), peak RSS (VmHWM of the server process after the run;
-//    each contender is started fresh for its run).
+//    each contender is started fresh for its run), and CPU per operation: utime + stime (plus
+//    any children's) from /proc/PID/stat of the server, of the stub and of redis-server, read
+//    right before wrk starts and right after it exits, ÷ operations completed.
+//    Allocator: full sign-ins (memory store) with the default binary and with
+//    target/release/authsplit-server-system-alloc (built by run.sh with --no-default-features:
+//    the system allocator), alternating, ALLOC_ROUNDS rounds each.
+//    Profile: `perf record -g -p PID` of the default binary under the full sign-in load (memory
+//    store, PERF_SECONDS), self time grouped by library / module (PERF=0 skips it).
 //    Before timing, each contender's exchange is sent once to a recording endpoint so the
 //    report can show they make the same token request with the same client authentication.
 //    Added latency: an open-loop Node client at a fixed RATE (default 1000 req/s, keep-alive)
@@ -19,14 +28,17 @@
 //    connects back-to-back), median of COLD_RUNS; binary size as built and stripped.
 //
 //   node bench/backend.mjs [out.json]   (bench/run.sh builds the binaries first)
+//   ONLY=stores,alloc,perf node bench/backend.mjs   (a subset of steps, for trying things out)
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
-import { start, stop, stopAll, freePort, peakRssKiB, median, percentile, sleep } from './lib/util.mjs';
+import { start, stop, stopAll, freePort, peakRssKiB, median, percentile, cpuMeter, loadavg, clockTicks } from './lib/util.mjs';
 import { request, startRecorder } from './lib/http.mjs';
+import { profileCpu } from './lib/perf.mjs';
+import { startRedis } from '../tests/support/redis.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -38,7 +50,14 @@ const WRK_TIMEOUT = env.WRK_TIMEOUT ?? '5s';
 const RATE = Number(env.RATE ?? 1000);
 const LAT_SECONDS = Number(env.LAT_SECONDS ?? 10);
 const COLD_RUNS = Number(env.COLD_RUNS ?? 20);
-const BIN = join(root, 'target/release/authsplit-server');
+const ALLOC_ROUNDS = Number(env.ALLOC_ROUNDS ?? 3);
+const PERF = env.PERF !== '0';
+const PERF_SECONDS = Number(env.PERF_SECONDS ?? 10);
+const ONLY = env.ONLY ? new Set(env.ONLY.split(',')) : null;
+const step = (name) => !ONLY || ONLY.has(name);
+// SERVER_BIN: another build of the server (e.g. target/debug/… to check the steps quickly).
+const BIN = resolve(root, env.SERVER_BIN ?? 'target/release/authsplit-server');
+const BIN_SYSTEM_ALLOC = join(root, 'target/release/authsplit-server-system-alloc');
 const STUB_BIN = join(root, 'target/release/stub_token_endpoint');
 const PY = join(here, '.venv/bin/python');
 const dir = mkdtempSync(join(tmpdir(), 'authsplit-bench-'));
@@ -46,36 +65,53 @@ const dir = mkdtempSync(join(tmpdir(), 'authsplit-bench-'));
 const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'; // RFC 7636 Appendix B
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 const STATE = 'st-0123456789abcdefghijklmnopqrstuvwxyzABCDE';
+// The SPA's origin: that of the configured redirect URI, which the server accepts by default
+// (`allow_same_origin`).
+const APP_ORIGIN = 'https://app.example';
 const TX_BODY = JSON.stringify({ provider: 'stub', state: STATE, code_challenge: CHALLENGE, code_challenge_method: 'S256' });
 const TOKEN_BODY = JSON.stringify({ provider: 'stub', code: 'bench-code', state: STATE, code_verifier: VERIFIER });
 
 const log = (...a) => console.error('[backend]', ...a);
 
-function wrk(url, script, { extraEnv = {}, duration = DURATION } = {}) {
+// One wrk run. `cpu` names the processes whose CPU time is measured over the run
+// ({server: pid, stub: pid, …} → r.cpuUs in µs, each process with its children); the load
+// average is read before and after (r.load).
+function wrk(url, script, { extraEnv = {}, duration = DURATION, cpu = {}, onStart } = {}) {
   return new Promise((resolve, reject) => {
     const args = [`-t${THREADS}`, `-c${CONNS}`, `-d${duration}`, `--timeout`, WRK_TIMEOUT, '-s', join(here, 'lua', script), url];
+    const loadBefore = loadavg();
+    const meter = cpuMeter(cpu);
     const p = spawn('wrk', args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    onStart?.(p);
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
     p.on('exit', (code) => {
+      const cpuUs = meter.stop();
       const line = out.split('\n').find((l) => l.startsWith('BENCHJSON '));
       if (code !== 0 || !line) return reject(new Error(`wrk ${script} failed (${code}): ${out}\n${err}`));
       const r = JSON.parse(line.slice('BENCHJSON '.length));
       r.rps = r.requests / (r.duration_us / 1e6);
       r.seconds = r.duration_us / 1e6;
       r.wrkArgs = args.slice(0, 6).join(' ');
+      r.cpuUs = cpuUs;
+      r.load = { before: loadBefore, after: loadavg() };
       resolve(r);
     });
   });
 }
 
-function authsplitConfig(tokenBase, name) {
+// `store`: the `[store] url` (default "memory:"); a SQLite store gets its own data dir.
+function authsplitConfig(tokenBase, name, store = 'memory:') {
   const path = join(dir, `${name}.toml`);
+  const dataDir = join(dir, `data-${name}`);
   writeFileSync(
     path,
-    `[server]
+    `[store]
+url = "${store}"
+data_dir = "${dataDir}"
+[server]
 listen = "127.0.0.1:0"
 dev_generate_cookie_key = true
 max_used_transactions = 10000000
@@ -90,8 +126,8 @@ redirect_uri = "https://app.example/callback"
   return path;
 }
 
-async function startAuthsplit(tokenBase, name) {
-  const s = await start(BIN, ['--config', authsplitConfig(tokenBase, name)], {
+async function startAuthsplit(tokenBase, name, { store, bin = BIN } = {}) {
+  const s = await start(bin, ['--config', authsplitConfig(tokenBase, name, store)], {
     re: /authsplit-server listening on (http:\/\/\S+)/,
     env: { RUST_LOG: 'warn' },
     name: 'authsplit-server',
@@ -123,10 +159,10 @@ const jsonHeaders = (origin, cookie) => ({
 });
 
 async function authsplitSignIn(url, agent) {
-  const tx = await request(`${url}/auth/transactions`, { method: 'POST', headers: jsonHeaders(url), body: TX_BODY, agent });
+  const tx = await request(`${url}/auth/transactions`, { method: 'POST', headers: jsonHeaders(APP_ORIGIN), body: TX_BODY, agent });
   if (tx.status !== 201) throw new Error(`transactions: ${tx.status} ${tx.body}`);
   const cookie = String(tx.headers['set-cookie']).split(';')[0];
-  const tok = await request(`${url}/auth/token`, { method: 'POST', headers: jsonHeaders(url, cookie), body: TOKEN_BODY, agent });
+  const tok = await request(`${url}/auth/token`, { method: 'POST', headers: jsonHeaders(APP_ORIGIN, cookie), body: TOKEN_BODY, agent });
   return tok;
 }
 
@@ -227,7 +263,7 @@ async function collectCookies(url, n, conc = 32) {
     Array.from({ length: conc }, async () => {
       while (next < n) {
         next++;
-        const r = await request(`${url}/auth/transactions`, { method: 'POST', headers: jsonHeaders(url), body: TX_BODY, agent });
+        const r = await request(`${url}/auth/transactions`, { method: 'POST', headers: jsonHeaders(APP_ORIGIN), body: TX_BODY, agent });
         if (r.status === 201) cookies.push(String(r.headers['set-cookie']).split(';')[0]);
       }
     }),
@@ -273,81 +309,176 @@ function binarySize() {
   return { path: 'target/release/authsplit-server', bytes: statSync(BIN).size, strippedBytes: statSync(stripped).size, builtAt: statSync(BIN).mtime.toISOString() };
 }
 
-const result = { config: { DURATION, THREADS, CONNS, WRK_TIMEOUT, RATE, LAT_SECONDS, COLD_RUNS } };
-const onSignal = async () => { await stopAll(); rmSync(dir, { recursive: true, force: true }); process.exit(130); };
+// CPU per operation of each measured process: µs ÷ ops (null when not measured).
+function perOp(r, ops) {
+  r.ops = ops;
+  r.cpuPerOpUs = Object.fromEntries(Object.entries(r.cpuUs).map(([k, us]) => [k, us === null || ops <= 0 ? null : us / ops]));
+  return r;
+}
+
+// Full sign-ins against a fresh authsplit-server (one store, one binary): wrk + CPU of the
+// server, the stub and (Redis store) redis-server.
+async function signinRun(stub, name, { store, bin, redisPid, duration, onStart } = {}) {
+  const a = await startAuthsplit(stub.url, name, { store, bin });
+  try {
+    const cpu = { server: a.child.pid, stub: stub.child.pid, ...(redisPid ? { redis: redisPid } : {}) };
+    const r = await wrk(`${a.url}/auth/transactions`, 'signin.lua', { extraEnv: { BENCH_ORIGIN: APP_ORIGIN }, cpu, duration, onStart: onStart && ((p) => onStart(a, p)) });
+    r.peakRssKiB = await peakRssKiB(a.child.pid);
+    r.signinsPerSec = r.signin_ok / r.seconds;
+    if (r.signin_ok === 0) throw new Error(`${name}: no sign-in completed (${r.tx_ok} transactions, ${r.other} other answers)`);
+    return perOp(r, r.signin_ok);
+  } finally {
+    await stop(a.child);
+  }
+}
+
+// Whether a binary links mimalloc (its allocator symbols are in the symbol table).
+function allocatorOf(bin) {
+  try {
+    const syms = execFileSync('nm', ['--defined-only', bin], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    return /\bmi_free\b/.test(syms) ? 'mimalloc' : 'system (glibc malloc)';
+  } catch {
+    return 'unknown';
+  }
+}
+
+let gitHead = null;
+try { gitHead = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
+const result = { startedAt: new Date().toISOString(), git: gitHead, loadAtStart: loadavg(), config: { DURATION, THREADS, CONNS, WRK_TIMEOUT, RATE, LAT_SECONDS, COLD_RUNS, ALLOC_ROUNDS, PERF_SECONDS, clockTicks: clockTicks() } };
+let redis = null;
+const onSignal = async () => { await stopAll(); await redis?.close(); rmSync(dir, { recursive: true, force: true }); process.exit(130); };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 try {
-  log('preflight: one exchange per contender against a recording token endpoint');
-  result.preflight = await preflight();
+  result.allocator = { default: allocatorOf(BIN), systemAllocBinary: existsSync(BIN_SYSTEM_ALLOC) ? allocatorOf(BIN_SYSTEM_ALLOC) : null };
+  if (step('preflight')) {
+    log('preflight: one exchange per contender against a recording token endpoint');
+    result.preflight = await preflight();
+  }
   const stub = await startStub();
   const stubTok = `${stub.url}/token`;
 
-  log(`stub direct (${DURATION})`);
-  result.stubDirect = await wrk(stubTok, 'stub.lua');
+  if (step('stub')) {
+    log(`stub direct (${DURATION})`);
+    const d = await wrk(stubTok, 'stub.lua', { cpu: { stub: stub.child.pid } });
+    result.stubDirect = perOp(d, d.requests - d.non2xx);
+  }
 
-  log(`authsplit full sign-ins (${DURATION})`);
-  let a = await startAuthsplit(stub.url, 'signin');
-  result.authsplitSignin = await wrk(`${a.url}/auth/transactions`, 'signin.lua', { extraEnv: { BENCH_ORIGIN: a.url } });
-  result.authsplitSignin.peakRssKiB = await peakRssKiB(a.child.pid);
-  result.authsplitSignin.signinsPerSec = result.authsplitSignin.signin_ok / result.authsplitSignin.seconds;
-  await stop(a.child);
+  if (step('stores')) {
+    result.stores = {};
+    log(`authsplit full sign-ins, memory store (${DURATION})`);
+    result.stores.memory = await signinRun(stub, 'signin-memory', { store: 'memory:' });
+    log(`authsplit full sign-ins, SQLite store (${DURATION})`);
+    result.stores.sqlite = await signinRun(stub, 'signin-sqlite', { store: 'sqlite:' });
+    log(`authsplit full sign-ins, Redis store (${DURATION})`);
+    redis = await startRedis();
+    try {
+      result.stores.redis = await signinRun(stub, 'signin-redis', { store: `${redis.url}?prefix=bench:`, redisPid: redis.pid() });
+      result.stores.redis.redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim();
+    } finally {
+      await redis.close();
+      redis = null;
+    }
+    result.authsplitSignin = result.stores.memory;
+  }
 
-  log(`authsplit /token alone (collect ${DURATION}, then ${DURATION})`);
-  a = await startAuthsplit(stub.url, 'token');
-  const extraEnv = { BENCH_ORIGIN: a.url, BENCH_DIR: dir };
-  const collected = await wrk(`${a.url}/auth/transactions`, 'collect.lua', { extraEnv });
-  const cookieCount = readdirSync(dir).filter((f) => f.startsWith('cookies-')).reduce((n, f) => n + readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).length, 0);
-  result.authsplitTransactions = { ...collected, cookies: cookieCount };
-  result.authsplitToken = await wrk(`${a.url}/auth/token`, 'token.lua', { extraEnv });
-  result.authsplitToken.peakRssKiB = await peakRssKiB(a.child.pid);
-  await stop(a.child);
+  if (step('token')) {
+    log(`authsplit /token alone (collect ${DURATION}, then ${DURATION})`);
+    const a = await startAuthsplit(stub.url, 'token');
+    const extraEnv = { BENCH_ORIGIN: APP_ORIGIN, BENCH_DIR: dir };
+    const cpu = { server: a.child.pid, stub: stub.child.pid };
+    const collected = await wrk(`${a.url}/auth/transactions`, 'collect.lua', { extraEnv, cpu });
+    const cookieCount = readdirSync(dir).filter((f) => f.startsWith('cookies-')).reduce((n, f) => n + readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).length, 0);
+    result.authsplitTransactions = perOp({ ...collected, cookies: cookieCount }, cookieCount);
+    result.authsplitToken = await wrk(`${a.url}/auth/token`, 'token.lua', { extraEnv, cpu });
+    result.authsplitToken.peakRssKiB = await peakRssKiB(a.child.pid);
+    perOp(result.authsplitToken, result.authsplitToken.requests - result.authsplitToken.non2xx);
+    await stop(a.child);
+  }
 
-  log(`express + openid-client (${DURATION})`);
-  const e = await startExpress(stubTok);
-  result.express = await wrk(`${e.url}/token`, 'express.lua');
-  result.express.peakRssKiB = await peakRssKiB(e.child.pid);
-  await stop(e.child);
+  if (step('peers')) {
+    log(`express + openid-client (${DURATION})`);
+    const e = await startExpress(stubTok);
+    result.express = await wrk(`${e.url}/token`, 'express.lua', { cpu: { server: e.child.pid, stub: stub.child.pid } });
+    result.express.peakRssKiB = await peakRssKiB(e.child.pid);
+    perOp(result.express, result.express.requests - result.express.non2xx);
+    await stop(e.child);
 
-  log(`fastapi + fastapi-oauth20 (${DURATION})`);
-  const f = await startFastapi(stubTok);
-  result.fastapi = await wrk(`${f.url}/callback?code=bench-code&state=${STATE}&code_verifier=${VERIFIER}`, 'plain.lua');
-  result.fastapi.peakRssKiB = await peakRssKiB(f.child.pid);
-  await stop(f.child);
+    log(`fastapi + fastapi-oauth20 (${DURATION})`);
+    const f = await startFastapi(stubTok);
+    result.fastapi = await wrk(`${f.url}/callback?code=bench-code&state=${STATE}&code_verifier=${VERIFIER}`, 'plain.lua', { cpu: { server: f.child.pid, stub: stub.child.pid } });
+    result.fastapi.peakRssKiB = await peakRssKiB(f.child.pid);
+    perOp(result.fastapi, result.fastapi.requests - result.fastapi.non2xx);
+    await stop(f.child);
+  }
 
-  log(`added latency at ${RATE} req/s (${LAT_SECONDS} s each)`);
-  a = await startAuthsplit(stub.url, 'latency');
-  const warmup = Math.min(500, RATE);
-  const cookies = await collectCookies(a.url, Math.round(RATE * LAT_SECONDS) + warmup + 10);
-  const stubReq = {
-    url: stubTok,
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-      authorization: 'Basic YmVuY2grY2xpZW50OmElMkJiJTNBYyUyNWQlMkZlK2Y=',
-    },
-    body: `grant_type=authorization_code&code=bench-code&redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&code_verifier=${VERIFIER}`,
-  };
-  const direct = await fixedRate({ rate: RATE, seconds: LAT_SECONDS, warmup, make: () => stubReq, ok: (s) => s === 200 });
-  const through = await fixedRate({
-    rate: RATE, seconds: LAT_SECONDS, warmup,
-    make: (i) => ({ url: `${a.url}/auth/token`, method: 'POST', headers: jsonHeaders(a.url, cookies[i]), body: TOKEN_BODY }),
-    ok: (s) => s === 200,
-  });
-  result.addedLatency = {
-    rate: RATE, seconds: LAT_SECONDS, direct, through,
-    p50AddedMs: through.p50Ms - direct.p50Ms,
-    p99AddedMs: through.p99Ms - direct.p99Ms,
-  };
-  await stop(a.child);
+  if (step('alloc') && existsSync(BIN_SYSTEM_ALLOC)) {
+    // Alternating, so that a change of machine load hits both binaries alike.
+    result.allocatorRuns = [];
+    for (let i = 0; i < ALLOC_ROUNDS; i++) {
+      for (const [allocator, bin] of [[result.allocator.systemAllocBinary, BIN_SYSTEM_ALLOC], [result.allocator.default, BIN]]) {
+        log(`allocator round ${i + 1}: ${allocator} (${DURATION})`);
+        const r = await signinRun(stub, `alloc-${i}`, { store: 'memory:', bin });
+        result.allocatorRuns.push({ round: i + 1, allocator, binary: bin === BIN ? 'default' : 'system-alloc', ...r });
+      }
+    }
+  }
 
-  log(`cold start x${COLD_RUNS}`);
-  result.coldStart = await coldStart(stub.url);
-  result.binary = binarySize();
+  if (step('perf') && PERF) {
+    let perfBin = null;
+    try { perfBin = execFileSync('sh', ['-c', 'command -v perf'], { encoding: 'utf8' }).trim(); } catch { /* none */ }
+    if (perfBin) {
+      log(`perf record -g of the server under full sign-ins (${PERF_SECONDS} s)`);
+      let prof = null;
+      const r = await signinRun(stub, 'perf', {
+        store: 'memory:',
+        duration: `${PERF_SECONDS}s`,
+        onStart: (a) => { prof = profileCpu(a.child.pid, join(dir, 'perf.data')); },
+      });
+      result.profile = { run: r, ...(await prof.finish()) };
+    } else {
+      result.profile = { skipped: 'perf not installed' };
+    }
+  }
+
+  if (step('latency')) {
+    log(`added latency at ${RATE} req/s (${LAT_SECONDS} s each)`);
+    const a = await startAuthsplit(stub.url, 'latency');
+    const warmup = Math.min(500, RATE);
+    const cookies = await collectCookies(a.url, Math.round(RATE * LAT_SECONDS) + warmup + 10);
+    const stubReq = {
+      url: stubTok,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        authorization: 'Basic YmVuY2grY2xpZW50OmElMkJiJTNBYyUyNWQlMkZlK2Y=',
+      },
+      body: `grant_type=authorization_code&code=bench-code&redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&code_verifier=${VERIFIER}`,
+    };
+    const direct = await fixedRate({ rate: RATE, seconds: LAT_SECONDS, warmup, make: () => stubReq, ok: (s) => s === 200 });
+    const through = await fixedRate({
+      rate: RATE, seconds: LAT_SECONDS, warmup,
+      make: (i) => ({ url: `${a.url}/auth/token`, method: 'POST', headers: jsonHeaders(APP_ORIGIN, cookies[i]), body: TOKEN_BODY }),
+      ok: (s) => s === 200,
+    });
+    result.addedLatency = {
+      rate: RATE, seconds: LAT_SECONDS, direct, through,
+      p50AddedMs: through.p50Ms - direct.p50Ms,
+      p99AddedMs: through.p99Ms - direct.p99Ms,
+    };
+    await stop(a.child);
+  }
+
+  if (step('cold')) {
+    log(`cold start x${COLD_RUNS}`);
+    result.coldStart = await coldStart(stub.url);
+    result.binary = binarySize();
+  }
   await stop(stub.child);
 } finally {
   await stopAll();
+  await redis?.close();
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -355,16 +486,17 @@ const outPath = process.argv[2];
 if (outPath) writeFileSync(outPath, JSON.stringify(result, null, 2));
 const r0 = (x) => Math.round(x);
 const ms = (us) => (us / 1000).toFixed(2);
-console.log(`stub direct: ${r0(result.stubDirect.rps)} req/s p50 ${ms(result.stubDirect.p50_us)} ms p99 ${ms(result.stubDirect.p99_us)} ms`);
-const s = result.authsplitSignin;
-console.log(`authsplit sign-ins: ${r0(s.signinsPerSec)}/s (${r0(s.rps)} req/s, p50 ${ms(s.p50_us)} p99 ${ms(s.p99_us)} ms, other ${s.other}, non2xx ${s.non2xx}) RSS ${s.peakRssKiB} KiB`);
-const t = result.authsplitToken;
-console.log(`authsplit /token: ${r0(t.rps)} req/s p50 ${ms(t.p50_us)} p99 ${ms(t.p99_us)} ms non2xx ${t.non2xx} (cookies ${result.authsplitTransactions.cookies}) RSS ${t.peakRssKiB} KiB`);
-for (const k of ['express', 'fastapi']) {
-  const x = result[k];
-  console.log(`${k}: ${r0(x.rps)} req/s p50 ${ms(x.p50_us)} p99 ${ms(x.p99_us)} ms non2xx ${x.non2xx} timeouts ${x.timeouts} RSS ${x.peakRssKiB} KiB`);
-}
+const cpuLine = (x) => Object.entries(x.cpuPerOpUs ?? {}).map(([k, v]) => `${k} ${v === null ? 'n/a' : v.toFixed(1)} µs/op`).join(', ');
+const line = (name, x) => x && console.log(`${name}: ${r0(x.ops / x.seconds)} ops/s (${r0(x.rps)} req/s) p50 ${ms(x.p50_us)} p99 ${ms(x.p99_us)} ms non2xx ${x.non2xx} timeouts ${x.timeouts}${x.other ? ` other ${x.other}` : ''} RSS ${x.peakRssKiB ?? '-'} KiB; CPU ${cpuLine(x)}; load ${x.load.before[0]}→${x.load.after[0]}`);
+line('stub direct', result.stubDirect);
+for (const [k, x] of Object.entries(result.stores ?? {})) line(`authsplit sign-ins, ${k} store`, x);
+line('authsplit /transactions (collect)', result.authsplitTransactions);
+line('authsplit /token alone', result.authsplitToken);
+line('express', result.express);
+line('fastapi', result.fastapi);
+for (const x of result.allocatorRuns ?? []) line(`allocator round ${x.round} ${x.allocator}`, x);
+if (result.profile?.groups) console.log('profile:', result.profile.groups.map((g) => `${g.name} ${g.percent.toFixed(1)}%`).join(', '));
 const L = result.addedLatency;
-console.log(`fixed ${RATE}/s: direct p50 ${L.direct.p50Ms.toFixed(3)} p99 ${L.direct.p99Ms.toFixed(3)}; through p50 ${L.through.p50Ms.toFixed(3)} p99 ${L.through.p99Ms.toFixed(3)}; added p50 ${L.p50AddedMs.toFixed(3)} p99 ${L.p99AddedMs.toFixed(3)} ms`);
-console.log(`cold start median ${result.coldStart.medianMs.toFixed(1)} ms; binary ${result.binary.bytes} B (stripped ${result.binary.strippedBytes} B)`);
-console.log('preflight:', JSON.stringify(result.preflight));
+if (L) console.log(`fixed ${RATE}/s: direct p50 ${L.direct.p50Ms.toFixed(3)} p99 ${L.direct.p99Ms.toFixed(3)}; through p50 ${L.through.p50Ms.toFixed(3)} p99 ${L.through.p99Ms.toFixed(3)}; added p50 ${L.p50AddedMs.toFixed(3)} p99 ${L.p99AddedMs.toFixed(3)} ms`);
+if (result.coldStart) console.log(`cold start median ${result.coldStart.medianMs.toFixed(1)} ms; binary ${result.binary.bytes} B (stripped ${result.binary.strippedBytes} B)`);
+if (result.preflight) console.log('preflight:', JSON.stringify(result.preflight));

@@ -98,7 +98,8 @@ try {
       const nav = new Promise((r) => (onNav = r));
       const t0 = performance.now();
       const done = client.login({ returnTo: '/account' });
-      const t1 = await nav;
+      // A login() that fails (or ends) without navigating must end the run, not hang it.
+      const t1 = await Promise.race([nav, done.then(() => Promise.reject(new Error('login() ended without navigating')))]);
       await done;
       if (i >= 20) times.push(t1 - t0); // 20 warm-up runs
     }

@@ -54,7 +54,7 @@ RUST_LOG=warn "$bin/authsplit-server" --config "$BENCH_DIR/bench.toml" \
 pids+=($!)
 wait_line "$BENCH_DIR/server.out" "listening on"
 url=$(sed -n 's/^authsplit-server listening on //p' "$BENCH_DIR/server.out")
-export BENCH_ORIGIN=$url   # same-origin (Origin == Host)
+export BENCH_ORIGIN=https://app.example   # the redirect URI's origin (allow_same_origin)
 
 echo "== phase 1: collecting transactions ($DURATION)"
 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s bench/lua/collect.lua "$url/auth/transactions"

@@ -1,8 +1,8 @@
 // A small node:http static server on 127.0.0.1 for the browser benchmarks: the repository's
 // web/ package under /web/, a bundled oauth4webapi under /vendor/, a bench page, and a stub of
-// authsplit's `POST /auth/transactions` (a fixed, valid TransactionResponse, wire.rs) so that
-// login() never needs a backend. Cross-origin isolated (COOP/COEP) so that performance.now()
-// has its finer resolution in Chromium.
+// authsplit's `POST /auth/transactions` (a valid TransactionResponse, wire.rs, for the request's
+// state, challenge and nonce) so that login() never needs a backend. Cross-origin isolated
+// (COOP/COEP) so that performance.now() has its finer resolution in Chromium.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, normalize, extname } from 'node:path';
@@ -32,18 +32,15 @@ export async function startStatic({ webDir, vendor }) {
     try {
       if (req.method === 'POST' && url.pathname === '/auth/transactions') {
         counts.transactions++;
-        for await (const _ of req); // drain the body
-        // authsplit_core::wire::TransactionResponse
+        let raw = '';
+        for await (const chunk of req) raw += chunk;
+        const b = JSON.parse(raw);
+        // authsplit_core::wire::TransactionResponse: the finished authorization URL carrying
+        // the request's state, challenge and nonce (the browser checks them).
+        const q = new URLSearchParams({ response_type: 'code', client_id: 'bench-client', redirect_uri: `${origin}/callback`, scope: 'openid profile', state: b.state, code_challenge: b.code_challenge, code_challenge_method: 'S256' });
+        if (b.nonce) q.set('nonce', b.nonce);
         const body = JSON.stringify({
-          authorize: {
-            authorization_endpoint: `${origin}/authorize`,
-            client_id: 'bench-client',
-            redirect_uri: `${origin}/callback`,
-            scopes: ['openid', 'profile'],
-            scope_separator: ' ',
-            prompt: null,
-            extra_params: [],
-          },
+          authorization_url: `${origin}/authorize?${q}`,
           issuer: origin,
           require_iss: false,
           code_param: 'code',

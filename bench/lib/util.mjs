@@ -1,6 +1,7 @@
 // Shared helpers of the bench scripts (not tests).
 import { gzipSync, constants } from 'node:zlib';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** gzip -9 length of a buffer. */
@@ -97,3 +98,81 @@ export async function peakRssKiB(pid) {
     return null;
   }
 }
+
+/** Clock ticks per second of the `/proc/PID/stat` time fields (`getconf CLK_TCK`). */
+let tck = null;
+export function clockTicks() {
+  if (tck === null) {
+    tck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    if (!(tck > 0)) throw new Error(`getconf CLK_TCK gave ${tck}`);
+  }
+  return tck;
+}
+
+/**
+ * `/proc/PID/stat` of one process → {ppid, ticks}: utime + stime of the process plus cutime +
+ * cstime (children it has waited for). The command name (field 2) may hold spaces and
+ * parentheses, so fields are counted from its closing parenthesis. null if the process is gone.
+ */
+function statOf(pid) {
+  let s;
+  try {
+    s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
+}
+
+/**
+ * CPU time (µs, user + system) of `pid` and every live descendant, plus what reaped children
+ * used. A child that exits between two samples moves from its own counters to its parent's
+ * cutime / cstime, so the sum stays continuous.
+ */
+export function treeCpuUs(pid) {
+  const self = statOf(pid);
+  if (!self) return null;
+  const parent = new Map();
+  const ticks = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === pid) continue;
+    const st = statOf(d);
+    if (st) {
+      parent.set(Number(d), st.ppid);
+      ticks.set(Number(d), st.ticks);
+    }
+  }
+  let total = self.ticks;
+  const inTree = (p) => {
+    for (let i = 0; i < 64 && p > 1; i++) {
+      if (p === pid) return true;
+      p = parent.get(p);
+      if (p === undefined) return false;
+    }
+    return false;
+  };
+  for (const [p, t] of ticks) if (inTree(parent.get(p))) total += t;
+  return (total * 1e6) / clockTicks();
+}
+
+/**
+ * Starts a CPU meter over named process trees ({server: pid, stub: pid, …}); `stop()` → µs of
+ * CPU each used since the start (null for one that was gone at either end).
+ */
+export function cpuMeter(pids) {
+  const t0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, treeCpuUs(p)]));
+  return {
+    stop() {
+      return Object.fromEntries(
+        Object.entries(pids).map(([k, p]) => {
+          const t1 = treeCpuUs(p);
+          return [k, t0[k] === null || t1 === null ? null : t1 - t0[k]];
+        }),
+      );
+    },
+  };
+}
+
+/** The 1, 5 and 15 minute load averages (`/proc/loadavg`). */
+export const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);

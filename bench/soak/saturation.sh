@@ -54,7 +54,7 @@ rss0=$(rss_kb "$SERVER_PID")
 
 start_rss_sampler "$SERVER_PID" "$WORK/rss.csv" 1 $((SECONDS_RUN + 30))
 
-export SOAK_ORIGIN=$SERVER_URL SOAK_WORK=$WORK   # same origin: Origin == Host
+export SOAK_ORIGIN=https://app.example SOAK_WORK=$WORK   # the redirect URI's origin (allow_same_origin)
 machine_line | tee "$WORK/machine.txt"
 echo "== wrk: $SECONDS_RUN s, $THREADS threads, $CONNS connections, timeout $WRK_TIMEOUT"
 run_fg "$WORK/wrk.out" timeout $((SECONDS_RUN + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_RUN}s" \
@@ -63,7 +63,7 @@ sleep 1.5   # one more RSS sample after the load
 
 # Healthy afterwards: healthz answers and one more full sign-in works.
 health=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$SERVER_URL/auth/healthz" || echo 000)
-post() { curl -s --max-time 10 -H 'content-type: application/json' -H 'x-authsplit: 1' -H "origin: $SERVER_URL" "$@"; }
+post() { curl -s --max-time 10 -H 'content-type: application/json' -H 'x-authsplit: 1' -H "origin: https://app.example" "$@"; }
 tx_cookie=$(post -D - -o /dev/null "$SERVER_URL/auth/transactions" \
   -d '{"provider":"stub","state":"after-the-load-0123456789abcdef","code_challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","code_challenge_method":"S256"}' |
   sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)

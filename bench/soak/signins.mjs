@@ -22,7 +22,8 @@ if (!url || !provider || !(total > 0) || !(concurrency > 0) || !(limitMs > 0) ||
   process.exit(2);
 }
 const clientTimeoutMs = Number(process.env.CLIENT_TIMEOUT_MS ?? 30000);
-const origin = new URL(url).origin;
+// The SPA's origin: the redirect URI's, which the server accepts by default (allow_same_origin).
+const origin = process.env.SOAK_ORIGIN ?? 'https://app.example';
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency + 8 });
 const b64u = (b) => b.toString('base64url');
 

@@ -35,7 +35,7 @@ redirect_uri = "https://app.example/callback"
 TOML
 SOAK_LOG=${SOAK_LOG:-info} start_server "$WORK/server.toml"
 
-post() { curl -s --max-time 10 -H 'content-type: application/json' -H 'x-authsplit: 1' -H "origin: $SERVER_URL" "$@"; }
+post() { curl -s --max-time 10 -H 'content-type: application/json' -H 'x-authsplit: 1' -H "origin: https://app.example" "$@"; }
 new_tx() {
   post -D - -o /dev/null "$SERVER_URL/auth/transactions" \
     -d '{"provider":"stub","state":"replay-state-0123456789abcdef","code_challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","code_challenge_method":"S256"}' |

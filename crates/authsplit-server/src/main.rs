@@ -12,6 +12,12 @@ use authsplit_server::{Authsplit, Config};
 use clap::Parser;
 use tower_http::services::{ServeDir, ServeFile};
 
+/// The binary allocates through mimalloc (default feature `mimalloc`; `--no-default-features`
+/// builds it on the system allocator). Measured in docs/BENCHMARKS.md, "Allocator".
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The authsplit backend: holds the OAuth client secret, redeems authorization codes for the
 /// browser half, refreshes and revokes tokens.
 ///
