@@ -12,13 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { startOP } from '../support/op.mjs';
 import { startServer, opServerConfig } from '../support/server.mjs';
-import {
-  launchBrowser,
-  newLoopbackContext,
-  loginAndConsent,
-  startCallbackCatcher,
-} from '../support/browser.mjs';
-import { backendClient, CookieJar, pkcePair, randomToken } from '../support/http.mjs';
+import { launchBrowser, signInThroughBackend, startCallbackCatcher } from '../support/browser.mjs';
 
 let op;
 let catcher;
@@ -68,35 +62,15 @@ after(async () => {
 });
 
 async function signIn(login) {
-  const c = backendClient(srv.authUrl, { origin: spaOrigin, jar: new CookieJar() });
-  const state = randomToken();
-  const { verifier, challenge } = pkcePair();
-  const tx = await c.post('/transactions', {
-    provider: 'basic',
-    state,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    nonce: randomToken(),
+  const { c } = await signInThroughBackend({
+    browser,
+    catcher,
+    authUrl: srv.authUrl,
+    origin: spaOrigin,
+    login,
+    keepContext: false,
   });
-  assert.equal(tx.status, 201, tx.text);
-  const context = await newLoopbackContext(browser);
-  try {
-    const page = await context.newPage();
-    await page.goto(tx.json.authorization_url);
-    await loginAndConsent(page, { login });
-    const cb = await catcher.forState(state);
-    const r = await c.post('/token', {
-      provider: 'basic',
-      code: cb.searchParams.get('code'),
-      state,
-      code_verifier: verifier,
-      iss: cb.searchParams.get('iss'),
-    });
-    assert.equal(r.status, 200, r.text);
-    return c;
-  } finally {
-    await context.close();
-  }
+  return c;
 }
 
 const appFetch = (path, { jar, headers = {}, method = 'GET', body } = {}) =>

@@ -9,13 +9,8 @@ import assert from 'node:assert/strict';
 
 import { startOP, BASIC_CLIENT } from '../support/op.mjs';
 import { startServer, opServerConfig } from '../support/server.mjs';
-import {
-  launchBrowser,
-  newLoopbackContext,
-  loginAndConsent,
-  startCallbackCatcher,
-} from '../support/browser.mjs';
-import { backendClient, CookieJar, pkcePair, randomToken } from '../support/http.mjs';
+import { launchBrowser, signInThroughBackend, startCallbackCatcher } from '../support/browser.mjs';
+import { randomToken } from '../support/http.mjs';
 
 let op;
 let catcher;
@@ -61,33 +56,8 @@ after(async () => {
 
 /** Signs in through the backend in a fresh Chromium context, which keeps the provider's
  * session cookie; returns the backend client (with its session cookie) and the context. */
-async function signIn() {
-  const c = backendClient(srv.authUrl, { origin: spaOrigin, jar: new CookieJar() });
-  const state = randomToken();
-  const { verifier, challenge } = pkcePair();
-  const tx = await c.post('/transactions', {
-    provider: 'basic',
-    state,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    nonce: randomToken(),
-  });
-  assert.equal(tx.status, 201, tx.text);
-  const context = await newLoopbackContext(browser);
-  const page = await context.newPage();
-  await page.goto(tx.json.authorization_url);
-  await loginAndConsent(page, { login: 'bcl-user' });
-  const cb = await catcher.forState(state);
-  const r = await c.post('/token', {
-    provider: 'basic',
-    code: cb.searchParams.get('code'),
-    state,
-    code_verifier: verifier,
-    iss: cb.searchParams.get('iss'),
-  });
-  assert.equal(r.status, 200, r.text);
-  return { c, context, page };
-}
+const signIn = () =>
+  signInThroughBackend({ browser, catcher, authUrl: srv.authUrl, origin: spaOrigin, login: 'bcl-user' });
 
 /** `GET /api/me` with the browser's session cookie: the host route's `AuthUser` extractor. */
 async function me(c) {

@@ -6,6 +6,8 @@ import { once } from 'node:events';
 
 import { chromium } from 'playwright-core';
 
+import { backendClient, CookieJar, pkcePair, randomToken } from './http.mjs';
+
 /** Flags from DEVELOPERS.md / notes: headless Chromium on a shared CI box. */
 export const CHROMIUM_ARGS = Object.freeze([
   '--no-sandbox',
@@ -271,4 +273,45 @@ export async function startCallbackCatcher(opts = {}) {
       await new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * One real sign-in through the backend, the way the SPA does it but with Node's fetch as the
+ * page (tests/support/http.mjs `backendClient`): `POST /transactions`, the provider's login and
+ * consent in a fresh Chromium context, the callback caught by `catcher`, `POST /token`. The
+ * context stays open (it holds the provider's session cookie, for a logout at the provider)
+ * unless `keepContext` is false.
+ */
+export async function signInThroughBackend({ browser, catcher, authUrl, origin, provider = 'basic', login = 'alice', keepContext = true }) {
+  const c = backendClient(authUrl, { origin, jar: new CookieJar() });
+  const state = randomToken();
+  const { verifier, challenge } = pkcePair();
+  const tx = await c.post('/transactions', {
+    provider,
+    state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    nonce: randomToken(),
+  });
+  if (tx.status !== 201) throw new Error(`POST /transactions: ${tx.status} ${tx.text}`);
+  const context = await newLoopbackContext(browser);
+  try {
+    const page = await context.newPage();
+    await page.goto(tx.json.authorization_url);
+    await loginAndConsent(page, { login });
+    const cb = await catcher.forState(state);
+    const r = await c.post('/token', {
+      provider,
+      code: cb.searchParams.get('code'),
+      state,
+      code_verifier: verifier,
+      iss: cb.searchParams.get('iss'),
+    });
+    if (r.status !== 200) throw new Error(`POST /token: ${r.status} ${r.text}`);
+    if (!keepContext) await context.close();
+    return { c, context, page };
+  } catch (e) {
+    await context.close();
+    throw e;
+  }
 }
