@@ -366,7 +366,7 @@ p();
 
 const generated = `${BEGIN}\n${L.join('\n')}\n${END}`;
 
-// Re-read right before writing: another agent may have edited other sections meanwhile.
+// Re-read right before writing, so the hand-written sections outside the markers are kept as they are now.
 let doc = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
 const bi = doc.indexOf(BEGIN.slice(0, 17)); // '<!-- bench:begin'
 const ei = doc.indexOf(END);

@@ -61,9 +61,10 @@ impl AuthUser {
     /// can get no fresh token (no refresh token and the access token expired), the refresh's
     /// own typed error otherwise.
     pub async fn access_token(&self) -> Result<String, ApiError> {
-        fresh_access_token(&self.app, &self.session_id)
-            .await
-            .map(|(_, token)| token)
+        let Some(record) = live(&self.app, &self.session_id).await? else {
+            return Err(not_authenticated());
+        };
+        fresh_access_token(&self.app, &self.session_id, &record).await
     }
 }
 
@@ -111,15 +112,13 @@ async fn live(app: &AppState, id: &str) -> Result<Option<SessionRecord>, ApiErro
     }
 }
 
-/// The session's record and an access token good for another minute: the stored one, or one
-/// from the session's single-flight refresh.
+/// An access token of the live session `id` (its `record` as just read) good for another
+/// minute: the stored one, or one from the session's single-flight refresh.
 pub(crate) async fn fresh_access_token(
     app: &AppState,
     id: &str,
-) -> Result<(SessionRecord, String), ApiError> {
-    let Some(record) = live(app, id).await? else {
-        return Err(not_authenticated());
-    };
+    record: &SessionRecord,
+) -> Result<String, ApiError> {
     let fresh = record
         .access_expires_at
         .is_none_or(|exp| exp > app.now().saturating_add(FRESH_MARGIN_SECS));
@@ -128,8 +127,7 @@ pub(crate) async fn fresh_access_token(
         .as_ref()
         .filter(|t| fresh && !t.is_empty())
     {
-        let t = t.clone();
-        return Ok((record, t));
+        return Ok(t.clone());
     }
     let Some(rt) = record.refresh_token.clone() else {
         return Err(ApiError::new(
@@ -142,7 +140,7 @@ pub(crate) async fn fresh_access_token(
         .map_err(|_| not_authenticated())?;
     match crate::routes::refresh::refresh_session(app, id, &provider, rt).await? {
         crate::routes::refresh::Outcome::Refreshed(reply) if !reply.access_token.is_empty() => {
-            Ok((record, reply.access_token))
+            Ok(reply.access_token)
         }
         crate::routes::refresh::Outcome::Failed { error, .. } => Err(error),
         _ => Err(not_authenticated()),

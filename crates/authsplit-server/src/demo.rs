@@ -52,10 +52,12 @@ pub(crate) async fn hello(
         Some(t) => (t, None),
         None if app.inner.server.mode == crate::config::Mode::Bff => {
             match crate::auth_user::session_record(&app, &headers).await {
-                Ok(Some((id, _))) => match crate::auth_user::fresh_access_token(&app, &id).await {
-                    Ok((record, t)) => (t, Some(record.provider)),
-                    Err(e) => return e.into_response(),
-                },
+                Ok(Some((id, record))) => {
+                    match crate::auth_user::fresh_access_token(&app, &id, &record).await {
+                        Ok(t) => (t, Some(record.provider)),
+                        Err(e) => return e.into_response(),
+                    }
+                }
                 Ok(None) => return unauthorized("sign in first"),
                 Err(e) => return e.into_response(),
             }

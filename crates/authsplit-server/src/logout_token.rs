@@ -12,13 +12,21 @@ use crate::idtoken::Expect;
 pub(crate) const BACKCHANNEL_LOGOUT_EVENT: &str =
     "http://schemas.openid.net/event/backchannel-logout";
 
+/// Which sessions a logout token ends: those of the provider session `sid` when it names one,
+/// else every session of the user `sub` (§2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The provider's session.
+    Sid(String),
+    /// The user.
+    Sub(String),
+}
+
 /// What a valid logout token asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LogoutRequest {
-    /// The provider's session (`sid`), when the token names one.
-    pub sid: Option<String>,
-    /// The user (`sub`), when the token names one.
-    pub sub: Option<String>,
+    /// The sessions to end.
+    pub target: Target,
     /// The token's id, used once (§2.6 step 8).
     pub jti: String,
     /// When the token stops being acceptable (unix seconds): until then its `jti` is kept.
@@ -65,10 +73,11 @@ pub(crate) fn check_claims(
     crate::idtoken::check_issued_for_us(c, expect)
         .map_err(|e| Error::new(ErrorCode::InvalidRequest, e.message))?;
     let sub = non_empty_str(c, "sub")?;
-    let sid = non_empty_str(c, "sid")?;
-    if sub.is_none() && sid.is_none() {
-        return Err(bad("the logout token names neither sub nor sid"));
-    }
+    let target = match (non_empty_str(c, "sid")?, sub) {
+        (Some(sid), _) => Target::Sid(sid.to_owned()),
+        (None, Some(sub)) => Target::Sub(sub.to_owned()),
+        (None, None) => return Err(bad("the logout token names neither sub nor sid")),
+    };
     let event_ok = c
         .get("events")
         .and_then(Value::as_object)
@@ -85,8 +94,7 @@ pub(crate) fn check_claims(
     let jti = non_empty_str(c, "jti")?.ok_or_else(|| bad("the logout token has no jti"))?;
     let exp = c.get("exp").and_then(Value::as_u64).unwrap_or(0);
     Ok(LogoutRequest {
-        sid: sid.map(str::to_owned),
-        sub: sub.map(str::to_owned),
+        target,
         jti: jti.to_owned(),
         acceptable_until: exp + crate::idtoken::LEEWAY_SECS,
     })
@@ -131,13 +139,13 @@ mod tests {
     #[test]
     fn a_good_logout_token_names_its_session_and_user() {
         let r = check_claims(Some("logout+jwt"), &good(), &expect()).unwrap();
-        assert_eq!(r.sid.as_deref(), Some("s-1"));
-        assert_eq!(r.sub.as_deref(), Some("u-1"));
+        assert_eq!(r.target, Target::Sid("s-1".to_owned()), "sid wins over sub");
         assert_eq!(r.jti, "j-1");
         assert_eq!(r.acceptable_until, NOW + 120 + crate::idtoken::LEEWAY_SECS);
         let mut only_sub = good();
         only_sub.remove("sid");
-        assert!(check_claims(None, &only_sub, &expect()).is_ok());
+        let r = check_claims(None, &only_sub, &expect()).unwrap();
+        assert_eq!(r.target, Target::Sub("u-1".to_owned()));
         let mut only_sid = good();
         only_sid.remove("sub");
         assert!(check_claims(Some("JWT"), &only_sid, &expect()).is_ok());

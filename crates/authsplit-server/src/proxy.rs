@@ -288,7 +288,7 @@ async fn provider_api_inner(app: AppState, req: Request) -> Result<Response, Api
         ));
     }
     // Refreshed through the session's single flight when it expires within a minute.
-    let (_, token) = crate::auth_user::fresh_access_token(&app, &id).await?;
+    let token = crate::auth_user::fresh_access_token(&app, &id, &record).await?;
     let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| ApiError::new(ErrorCode::Internal, "internal error"))?;
     forward(

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::logout_token::Target;
 use crate::store::Claim;
 use authsplit_store::Lookup;
 
@@ -109,10 +110,9 @@ pub(crate) async fn backchannel_logout(
         tracing::warn!(provider = %provider.id, "back-channel logout: logout token replayed; nothing ended");
         return Err(invalid("this logout token was already used"));
     }
-    let lookup = match (&request.sid, &request.sub) {
-        (Some(sid), _) => Lookup::Sid(sid),
-        (None, Some(sub)) => Lookup::Subject(sub),
-        (None, None) => return Err(invalid("the logout token names neither sub nor sid")),
+    let (lookup, by) = match &request.target {
+        Target::Sid(sid) => (Lookup::Sid(sid), "sid"),
+        Target::Sub(sub) => (Lookup::Subject(sub), "sub"),
     };
     let ids = store.find_sessions(&provider.id, lookup).await?;
     let session_keep = Duration::from_secs(app.inner.server.session_ttl_secs);
@@ -122,7 +122,7 @@ pub(crate) async fn backchannel_logout(
             ended += 1;
         }
     }
-    tracing::info!(provider = %provider.id, ended, by = if request.sid.is_some() { "sid" } else { "sub" },
+    tracing::info!(provider = %provider.id, ended, by,
         "back-channel logout: sessions ended");
     Ok(StatusCode::OK.into_response())
 }
