@@ -29,6 +29,9 @@
 //
 //   node bench/backend.mjs [out.json]   (bench/run.sh builds the binaries first)
 //   ONLY=stores,alloc,perf node bench/backend.mjs   (a subset of steps, for trying things out)
+//   AB='base=/tmp/old-server;new=target/release/authsplit-server;w1=target/release/authsplit-server|TOKIO_WORKER_THREADS=1' \
+//     ONLY=ab node bench/backend.mjs   (A/B: full sign-ins, memory store, AB_ROUNDS alternating
+//     rounds of each named binary, optionally with extra environment; median CPU per sign-in)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +54,14 @@ const RATE = Number(env.RATE ?? 1000);
 const LAT_SECONDS = Number(env.LAT_SECONDS ?? 10);
 const COLD_RUNS = Number(env.COLD_RUNS ?? 20);
 const ALLOC_ROUNDS = Number(env.ALLOC_ROUNDS ?? 3);
+const AB_ROUNDS = Number(env.AB_ROUNDS ?? 3);
+// `label=binary[|NAME=value,…]` entries separated by `;` (the ONLY=ab step).
+const AB = (env.AB ?? '').split(';').filter(Boolean).map((e) => {
+  const [head, envPart = ''] = e.split('|');
+  const [label, bin] = head.split('=');
+  const extra = Object.fromEntries(envPart.split(',').filter(Boolean).map((kv) => kv.split('=')));
+  return { label, bin: resolve(root, bin), env: extra };
+});
 const PERF = env.PERF !== '0';
 const PERF_SECONDS = Number(env.PERF_SECONDS ?? 10);
 const ONLY = env.ONLY ? new Set(env.ONLY.split(',')) : null;
@@ -126,10 +137,10 @@ redirect_uri = "https://app.example/callback"
   return path;
 }
 
-async function startAuthsplit(tokenBase, name, { store, bin = BIN } = {}) {
+async function startAuthsplit(tokenBase, name, { store, bin = BIN, env: extraEnv = {} } = {}) {
   const s = await start(bin, ['--config', authsplitConfig(tokenBase, name, store)], {
     re: /authsplit-server listening on (http:\/\/\S+)/,
-    env: { RUST_LOG: 'warn' },
+    env: { RUST_LOG: 'warn', ...extraEnv },
     name: 'authsplit-server',
   });
   return { child: s.child, url: s.match[1] };
@@ -318,8 +329,8 @@ function perOp(r, ops) {
 
 // Full sign-ins against a fresh authsplit-server (one store, one binary): wrk + CPU of the
 // server, the stub and (Redis store) redis-server.
-async function signinRun(stub, name, { store, bin, redisPid, duration, onStart } = {}) {
-  const a = await startAuthsplit(stub.url, name, { store, bin });
+async function signinRun(stub, name, { store, bin, env: extraEnv, redisPid, duration, onStart } = {}) {
+  const a = await startAuthsplit(stub.url, name, { store, bin, env: extraEnv });
   try {
     const cpu = { server: a.child.pid, stub: stub.child.pid, ...(redisPid ? { redis: redisPid } : {}) };
     const r = await wrk(`${a.url}/auth/transactions`, 'signin.lua', { extraEnv: { BENCH_ORIGIN: APP_ORIGIN }, cpu, duration, onStart: onStart && ((p) => onStart(a, p)) });
@@ -424,6 +435,18 @@ try {
     }
   }
 
+  if (step('ab') && AB.length) {
+    // Alternating, so that a change of machine load hits every entry alike.
+    result.abRuns = [];
+    for (let i = 0; i < AB_ROUNDS; i++) {
+      for (const e of AB) {
+        log(`A/B round ${i + 1}: ${e.label} (${DURATION})`);
+        const r = await signinRun(stub, `ab-${e.label}-${i}`, { store: 'memory:', bin: e.bin, env: e.env });
+        result.abRuns.push({ round: i + 1, label: e.label, ...r });
+      }
+    }
+  }
+
   if (step('perf') && PERF) {
     let perfBin = null;
     try { perfBin = execFileSync('sh', ['-c', 'command -v perf'], { encoding: 'utf8' }).trim(); } catch { /* none */ }
@@ -495,6 +518,11 @@ line('authsplit /token alone', result.authsplitToken);
 line('express', result.express);
 line('fastapi', result.fastapi);
 for (const x of result.allocatorRuns ?? []) line(`allocator round ${x.round} ${x.allocator}`, x);
+for (const x of result.abRuns ?? []) line(`A/B round ${x.round} ${x.label}`, x);
+for (const e of AB) {
+  const runs = (result.abRuns ?? []).filter((x) => x.label === e.label);
+  if (runs.length) console.log(`A/B ${e.label}: median server CPU ${median(runs.map((x) => x.cpuPerOpUs.server)).toFixed(1)} µs per sign-in, median ${r0(median(runs.map((x) => x.signinsPerSec)))} sign-ins/s, median p99 ${ms(median(runs.map((x) => x.p99_us)))} ms (${runs.length} rounds)`);
+}
 if (result.profile?.groups) console.log('profile:', result.profile.groups.map((g) => `${g.name} ${g.percent.toFixed(1)}%`).join(', '));
 const L = result.addedLatency;
 if (L) console.log(`fixed ${RATE}/s: direct p50 ${L.direct.p50Ms.toFixed(3)} p99 ${L.direct.p99Ms.toFixed(3)}; through p50 ${L.through.p50Ms.toFixed(3)} p99 ${L.through.p99Ms.toFixed(3)}; added p50 ${L.p50AddedMs.toFixed(3)} p99 ${L.p99AddedMs.toFixed(3)} ms`);
