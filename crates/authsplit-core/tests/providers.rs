@@ -291,10 +291,7 @@ fn rfc6749_s2_3_1_basic_auth_urlencodes_before_base64() {
 /// basic and post client authentication.
 #[test]
 fn missing_secret_is_a_configuration_error() {
-    let no_secret = ClientCredentials {
-        client_id: CLIENT_ID.into(),
-        client_secret: None,
-    };
+    let no_secret = ClientCredentials::with_secret(CLIENT_ID, None);
     let code = AuthorizationCode::new(CODE);
     for name in ["github", "discord"] {
         let r = provider::token_request(
@@ -318,10 +315,7 @@ fn check_client_requires_id_and_secret() {
         let p = resolved(name);
         p.check_client(&creds()).expect(name);
         let e = p
-            .check_client(&ClientCredentials {
-                client_id: CLIENT_ID.into(),
-                client_secret: None,
-            })
+            .check_client(&ClientCredentials::with_secret(CLIENT_ID, None))
             .expect_err(name);
         assert!(e.message.contains("client_secret"), "{name}: {}", e.message);
         let e = p

@@ -355,10 +355,10 @@ fn build_profile(
             key("client_id")
         )));
     }
-    let creds = ClientCredentials {
+    let creds = ClientCredentials::with_secret(
         client_id,
-        client_secret: secret.map(authsplit_core::secret::ClientSecret::new),
-    };
+        secret.map(authsplit_core::secret::ClientSecret::new),
+    );
     if profile.check_client(&creds).is_err() || creds.client_secret.is_none() {
         return Err(crate::config::cfg_err(format!(
             "{} is required (set it with AUTHSPLIT__PROVIDERS__{}__CLIENT_SECRET)",

@@ -254,7 +254,8 @@ impl Provider {
         let mut v: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         if let Some(sec) = &self.creds.client_secret {
             v.push(sec.secret().to_owned());
-            let basic = core_provider::basic_auth_value(&self.creds.client_id, sec.secret());
+        }
+        if let Some(basic) = self.creds.basic_auth() {
             v.push(basic.trim_start_matches("Basic ").to_owned());
         }
         v

@@ -6,7 +6,6 @@ use serde_json::Value;
 use super::{ClientCredentials, ProviderProfile, check_endpoint_url, preset};
 use crate::Error;
 use crate::error::ErrorCode;
-use crate::secret::ClientSecret;
 
 /// Which kind of client the file describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,10 +131,7 @@ pub fn from_client_secrets(json: &str) -> Result<GoogleClientSecrets, Error> {
     Ok(GoogleClientSecrets {
         kind,
         profile,
-        credentials: ClientCredentials {
-            client_id,
-            client_secret: Some(ClientSecret::new(secret)),
-        },
+        credentials: ClientCredentials::new(client_id, secret),
         redirect_uris: strings(c, "redirect_uris")?,
         javascript_origins: strings(c, "javascript_origins")?,
     })

@@ -13,21 +13,58 @@ use crate::pkce::PkceCodeVerifier;
 use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, RefreshToken};
 
 /// The client's registration with the provider. `Debug` never shows the secret.
+///
+/// The `Authorization: Basic` value of the credentials (RFC 6749 §2.3.1) is computed on first
+/// use and kept with the values it was computed from; if `client_id` or `client_secret` are
+/// changed afterwards, the value is computed again from the new ones.
 #[derive(Clone)]
 pub struct ClientCredentials {
     /// The client id (WeChat AppID, WeCom CorpID, DingTalk AppKey).
     pub client_id: String,
     /// The client secret, when the provider issued one.
     pub client_secret: Option<ClientSecret>,
+    /// `(client_id, secret, Basic value)` as first computed.
+    basic: std::sync::OnceLock<(String, String, String)>,
 }
 
 impl ClientCredentials {
     /// Credentials with a secret.
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        Self::with_secret(client_id, Some(ClientSecret::new(client_secret)))
+    }
+
+    /// Credentials with a secret, or without one (a public client, or a secret still to be
+    /// checked with [`ProviderProfile::check_client`]).
+    pub fn with_secret(client_id: impl Into<String>, client_secret: Option<ClientSecret>) -> Self {
         Self {
             client_id: client_id.into(),
-            client_secret: Some(ClientSecret::new(client_secret)),
+            client_secret,
+            basic: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The `Authorization` header value for `client_secret_basic` with `secret` (which is this
+    /// client's secret): [`basic_auth_value`], computed once for as long as the id and secret
+    /// stay the same.
+    fn basic_value(&self, secret: &str) -> std::borrow::Cow<'_, str> {
+        let (id, sec, value) = self.basic.get_or_init(|| {
+            (
+                self.client_id.clone(),
+                secret.to_owned(),
+                basic_auth_value(&self.client_id, secret),
+            )
+        });
+        if *id == self.client_id && sec == secret {
+            std::borrow::Cow::Borrowed(value)
+        } else {
+            std::borrow::Cow::Owned(basic_auth_value(&self.client_id, secret))
+        }
+    }
+
+    /// `Basic` value of the credentials' secret, if they have one ([`basic_auth_value`]).
+    pub fn basic_auth(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let secret = self.client_secret.as_ref()?.secret();
+        Some(self.basic_value(secret))
     }
 }
 
@@ -293,7 +330,7 @@ impl<'p> Builder<'p> {
                 let secret = require_secret(self.profile, client)?;
                 self.headers.push((
                     "Authorization".into(),
-                    basic_auth_value(&client.client_id, secret),
+                    client.basic_value(secret).into_owned(),
                 ));
             }
             ClientAuth::Post => {
@@ -695,6 +732,31 @@ mod tests {
         assert_eq!(
             basic_auth_value("s6BhdRkqt3", "gX1fBat3bV"),
             "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"
+        );
+    }
+
+    /// The kept Basic value is that of the current id and secret, also after they change.
+    #[test]
+    fn basic_value_follows_changed_credentials() {
+        let mut c = ClientCredentials::new("my client", "a+b:c%d/e f");
+        let first = c.basic_auth().unwrap().into_owned();
+        assert_eq!(first, basic_auth_value("my client", "a+b:c%d/e f"));
+        assert!(matches!(
+            c.basic_auth(),
+            Some(std::borrow::Cow::Borrowed(_))
+        ));
+        c.client_id = "s6BhdRkqt3".into();
+        c.client_secret = Some(ClientSecret::new("gX1fBat3bV"));
+        assert_eq!(
+            c.basic_auth().unwrap(),
+            "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"
+        );
+        c.client_secret = None;
+        assert!(c.basic_auth().is_none());
+        assert!(
+            ClientCredentials::with_secret("x", None)
+                .basic_auth()
+                .is_none()
         );
     }
 
