@@ -95,7 +95,9 @@ impl Outbound {
             .tls_backend_preconfigured(tls)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(server.connect_timeout_ms.max(1)))
-            .timeout(total)
+            // No client-wide `timeout`: every request goes through `send`, whose deadline
+            // (`total`, from before the slot is taken) covers sending and reading the body; a
+            // second timer per request would only fire later.
             .user_agent(concat!("authsplit-server/", env!("CARGO_PKG_VERSION")))
             // Shorter than common servers' keep-alive timeouts (Node and Apache: 5 s): a pooled
             // connection the provider is closing at the same moment makes the request fail
@@ -136,16 +138,24 @@ impl Outbound {
         let min_send = (self.total / 4)
             .max(Duration::from_millis(250))
             .min(self.total / 2);
-        let res = match tokio::time::timeout_at(deadline - min_send, permits.acquire()).await {
-            Err(_) => Err(CallError::NotSent(Error::new(
-                ErrorCode::ProviderTimeout,
-                "too many requests to this provider in flight; the request was not sent",
-            ))),
-            Ok(Err(_)) => Err(CallError::NotSent(Error::new(
-                ErrorCode::Internal,
-                "outbound limiter closed",
-            ))),
-            Ok(Ok(_permit)) => tokio::time::timeout_at(deadline, async {
+        // A free slot is taken without a timer; only a wait for one is bounded by a timer.
+        let permit = match permits.try_acquire() {
+            Ok(p) => Ok(p),
+            Err(_) => match tokio::time::timeout_at(deadline - min_send, permits.acquire()).await {
+                Err(_) => Err(CallError::NotSent(Error::new(
+                    ErrorCode::ProviderTimeout,
+                    "too many requests to this provider in flight; the request was not sent",
+                ))),
+                Ok(Err(_)) => Err(CallError::NotSent(Error::new(
+                    ErrorCode::Internal,
+                    "outbound limiter closed",
+                ))),
+                Ok(Ok(p)) => Ok(p),
+            },
+        };
+        let res = match permit {
+            Err(e) => Err(e),
+            Ok(_permit) => tokio::time::timeout_at(deadline, async {
                 let resp = req.send().await.map_err(map_reqwest_error)?;
                 read_capped(resp, self.max_bytes).await
             })

@@ -61,6 +61,9 @@ pub(crate) struct Provider {
     jwks: Mutex<Cached<jsonwebtoken::jwk::JwkSet>>,
     /// WeCom: the app (corp) token and its expiry (unix seconds).
     app_token: Mutex<Option<(AccessToken, u64)>>,
+    /// The token and refresh request URLs as first parsed (`url` string, parsed URL), so that
+    /// an exchange does not parse the same URL again.
+    endpoint_urls: [std::sync::OnceLock<Option<(String, reqwest::Url)>>; 2],
 }
 
 impl Provider {
@@ -89,6 +92,27 @@ impl Provider {
             discovery: Mutex::new(discovery),
             jwks: Mutex::new(Cached::Empty),
             app_token: Mutex::new(None),
+            endpoint_urls: Default::default(),
+        }
+    }
+
+    /// `url` parsed, from the per-provider slot of `kind` when it holds the same URL (token and
+    /// refresh requests go to one fixed URL; other calls, or a URL that changed with
+    /// re-discovery, are not kept).
+    fn parsed_endpoint(&self, kind: EndpointKind, url: &str) -> Option<reqwest::Url> {
+        let slot = match kind {
+            EndpointKind::Token => &self.endpoint_urls[0],
+            EndpointKind::Refresh => &self.endpoint_urls[1],
+            _ => return None,
+        };
+        let kept = slot.get_or_init(|| {
+            reqwest::Url::parse(url)
+                .ok()
+                .map(|parsed| (url.to_owned(), parsed))
+        });
+        match kept {
+            Some((s, parsed)) if s == url => Some(parsed.clone()),
+            _ => None,
         }
     }
 
@@ -238,7 +262,10 @@ impl Provider {
             HttpMethod::Post => reqwest::Method::POST,
             HttpMethod::Delete => reqwest::Method::DELETE,
         };
-        let mut req = out.client().request(method, &spec.url);
+        let mut req = match self.parsed_endpoint(kind, &spec.url) {
+            Some(url) => out.client().request(method, url),
+            None => out.client().request(method, &spec.url),
+        };
         for (k, v) in &spec.headers {
             req = req.header(k.as_str(), v.as_str());
         }
@@ -317,5 +344,76 @@ impl Provider {
     /// Forgets the cached app token (after WeCom refused it).
     pub async fn drop_app_token(&self) {
         *self.app_token.lock().await = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProviderConfig;
+
+    fn provider() -> Provider {
+        let cfg = ProviderConfig::oauth2(
+            "https://as.example/authorize",
+            "https://as.example/token",
+            "app",
+            "s3cret",
+            "https://app.example/callback",
+        );
+        let t = crate::profile::translate("p", &cfg, None, &mut Vec::new()).expect("config");
+        Provider::new(t, 1)
+    }
+
+    /// The token URL is parsed once and served from the provider while it stays the same; a
+    /// different URL (re-discovery) or another kind of call is left to the caller to parse.
+    #[test]
+    fn token_url_parsed_once_per_provider() {
+        let p = provider();
+        let a = p.parsed_endpoint(EndpointKind::Token, "https://as.example/token");
+        assert_eq!(
+            a.as_ref().map(reqwest::Url::as_str),
+            Some("https://as.example/token")
+        );
+        assert_eq!(
+            p.parsed_endpoint(EndpointKind::Token, "https://as.example/token"),
+            a
+        );
+        assert_eq!(
+            p.parsed_endpoint(EndpointKind::Token, "https://as.example/t2"),
+            None
+        );
+        assert_eq!(
+            p.parsed_endpoint(EndpointKind::Userinfo, "https://as.example/u"),
+            None
+        );
+        let r = p.parsed_endpoint(EndpointKind::Refresh, "https://as.example/refresh");
+        assert_eq!(
+            r.as_ref().map(reqwest::Url::as_str),
+            Some("https://as.example/refresh")
+        );
+        // Not a URL: nothing kept, the caller's own parse reports it.
+        let q = provider();
+        assert_eq!(q.parsed_endpoint(EndpointKind::Token, "not a url"), None);
+        assert_eq!(
+            q.parsed_endpoint(EndpointKind::Token, "https://as.example/token"),
+            None
+        );
+    }
+
+    /// The secrets scrubbed from provider texts include the Basic credential of the token
+    /// requests (RFC 6749 §2.3.1).
+    #[test]
+    fn secrets_include_the_basic_credential() {
+        let p = provider();
+        let s = p.secrets(&["code"]);
+        let basic = core_provider::basic_auth_value("app", "s3cret");
+        assert_eq!(
+            s,
+            vec![
+                "code".to_owned(),
+                "s3cret".to_owned(),
+                basic.trim_start_matches("Basic ").to_owned()
+            ]
+        );
     }
 }
