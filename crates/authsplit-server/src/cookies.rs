@@ -5,7 +5,7 @@
 //! another). `insecure_dev_cookies` drops `Secure` and the prefix for plain-http loopback only.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use cookie::{Cookie, CookieJar, Key, SameSite};
+use cookie::{Cookie, CookieJar, Key};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 /// Most transaction-cookie names read from one request (twice the most a browser is ever
@@ -45,11 +45,13 @@ impl CookieSettings {
     pub fn tx_name(&self, state: &str) -> String {
         use sha2::Digest as _;
         let d = sha2::Sha256::digest(state.as_bytes());
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut name = String::with_capacity(self.tx_prefix.len() + 17);
         name.push_str(self.tx_prefix);
         name.push('-');
         for b in d.iter().take(8) {
-            name.push_str(&format!("{b:02x}"));
+            name.push(char::from(HEX[usize::from(b >> 4)]));
+            name.push(char::from(HEX[usize::from(b & 0xf)]));
         }
         name
     }
@@ -71,8 +73,8 @@ impl CookieSettings {
                         && h.bytes()
                             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                 });
-            if is_tx && !out.contains(&n) {
-                out.push(n);
+            if is_tx && !out.iter().any(|o| o == n) {
+                out.push(n.to_owned());
             }
         }
         out
@@ -83,20 +85,33 @@ impl CookieSettings {
         raw_cookie(headers, name).is_some()
     }
 
-    fn build(&self, name: String, value: String, max_age_secs: u64) -> Cookie<'static> {
-        Cookie::build((name, value))
-            .http_only(true)
-            .secure(self.secure)
-            .same_site(SameSite::Strict)
-            .path("/")
-            .max_age(time::Duration::seconds(
-                max_age_secs.min(i64::MAX as u64) as i64
-            ))
-            .build()
+    /// The attributes of every cookie set here, in the order the `cookie` crate writes them
+    /// (RFC 6265 §4.1.1; checked against it in the tests).
+    fn attributes(&self) -> &'static str {
+        if self.secure {
+            "; HttpOnly; SameSite=Strict; Secure; Path=/"
+        } else {
+            "; HttpOnly; SameSite=Strict; Path=/"
+        }
     }
 
-    fn append(headers: &mut HeaderMap, c: &Cookie<'_>) {
-        if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+    /// Appends `Set-Cookie: name=value` with [`Self::attributes`] and `Max-Age` (RFC 6265
+    /// §5.2.2), plus, for a deletion, an `Expires` in the past (§5.2.1) for clients that ignore
+    /// `Max-Age`. `name` and `value` are cookie tokens this module made (a configured prefix,
+    /// hex, the private jar's base64).
+    fn append(&self, headers: &mut HeaderMap, name: &str, value: &str, max_age_secs: u64) {
+        let attrs = self.attributes();
+        let mut s = String::with_capacity(name.len() + value.len() + attrs.len() + 72);
+        s.push_str(name);
+        s.push('=');
+        s.push_str(value);
+        s.push_str(attrs);
+        s.push_str("; Max-Age=");
+        push_decimal(&mut s, max_age_secs.min(i64::MAX as u64));
+        if max_age_secs == 0 {
+            s.push_str(REMOVAL_EXPIRES);
+        }
+        if let Ok(v) = HeaderValue::from_str(&s) {
             headers.append(header::SET_COOKIE, v);
         }
     }
@@ -124,7 +139,7 @@ impl CookieSettings {
         if sealed.len() > MAX_SEALED_CHARS {
             return Err(CookieTooLarge);
         }
-        Self::append(headers, &self.build(name.to_owned(), sealed, max_age_secs));
+        self.append(headers, name, &sealed, max_age_secs);
         if let Some(req) = request {
             self.clear_chunks(headers, req, name);
         }
@@ -140,21 +155,19 @@ impl CookieSettings {
         for i in 1..LEGACY_CHUNKS {
             let chunk = format!("{name}-{i}");
             if raw_cookie(request, &chunk).is_some() {
-                self.clear_one(headers, chunk);
+                self.clear_one(headers, &chunk);
             }
         }
     }
 
-    fn clear_one(&self, headers: &mut HeaderMap, name: String) {
-        let mut c = self.build(name, String::new(), 0);
-        c.make_removal();
-        Self::append(headers, &c);
+    fn clear_one(&self, headers: &mut HeaderMap, name: &str) {
+        self.append(headers, name, "", 0);
     }
 
     /// Appends `Set-Cookie`s that delete `name` (same attributes, `Max-Age=0`) and any of its
     /// legacy chunk cookies the request carried.
     pub fn clear(&self, headers: &mut HeaderMap, request: Option<&HeaderMap>, name: &str) {
-        self.clear_one(headers, name.to_owned());
+        self.clear_one(headers, name);
         if let Some(req) = request {
             self.clear_chunks(headers, req, name);
         }
@@ -179,10 +192,11 @@ impl CookieSettings {
         name: &str,
     ) -> Option<(T, bool)> {
         let sealed = raw_cookie(headers, name)?;
-        let mut jar = CookieJar::new();
-        jar.add_original(Cookie::new(name.to_owned(), sealed));
+        let jar = CookieJar::new();
         keys.iter().enumerate().find_map(|(i, key)| {
-            let c = jar.private(key).get(name)?;
+            let c = jar
+                .private(key)
+                .decrypt(Cookie::new(name.to_owned(), sealed.to_owned()))?;
             serde_json::from_str(c.value()).ok().map(|v| (v, i == 0))
         })
     }
@@ -197,14 +211,35 @@ const MAX_SEALED_CHARS: usize = 3800;
 /// An earlier cookie format split long sessions over `name`, `name-1`, … `name-3`.
 const LEGACY_CHUNKS: usize = 4;
 
+/// `Expires` of a deletion: a fixed date in the past (RFC 6265 §5.2.1, the `cookie` crate's
+/// date format).
+const REMOVAL_EXPIRES: &str = "; Expires=Thu, 01 Jan 1970 00:00:00 GMT";
+
+/// Appends `n` in decimal.
+fn push_decimal(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        s.push(char::from(d));
+    }
+}
+
 /// The names of all cookies in the request's `Cookie` headers, in order.
-fn cookie_names(headers: &HeaderMap) -> Vec<String> {
+fn cookie_names(headers: &HeaderMap) -> Vec<&str> {
     let mut out = Vec::new();
     for v in headers.get_all(header::COOKIE) {
         let Ok(s) = v.to_str() else { continue };
         for part in s.split(';') {
             if let Some((n, _)) = part.trim().split_once('=') {
-                out.push(n.to_owned());
+                out.push(n);
             }
         }
     }
@@ -212,14 +247,14 @@ fn cookie_names(headers: &HeaderMap) -> Vec<String> {
 }
 
 /// The raw value of the first cookie called `name` in the request's `Cookie` headers.
-fn raw_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+fn raw_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     for v in headers.get_all(header::COOKIE) {
         let Ok(s) = v.to_str() else { continue };
         for part in s.split(';') {
             if let Some((n, val)) = part.trim().split_once('=')
                 && n == name
             {
-                return Some(val.trim_matches('"').to_owned());
+                return Some(val.trim_matches('"'));
             }
         }
     }
@@ -268,5 +303,93 @@ pub(crate) struct SessionCookie {
 impl std::fmt::Debug for SessionCookie {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionCookie").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cookie::SameSite;
+
+    fn set_cookies(h: &HeaderMap) -> Vec<String> {
+        h.get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect()
+    }
+
+    /// The `cookie` crate's rendering of the same cookie (what this module wrote before it
+    /// built the header itself).
+    fn crate_form(secure: bool, name: &str, value: &str, max_age: i64) -> String {
+        Cookie::build((name.to_owned(), value.to_owned()))
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Strict)
+            .path("/")
+            .max_age(time::Duration::seconds(max_age))
+            .build()
+            .to_string()
+    }
+
+    #[test]
+    fn set_cookie_is_the_cookie_crates_form() {
+        for secure in [true, false] {
+            let c = CookieSettings::new(!secure);
+            for age in [1u64, 9, 10, 600, 86_400, 1_234_567_890] {
+                let mut h = HeaderMap::new();
+                c.append(&mut h, "__Host-a-0f", "v4lue+/=", age);
+                assert_eq!(
+                    set_cookies(&h),
+                    vec![crate_form(secure, "__Host-a-0f", "v4lue+/=", age as i64)]
+                );
+            }
+            let mut h = HeaderMap::new();
+            c.append(&mut h, "n", "v", u64::MAX);
+            assert_eq!(
+                set_cookies(&h),
+                vec![crate_form(secure, "n", "v", i64::MAX)]
+            );
+        }
+    }
+
+    /// A deletion: the crate's removal form (empty value, `Max-Age=0`) with a fixed `Expires`
+    /// in the past instead of "a year ago".
+    #[test]
+    fn removal_has_max_age_0_and_a_past_expires() {
+        let c = CookieSettings::new(false);
+        let mut h = HeaderMap::new();
+        c.clear(&mut h, None, "__Host-authsplit-session");
+        let got = set_cookies(&h);
+        assert_eq!(got.len(), 1);
+        let mut expected = crate_form(true, "__Host-authsplit-session", "", 0);
+        expected.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(got[0], expected);
+        let parsed = Cookie::parse(got[0].clone()).expect("parses");
+        assert_eq!(parsed.max_age(), Some(time::Duration::ZERO));
+        let exp = parsed.expires_datetime().expect("expires");
+        assert!(exp < time::OffsetDateTime::now_utc());
+    }
+
+    #[test]
+    fn tx_name_is_16_hex_of_sha256_state() {
+        use sha2::Digest as _;
+        let c = CookieSettings::new(false);
+        for state in ["", "s", "st-0123456789abcdefghijklmnopqrstuvwxyzABCDE"] {
+            let d = sha2::Sha256::digest(state.as_bytes());
+            let hex: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            assert_eq!(c.tx_name(state), format!("__Host-authsplit-tx-{hex}"));
+        }
+    }
+
+    #[test]
+    fn raw_cookie_and_names_borrow_the_header() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; b=\"2\""));
+        h.append(header::COOKIE, HeaderValue::from_static("c=3;a=4"));
+        assert_eq!(raw_cookie(&h, "a"), Some("1"));
+        assert_eq!(raw_cookie(&h, "b"), Some("2"));
+        assert_eq!(raw_cookie(&h, "c"), Some("3"));
+        assert_eq!(raw_cookie(&h, "d"), None);
+        assert_eq!(cookie_names(&h), vec!["a", "b", "c", "a"]);
     }
 }
