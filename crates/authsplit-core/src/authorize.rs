@@ -180,32 +180,28 @@ impl AuthorizeTemplate {
     /// [`nonce_applies`](Self::nonce_applies)), `prompt`, extras; then the
     /// quirks (renamed client id, order, fragment). Errors (`ErrorCode::Configuration`) when
     /// the endpoint is not an absolute http(s) URL, already has a fragment, or an extra
-    /// parameter collides with a protocol parameter.
+    /// parameter collides with a protocol parameter. [`Self::prepare`] followed by
+    /// [`PreparedAuthorize::url`].
     pub fn build_url(
         &self,
         state: &State,
         code_challenge: Option<&PkceCodeChallenge>,
         nonce: Option<&Nonce>,
     ) -> Result<String, Error> {
+        self.prepare()?.url(state, code_challenge, nonce)
+    }
+
+    /// Checks the template and encodes everything but the per-transaction values once: a
+    /// backend that sends many users to the same provider builds each URL with
+    /// [`PreparedAuthorize::url`] from one prepared template. Errors as [`Self::build_url`]
+    /// (all but the missing `code_challenge`, which `url` reports).
+    pub fn prepare(&self) -> Result<PreparedAuthorize, Error> {
         check_endpoint(&self.authorization_endpoint)?;
         let fragment = self.checked_fragment()?;
         let client_id_param = match self.quirks.client_id_param.as_deref() {
             None => "client_id",
             Some("") => return Err(config("quirks.client_id_param is empty")),
             Some(name) => name,
-        };
-
-        let challenge = if self.quirks.omit_pkce {
-            None
-        } else {
-            match code_challenge {
-                Some(c) => Some(c),
-                None => {
-                    return Err(config(
-                        "code_challenge is required unless quirks.omit_pkce is set (RFC 7636 §4.3)",
-                    ));
-                }
-            }
         };
 
         // The scopes joined with the provider's separator.
@@ -217,26 +213,31 @@ impl AuthorizeTemplate {
             scope.push_str(s);
         }
 
-        // Default order (see the module docs).
-        let mut params: Vec<(&str, &str)> = Vec::with_capacity(9 + self.extra_params.len());
+        // Default order (see the module docs); `None` values are the per-transaction ones.
+        let pkce = !self.quirks.omit_pkce;
+        let nonce_applies = self.nonce_applies();
+        let mut params: Vec<(&str, Value<'_>)> = Vec::with_capacity(9 + self.extra_params.len());
         if !self.quirks.omit_response_type {
-            params.push(("response_type", "code"));
+            params.push(("response_type", Value::Fixed("code")));
         }
-        params.push((client_id_param, self.client_id.as_str()));
-        params.push(("redirect_uri", self.redirect_uri.as_str()));
+        params.push((client_id_param, Value::Fixed(self.client_id.as_str())));
+        params.push(("redirect_uri", Value::Fixed(self.redirect_uri.as_str())));
         if !scope.is_empty() {
-            params.push(("scope", scope.as_str()));
+            params.push(("scope", Value::Fixed(scope.as_str())));
         }
-        params.push(("state", state.secret()));
-        if let Some(c) = challenge {
-            params.push(("code_challenge", c.as_str()));
-            params.push(("code_challenge_method", CODE_CHALLENGE_METHOD_S256));
+        params.push(("state", Value::Per(Part::State)));
+        if pkce {
+            params.push(("code_challenge", Value::Per(Part::Challenge)));
+            params.push((
+                "code_challenge_method",
+                Value::Fixed(CODE_CHALLENGE_METHOD_S256),
+            ));
         }
-        if let Some(n) = nonce.filter(|_| self.nonce_applies()) {
-            params.push(("nonce", n.secret()));
+        if nonce_applies {
+            params.push(("nonce", Value::Per(Part::Nonce)));
         }
         if let Some(p) = self.prompt.as_deref() {
-            params.push(("prompt", p));
+            params.push(("prompt", Value::Fixed(p)));
         }
 
         for (i, (name, value)) in self.extra_params.iter().enumerate() {
@@ -244,7 +245,7 @@ impl AuthorizeTemplate {
             if let Some(problem) = extra_param_problem(name, client_id_param, before) {
                 return Err(config(problem));
             }
-            params.push((name.as_str(), value.as_str()));
+            params.push((name.as_str(), Value::Fixed(value.as_str())));
         }
 
         if let Some(order) = &self.quirks.param_order {
@@ -253,34 +254,49 @@ impl AuthorizeTemplate {
             let rank = |name: &str| order.iter().position(|o| o == name).unwrap_or(usize::MAX);
             let mut ordered = Vec::with_capacity(params.len());
             for i in (0..order.len()).chain([usize::MAX]) {
-                ordered.extend(params.iter().filter(|(name, _)| rank(name) == i));
+                ordered.extend(params.iter().filter(|(name, _)| rank(name) == i).cloned());
             }
             params = ordered;
         }
 
-        let mut query = form_urlencoded::Serializer::new(String::new());
+        // Consecutive fixed parameters become one encoded run.
+        let mut parts: Vec<Part> = Vec::new();
         for (name, value) in &params {
-            query.append_pair(name, value);
+            match value {
+                Value::Fixed(v) => {
+                    let mut pair = form_urlencoded::Serializer::new(String::new());
+                    pair.append_pair(name, v);
+                    let pair = pair.finish();
+                    match parts.last_mut() {
+                        Some(Part::Encoded(run)) => {
+                            run.push('&');
+                            run.push_str(&pair);
+                        }
+                        _ => parts.push(Part::Encoded(pair)),
+                    }
+                }
+                Value::Per(p) => parts.push(p.clone()),
+            }
         }
-        let query = query.finish();
 
         let endpoint = self.authorization_endpoint.as_str();
-        let mut url = String::with_capacity(endpoint.len() + query.len() + 32);
-        url.push_str(endpoint);
+        let mut base = String::with_capacity(endpoint.len() + 1);
+        base.push_str(endpoint);
         if let Some(q) = endpoint.find('?') {
             let existing = endpoint.get(q + 1..).unwrap_or("");
             if !existing.is_empty() && !existing.ends_with('&') {
-                url.push('&');
+                base.push('&');
             }
         } else {
-            url.push('?');
+            base.push('?');
         }
-        url.push_str(&query);
-        if let Some(f) = fragment {
-            url.push('#');
-            url.push_str(f);
-        }
-        Ok(url)
+        Ok(PreparedAuthorize {
+            base,
+            parts,
+            fragment: fragment.map(str::to_owned),
+            pkce,
+            nonce_applies,
+        })
     }
 
     /// The fragment quirk without a leading `#`, after checking it needs no encoding
@@ -303,6 +319,106 @@ impl AuthorizeTemplate {
                 "quirks.fragment contains characters that are not allowed in a URL fragment",
             ))
         }
+    }
+}
+
+/// A parameter value while preparing: fixed by the template, or one of the transaction's.
+#[derive(Clone)]
+enum Value<'a> {
+    Fixed(&'a str),
+    Per(Part),
+}
+
+/// A piece of a prepared query: encoded fixed parameters, or a per-transaction value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Part {
+    /// `name=value&name=value`, form-encoded.
+    Encoded(String),
+    /// `state=…`.
+    State,
+    /// `code_challenge=…`.
+    Challenge,
+    /// `nonce=…`, when a nonce is given.
+    Nonce,
+}
+
+/// An [`AuthorizeTemplate`] checked, with its fixed parameters encoded
+/// ([`AuthorizeTemplate::prepare`]); [`PreparedAuthorize::url`] adds a transaction's values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedAuthorize {
+    /// The endpoint followed by `?` (or `&` after an existing query).
+    base: String,
+    parts: Vec<Part>,
+    fragment: Option<String>,
+    /// Whether the URL carries `code_challenge` (no `omit_pkce` quirk).
+    pkce: bool,
+    nonce_applies: bool,
+}
+
+impl PreparedAuthorize {
+    /// [`AuthorizeTemplate::nonce_applies`] of the prepared template.
+    pub fn nonce_applies(&self) -> bool {
+        self.nonce_applies
+    }
+
+    /// The URL with this transaction's `state`, `code_challenge` and `nonce` (the nonce only
+    /// when [`Self::nonce_applies`]). Errors (`ErrorCode::Configuration`) when `code_challenge`
+    /// is `None` and the template does not omit PKCE (RFC 7636 §4.3).
+    pub fn url(
+        &self,
+        state: &State,
+        code_challenge: Option<&PkceCodeChallenge>,
+        nonce: Option<&Nonce>,
+    ) -> Result<String, Error> {
+        let challenge = match (self.pkce, code_challenge) {
+            (false, _) => None,
+            (true, Some(c)) => Some(c),
+            (true, None) => {
+                return Err(config(
+                    "code_challenge is required unless quirks.omit_pkce is set (RFC 7636 §4.3)",
+                ));
+            }
+        };
+        let fixed: usize = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Encoded(s) => s.len() + 1,
+                _ => 0,
+            })
+            .sum();
+        let mut url = String::with_capacity(self.base.len() + fixed + 256);
+        url.push_str(&self.base);
+        let mut first = true;
+        for part in &self.parts {
+            let (name, value) = match part {
+                Part::Encoded(run) => ("", run.as_str()),
+                Part::State => ("state=", state.secret()),
+                Part::Challenge => match challenge {
+                    Some(c) => ("code_challenge=", c.as_str()),
+                    None => continue,
+                },
+                Part::Nonce => match nonce {
+                    Some(n) if self.nonce_applies => ("nonce=", n.secret()),
+                    _ => continue,
+                },
+            };
+            if !first {
+                url.push('&');
+            }
+            first = false;
+            if name.is_empty() {
+                url.push_str(value);
+            } else {
+                url.push_str(name);
+                url.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+            }
+        }
+        if let Some(f) = &self.fragment {
+            url.push('#');
+            url.push_str(f);
+        }
+        Ok(url)
     }
 }
 
@@ -580,6 +696,56 @@ mod tests {
     }
 
     /// OIDC Core §3.1.2.1: `nonce` belongs to an OpenID Connect request, i.e. one with `openid`.
+    /// One prepared template serves many transactions: only `state`, `code_challenge` and
+    /// `nonce` change between URLs; a `nonce` first in a quirk order, left out, leaves no
+    /// stray separator.
+    #[test]
+    fn prepared_template_serves_many_transactions() {
+        let mut t = template();
+        t.scopes = vec!["openid".into()];
+        t.prompt = Some("login".into());
+        let p = t.prepare().expect("prepares");
+        assert!(p.nonce_applies());
+        let c = challenge();
+        for (st, n) in [("st4te", Some("n0nce")), ("other-state", None)] {
+            let st = State::parse(st).expect("state");
+            let n = n.map(|n| Nonce::parse(n).expect("nonce"));
+            let mut expected = format!(
+                "https://as.example/authorize?response_type=code&client_id=client-1\
+                 &redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid&state={}\
+                 &code_challenge={}&code_challenge_method=S256",
+                st.secret(),
+                c.as_str()
+            );
+            if let Some(n) = &n {
+                expected.push_str(&format!("&nonce={}", n.secret()));
+            }
+            expected.push_str("&prompt=login");
+            assert_eq!(p.url(&st, Some(&c), n.as_ref()).expect("url"), expected);
+        }
+        t.quirks.param_order = Some(vec!["nonce".into(), "state".into()]);
+        let p = t.prepare().expect("prepares");
+        let url = p.url(&state(), Some(&c), None).expect("url");
+        assert!(
+            url.starts_with("https://as.example/authorize?state=st4te&response_type=code&"),
+            "{url}"
+        );
+        let n = Nonce::parse("n0nce").expect("nonce");
+        let url = p.url(&state(), Some(&c), Some(&n)).expect("url");
+        assert!(
+            url.starts_with(
+                "https://as.example/authorize?nonce=n0nce&state=st4te&response_type=code&"
+            ),
+            "{url}"
+        );
+        assert_eq!(
+            p.url(&state(), None, None)
+                .expect_err("no challenge")
+                .code(),
+            ErrorCode::Configuration
+        );
+    }
+
     #[test]
     fn oidc_core_s3_1_2_1_nonce_only_with_the_openid_scope() {
         let n = Nonce::parse("n0nce").expect("valid");

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authsplit_core::authorize::PreparedAuthorize;
 use authsplit_core::provider::{
     self as core_provider, ClientCredentials, HttpMethod, HttpRequestSpec, ProviderProfile,
 };
@@ -64,6 +65,9 @@ pub(crate) struct Provider {
     /// The token and refresh request URLs as first parsed (`url` string, parsed URL), so that
     /// an exchange does not parse the same URL again.
     endpoint_urls: [std::sync::OnceLock<Option<(String, reqwest::Url)>>; 2],
+    /// The authorization URL template of the profile it was prepared from, for sign-ins that
+    /// ask for no scope and no extra parameters of their own.
+    default_authorize: std::sync::Mutex<Option<(Arc<ProviderProfile>, Arc<PreparedAuthorize>)>>,
 }
 
 impl Provider {
@@ -93,7 +97,38 @@ impl Provider {
             jwks: Mutex::new(Cached::Empty),
             app_token: Mutex::new(None),
             endpoint_urls: Default::default(),
+            default_authorize: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The authorization URL template for `profile` (the one [`Provider::profile`] returned)
+    /// with the configured scopes and parameters, prepared once per profile
+    /// ([`authsplit_core::authorize::AuthorizeTemplate::prepare`]).
+    pub fn default_authorize(
+        &self,
+        profile: &Arc<ProviderProfile>,
+    ) -> Result<Arc<PreparedAuthorize>, Error> {
+        let lock = || {
+            self.default_authorize
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((p, prepared)) = &*lock()
+            && Arc::ptr_eq(p, profile)
+        {
+            return Ok(prepared.clone());
+        }
+        let prepared = Arc::new(
+            core_provider::authorize_template(
+                profile,
+                &self.creds.client_id,
+                &self.redirect_uri,
+                None,
+            )?
+            .prepare()?,
+        );
+        *lock() = Some((profile.clone(), prepared.clone()));
+        Ok(prepared)
     }
 
     /// `url` parsed, from the per-provider slot of `kind` when it holds the same URL (token and
@@ -398,6 +433,29 @@ mod tests {
             q.parsed_endpoint(EndpointKind::Token, "https://as.example/token"),
             None
         );
+    }
+
+    /// The default authorization template is prepared once per profile and equals the one
+    /// built from the profile directly; a new profile (re-discovery) gets its own.
+    #[test]
+    fn default_authorize_prepared_once_per_profile() {
+        let p = provider();
+        let profile = p.base.clone();
+        let a = p.default_authorize(&profile).expect("prepares");
+        let b = p.default_authorize(&profile).expect("prepares");
+        assert!(Arc::ptr_eq(&a, &b));
+        let direct = core_provider::authorize_template(&profile, "app", &p.redirect_uri, None)
+            .expect("template")
+            .prepare()
+            .expect("prepares");
+        assert_eq!(*a, direct);
+        let changed = Arc::new((*profile).clone());
+        let c = p.default_authorize(&changed).expect("prepares");
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(Arc::ptr_eq(
+            &c,
+            &p.default_authorize(&changed).expect("prepares")
+        ));
     }
 
     /// The secrets scrubbed from provider texts include the Basic credential of the token

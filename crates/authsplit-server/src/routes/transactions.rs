@@ -64,13 +64,18 @@ pub(crate) async fn create(
         )));
     }
     let (issuer, require_iss) = callback_issuer(&provider, &profile);
-    let mut authorize = core_provider::authorize_template(
-        &profile,
-        &provider.creds.client_id,
-        &provider.redirect_uri,
-        None,
-    )?;
-    authorize.apply_request(req.scope.as_deref(), &req.extra_params)?;
+    let authorize = if req.scope.is_none() && req.extra_params.is_empty() {
+        provider.default_authorize(&profile)?
+    } else {
+        let mut t = core_provider::authorize_template(
+            &profile,
+            &provider.creds.client_id,
+            &provider.redirect_uri,
+            None,
+        )?;
+        t.apply_request(req.scope.as_deref(), &req.extra_params)?;
+        std::sync::Arc::new(t.prepare()?)
+    };
     // OIDC Core §3.1.2.1, §3.1.3.7 step 11: an OpenID Connect request to a provider whose ID
     // tokens are validated carries a nonce on every sign-in; a transaction without one could
     // accept any ID token (and one that stored none accepts none, idtoken.rs).
@@ -85,7 +90,7 @@ pub(crate) async fn create(
     }
     // OIDC Core §3.1.2.1: the nonce is in the URL exactly when the transaction stores it.
     let nonce = nonce.filter(|_| authorize.nonce_applies());
-    let authorization_url = authorize.build_url(&state, Some(&challenge), nonce.as_ref())?;
+    let authorization_url = authorize.url(&state, Some(&challenge), nonce.as_ref())?;
     let ttl = app.inner.ttl;
     let tx = TxCookie {
         id: random_id()?,
