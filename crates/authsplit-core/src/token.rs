@@ -279,7 +279,7 @@ pub fn parse_token_response(
     now_unix: u64,
 ) -> Result<TokenSet, Error> {
     parse_token_response_as(
-        "the token endpoint",
+        &"the token endpoint",
         status,
         content_type,
         body,
@@ -291,7 +291,7 @@ pub fn parse_token_response(
 /// [`parse_token_response`] with `label` (e.g. `GitHub token request`) starting the messages
 /// of errors the provider signalled.
 pub(crate) fn parse_token_response_as(
-    label: &str,
+    label: &dyn core::fmt::Display,
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
@@ -761,7 +761,12 @@ pub(crate) fn detect_error(style: ErrorStyle, status: u16, obj: &Object) -> Opti
 /// a bad code with 401); then 401 → `InvalidClient`, 429/503 → `ProviderUnavailable`; anything
 /// else `ProviderError`. `label` names the call
 /// in the message (`GitHub token request`).
-pub(crate) fn signal_error(label: &str, map: &[ErrorRule], status: u16, sig: Signal) -> Error {
+pub(crate) fn signal_error(
+    label: &dyn core::fmt::Display,
+    map: &[ErrorRule],
+    status: u16,
+    sig: Signal,
+) -> Error {
     let pe = sig.provider_error();
     if (300..=399).contains(&status) {
         return status_error(status, Some(pe));

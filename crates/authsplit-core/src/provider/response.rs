@@ -75,8 +75,15 @@ pub fn parse_token_response(
     body: &[u8],
     now_unix: u64,
 ) -> Result<TokenSet, Error> {
+    // The label is formatted only when an error message needs it.
+    struct Label<'a>(&'a str);
+    impl core::fmt::Display for Label<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            write!(f, "{} token request", self.0)
+        }
+    }
     crate::token::parse_token_response_as(
-        &format!("{} token request", profile.display_name),
+        &Label(&profile.display_name),
         status,
         content_type,
         body,
