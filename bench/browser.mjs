@@ -274,8 +274,11 @@ try {
   await cdp.detach();
   const nodes = new Map(profile.nodes.map((nd) => [nd.id, nd]));
   const selfUs = new Map();
+  const fnUs = new Map(); // self time per function (name @ file:line), for the breakdown
   profile.samples.forEach((id, i) => {
     const cf = nodes.get(id).callFrame;
+    const fk = `${cf.functionName || '(anonymous)'} @ ${cf.url.split('/').pop() || '-'}:${cf.lineNumber + 1}`;
+    fnUs.set(fk, (fnUs.get(fk) ?? 0) + (profile.timeDeltas[i] ?? 0));
     const k = cf.url.endsWith('.wasm') || cf.functionName.startsWith('wasm-function') ? 'wasm'
       : cf.functionName === 'assign' ? 'location.assign'
       : cf.functionName === '(idle)' ? 'idle'
@@ -289,6 +292,7 @@ try {
     logins: profiled.n,
     wallMs: profiled.ms,
     perLoginUs: Object.fromEntries([...selfUs].map(([k, v]) => [k, v / profiled.n])),
+    topFunctionsUs: [...fnUs].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => [k, Math.round((v / profiled.n) * 10) / 10]),
     sampledMs: totalUs / 1000,
   };
   await ctx.close();
@@ -328,6 +332,7 @@ try {
   console.log(`oauth4webapi verifier+challenge+state+nonce: ${ops.o4wPkceState.opsPerSec.toFixed(0)} ops/s`);
   console.log(`authsplit login() in memory: ${ops.authsplitLogin.opsPerSec.toFixed(0)} ops/s; oauth4webapi sign-in start: ${ops.o4wLogin.opsPerSec.toFixed(0)} ops/s; location.assign alone (cancelled): ${ops.navOnly.opsPerSec.toFixed(0)} ops/s`);
   console.log(`login() profile, µs per login: ${JSON.stringify(Object.fromEntries(Object.entries(result.loginProfile.perLoginUs).map(([k, v]) => [k, Math.round(v)])))}`);
+  console.log(`login() profile, top functions (self µs per login): ${result.loginProfile.topFunctionsUs.map(([k, v]) => `${k} ${v}`).join('; ')}`);
   console.log(`cold init(): median ${f(result.init.initMedianMs)} ms; import()+init(): ${f(result.init.importPlusInitMedianMs)} ms (n=${result.init.n})`);
   if (pageErrors.length) console.log('page errors:', pageErrors);
 } finally {

@@ -5,7 +5,8 @@
 // - the module's one export `x` is the crate's `call(op, a, stored, state, issuer, requireIss,
 //   codeParam)`; `op` picks the function (the table in crates/authsplit-wasm/src/lib.rs);
 // - a `&str` argument is UTF-8 copied into memory from `A` (wasm-bindgen's malloc) and passed
-//   as (pointer, length); the module takes ownership and frees it. An absent `Option<String>`
+//   as (pointer, length); the module takes ownership and frees it (the empty string is `A`'s
+//   zero-size allocation, which needs no freeing). An absent `Option<String>`
 //   (`issuer`) is the pointer 0. Numbers and booleans pass as one i32;
 // - the `String` result comes back as (pointer, length), is decoded here and freed with `F`;
 // - imports: `r` the CSPRNG (./pkg/random.js, generated from the crate's inline JS), `t`
@@ -39,9 +40,18 @@ export async function instantiate(m) {
   const i = await WebAssembly.instantiate(m, imports);
   w = (i.instance ?? i).exports;
   w.S();
+  // An empty string is the module's zero-size allocation (nothing to copy or free).
+  const empty = [w.A(0, 1), 0];
   const str = (s) => {
+    if (!s) return empty;
+    // One byte per UTF-16 unit first (every ASCII string: state, verifier, paths), encoded
+    // straight into the module's memory; otherwise freed and copied at its UTF-8 length.
+    const n = s.length;
+    let p = w.A(n, 1);
+    if (utf8.encodeInto(s, bytes(p, n)).read === n) return [p, n];
+    w.F(p, n, 1);
     const b = utf8.encode(s);
-    const p = w.A(b.length, 1);
+    p = w.A(b.length, 1);
     bytes(p, b.length).set(b);
     return [p, b.length];
   };
