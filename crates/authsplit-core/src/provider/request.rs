@@ -739,7 +739,7 @@ mod tests {
     #[test]
     fn basic_value_follows_changed_credentials() {
         let mut c = ClientCredentials::new("my client", "a+b:c%d/e f");
-        let first = c.basic_auth().unwrap().into_owned();
+        let first = c.basic_auth().expect("a secret").into_owned();
         assert_eq!(first, basic_auth_value("my client", "a+b:c%d/e f"));
         assert!(matches!(
             c.basic_auth(),
@@ -748,7 +748,7 @@ mod tests {
         c.client_id = "s6BhdRkqt3".into();
         c.client_secret = Some(ClientSecret::new("gX1fBat3bV"));
         assert_eq!(
-            c.basic_auth().unwrap(),
+            c.basic_auth().expect("a secret"),
             "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW"
         );
         c.client_secret = None;
