@@ -282,7 +282,7 @@ const isLoopback = (host) => host == 'localhost' || host == '[::1]' || /^127(\.(
  * `POST /transactions` reply, RFC 6749 §4.1.1) before the browser goes there: an absolute
  * `https:` URL (`http:` on loopback only) without userinfo, carrying exactly once this
  * sign-in's `state`, its S256 `code_challenge` when it carries one (providers without PKCE get
- * none) and its `nonce` when it carries one. Returns it parsed (a `URL`); `configuration` for the
+ * none) and its `nonce` when it carries one. Returns the URL unchanged; `configuration` for the
  * scheme, `internal` when the URL does not carry this sign-in's values.
  */
 export function checkAuthorizationUrl(href, state, challenge, nonce) {
@@ -306,7 +306,7 @@ export function checkAuthorizationUrl(href, state, challenge, nonce) {
   if (p.has('code_challenge')) only('code_challenge_method', 'S256');
   else only('code_challenge_method', '', true);
   only('nonce', nonce, true);
-  return u;
+  return href;
 }
 
 // ------------------------------------------------------------------ the backend (wire protocol)
@@ -546,8 +546,8 @@ export class AuthClient {
       scope: o.scope,
       extra_params: o.extras,
     });
-    const url = reply.authorization_url;
-    const redirectUri = checkAuthorizationUrl(url, state, challenge, nonce).searchParams.get('redirect_uri');
+    const url = checkAuthorizationUrl(reply.authorization_url, state, challenge, nonce);
+    const redirectUri = new URL(url).searchParams.get('redirect_uri');
     if (o.redirectUri !== undefined && o.redirectUri !== redirectUri) {
       config('redirectUri differs from the redirect URI registered on the backend (RFC 6749 §3.1.2)');
     }
