@@ -133,9 +133,11 @@ impl Provider {
 
     /// `url` parsed, from the per-provider slot of `kind` when it holds the same URL (token and
     /// refresh requests go to one fixed URL; other calls, or a URL that changed with
-    /// re-discovery, are not kept).
+    /// re-discovery, are not kept). A URL with a query is never kept: query-style token
+    /// requests carry the code or the secret there (and `Provider`'s `Debug` shows the slots).
     fn parsed_endpoint(&self, kind: EndpointKind, url: &str) -> Option<reqwest::Url> {
         let slot = match kind {
+            _ if url.contains('?') => return None,
             EndpointKind::Token => &self.endpoint_urls[0],
             EndpointKind::Refresh => &self.endpoint_urls[1],
             _ => return None,
@@ -426,6 +428,22 @@ mod tests {
             r.as_ref().map(reqwest::Url::as_str),
             Some("https://as.example/refresh")
         );
+        // A query (WeChat-style GET token requests: code and secret in it) is never kept.
+        let g = provider();
+        assert_eq!(
+            g.parsed_endpoint(
+                EndpointKind::Token,
+                "https://as.example/token?secret=S&code=C"
+            ),
+            None
+        );
+        assert_eq!(
+            g.parsed_endpoint(EndpointKind::Token, "https://as.example/token")
+                .as_ref()
+                .map(reqwest::Url::as_str),
+            Some("https://as.example/token")
+        );
+        assert!(!format!("{g:?}").contains("secret=S"));
         // Not a URL: nothing kept, the caller's own parse reports it.
         let q = provider();
         assert_eq!(q.parsed_endpoint(EndpointKind::Token, "not a url"), None);
