@@ -9,7 +9,8 @@
 # Rust tests (all cargo work, one after the other: cargo holds one lock on the target dir), the
 # bundler suite, and the end-to-end suites. A lane's output goes to a log that is printed whole
 # when the stage ends, so stages never interleave; a failed stage fails the run, after the other
-# lanes have finished.
+# lanes have finished. The publish dry-run (compiling, nothing timed) runs at a lower CPU
+# priority than the suites that assert deadlines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -108,7 +109,7 @@ lane_rust() {
   lane_stage "rust tests (host)" cargo test --workspace --exclude authsplit-wasm --locked &&
   # The crates meant for crates.io package and build on their own, with their path
   # dependencies resolved by version (crates with `publish = false` are skipped).
-  lane_stage "crates publishable (cargo publish --dry-run)" scripts/check-publish.sh &&
+  lane_stage "crates publishable (cargo publish --dry-run)" nice -n 10 scripts/check-publish.sh &&
   lane_stage "wasm tests (headless Chromium)" run_with 'crates/authsplit-wasm/tests/*.rs' \
     cargo test -p authsplit-wasm --target wasm32-unknown-unknown --locked
 }
@@ -125,7 +126,7 @@ lane_e2e() {
   files=$(e2e_files) || return 1
   # shellcheck disable=SC2086 # one word per file
   lane_stage "end-to-end (oidc-provider + authsplit-server + Chromium)" run_with 'tests/e2e/*.test.mjs' \
-    node --test --test-concurrency="${E2E_CONCURRENCY:-4}" --test-timeout=180000 $files
+    node --test --test-concurrency=4 --test-timeout=180000 $files
 }
 lane lane_e2e
 lane lane_bundlers

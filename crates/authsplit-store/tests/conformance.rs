@@ -17,9 +17,11 @@ use authsplit_store::{
 };
 use support::RedisServer;
 
-/// Short TTLs keep the suite fast; expiry is waited out with margin for a loaded machine.
-const SHORT: Duration = Duration::from_millis(300);
-const PAST_SHORT: Duration = Duration::from_millis(700);
+/// Short TTLs keep the suite fast; expiry is waited out with margin for a loaded machine. The
+/// cases run at the same time (`conformance`), so one step of a case may wait for the others'
+/// writes (SQLite): a second between two steps that must fall inside one TTL.
+const SHORT: Duration = Duration::from_secs(1);
+const PAST_SHORT: Duration = Duration::from_millis(1500);
 const LONG: Duration = Duration::from_secs(600);
 
 fn record(provider: &str, subject: &str, sid: Option<&str>) -> SessionRecord {
@@ -285,7 +287,7 @@ async fn find_by_sid_and_subject(a: &dyn Store, b: &dyn Store) {
 
 const LIMITS: FlightLimits = FlightLimits {
     lock_ttl: Duration::from_secs(5),
-    keep: Duration::from_millis(400),
+    keep: Duration::from_secs(1),
     wait: Duration::from_secs(5),
 };
 
@@ -324,7 +326,7 @@ async fn single_flight_runs_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     .await
     .unwrap();
     assert_eq!((late.value.as_str(), late.led), ("access-token-1", false));
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(PAST_SHORT).await;
     let again = single_flight(a.as_ref(), &key, LIMITS, || async {
         ("again".to_owned(), true)
     })
