@@ -93,17 +93,20 @@ stage "npm package contents (npm pack --dry-run)" node scripts/check-npm-pack.mj
 # and the fixture builds (cached by input hash) happen here, outside the suites' time limit.
 stage "bundler fixtures (install, pack, build)" node tests/support/bundlers.mjs
 
-# The e2e files, longest first (measured), so that the long ones do not start last; the rest
-# follow in name order. Every file under tests/e2e except the bundler suites runs once.
-E2E_FIRST=(spa security faults providers backend inapp provider-logout op-fixture hardening)
-e2e_files() {
-  local f
+# The e2e files, longest first (measured), so that no long one starts last; the rest follow in
+# name order. Every file under tests/e2e except the bundler suites runs once; a listed file that
+# is missing fails the stage.
+E2E_FIRST=(faults providers security spa backend inapp hardening provider-logout op-fixture)
+run_e2e() {
+  local f files=()
   for f in "${E2E_FIRST[@]}"; do
-    need "tests/e2e/$f.test.mjs" && echo "tests/e2e/$f.test.mjs"
+    need "tests/e2e/$f.test.mjs" || return 1
+    files+=("tests/e2e/$f.test.mjs")
   done
-  find tests/e2e -name '*.test.mjs' ! -name 'bundlers*' | sort | while read -r f; do
-    [[ " ${E2E_FIRST[*]} " == *" $(basename "$f" .test.mjs) "* ]] || echo "$f"
+  for f in $(find tests/e2e -name '*.test.mjs' ! -name 'bundlers*' | sort); do
+    [[ " ${files[*]} " == *" $f "* ]] || files+=("$f")
   done
+  node --test --test-concurrency=4 --test-timeout=180000 "${files[@]}"
 }
 lane_rust() {
   lane_stage "rust tests (host)" cargo test --workspace --exclude authsplit-wasm --locked &&
@@ -122,11 +125,7 @@ lane_bundlers() {
 # Each file is its own process with its own oidc-provider / server / Chromium, so files run
 # side by side; inside a file the tests run one after the other.
 lane_e2e() {
-  local files
-  files=$(e2e_files) || return 1
-  # shellcheck disable=SC2086 # one word per file
-  lane_stage "end-to-end (oidc-provider + authsplit-server + Chromium)" run_with 'tests/e2e/*.test.mjs' \
-    node --test --test-concurrency=4 --test-timeout=180000 $files
+  lane_stage "end-to-end (oidc-provider + authsplit-server + Chromium)" run_with 'tests/e2e/*.test.mjs' run_e2e
 }
 lane lane_e2e
 lane lane_bundlers
