@@ -38,9 +38,6 @@ run_with() {
   need "$pattern" && "$@"
 }
 
-logs=$(mktemp -d "${TMPDIR:-/tmp}/authsplit-test-logs.XXXXXX")
-lane_pids=()
-trap 'kill "${lane_pids[@]}" 2>/dev/null || true' INT TERM
 # A stage inside a lane: its output goes to its own log, which is printed whole (between its
 # `===` lines) when it ends, so the lanes' output never interleaves. Returns the stage's status.
 lane_stage() {
@@ -127,6 +124,9 @@ lane_bundlers() {
 lane_e2e() {
   lane_stage "end-to-end (oidc-provider + authsplit-server + Chromium)" run_with 'tests/e2e/*.test.mjs' run_e2e
 }
+logs=$(mktemp -d "${TMPDIR:-/tmp}/authsplit-test-logs.XXXXXX")
+lane_pids=()
+trap 'kill "${lane_pids[@]}" 2>/dev/null || true; rm -rf "$logs"' INT TERM
 lane lane_e2e
 lane lane_bundlers
 lane lane_rust
