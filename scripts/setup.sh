@@ -23,11 +23,14 @@ if [ -n "$want" ] && [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
-# 3. Chromium and ChromeDriver for the browser tests (Debian packages; no browser downloads).
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  log "installing chromium and chromium-driver"
+# 3. Chromium and ChromeDriver for the browser tests (Debian packages; no browser downloads):
+#    chromium + chromium-driver for the wasm tests (wasm-bindgen-test-runner), and Chromium's
+#    headless shell (the same Chromium built for headless use only) for the Node suites
+#    (tests/support/browser.mjs).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium-headless-shell ]; then
+  log "installing chromium, chromium-driver and chromium-headless-shell"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver chromium-headless-shell >/dev/null
 fi
 
 # 4. redis-server for the store tests (Debian's package). The tests start their own servers on

@@ -17,9 +17,11 @@ use authsplit_store::{
 };
 use support::RedisServer;
 
-/// Short TTLs keep the suite fast; expiry is waited out with margin for a loaded machine.
-const SHORT: Duration = Duration::from_millis(300);
-const PAST_SHORT: Duration = Duration::from_millis(700);
+/// Short TTLs keep the suite fast; expiry is waited out with margin for a loaded machine. The
+/// cases run at the same time (`conformance`), so one step of a case may wait for the others'
+/// writes (SQLite): a second between two steps that must fall inside one TTL.
+const SHORT: Duration = Duration::from_secs(1);
+const PAST_SHORT: Duration = Duration::from_millis(1500);
 const LONG: Duration = Duration::from_secs(600);
 
 fn record(provider: &str, subject: &str, sid: Option<&str>) -> SessionRecord {
@@ -285,7 +287,7 @@ async fn find_by_sid_and_subject(a: &dyn Store, b: &dyn Store) {
 
 const LIMITS: FlightLimits = FlightLimits {
     lock_ttl: Duration::from_secs(5),
-    keep: Duration::from_millis(400),
+    keep: Duration::from_secs(1),
     wait: Duration::from_secs(5),
 };
 
@@ -324,7 +326,7 @@ async fn single_flight_runs_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     .await
     .unwrap();
     assert_eq!((late.value.as_str(), late.led), ("access-token-1", false));
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(PAST_SHORT).await;
     let again = single_flight(a.as_ref(), &key, LIMITS, || async {
         ("again".to_owned(), true)
     })
@@ -373,22 +375,26 @@ async fn followers_wait_a_bounded_time(a: &dyn Store, b: &dyn Store) {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
-/// Every guarantee, against two handles on one backing storage.
+/// Every guarantee, against two handles on one backing storage. Each case works on keys of its
+/// own (`id`), so the cases run at the same time: their TTL waits overlap instead of adding up.
 async fn conformance(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     a.ping().await.unwrap();
     b.ping().await.unwrap();
-    claim_once(a.as_ref(), b.as_ref()).await;
-    concurrent_claims_have_one_winner(a.clone(), b.clone()).await;
-    release_and_refuse(a.as_ref(), b.as_ref()).await;
-    jti_seen_once(a.as_ref(), b.as_ref()).await;
-    sessions(a.as_ref(), b.as_ref()).await;
-    end_is_final(a.as_ref(), b.as_ref()).await;
-    concurrent_ends_have_one_taker(a.clone(), b.clone()).await;
-    find_by_sid_and_subject(a.as_ref(), b.as_ref()).await;
-    single_flight_runs_once(a.clone(), b.clone()).await;
-    unshared_results_let_the_next_caller_lead(a.as_ref(), b.as_ref()).await;
-    a_crashed_leader_blocks_only_until_its_lock_expires(a.as_ref(), b.as_ref()).await;
-    followers_wait_a_bounded_time(a.as_ref(), b.as_ref()).await;
+    let (x, y) = (a.as_ref(), b.as_ref());
+    tokio::join!(
+        claim_once(x, y),
+        concurrent_claims_have_one_winner(a.clone(), b.clone()),
+        release_and_refuse(x, y),
+        jti_seen_once(x, y),
+        sessions(x, y),
+        end_is_final(x, y),
+        concurrent_ends_have_one_taker(a.clone(), b.clone()),
+        find_by_sid_and_subject(x, y),
+        single_flight_runs_once(a.clone(), b.clone()),
+        unshared_results_let_the_next_caller_lead(x, y),
+        a_crashed_leader_blocks_only_until_its_lock_expires(x, y),
+        followers_wait_a_bounded_time(x, y),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
