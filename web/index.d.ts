@@ -213,6 +213,7 @@ export type AuthsplitErrorCode =
   | 'body_too_large'
   | 'unsupported_media_type'
   | 'not_authenticated'
+  | 'session_ended'
   | 'invalid_grant'
   | 'invalid_client'
   | 'provider_error'
