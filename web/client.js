@@ -484,6 +484,12 @@ const LOGOUT_KEY = 'authsplit.logout';
  */
 const CHANGES = ['signed_out', 'session_ended', 'signed_in'];
 
+/**
+ * This page, in the messages of its clients: a `signed_in` from a client of the same page is
+ * not a replaced session (the page's clients share one code exchange, see `exchanges`).
+ */
+const PAGE = Math.random();
+
 /** A backend in BFF mode keeps the access token (docs/ARCHITECTURE.md "Two modes"). */
 const bffError = () => new AuthsplitError('configuration', 'the backend runs as a BFF: no access token reaches the browser; client.fetch calls APIs through it');
 
@@ -511,7 +517,7 @@ export class AuthClient {
     // each tab learns on its next call (`session_ended`, `not_authenticated`).
     try {
       this.#bc = new BroadcastChannel('authsplit ' + this.#o.backend);
-      this.#bc.onmessage = (e) => CHANGES.includes(e.data) && this.#forget(e.data);
+      this.#bc.onmessage = ({ data: [c, p] = [] }) => CHANGES.includes(c) && !(p == PAGE && c == CHANGES[2]) && this.#forget(c);
     } catch {}
   }
 
@@ -523,7 +529,7 @@ export class AuthClient {
     exchanges.clear();
     this.#epoch++;
     this.#session = this.#user = this.#refreshing = this.#info = null;
-    if (tell) this.#bc?.postMessage(change);
+    if (tell) this.#bc?.postMessage([change, PAGE]);
     for (const f of this.#subs) queueMicrotask(() => f(change));
   }
 
@@ -613,7 +619,7 @@ export class AuthClient {
     const expiresAt = this.#accept(reply, epoch);
     const user = (this.#user = userOf(reply.user));
     this.#info = Promise.resolve({ authenticated: true, user, expiresAt });
-    this.#bc?.postMessage(CHANGES[2]);
+    this.#bc?.postMessage([CHANGES[2], PAGE]);
     // Re-checked: storage is writable by any script of the origin (docs/SECURITY.md B9).
     return { user, returnTo: call('s', tx.returnTo) ? tx.returnTo : '/', expiresAt };
   }
