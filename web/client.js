@@ -470,6 +470,26 @@ function readOptions(o) {
   };
 }
 
+/**
+ * The sessionStorage entry holding the `state` of this tab's RP-initiated logout, checked when
+ * the provider sends the browser back (OIDC RP-Initiated Logout 1.0 §3).
+ */
+const LOGOUT_KEY = 'authsplit.logout';
+
+/**
+ * What {@link AuthClient#onChange} listeners hear, and what the tabs of one backend tell each
+ * other on their `BroadcastChannel`: `signed_out` (a logout; or, locally only, a refresh that
+ * found no session), `session_ended` (the backend answered `session_ended`) and `signed_in` (a
+ * sign-in completed in another tab: its cookie replaced this tab's session).
+ */
+const CHANGES = ['signed_out', 'session_ended', 'signed_in'];
+
+/**
+ * This page, in the messages of its clients: a `signed_in` from a client of the same page is
+ * not a replaced session (the page's clients share one code exchange, see `exchanges`).
+ */
+const PAGE = Math.random();
+
 /** A backend in BFF mode keeps the access token (docs/ARCHITECTURE.md "Two modes"). */
 const bffError = () => new AuthsplitError('configuration', 'the backend runs as a BFF: no access token reaches the browser; client.fetch calls APIs through it');
 
@@ -486,16 +506,36 @@ export class AuthClient {
   #info = null; // the memoized GET /session
   #refreshing = null;
   #epoch = 0;
+  #subs = new Set();
+  #bc;
 
   constructor(options) {
     if (!core) config('authsplit: call `await init()` before `new AuthClient(…)`');
     this.#o = readOptions(options);
+    // The page's other tabs (and other clients) of this backend share its session cookie: they
+    // hear this client's sign-in and sign-out, and it hears theirs. Without BroadcastChannel
+    // each tab learns on its next call (`session_ended`, `not_authenticated`).
+    try {
+      this.#bc = new BroadcastChannel('authsplit ' + this.#o.backend);
+      this.#bc.onmessage = ({ data: [c, p] = [] }) => CHANGES.includes(c) && !(p == PAGE && c == CHANGES[2]) && this.#forget(c);
+    } catch {}
   }
 
-  #forget() {
+  /**
+   * Drops the session held in memory and tells the listeners why (`change`, one of CHANGES);
+   * `tell`: also the other tabs.
+   */
+  #forget(change, tell) {
     exchanges.clear();
     this.#epoch++;
     this.#session = this.#user = this.#refreshing = this.#info = null;
+    if (tell) this.#bc?.postMessage([change, PAGE]);
+    for (const f of this.#subs) queueMicrotask(() => f(change));
+  }
+
+  onChange(listener) {
+    this.#subs.add(listener);
+    return () => void this.#subs.delete(listener);
   }
 
   /** Keeps the access token of a `TokenReply` in memory; returns `expiresAt` in ms. */
@@ -579,6 +619,7 @@ export class AuthClient {
     const expiresAt = this.#accept(reply, epoch);
     const user = (this.#user = userOf(reply.user));
     this.#info = Promise.resolve({ authenticated: true, user, expiresAt });
+    this.#bc?.postMessage([CHANGES[2], PAGE]);
     // Re-checked: storage is writable by any script of the origin (docs/SECURITY.md B9).
     return { user, returnTo: call('s', tx.returnTo) ? tx.returnTo : '/', expiresAt };
   }
@@ -602,7 +643,10 @@ export class AuthClient {
       (e) => {
         if (this.#epoch == epoch) {
           this.#refreshing = null;
-          if (e.code == 'not_authenticated' || e.code == 'invalid_grant') this.#forget();
+          // Only `session_ended` is told to the other tabs: a `not_authenticated` may race a
+          // sign-in in another tab.
+          const ended = e.code == CHANGES[1];
+          if (ended || e.code == 'not_authenticated' || e.code == 'invalid_grant') this.#forget(CHANGES[ended ? 1 : 0], ended);
         }
         throw e;
       },
@@ -611,6 +655,7 @@ export class AuthClient {
   }
 
   async fetch(input, init) {
+    const epoch = this.#epoch;
     // '' from a BFF backend: no token in the page, the request goes through the backend.
     const token = await this.getAccessToken().catch((e) => {
       if (this.#session?.token === '') return '';
@@ -625,18 +670,21 @@ export class AuthClient {
     if (target != location.origin && target != o.backendOrigin && (!token || !o.apiOrigins.includes(target))) {
       config("client.fetch sends the access token only to this page's origin, the backend's origin and apiOrigins");
     }
-    if (!token) {
-      req.headers.set('x-authsplit', '1');
-      const res = await fetch(req, { credentials: 'include', redirect: 'manual' });
-      if (res.type == 'opaqueredirect') config(`client.fetch does not follow redirects (${target} answered a redirect)`);
-      return res;
-    }
-    req.headers.set('authorization', 'Bearer ' + token);
+    if (token) req.headers.set('authorization', 'Bearer ' + token);
+    else req.headers.set('x-authsplit', '1');
     // RFC 6750 §5.3: a redirect is not followed with the token (it would carry it wherever the
-    // API points); the caller gets a typed error instead.
-    const res = await fetch(req, { redirect: 'manual' });
-    if (res.type == 'opaqueredirect') {
-      config(`client.fetch does not follow redirects with the access token (${target} answered a redirect)`);
+    // API points), nor with the session cookie; the caller gets a typed error instead.
+    const res = await fetch(req, { redirect: 'manual', ...(!token && { credentials: 'include' }) });
+    if (res.type == 'opaqueredirect') config(`client.fetch does not follow redirects (${target} answered a redirect)`);
+    // The backend's routes (the proxy, [upstream], the host app's AuthUser routes) answer a
+    // session ended on the server with 401 `session_ended`: signed out here and in every tab
+    // (unless this client signed out or in meanwhile).
+    if (res.status == 401) {
+      const j = await res.clone().json().catch(() => 0);
+      if (j?.error == CHANGES[1]) {
+        if (this.#epoch == epoch) this.#forget(CHANGES[1], 1);
+        fail(CHANGES[1], j.error_description);
+      }
     }
     return res;
   }
@@ -665,21 +713,42 @@ export class AuthClient {
   }
 
   async logout() {
-    this.#forget();
+    this.#forget(CHANGES[0], 1);
     try {
       clearTx(window.sessionStorage);
     } catch {}
     try {
       const r = await post(this.#o, '/logout', {});
-      return { revoked: r.revoked === true, endSessionUrl: strOr(r.end_session_url, null) };
+      const endSessionUrl = strOr(r.end_session_url, null);
+      // The state the provider must hand back to the post-logout redirect URI (§3).
+      try {
+        storage().setItem(LOGOUT_KEY, new URL(endSessionUrl).searchParams.get('state') ?? '');
+      } catch {}
+      return { revoked: r.revoked === true, endSessionUrl };
     } catch (e) {
-      if (e.code == 'not_authenticated') return { revoked: false, endSessionUrl: null };
+      if (e.code == 'not_authenticated' || e.code == CHANGES[1]) return { revoked: false, endSessionUrl: null };
       throw e;
     }
   }
 
-  /** Kept for compatibility: the client holds no WebAssembly memory any more. */
-  free() {}
+  async handleLogoutCallback(url) {
+    const s = storage();
+    const sent = s.getItem(LOGOUT_KEY);
+    s.removeItem(LOGOUT_KEY);
+    const taken = takeAddressBar();
+    const got = callbackParams(url == null ? (taken ?? location.href) : String(url)).getAll('state');
+    // One message; the code says what is wrong. Compared as SHA-256 digests (core storageKey):
+    // no timing of the state itself.
+    const bad = (code) => fail(code, "the post-logout redirect does not carry the state of this tab's logout");
+    if (!sent) bad('transaction_missing');
+    if (!got.length) bad('state_missing');
+    if (got.length > 1 || call('k', got[0]) != call('k', sent)) bad('state_mismatch');
+  }
+
+  /** Closes the channel to the page's other tabs; the client holds no WebAssembly memory. */
+  free() {
+    this.#bc?.close();
+  }
 }
 
 takeCallbackEarly();

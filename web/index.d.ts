@@ -136,6 +136,19 @@ export interface SessionInfo {
   expiresAt: number | null;
 }
 
+/**
+ * Why an {@link AuthClient.onChange} listener was called:
+ * - `'signed_out'`: a logout in this tab or another tab of the same backend (they share the
+ *   session cookie), or a refresh here that found no session (`not_authenticated`,
+ *   `invalid_grant`);
+ * - `'session_ended'`: the backend answered `session_ended` — the session was ended on the
+ *   server (back-channel logout from the provider, a logout elsewhere, a second sign-in) —
+ *   to a call in this tab or another;
+ * - `'signed_in'`: a sign-in completed in another tab; its session replaced this one, so call
+ *   {@link AuthClient.session} (and `getAccessToken`) to learn who is signed in now.
+ */
+export type AuthChange = 'signed_out' | 'session_ended' | 'signed_in';
+
 /** What `logout` resolves to. */
 export interface LogoutResult {
   /** Whether the provider confirmed revocation of the refresh token (RFC 7009 §2.2). */
@@ -213,6 +226,7 @@ export type AuthsplitErrorCode =
   | 'body_too_large'
   | 'unsupported_media_type'
   | 'not_authenticated'
+  | 'session_ended'
   | 'invalid_grant'
   | 'invalid_client'
   | 'provider_error'
@@ -300,7 +314,9 @@ export class AuthClient {
    * The in-memory access token, renewed through the backend (`POST /refresh`, RFC 6749 §6)
    * shortly before it expires or when none is held (e.g. after a reload); concurrent callers
    * share one refresh.
-   * @throws {AuthsplitError} `not_authenticated`, `invalid_grant`, `backend_unreachable`, …;
+   * @throws {AuthsplitError} `not_authenticated` (no session), `session_ended` (the session was
+   *   ended on the server: this tab and the page's other tabs are signed out, see
+   *   {@link AuthClient.onChange}), `invalid_grant`, `backend_unreachable`, …;
    *   `configuration` after a sign-in with a provider that issues no user access token
    *   (WeCom: the backend replies `token_type: "none"`; the user is in {@link AuthClient.user}),
    *   and with a backend in BFF mode (`[server] mode = "bff"`), which never hands out the token.
@@ -314,8 +330,12 @@ export class AuthClient {
    * "bff"`) no token exists in the page: the request goes only to this page's origin or the
    * backend's, with the session cookie and `x-authsplit: 1`, and the backend calls the API
    * (its `/proxy/<provider>/…` or `[upstream]`) — the same call works in both modes.
-   * @throws {AuthsplitError} as {@link AuthClient.getAccessToken}; `configuration` for another
-   *   origin or when the answer is a redirect. Network errors reject as `fetch` does.
+   * Other answers resolve as `fetch` does, except a `401` whose JSON `error` is
+   * `session_ended` (the backend's routes say the session was ended on the server): that
+   * rejects, after signing out this tab and the page's other tabs.
+   * @throws {AuthsplitError} as {@link AuthClient.getAccessToken}; `session_ended`;
+   *   `configuration` for another origin or when the answer is a redirect. Network errors
+   *   reject as `fetch` does.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 
@@ -336,12 +356,35 @@ export class AuthClient {
   session(): Promise<SessionInfo>;
 
   /**
-   * Signs out: forgets the token and user, asks the backend to revoke the refresh token
-   * (RFC 7009 §2) and clear its cookies; resolves with the provider's end-session URL, if any.
+   * Signs out: forgets the token and user (the page's other tabs of this backend too, and the
+   * listeners hear `'signed_out'`), asks the backend to revoke the refresh token (RFC 7009 §2)
+   * and clear its cookies; resolves with the provider's end-session URL, if any. The `state` in
+   * that URL is kept in this tab's `sessionStorage` for {@link AuthClient.handleLogoutCallback}.
    * @throws {AuthsplitError} `backend_unreachable`, … (local state is forgotten anyway).
    */
   logout(): Promise<LogoutResult>;
 
-  /** Kept for compatibility; a no-op (the client holds no WebAssembly memory). */
+  /**
+   * On the post-logout redirect URI, after the browser went to `endSessionUrl`: checks the
+   * `state` the provider handed back (OIDC RP-Initiated Logout 1.0 §3) against the one this
+   * tab's `logout()` got, once (the stored state is removed whatever the outcome), and takes
+   * `state` out of the address bar. `url` defaults to `location.href`.
+   * @throws {AuthsplitError} `state_mismatch` (another state, or several), `state_missing` (none
+   *   came back), `transaction_missing` (no logout with a state is pending in this tab),
+   *   `storage_unavailable`.
+   */
+  handleLogoutCallback(url?: string): Promise<void>;
+
+  /**
+   * Calls `listener` whenever this client drops its sign-in or another tab signed in (see
+   * {@link AuthChange}): its own `logout()`, a refresh that found no session, `session_ended`
+   * from the backend, and — through a `BroadcastChannel` per backend URL — a logout, a
+   * `session_ended` or a sign-in in another tab of the page's origin. Called asynchronously
+   * (a microtask), never for this tab's own `handleCallback`. Returns a function that removes
+   * the listener.
+   */
+  onChange(listener: (change: AuthChange) => void): () => void;
+
+  /** Closes the channel to the page's other tabs (the client holds no WebAssembly memory). */
   free(): void;
 }

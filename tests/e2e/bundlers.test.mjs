@@ -299,7 +299,7 @@ test('the Vite build of the packed tarball signs in', async () => {
   }
 });
 
-test('React 19 + authsplit/react under <StrictMode>: sign-in, reload, protected fetch, sign-out', async () => {
+test('React 19 + authsplit/react under <StrictMode>: sign-in, reload, protected fetch, sign-out (also in a second tab)', async () => {
   const { app, op, close } = await backendFor(builds.react);
   const context = await newLoopbackContext(browser);
   try {
@@ -349,9 +349,27 @@ test('React 19 + authsplit/react under <StrictMode>: sign-in, reload, protected 
     await page.waitForFunction(() => document.getElementById('api').textContent !== '');
     assert.match(await text('api'), /^200 .*rita/);
 
+    // A second tab of the app, signed in too: the logout in the first signs it out at once,
+    // without a request of its own (AuthClient.onChange over a BroadcastChannel).
+    const other = await context.newPage();
+    const otherCalls = [];
+    other.on('request', (r) => {
+      if (new URL(r.url()).origin === app) otherCalls.push(new URL(r.url()).pathname);
+    });
+    await other.goto(`${app}/`);
+    await other.waitForFunction(() => document.getElementById('status')?.textContent === 'signed-in', null, {
+      timeout: 15000,
+    });
+    const quiet = otherCalls.length;
+
     await page.click('#logout');
     await page.waitForFunction(() => document.getElementById('status').textContent === 'signed-out');
     assert.ok(calls.includes('/auth/logout'));
+    await other.waitForFunction(() => document.getElementById('status').textContent === 'signed-out', null, {
+      timeout: 5000,
+    });
+    assert.deepEqual(otherCalls.slice(quiet), [], 'the other tab learned it without a request');
+    assert.equal(await other.textContent('#error'), '', 'a sign-out is no error');
     await page.reload();
     await settled();
     assert.deepEqual([await text('status'), await text('error')], ['signed-out', '']);

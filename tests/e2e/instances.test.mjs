@@ -133,7 +133,7 @@ describe('three instances on one Redis', () => {
     for (const i of [0, 1, 2]) {
       const r = await backendClient(servers[i].authUrl, { origin: SPA, jar: copy.clone() }).post('/refresh', {});
       assert.equal(r.status, 401, r.text);
-      assert.equal(r.json.error, 'not_authenticated');
+      assert.equal(r.json.error, 'session_ended');
     }
     await closeAll();
     await startAll();
@@ -155,7 +155,7 @@ describe('three instances on one Redis', () => {
     for (const i of [0, 1, 2]) {
       const r = await backendClient(servers[i].authUrl, { origin: SPA, jar: firstCopy.clone() }).post('/refresh', {});
       assert.equal(r.status, 401, r.text);
-      assert.equal(r.json.error, 'not_authenticated');
+      assert.equal(r.json.error, 'session_ended');
     }
     assert.equal(fp.count('token'), 0, 'the ended session costs no upstream call');
     const r = await b.on(2).post('/refresh', {});
@@ -237,7 +237,7 @@ describe('one instance on the embedded store (SQLite)', () => {
       fp.reset();
       const dead = await on(endedCopy.clone()).post('/refresh', {});
       assert.equal(dead.status, 401, dead.text);
-      assert.equal(dead.json.error, 'not_authenticated');
+      assert.equal(dead.json.error, 'session_ended');
       assert.equal(fp.count('token'), 0, 'an ended session costs no upstream call');
       const alive = await on(live).post('/refresh', {});
       assert.equal(alive.status, 200, alive.text);

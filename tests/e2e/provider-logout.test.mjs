@@ -102,7 +102,7 @@ test('signing out at the provider ends the backend session through a logout toke
     assert.equal(await alive(a.c), false, 'the provider session ended → the backend session ended');
     const after = await me(a.c);
     assert.equal(after.status, 401);
-    assert.equal(after.json.error, 'not_authenticated');
+    assert.equal(after.json.error, 'session_ended', 'ended by the provider, not merely absent');
     assert.equal(await alive(b.c), true, 'the other browser keeps its session');
   } finally {
     await a.context.close();

@@ -572,7 +572,7 @@ describe('refresh under rotation (SECURITY.md S10; RFC 9700 §4.14.2)', () => {
 });
 
 describe('sessions are never silently lost or resurrected (SECURITY.md S10)', () => {
-  test('a session cookie copied before logout is dead afterwards: 401 not_authenticated, 0 upstream calls', async () => {
+  test('a session cookie copied before logout is dead afterwards: 401 session_ended, 0 upstream calls', async () => {
     const { c } = await signIn();
     const copy = c.jar.clone();
     const lo = await c.post('/logout', {});
@@ -581,7 +581,7 @@ describe('sessions are never silently lost or resurrected (SECURITY.md S10)', ()
     fp.reset();
     const r = await c.post('/refresh', {}, { jar: copy });
     assert.equal(r.status, 401, r.text);
-    assert.equal(r.json.error, 'not_authenticated');
+    assert.equal(r.json.error, 'session_ended');
     assert.equal(fp.count(), 0, 'the replayed cookie did not reach the provider');
   });
 

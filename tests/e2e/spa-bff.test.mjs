@@ -5,49 +5,21 @@
 
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 
 import { startOP } from '../support/op.mjs';
-import { startServer, opProvider, randomCookieKey, REPO_ROOT } from '../support/server.mjs';
+import { startExampleApp } from '../support/server.mjs';
 import { launchBrowser, newLoopbackContext, loginAndConsent } from '../support/browser.mjs';
-
-const DIST = join(REPO_ROOT, 'web', 'example', 'dist');
 
 let op;
 let srv;
 let browser;
 let app;
 
-async function freePort() {
-  const s = createServer();
-  await new Promise((res) => s.listen(0, '127.0.0.1', res));
-  const { port } = s.address();
-  await new Promise((res) => s.close(res));
-  return port;
-}
-
 before(async () => {
-  if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST} missing: run scripts/build-web.sh first`);
   op = await startOP();
-  const port = await freePort();
-  app = `http://127.0.0.1:${port}`;
-  const redirectUri = `${app}/callback`;
-  op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
-  srv = await startServer({
-    config: {
-      server: {
-        listen: `127.0.0.1:${port}`,
-        allowed_origins: [app],
-        cookie_key: randomCookieKey(),
-        static_dir: DIST,
-        demo_api: true,
-        mode: 'bff',
-      },
-      providers: { local: { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' } },
-    },
-  });
+  let callback, signedOut;
+  ({ app, srv, callback, signedOut } = await startExampleApp({ op, server: { mode: 'bff' } }));
+  op.setRedirectUris([callback], { postLogout: [signedOut] });
   browser = await launchBrowser();
 });
 

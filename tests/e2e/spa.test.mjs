@@ -8,13 +8,12 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { once } from 'node:events';
 import { join } from 'node:path';
 
 import { startOP } from '../support/op.mjs';
-import { startServer, opProvider, randomCookieKey, REPO_ROOT } from '../support/server.mjs';
+import { startServer, opProvider, randomCookieKey, freePort, REPO_ROOT } from '../support/server.mjs';
 import {
   launchBrowser,
   newLoopbackContext,
@@ -31,14 +30,6 @@ let op;
 let srv;
 let browser;
 let app; // http://127.0.0.1:PORT — the SPA and the backend (same origin)
-
-async function freePort() {
-  const s = createServer();
-  await new Promise((res) => s.listen(0, '127.0.0.1', res));
-  const { port } = s.address();
-  await new Promise((res) => s.close(res));
-  return port;
-}
 
 before(async () => {
   if (!existsSync(join(DIST, 'index.html'))) {

@@ -322,3 +322,21 @@ export async function signInThroughBackend({ browser, catcher, authUrl, origin, 
     throw e;
   }
 }
+
+/**
+ * Signs in through the example SPA (web/example) served at `app`, in `page`: opens `app/`,
+ * clicks "Sign in with Local OIDC provider", logs in and consents at the provider, and waits
+ * until the page shows the signed-in status.
+ * @param {import('playwright-core').Page} page
+ * @param {{ app: string, login?: string, timeout?: number }} o
+ */
+export async function signInOnSpa(page, { app, login = 'alice', timeout = 15000 }) {
+  await page.goto(`${app}/`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout });
+  await Promise.all([
+    page.waitForURL((u) => u.origin !== app, { waitUntil: 'commit', timeout }),
+    page.click('[data-testid="sign-in-local"]'),
+  ]);
+  await loginAndConsent(page, { login, timeout });
+  await page.waitForSelector('[data-testid="status"][data-state="signed-in"]', { timeout });
+}

@@ -263,6 +263,55 @@ export function opServerConfig({ op, redirectUri, spaOrigin, server = {}, provid
   };
 }
 
+/** The example SPA as scripts/build-web.sh builds it, served by the binary in the SPA suites. */
+export const EXAMPLE_DIST = join(REPO_ROOT, 'web', 'example', 'dist');
+
+/**
+ * The example SPA (web/example) and the backend on one origin, the way the demo runs: the binary
+ * on a free loopback port serving `EXAMPLE_DIST` and the demo API (`/api/hello`, `/api/me`), with
+ * one provider `local` (display name "Local OIDC provider") for the fixture OP's `which` client,
+ * the redirect URI `<app>/callback` and the post-logout redirect URI `<app>/signed-out` (the
+ * example's RP-initiated logout return). The caller registers both at the OP
+ * (`op.setRedirectUris`): several apps may share one OP.
+ *
+ * @param {object} o
+ * @param {{ issuer: string }} o.op the fixture OP
+ * @param {'basic'|'post'} [o.which='basic'] which OP client
+ * @param {object} [o.server] more `[server]` keys (`mode: 'bff'`, …)
+ * @param {object} [o.provider] more `[providers.local]` keys (`api`, `post_logout_redirect_uri`, …)
+ * @returns {Promise<{ app: string, callback: string, signedOut: string, srv: Server }>}
+ */
+export async function startExampleApp({ op, which = 'basic', server = {}, provider = {} }) {
+  if (!existsSync(join(EXAMPLE_DIST, 'index.html'))) {
+    throw new Error(`${EXAMPLE_DIST} missing: run scripts/build-web.sh first`);
+  }
+  const port = await freePort();
+  const app = `http://127.0.0.1:${port}`;
+  const callback = `${app}/callback`;
+  const signedOut = `${app}/signed-out`;
+  const srv = await startServer({
+    config: {
+      server: {
+        listen: `127.0.0.1:${port}`,
+        allowed_origins: [app],
+        cookie_key: randomCookieKey(),
+        static_dir: EXAMPLE_DIST,
+        demo_api: true,
+        ...server,
+      },
+      providers: {
+        local: {
+          ...opProvider(op, which, callback),
+          name: 'Local OIDC provider',
+          post_logout_redirect_uri: signedOut,
+          ...provider,
+        },
+      },
+    },
+  });
+  return { app, callback, signedOut, srv };
+}
+
 /**
  * @typedef {Awaited<ReturnType<typeof startServer>>} Server
  */

@@ -1,5 +1,8 @@
 // The authsplit example SPA: plain JS, no framework. Provider list from the backend's /config,
-// sign-in, the /callback route, the user, a protected API call through client.fetch, sign out.
+// sign-in, the /callback route, the user, a call to any path of the app's API through
+// client.fetch (the demo's /api/hello and /api/me, the backend's /auth/proxy/<provider>/… in BFF
+// mode), sign out (here and in the page's other tabs), the provider's post-logout redirect
+// (/signed-out, its state checked), and a session ended on the server shown as signed out.
 // Every piece of text that came from a provider or the network is set with textContent —
 // never innerHTML (SECURITY.md B5).
 
@@ -7,6 +10,8 @@ import { init, AuthClient, AuthsplitError } from '/authsplit/index.js';
 
 const BACKEND = '/auth';
 const CALLBACK_PATH = '/callback';
+/** Register `<app>/signed-out` as the provider's `post_logout_redirect_uri`. */
+const LOGOUT_PATH = '/signed-out';
 const $ = (id) => document.getElementById(id);
 
 let client = null;
@@ -29,6 +34,11 @@ function showError(err) {
 function clearError() {
   show('error', false);
   delete $('error').dataset.code;
+}
+
+function notice(text) {
+  $('notice').textContent = text;
+  show('notice', Boolean(text));
 }
 
 function setStatus(state, text) {
@@ -143,13 +153,14 @@ async function signIn(provider, button) {
 async function callApi() {
   const out = $('api-result');
   out.hidden = false;
-  out.textContent = 'Calling /api/hello…';
+  const path = $('api-path').value.trim() || '/api/hello';
+  out.textContent = `Calling ${path}…`;
   delete out.dataset.status;
   try {
-    // The demo API validates the token at the provider's userinfo endpoint; name the provider
-    // when the backend has several.
+    // The demo's /api/hello validates the token at the provider's userinfo endpoint; name the
+    // provider when the backend has several.
     const provider = client.user()?.provider;
-    const url = provider ? `/api/hello?provider=${encodeURIComponent(provider)}` : '/api/hello';
+    const url = path === '/api/hello' && provider ? `${path}?provider=${encodeURIComponent(provider)}` : path;
     const res = await client.fetch(url);
     const text = await res.text();
     out.dataset.status = String(res.status);
@@ -163,6 +174,7 @@ async function callApi() {
 
 async function signOut() {
   clearError();
+  notice('');
   try {
     const { endSessionUrl } = await client.logout();
     renderSignedOut();
@@ -209,8 +221,34 @@ async function main() {
   client = new AuthClient({ backendUrl: BACKEND, provider: providers[0].id, aliases, refusesEmbedded });
   $('call-api').addEventListener('click', callApi);
   $('sign-out').addEventListener('click', signOut);
+  // Another tab signed out or in, or the server ended the session (back-channel logout from
+  // the provider, a logout elsewhere): this page follows.
+  client.onChange(async (change) => {
+    if (change === 'signed_in') {
+      notice('Signed in in another tab.');
+      if (await tryRestore()) renderSignedIn(client.user());
+      return;
+    }
+    renderSignedOut();
+    $('api-result').hidden = true;
+    if (change === 'session_ended') {
+      showError(new AuthsplitError('session_ended', 'Your session has ended (signed out at the provider or elsewhere). Sign in again.'));
+    }
+  });
 
-  if (location.pathname === CALLBACK_PATH) {
+  if (location.pathname === LOGOUT_PATH) {
+    // Back from the provider's end-session endpoint: its state must be the one this tab sent
+    // (OIDC RP-Initiated Logout 1.0 §3).
+    try {
+      await client.handleLogoutCallback();
+      notice('Signed out at the provider too.');
+    } catch (e) {
+      showError(e);
+    }
+    history.replaceState(null, '', '/');
+    if (await tryRestore()) renderSignedIn(client.user());
+    else renderSignedOut();
+  } else if (location.pathname === CALLBACK_PATH) {
     try {
       const { user, returnTo } = await client.handleCallback();
       history.replaceState(null, '', returnTo);

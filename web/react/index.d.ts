@@ -36,11 +36,16 @@ export interface AuthState {
   isAuthenticated: boolean;
   /** `true` until the module is loaded and the callback or the session restore is done. */
   isLoading: boolean;
-  /** The last failure (the callback, a restore, `login`, a `fetch` that lost the session). */
+  /**
+   * The last failure (the callback, a restore, `login`, a `fetch` that lost the session);
+   * `session_ended` when the server ended the session, also when another tab learned it. The
+   * state follows the other tabs of the page's origin: a logout there signs this tab out, a
+   * sign-in there signs it in (`AuthClient.onChange`).
+   */
   error: AuthsplitError | null;
   /** Starts a sign-in (navigates to the provider); see `AuthClient.login`. */
   login(options?: LoginOptions): Promise<void>;
-  /** Signs out (the state is signed out afterwards, whatever the backend answered). */
+  /** Signs out, here and in the page's other tabs (signed out afterwards, whatever the backend answered). */
   logout(): Promise<LogoutResult>;
   /** `fetch` with the access token; see `AuthClient.fetch`. */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;

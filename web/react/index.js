@@ -1,8 +1,9 @@
 // authsplit/react — React bindings for the authsplit browser client: <AuthProvider> loads the
 // WebAssembly module, creates one AuthClient, completes the sign-in on the callback route
 // (once per provider, also under <StrictMode>, whose effects run twice) or restores the
-// session through the backend after a reload, and `useAuth()` exposes the state and the
-// actions. React is a peer dependency: imported, never bundled with the package.
+// session through the backend after a reload, follows the client's changes (`onChange`: a
+// logout or sign-in in another tab, a session ended on the server), and `useAuth()` exposes
+// the state and the actions. React is a peer dependency: imported, never bundled with the package.
 
 import { createContext, createElement, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import { init, AuthClient, AuthsplitError } from 'authsplit';
@@ -12,8 +13,8 @@ const Ctx = createContext(null);
 const LOADING = { isLoading: true, isAuthenticated: false, user: null, error: null };
 const signedOut = (error = null) => ({ isLoading: false, isAuthenticated: false, user: null, error });
 const signedIn = (client) => ({ isLoading: false, isAuthenticated: true, user: client.user(), error: null });
-// Codes that only mean "no session": the user is signed out, nothing went wrong.
-const NO_SESSION = ['not_authenticated', 'invalid_grant'];
+// Codes that only mean "no session": the user is signed out (`session_ended`: by the server).
+const NO_SESSION = ['not_authenticated', 'invalid_grant', 'session_ended'];
 
 /**
  * Starts the client once: `init()`, `new AuthClient(options)`, then the callback (on
@@ -57,6 +58,9 @@ function bffHasNoToken(e) {
 
 const replaceUrl = (returnTo) => history.replaceState(null, '', returnTo);
 
+/** The error a tab shows when another tab learned that the session ended on the server. */
+const ended = () => new AuthsplitError('session_ended', 'the session ended on the server (signed out elsewhere); sign in again');
+
 /**
  * Provides the authsplit client to `useAuth()`. Props: the `AuthClient` options (`backendUrl`,
  * `provider`, …; read once, at mount), `callbackPath` (default `/callback`), `onRedirect`
@@ -71,15 +75,24 @@ export function AuthProvider({ children, callbackPath = '/callback', onRedirect 
     let live = true;
     // One start per provider: <StrictMode> runs this effect twice with the same ref.
     started.current ||= start(options, callbackPath, onRedirect);
+    let unsubscribe;
     started.current.then(
       ([c, s]) => {
         client.current = c;
-        if (live) setState(s);
+        if (!live) return;
+        setState(s);
+        // A sign-in in another tab: restore it; every other change signs this tab out (with
+        // an error saying why when the server ended the session).
+        unsubscribe = c.onChange((change) => {
+          if (change == 'signed_in') restore(c, null).then((r) => live && setState(r ?? signedOut()));
+          else setState((old) => signedOut(change == 'session_ended' ? (old.error?.code == change ? old.error : ended()) : null));
+        });
       },
       (e) => live && setState(signedOut(e)),
     );
     return () => {
       live = false;
+      unsubscribe?.();
     };
     // The options are read once, at mount.
     // eslint-disable-next-line react-hooks/exhaustive-deps

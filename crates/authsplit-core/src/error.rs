@@ -172,8 +172,12 @@ pub enum ErrorCode {
     BodyTooLarge,
     /// The content type is not `application/json`.
     UnsupportedMediaType,
-    /// No session (no refresh cookie) for refresh/logout.
+    /// No session: no session cookie, one that does not open, or a session that expired.
     NotAuthenticated,
+    /// The session the request's cookie names was ended on the server (a logout in another
+    /// tab or on another instance, OIDC Back-Channel Logout 1.0 from the provider, a second
+    /// sign-in in the same browser, a refresh grant the provider refused): sign in again.
+    SessionEnded,
     // --- provider (token endpoint, userinfo, discovery) ---
     /// `invalid_grant` from the token endpoint (code used/expired, refresh token revoked).
     InvalidGrant,
@@ -240,6 +244,7 @@ impl ErrorCode {
             Self::BodyTooLarge => "body_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotAuthenticated => "not_authenticated",
+            Self::SessionEnded => "session_ended",
             Self::InvalidGrant => "invalid_grant",
             Self::InvalidClient => "invalid_client",
             Self::ProviderError => "provider_error",
@@ -287,6 +292,7 @@ impl ErrorCode {
             | Self::PkceMismatch
             | Self::InvalidGrant
             | Self::NotAuthenticated
+            | Self::SessionEnded
             | Self::InvalidIdToken => ErrorClass::Reauthenticate,
             Self::InvalidClient
             | Self::Configuration
@@ -337,6 +343,7 @@ pub const ALL_CODES: &[ErrorCode] = &[
     ErrorCode::BodyTooLarge,
     ErrorCode::UnsupportedMediaType,
     ErrorCode::NotAuthenticated,
+    ErrorCode::SessionEnded,
     ErrorCode::InvalidGrant,
     ErrorCode::InvalidClient,
     ErrorCode::ProviderError,

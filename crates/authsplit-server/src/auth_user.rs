@@ -12,16 +12,19 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, session_ended};
 use authsplit_store::{SessionRecord, SessionState};
 
 /// The signed-in user of a request, read from the session store.
 ///
-/// Rejections (all [`ApiError`] JSON bodies): 401 `not_authenticated` without a live session
-/// (no cookie, a cookie that does not open, an ended or expired session); 503
+/// Rejections (all [`ApiError`] JSON bodies): 401 `not_authenticated` without a session (no
+/// cookie, a cookie that does not open, an expired session); 401 `session_ended` when the
+/// cookie names a session that was ended on the server (a logout elsewhere, back-channel
+/// logout from the provider, a second sign-in); 503
 /// `store_unavailable` when the store cannot answer; 500 `internal` when the route was not
 /// wrapped by [`Authsplit::protect`](crate::Authsplit::protect) or
 /// [`Authsplit::login_required`](crate::Authsplit::login_required) (a wiring mistake, logged).
+/// As `Option<AuthUser>` a route serves both: `None` without a session and for an ended one.
 ///
 /// ```no_run
 /// use authsplit_server::{AuthUser, Authsplit};
@@ -57,9 +60,10 @@ impl AuthUser {
     /// A provider access token for a call the host makes on the user's behalf: the session's
     /// own while it is valid for another minute, else a fresh one from the session's refresh
     /// — the same single flight as `POST /refresh`, so concurrent callers on any instance
-    /// cause one upstream refresh. Errors: 401 `not_authenticated` when the session ended or
-    /// can get no fresh token (no refresh token and the access token expired), the refresh's
-    /// own typed error otherwise.
+    /// cause one upstream refresh. Errors: 401 `session_ended` when the session was ended on
+    /// the server (also while the refresh ran), 401 `not_authenticated` when it expired or can
+    /// get no fresh token (no refresh token and the access token expired), the refresh's own
+    /// typed error otherwise.
     pub async fn access_token(&self) -> Result<String, ApiError> {
         let Some(record) = live(&self.app, &self.session_id).await? else {
             return Err(not_authenticated());
@@ -94,7 +98,8 @@ fn app_of(parts: &Parts) -> Result<AppState, ApiError> {
 }
 
 /// The id and record of the request's live session (`None`: no session cookie, one that does
-/// not open, or a session that ended or expired).
+/// not open, or a session that expired; `session_ended` when the cookie names a session that
+/// was ended on the server).
 pub(crate) async fn session_record(
     app: &AppState,
     headers: &axum::http::HeaderMap,
@@ -108,6 +113,7 @@ pub(crate) async fn session_record(
 async fn live(app: &AppState, id: &str) -> Result<Option<SessionRecord>, ApiError> {
     match app.store().session(id).await? {
         SessionState::Active(r) if r.expires_at > app.now() => Ok(Some(*r)),
+        SessionState::Ended => Err(session_ended()),
         _ => Ok(None),
     }
 }
@@ -143,11 +149,13 @@ pub(crate) async fn fresh_access_token(
             Ok(reply.access_token)
         }
         crate::routes::refresh::Outcome::Failed { error, .. } => Err(error),
+        crate::routes::refresh::Outcome::SignedOut => Err(session_ended()),
         _ => Err(not_authenticated()),
     }
 }
 
-/// The live session's user, `None` when the request has none.
+/// The live session's user, `None` when the request has none (`session_ended` when its session
+/// was ended on the server).
 async fn read(parts: &Parts) -> Result<Option<AuthUser>, ApiError> {
     let app = app_of(parts)?;
     let Some((session_id, record)) = session_record(&app, &parts.headers).await? else {
@@ -186,7 +194,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthUser {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        read(parts).await
+        // A session ended on the server is no session to a route that serves both.
+        match read(parts).await {
+            Err(e) if e.code() == ErrorCode::SessionEnded => Ok(None),
+            r => r,
+        }
     }
 }
 

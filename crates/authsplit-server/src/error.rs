@@ -5,7 +5,7 @@
 //! | status | codes |
 //! |---|---|
 //! | 400 | `invalid_request`, `invalid_verifier`, `pkce_mismatch`, `state_mismatch`, `iss_missing`, `iss_mismatch`, `transaction_missing`/`_expired`/`_used`, `unknown_provider`, `invalid_grant` (RFC 6749 §5.2 uses 400) |
-//! | 401 | `csrf_header_missing`, `origin_rejected`, `not_authenticated` |
+//! | 401 | `csrf_header_missing`, `origin_rejected`, `not_authenticated` (no session), `session_ended` (the cookie names a session ended on the server) |
 //! | 404 | unknown route (`invalid_request`) |
 //! | 413 | `body_too_large` |
 //! | 415 | `unsupported_media_type` |
@@ -67,11 +67,25 @@ impl From<Error> for ApiError {
     }
 }
 
+/// 401 `session_ended`: the request's session cookie names a session that was ended on the
+/// server — a logout (in another tab, on another instance), OIDC Back-Channel Logout 1.0 from
+/// the provider, a second sign-in in the same browser, or a refresh grant the provider
+/// refused. Distinct from `not_authenticated` (no session at all), so a page can tell the user
+/// why they were signed out.
+pub(crate) fn session_ended() -> ApiError {
+    ApiError::new(
+        ErrorCode::SessionEnded,
+        "this session has ended (signed out elsewhere); sign in again",
+    )
+}
+
 /// The status for a stable code (see the module table).
 pub fn status_for(code: ErrorCode) -> StatusCode {
     use ErrorCode as C;
     match code {
-        C::CsrfHeaderMissing | C::OriginRejected | C::NotAuthenticated => StatusCode::UNAUTHORIZED,
+        C::CsrfHeaderMissing | C::OriginRejected | C::NotAuthenticated | C::SessionEnded => {
+            StatusCode::UNAUTHORIZED
+        }
         C::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::InvalidClient

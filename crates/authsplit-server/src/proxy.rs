@@ -192,6 +192,8 @@ fn target(base: &url::Url, tail: &str, query: Option<&str>) -> Result<url::Url, 
     Ok(u)
 }
 
+/// 401 `not_authenticated`: no session (an ended one is `session_ended`, from
+/// [`crate::auth_user::session_record`]).
 fn no_session() -> ApiError {
     ApiError::new(ErrorCode::NotAuthenticated, "no session: sign in first")
 }

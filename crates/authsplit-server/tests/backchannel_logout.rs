@@ -114,6 +114,38 @@ async fn a_logout_token_ends_the_session_it_names_once() {
     assert!(alive(&app, &b).await);
 }
 
+// A session ended by a logout token is told apart from no session at all: the next call with
+// its cookie fails `session_ended` (401), `GET /session` says signed out and why, and a
+// request without a cookie stays `not_authenticated`.
+#[tokio::test]
+async fn a_session_ended_by_the_provider_answers_session_ended() {
+    let stub = oidc_stub().await;
+    let app = app_with(oidc_config(&stub), None);
+    let a = sign_in(&stub, &app, 1, "sid-A", "user-1").await;
+    let r = post_token(&app, &sign(&logout_claims(&stub))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let calls = stub.token_calls();
+    let r = send(&app, post("/auth/refresh", &json!({}), Some(&a))).await;
+    assert_error(&r, 401, "session_ended");
+    assert_eq!(
+        stub.token_calls(),
+        calls,
+        "nothing sent for an ended session"
+    );
+    let session = Request::get("/auth/session")
+        .header("cookie", &a)
+        .body(Body::empty())
+        .unwrap();
+    let r = send(&app, session).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.json,
+        json!({"authenticated": false, "user": null, "expiresAt": null, "ended": true})
+    );
+    let r = send(&app, post("/auth/refresh", &json!({}), None)).await;
+    assert_error(&r, 401, "not_authenticated");
+}
+
 // §2.4: a token with only `sub` ends every session of that user at this provider.
 #[tokio::test]
 async fn a_logout_token_with_only_sub_ends_every_session_of_the_user() {

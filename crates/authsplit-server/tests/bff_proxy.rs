@@ -384,3 +384,20 @@ async fn host_handlers_get_a_fresh_access_token_through_one_refresh() {
     assert_eq!(call.header("authorization"), Some("Bearer at-2"));
     assert_eq!(stub.token_calls(), calls + 1);
 }
+
+// A session ended on the server (here by a logout, seen through a copy of its cookie) is told
+// apart from no session: the proxy and the forwarder answer 401 `session_ended`, and nothing
+// reaches the provider's API or the upstream.
+#[tokio::test]
+async fn an_ended_session_answers_session_ended_and_sends_nothing() {
+    let (stub, up, app, cookie) = setup().await;
+    let lo = send(&app, post("/auth/logout", &json!({}), Some(&cookie))).await;
+    assert_eq!(lo.status, StatusCode::OK, "{}", lo.text);
+    let (api_calls, upstream_calls) = (stub.calls_to("/v1/repos/a").len(), up.calls().len());
+    let r = send(&app, get("/auth/proxy/stub/repos/a", Some(&cookie), true)).await;
+    assert_error(&r, 401, "session_ended");
+    let r = send(&app, get("/app/orders", Some(&cookie), false)).await;
+    assert_error(&r, 401, "session_ended");
+    assert_eq!(stub.calls_to("/v1/repos/a").len(), api_calls);
+    assert_eq!(up.calls().len(), upstream_calls);
+}

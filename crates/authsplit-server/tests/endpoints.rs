@@ -1102,14 +1102,14 @@ async fn logout_during_refresh_revokes_the_rotated_token() {
         "the rotated token is revoked: {revoked:?}"
     );
     assert!(revoked.contains(&REFRESH_TOKEN.to_owned()));
-    // Whatever cookie the refresh reply set, the session is over.
+    // Whatever cookie the refresh reply set, the session is over (ended, not merely absent).
     let calls = stub.token_calls();
     for cookie in [session, rr.cookie_header()] {
         if cookie.is_empty() {
             continue;
         }
         let again = send(&app, post("/auth/refresh", &json!({}), Some(&cookie))).await;
-        assert_error(&again, 401, "not_authenticated");
+        assert_error(&again, 401, "session_ended");
     }
     assert_eq!(stub.token_calls(), calls, "no refresh after logout");
 }

@@ -198,7 +198,7 @@ async fn a_second_sign_in_ends_the_first_session() {
     assert!(gone.contains(&REFRESH_TOKEN.to_owned()), "{gone:?}");
     let calls = stub.token_calls();
     let r = send(&app, post("/auth/refresh", &json!({}), Some(&old))).await;
-    assert_error(&r, 401, "not_authenticated");
+    assert_error(&r, 401, "session_ended");
     assert_eq!(
         stub.token_calls(),
         calls,
@@ -234,7 +234,7 @@ async fn an_ended_session_stays_ended_after_a_restart() {
     let app = app_on(&stub, open());
     let calls = stub.token_calls();
     let r = send(&app, post("/auth/refresh", &json!({}), Some(&ended))).await;
-    assert_error(&r, 401, "not_authenticated");
+    assert_error(&r, 401, "session_ended");
     assert_eq!(stub.token_calls(), calls);
     let r = send(&app, post("/auth/refresh", &json!({}), Some(&live))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -318,11 +318,13 @@ async fn session_endpoint_answers_without_side_effects() {
         "{:?}",
         r.set_cookies()
     );
-    // Logged out: signed out, for every copy of the cookie.
+    // Logged out: signed out, for every copy of the cookie, saying the session ended.
     let lo = send(&app, post("/auth/logout", &json!({}), Some(&cookie))).await;
     assert_eq!(lo.status, StatusCode::OK, "{}", lo.text);
     let r = get_session(&app, Some(&cookie)).await;
-    assert_eq!((r.status, &r.json), (StatusCode::OK, &out));
+    let mut ended = out.clone();
+    ended["ended"] = json!(true);
+    assert_eq!((r.status, &r.json), (StatusCode::OK, &ended));
 }
 
 // A session without a refresh token (GitHub without expiring tokens): POST /refresh answers the

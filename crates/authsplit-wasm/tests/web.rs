@@ -743,6 +743,19 @@ fn method(c: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
         .unwrap()
 }
 
+/// Lets the messages a client posted to the page's other clients (its `BroadcastChannel`, one
+/// task each) land before the next test: a logout at the end of a test would otherwise sign out
+/// the clients of the tests before it in the middle of the next one.
+async fn settle() {
+    let wait = Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 20)
+            .unwrap();
+    });
+    JsFuture::from(wait).await.unwrap();
+}
+
 async fn rejection(p: JsValue) -> JsValue {
     match JsFuture::from(Promise::from(p)).await {
         Ok(v) => panic!("expected a rejection, got {v:?}"),
@@ -954,6 +967,7 @@ async fn handle_callback_is_idempotent_for_one_callback_url() {
     let _ = JsFuture::from(Promise::from(method(&a, "logout", &[]))).await;
     let e3 = rejection(method(&b, "handleCallback", &[url.as_str().into()])).await;
     assert_eq!(js_code(&e3), "transaction_missing");
+    settle().await;
 }
 
 #[wasm_bindgen_test]
@@ -994,4 +1008,67 @@ async fn handle_callback_of_the_stripped_address_reads_the_original_callback() {
         );
     }
     let _ = JsFuture::from(Promise::from(method(&c, "logout", &[]))).await;
+    settle().await;
+}
+
+#[wasm_bindgen_test]
+async fn the_clients_of_one_backend_follow_each_others_sign_in_and_sign_out() {
+    // The tabs of one backend share its session cookie, so its clients share a BroadcastChannel
+    // (docs/SECURITY.md B17): a sign-in on this page is no news to the page's other clients
+    // (they share the code exchange), one from another page replaces their session, and a
+    // logout signs every client out; the listeners hear why. Each message is a task: the
+    // script waits 50 ms for it.
+    let m = client_js().await;
+    let s = storage();
+    let state = pending(&m, &s);
+    let url = cb(&["code=c0de&state=", &state, "&iss=", &enc(ISSUER)].concat());
+    let (a, b) = (client().await, client().await);
+    let (real, _stub) = stub_token_endpoint();
+    let script = Function::new_with_args(
+        "a, b, url",
+        "return (async () => {
+           const heard = { a: [], b: [] };
+           const stop = a.onChange((c) => heard.a.push(c));
+           b.onChange((c) => heard.b.push(c));
+           const sleep = () => new Promise((r) => setTimeout(r, 50));
+           const state = () => [a.isAuthenticated(), b.isAuthenticated()];
+           const other = new BroadcastChannel('authsplit http://127.0.0.1:9/auth');
+           const steps = [];
+           const step = async (name) => {
+             await sleep();
+             steps.push([name, state(), heard.a.join(), heard.b.join()]);
+           };
+           await a.handleCallback(url);
+           await b.handleCallback(url);
+           await step('same page signs in');
+           other.postMessage(['signed_in', 0]);
+           await step('another page signs in');
+           await a.logout();
+           await step('logout here');
+           b.free();
+           other.postMessage(['signed_out', 0]);
+           await step('b freed');
+           stop();
+           other.postMessage(['session_ended', 0]);
+           other.postMessage('signed_out');
+           await step('a unsubscribed; a bare string');
+           other.close();
+           a.free();
+           return JSON.stringify(steps);
+         })()",
+    );
+    let p = script
+        .call3(&JsValue::NULL, &a, &b, &url.as_str().into())
+        .unwrap();
+    let steps = JsFuture::from(Promise::from(p)).await.unwrap();
+    restore_fetch(&real);
+    let got: String = steps.as_string().unwrap();
+    let want = concat!(
+        r#"[["same page signs in",[true,true],"",""],"#,
+        r#"["another page signs in",[false,false],"signed_in","signed_in"],"#,
+        r#"["logout here",[false,false],"signed_in,signed_out","signed_in,signed_out"],"#,
+        r#"["b freed",[false,false],"signed_in,signed_out,signed_out","signed_in,signed_out"],"#,
+        r#"["a unsubscribed; a bare string",[false,false],"signed_in,signed_out,signed_out","signed_in,signed_out"]]"#,
+    );
+    assert_eq!(got, want);
 }

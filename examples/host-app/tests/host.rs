@@ -213,7 +213,8 @@ async fn host_routes_know_the_signed_in_user() {
     );
 }
 
-// Without a live session: 401 not_authenticated before the handler; Option<AuthUser> is None.
+// Without a live session: 401 not_authenticated (session_ended for a session that was ended)
+// before the handler; Option<AuthUser> is None.
 #[tokio::test]
 async fn signed_out_requests_get_a_typed_401() {
     let (_stub, app, cookie) = signed_in_app().await;
@@ -230,15 +231,21 @@ async fn signed_out_requests_get_a_typed_401() {
     let (status, _, body) = call(&app, get_with("/api/hello", None)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, br#"{"hello":"stranger"}"#);
-    // After logout the same cookie is refused, and an order placed with it never runs.
+    // After logout the same cookie is refused as naming an ended session (`session_ended`, not
+    // `not_authenticated`), Option<AuthUser> sees no user, and an order placed with it never runs.
     let mut out = post("/auth/logout", true, Some(ORIGIN), "{}");
     out.headers_mut()
         .insert("content-type", "application/json".parse().unwrap());
     out.headers_mut().insert("cookie", cookie.parse().unwrap());
     let (status, _, _) = call(&app, out).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = call(&app, get_with("/api/me", Some(&cookie))).await;
+    let (status, _, body) = call(&app, get_with("/api/me", Some(&cookie))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let e: ErrorBody = serde_json::from_slice(&body).unwrap();
+    assert_eq!(e.error, ErrorCode::SessionEnded.as_str());
+    let (status, _, body) = call(&app, get_with("/api/hello", Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, br#"{"hello":"stranger"}"#);
     let mut order = post("/api/orders", true, Some(ORIGIN), "tea");
     order
         .headers_mut()

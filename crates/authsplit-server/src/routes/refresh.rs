@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::{session_cookie, session_ttl, set_session};
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, session_ended};
 use crate::extract::{Empty, StrictJson};
 use crate::idtoken::Expect;
 use crate::outbound::{CallError, EndpointKind};
@@ -57,7 +57,8 @@ pub(crate) async fn refresh(
     // answer arrives (a sign-in in another tab).
     let record = match store.session(&id).await? {
         SessionState::Active(r) => *r,
-        SessionState::Ended | SessionState::Missing => return Err(not_auth()),
+        SessionState::Ended => return Err(session_ended()),
+        SessionState::Missing => return Err(not_auth()),
     };
     let provider = app.provider(&record.provider).map_err(|_| not_auth())?;
     let Some(rt) = record.refresh_token.clone() else {
@@ -110,7 +111,7 @@ pub(crate) async fn refresh(
             }
             Ok((out_headers, error).into_response())
         }
-        Outcome::SignedOut => Ok((out_headers, not_auth()).into_response()),
+        Outcome::SignedOut => Ok((out_headers, session_ended()).into_response()),
     }
 }
 

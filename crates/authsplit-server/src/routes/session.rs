@@ -2,7 +2,9 @@
 //! needed and nothing changes: it never refreshes, never calls the provider and sets no cookie
 //! except to clear one that does not open. Signed in or out it answers
 //! `200 {"authenticated", "user", "expiresAt"}` — never a 401, so a signed-out page load shows
-//! no failed request. `expiresAt` is when the session's access token expires (unix
+//! no failed request; when the cookie names a session that was ended on the server (a logout
+//! elsewhere, back-channel logout, a second sign-in) the signed-out answer adds `"ended": true`
+//! to say why. `expiresAt` is when the session's access token expires (unix
 //! milliseconds, as `handleCallback` reports it), `null` when unknown. A store that cannot
 //! answer is `503 store_unavailable`.
 
@@ -38,7 +40,12 @@ pub(crate) async fn session(
             "user": r.user,
             "expiresAt": r.access_expires_at.map(|s| s.saturating_mul(1000)),
         }),
-        SessionState::Ended | SessionState::Missing => signed_out(),
+        SessionState::Ended => {
+            let mut b = signed_out();
+            b["ended"] = true.into();
+            b
+        }
+        SessionState::Missing => signed_out(),
     };
     Ok(Json(body).into_response())
 }
