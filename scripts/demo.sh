@@ -27,7 +27,8 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-node tests/support/op-server.mjs --port "$OP_PORT" --redirect-uri "$APP/callback" &
+node tests/support/op-server.mjs --port "$OP_PORT" --redirect-uri "$APP/callback" \
+  --post-logout-redirect-uri "$APP/signed-out" &
 pids+=($!)
 
 # A fresh random cookie key for this demo run (never commit a real one).

@@ -27,7 +27,11 @@ before(async () => {
   OP = `http://127.0.0.1:${opPort}`;
   opProc = spawn(
     process.execPath,
-    ['tests/support/op-server.mjs', '--port', String(opPort), '--redirect-uri', `${APP}/callback`],
+    [
+      'tests/support/op-server.mjs',
+      ...['--port', String(opPort), '--redirect-uri', `${APP}/callback`],
+      ...['--post-logout-redirect-uri', `${APP}/signed-out`],
+    ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   opProc.stderr.on('data', (d) => {
@@ -120,7 +124,11 @@ test('demo provider + demo config: sign in, userinfo, demo API, logout', async (
   const out = await c.post('/logout', {});
   assert.equal(out.status, 200, out.text);
   assert.equal(out.json.revoked, true);
-  assert.ok(out.json.end_session_url.startsWith(`${OP}/session/end`));
+  const end = new URL(out.json.end_session_url);
+  assert.equal(`${end.origin}${end.pathname}`, `${OP}/session/end`);
+  // The example SPA checks the state on /signed-out (OIDC RP-Initiated Logout 1.0 §3).
+  assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${APP}/signed-out`);
+  assert.match(end.searchParams.get('state') ?? '', /./);
 });
 
 test('op-server stops cleanly on SIGTERM', async () => {
