@@ -208,8 +208,8 @@ async fn tokens_of_a_failed_sign_in_are_revoked() {
 // stays usable (no automatic retry); the user's retry succeeds once the provider is back.
 #[tokio::test]
 async fn connection_refused_keeps_the_transaction_usable() {
-    // A loopback port with nothing listening (yet).
-    let port = authsplit_test_support::faults::free_port();
+    // A loopback port with nothing listening (yet), kept from other tests meanwhile.
+    let (port, socket) = authsplit_test_support::faults::refusing_port();
     let stub = Stub::start().await;
     let mut cfg = base_config(&stub);
     let mut p = stub_provider(&stub, ClientAuth::Basic);
@@ -230,12 +230,7 @@ async fn connection_refused_keeps_the_transaction_usable() {
         r.set_cookies()
     );
     // The provider comes up on that port; the same transaction now completes, once.
-    let back = Stub::start_on(
-        tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let back = Stub::start_on(socket.listen(64).unwrap()).await;
     let r = send(
         &app,
         post("/auth/token", &token_body("later"), Some(&cookie)),

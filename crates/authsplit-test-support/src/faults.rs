@@ -77,8 +77,13 @@ pub async fn fault_server(fault: Fault) -> (String, Arc<AtomicUsize>) {
     (base, count)
 }
 
-/// A loopback port with nothing listening (bound once, then released).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// A loopback port that refuses connections and stays reserved for the caller: the socket is
+/// bound but not listening, so a connection to it is refused and no other process (a test
+/// running at the same time) can take the port meanwhile. `socket.listen(n)` serves on it
+/// later; dropping the socket frees the port.
+pub fn refusing_port() -> (u16, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (port, socket)
 }
