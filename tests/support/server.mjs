@@ -10,11 +10,11 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
 
 import { stringify as toToml } from 'smol-toml';
@@ -52,21 +52,40 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). For when
- * a URL containing the port must be known before the process that listens on it starts (the
- * SPA's redirect URI served by authsplit-server itself). A tiny race remains; prefer port 0 plus
- * `op.setRedirectUris` when the redirect URI does not depend on the server's own port.
+ * A TCP port on 127.0.0.1 that was free a moment ago, for when a URL containing the port must be
+ * known before the process that listens on it starts (the SPA's redirect URI served by
+ * authsplit-server itself). It is picked at random below the kernel's ephemeral range
+ * (`/proc/sys/net/ipv4/ip_local_port_range`), where no bind to port 0 and no outgoing connection
+ * of the suites running alongside can land in the moment between this check and the server's
+ * bind; only another explicit bind to the same port could, which the random pick makes unlikely.
+ * Prefer port 0 plus `op.setRedirectUris` when the redirect URI does not depend on the server's
+ * own port.
  * @returns {Promise<number>}
  */
 export async function freePort() {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {}
+  const base = 10000;
+  for (let i = 0; i < 50 && low > base + 1000; i++) {
+    const port = base + randomInt(low - base);
+    if ((await listenOnce(port)) !== null) return port;
+  }
+  return listenOnce(0);
+}
+
+/** Binds `port` on 127.0.0.1 and releases it: the bound port, or null when it is taken. */
+async function listenOnce(port) {
   const s = createNetServer();
-  await new Promise((res, rej) => {
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', res);
+  const ok = await new Promise((res) => {
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => res(true));
   });
-  const { port } = s.address();
+  if (!ok) return null;
+  const bound = s.address().port;
   await new Promise((res) => s.close(res));
-  return port;
+  return bound;
 }
 
 /** A fresh random cookie key (64 bytes, base64) for one server run. */
