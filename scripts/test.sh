@@ -93,7 +93,7 @@ stage "bundler fixtures (install, pack, build)" node tests/support/bundlers.mjs
 # The e2e files, longest first (measured), so that no long one starts last; the rest follow in
 # name order. Every file under tests/e2e except the bundler suites runs once; a listed file that
 # is missing fails the stage.
-E2E_FIRST=(faults providers security spa backend inapp hardening provider-logout op-fixture)
+E2E_FIRST=(faults providers spa-journeys security spa backend inapp hardening provider-logout op-fixture)
 run_e2e() {
   local f files=()
   for f in "${E2E_FIRST[@]}"; do

@@ -517,7 +517,7 @@ export class AuthClient {
     // each tab learns on its next call (`session_ended`, `not_authenticated`).
     try {
       this.#bc = new BroadcastChannel('authsplit ' + this.#o.backend);
-      this.#bc.onmessage = ({ data: [c, p] = [] }) => CHANGES.includes(c) && !(p == PAGE && c == CHANGES[2]) && this.#forget(c);
+      this.#bc.onmessage = ({ data: d }) => Array.isArray(d) && CHANGES.includes(d[0]) && !(d[1] == PAGE && d[0] == CHANGES[2]) && this.#forget(d[0]);
     } catch {}
   }
 
@@ -613,13 +613,15 @@ export class AuthClient {
     let href = url == null ? (pageCallback ?? location.href) : String(url);
     if (href === pageCleaned) href = pageCallback;
     let p = exchanges.get(href);
-    if (!p) exchanges.set(href, (p = exchange(this.#o, href)));
+    const first = !p;
+    if (first) exchanges.set(href, (p = exchange(this.#o, href)));
     const epoch = this.#epoch;
     const { tx, reply } = await p;
     const expiresAt = this.#accept(reply, epoch);
     const user = (this.#user = userOf(reply.user));
     this.#info = Promise.resolve({ authenticated: true, user, expiresAt });
-    this.#bc?.postMessage([CHANGES[2], PAGE]);
+    // One sign-in, one message: a repeated call for the same callback (StrictMode) tells no one.
+    if (first) this.#bc?.postMessage([CHANGES[2], PAGE]);
     // Re-checked: storage is writable by any script of the origin (docs/SECURITY.md B9).
     return { user, returnTo: call('s', tx.returnTo) ? tx.returnTo : '/', expiresAt };
   }
@@ -678,8 +680,9 @@ export class AuthClient {
     if (res.type == 'opaqueredirect') config(`client.fetch does not follow redirects (${target} answered a redirect)`);
     // The backend's routes (the proxy, [upstream], the host app's AuthUser routes) answer a
     // session ended on the server with 401 `session_ended`: signed out here and in every tab
-    // (unless this client signed out or in meanwhile).
-    if (res.status == 401) {
+    // (unless this client signed out or in meanwhile). Only the page's and the backend's
+    // origins speak for the session; another API's 401 is the caller's to read.
+    if (res.status == 401 && (target == location.origin || target == o.backendOrigin)) {
       const j = await res.clone().json().catch(() => 0);
       if (j?.error == CHANGES[1]) {
         if (this.#epoch == epoch) this.#forget(CHANGES[1], 1);
@@ -720,9 +723,12 @@ export class AuthClient {
     try {
       const r = await post(this.#o, '/logout', {});
       const endSessionUrl = strOr(r.end_session_url, null);
-      // The state the provider must hand back to the post-logout redirect URI (§3).
+      // The state the provider must hand back to the post-logout redirect URI (§3); a logout
+      // without one leaves no older state behind.
       try {
-        storage().setItem(LOGOUT_KEY, new URL(endSessionUrl).searchParams.get('state') ?? '');
+        storage().removeItem(LOGOUT_KEY);
+        const state = new URL(endSessionUrl).searchParams.get('state');
+        if (state) storage().setItem(LOGOUT_KEY, state);
       } catch {}
       return { revoked: r.revoked === true, endSessionUrl };
     } catch (e) {

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 
 import { startOP } from '../support/op.mjs';
-import { startServer, opProvider, randomCookieKey, freePort } from '../support/server.mjs';
+import { startOnFreePort, opProvider } from '../support/server.mjs';
 import { launchBrowser, newLoopbackContext, loginAndConsent } from '../support/browser.mjs';
 import { APP, buildAll, load } from '../support/bundlers.mjs';
 
@@ -239,21 +239,15 @@ test('vite dev (Vite 7) still works with the optimizeDeps.exclude setting older 
 /** authsplit-server serving `dir` (and /api/hello) against a fresh oidc-provider. */
 async function backendFor(dir) {
   const op = await startOP();
-  const port = await freePort();
-  const app = `http://127.0.0.1:${port}`;
-  const redirectUri = `${app}/callback`;
-  op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
-  const srv = await startServer({
-    config: {
-      server: {
-        listen: `127.0.0.1:${port}`,
-        allowed_origins: [app],
-        cookie_key: randomCookieKey(),
-        static_dir: dir,
-        demo_api: true,
+  const { app, srv } = await startOnFreePort((app) => {
+    const redirectUri = `${app}/callback`;
+    op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
+    return {
+      config: {
+        server: { static_dir: dir, demo_api: true },
+        providers: { local: opProvider(op, 'basic', redirectUri) },
       },
-      providers: { local: opProvider(op, 'basic', redirectUri) },
-    },
+    };
   });
   return {
     op,

@@ -14,7 +14,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 
 import { startOP } from '../support/op.mjs';
-import { startServer, opProvider, randomCookieKey, freePort, REPO_ROOT } from '../support/server.mjs';
+import { startOnFreePort, opProvider, REPO_ROOT } from '../support/server.mjs';
 import { launchBrowser, newLoopbackContext, loginAndConsent } from '../support/browser.mjs';
 
 const DIST = join(REPO_ROOT, 'web', 'example', 'dist');
@@ -29,24 +29,18 @@ before(async () => {
     throw new Error(`${DIST} missing: run scripts/build-web.sh first`);
   }
   op = await startOP();
-  const port = await freePort();
-  app = `http://127.0.0.1:${port}`;
-  const redirectUri = `${app}/callback`;
-  op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
-  srv = await startServer({
-    config: {
-      server: {
-        listen: `127.0.0.1:${port}`,
-        allowed_origins: [app],
-        cookie_key: randomCookieKey(),
-        static_dir: DIST,
-        header_read_timeout_secs: 2,
+  ({ app, srv } = await startOnFreePort((app) => {
+    const redirectUri = `${app}/callback`;
+    op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
+    return {
+      config: {
+        server: { static_dir: DIST, header_read_timeout_secs: 2 },
+        providers: {
+          local: { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' },
+        },
       },
-      providers: {
-        local: { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' },
-      },
-    },
-  });
+    };
+  }));
   browser = await launchBrowser();
 });
 

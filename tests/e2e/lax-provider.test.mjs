@@ -17,8 +17,8 @@ import { join } from 'node:path';
 
 import { OAuth2Server } from 'oauth2-mock-server';
 
-import { startServer, randomCookieKey, freePort, REPO_ROOT } from '../support/server.mjs';
-import { launchBrowser, newLoopbackContext } from '../support/browser.mjs';
+import { startOnFreePort, REPO_ROOT } from '../support/server.mjs';
+import { launchBrowser, newLoopbackContext, signOutOnSpa } from '../support/browser.mjs';
 
 const DIST = join(REPO_ROOT, 'web', 'example', 'dist');
 const CLIENT_ID = 'lax-client';
@@ -50,16 +50,9 @@ before(async () => {
     revocations.push({ authorization: req.headers.authorization });
   });
 
-  const port = await freePort();
-  app = `http://127.0.0.1:${port}`;
-  srv = await startServer({
+  ({ app, srv } = await startOnFreePort((app) => ({
     config: {
-      server: {
-        listen: `127.0.0.1:${port}`,
-        allowed_origins: [app],
-        cookie_key: randomCookieKey(),
-        static_dir: DIST,
-      },
+      server: { static_dir: DIST },
       providers: {
         mock: {
           name: 'oauth2-mock-server',
@@ -73,7 +66,7 @@ before(async () => {
         },
       },
     },
-  });
+  })));
   browser = await launchBrowser();
 });
 
@@ -131,7 +124,7 @@ test('sign-in in Chromium, a refresh through the session cookie, and sign-out wi
 
     // Sign-out: the backend revokes the refresh token at the mock (RFC 7009).
     const revBefore = revocations.length;
-    await page.click('[data-testid="sign-out"]');
+    await signOutOnSpa(page);
     await page.waitForSelector('[data-testid="status"][data-state="signed-out"]', { timeout: 15000 });
     assert.equal(revocations.length - revBefore, 1, 'one revocation');
     assert.equal(revocations.at(-1).authorization, basic);

@@ -42,8 +42,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 import { startOP } from '../support/op.mjs';
-import { startServer, opProvider, randomCookieKey, freePort, REPO_ROOT } from '../support/server.mjs';
-import { launchBrowser, newLoopbackContext, loginAndConsent } from '../support/browser.mjs';
+import { startOnFreePort, opProvider, REPO_ROOT } from '../support/server.mjs';
+import { launchBrowser, newLoopbackContext, loginAndConsent, signOutOnSpa } from '../support/browser.mjs';
 import { backendClient, pkcePair, s256 } from '../support/http.mjs';
 import { startQuirkProvider, QUIRK_CLIENTS as C, QUIRK_USERS as U, QUIRK_PRESETS, SELF_HOSTED_GITLAB } from '../support/quirk-provider.mjs';
 
@@ -558,11 +558,8 @@ describe('every provider through the example SPA and authsplit-server', () => {
   before(async () => {
     if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST} missing: run scripts/build-web.sh first`);
     [quirk, op, browser] = await Promise.all([startQuirkProvider(), startOP(), launchBrowser()]);
-    // The redirect URIs name the server's own port, so pick a free port first; retry if another
-    // process grabbed it meanwhile.
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      app = `http://127.0.0.1:${port}`;
+    // The redirect URIs name the server's own port.
+    ({ app, srv } = await startOnFreePort((app) => {
       redirectUri = `${app}/callback`;
       quirk.setRedirectUris([redirectUri]);
       op.setRedirectUris([redirectUri], { postLogout: [`${app}/`] });
@@ -570,25 +567,8 @@ describe('every provider through the example SPA and authsplit-server', () => {
       providers.local = { ...opProvider(op, 'basic', redirectUri), name: 'Local OIDC provider' };
       // The same Microsoft app, restricted to a tenant the quirk user is not in (allowed_tenants).
       providers.microsoft_restricted = { ...providerConfig(PROVIDERS.find((r) => r.id === 'microsoft')), allowed_tenants: [OTHER_TENANT] };
-      try {
-        srv = await startServer({
-          config: {
-            server: {
-              listen: `127.0.0.1:${port}`,
-              allowed_origins: [app],
-              cookie_key: randomCookieKey(),
-              static_dir: DIST,
-              redirect_uri: redirectUri,
-              demo_api: true,
-            },
-            providers,
-          },
-        });
-        break;
-      } catch (e) {
-        if (attempt >= 3 || !/could not listen|in use/i.test(String(e))) throw e;
-      }
-    }
+      return { config: { server: { static_dir: DIST, redirect_uri: redirectUri, demo_api: true }, providers } };
+    }));
   });
 
   after(async () => {
@@ -867,9 +847,7 @@ async function refreshInPage(page) {
 
 /** Click "Sign out" in the SPA; returns the /auth/logout reply. */
 async function signOut(page) {
-  const logout = page.waitForResponse((r) => r.url() === `${app}/auth/logout`, { timeout: 15000 });
-  await page.click('[data-testid="sign-out"]');
-  const res = await logout;
+  const res = await signOutOnSpa(page);
   assert.equal(res.status(), 200);
   await page.waitForSelector('[data-testid="status"][data-state="signed-out"]');
   return res.json();

@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 
 import { startFaultyProvider } from '../support/faulty-provider.mjs';
-import { startServer, randomCookieKey, REPO_ROOT } from '../support/server.mjs';
+import { startOnFreePort, startServer, randomCookieKey, REPO_ROOT } from '../support/server.mjs';
 import { backendClient, pkcePair, randomToken, s256, CookieJar } from '../support/http.mjs';
 import { launchBrowser, newLoopbackContext } from '../support/browser.mjs';
 
@@ -30,14 +30,6 @@ const SESSION = '__Host-authsplit-session';
 let fp;
 let srv;
 let port;
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const p = s.address().port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 function providerCfg(redirectUri, extra = {}) {
   return {
@@ -54,27 +46,17 @@ function providerCfg(redirectUri, extra = {}) {
 before(async () => {
   fp = await startFaultyProvider();
   // The redirect URI must name the server's own port (the browser test completes a sign-in on
-  // that origin), so pick a free port first; retry if another process grabbed it meanwhile.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    try {
-      srv = await startServer({
-        config: {
-          server: {
-            listen: `127.0.0.1:${port}`,
-            allowed_origins: [SPA],
-            cookie_key: randomCookieKey(),
-            request_timeout_ms: 3000,
-            static_dir: resolve(REPO_ROOT, 'web/example/dist'),
-          },
-          providers: { fp: providerCfg(`http://127.0.0.1:${port}/rt-callback`) },
-        },
-      });
-      break;
-    } catch (e) {
-      if (attempt >= 3 || !/listen|address|in use/i.test(String(e))) throw e;
-    }
-  }
+  // that origin).
+  ({ port, srv } = await startOnFreePort((app) => ({
+    config: {
+      server: {
+        allowed_origins: [SPA],
+        request_timeout_ms: 3000,
+        static_dir: resolve(REPO_ROOT, 'web/example/dist'),
+      },
+      providers: { fp: providerCfg(`${app}/rt-callback`) },
+    },
+  })));
 });
 
 after(async () => {
@@ -834,18 +816,12 @@ describe('deadlines: the backend gives up before the browser does (SECURITY.md S
   let browser;
   let page;
   before(async () => {
-    const p = await freePort();
-    def = await startServer({
+    ({ srv: def } = await startOnFreePort((app) => ({
       config: {
-        server: {
-          listen: `127.0.0.1:${p}`,
-          allowed_origins: [SPA],
-          cookie_key: randomCookieKey(),
-          static_dir: resolve(REPO_ROOT, 'web/example/dist'),
-        },
-        providers: { fp: providerCfg(`http://127.0.0.1:${p}/rt-callback`) },
+        server: { allowed_origins: [SPA], static_dir: resolve(REPO_ROOT, 'web/example/dist') },
+        providers: { fp: providerCfg(`${app}/rt-callback`) },
       },
-    });
+    })));
     browser = await launchBrowser();
     page = await (await newLoopbackContext(browser)).newPage();
     await page.goto(`${def.url}/rt-page`);

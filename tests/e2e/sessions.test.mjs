@@ -72,9 +72,10 @@ describe('refreshed ID tokens (OIDC Core §12.2) at a fault-injecting OpenID pro
     assert.equal(r.status, 200, r.text);
     const [call] = fp.tokenCalls('refresh_token');
     assert.ok(call, 'one upstream refresh');
-    assert.equal(fp.calls.filter((x) => x.endpoint === 'jwks').length <= 1, true, 'the key set comes from the cache (at most one fetch)');
     const again = await c.post('/refresh', {});
     assert.equal(again.status, 200, 'the session took the rotated refresh token');
+    // The sign-in fetched the key set; both refreshed ID tokens are checked with the cached one.
+    assert.equal(fp.calls.filter((x) => x.endpoint === 'jwks').length, 0, 'no key set fetch for a refresh');
   });
 
   const now = () => Math.floor(Date.now() / 1000);

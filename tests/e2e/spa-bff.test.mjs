@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 
 import { startOP } from '../support/op.mjs';
 import { startExampleApp } from '../support/server.mjs';
-import { launchBrowser, newLoopbackContext, loginAndConsent } from '../support/browser.mjs';
+import { launchBrowser, newLoopbackContext, loginAndConsent, signOutOnSpa } from '../support/browser.mjs';
 
 let op;
 let srv;
@@ -86,7 +86,7 @@ test('BFF mode: sign in, call the API, reload, sign out — no access token ever
     }
 
     // Sign out: the session ends; a reload stays signed out.
-    await page.click('[data-testid="sign-out"]');
+    await signOutOnSpa(page);
     await page.waitForSelector('[data-testid="status"][data-state="signed-out"]', { timeout: 15000 });
     await page.reload();
     await page.waitForSelector('body[data-ready="true"]');

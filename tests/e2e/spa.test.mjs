@@ -19,6 +19,7 @@ import {
   newLoopbackContext,
   loginAndConsent,
   cancelAtConsent,
+  signOutOnSpa,
 } from '../support/browser.mjs';
 
 const DIST = join(REPO_ROOT, 'web', 'example', 'dist');
@@ -225,7 +226,7 @@ test('sign out revokes the session; a reload stays signed out', async () => {
     const rt = op.tokenCalls.filter((c) => c.refreshToken).at(-1).refreshToken;
     assert.equal(await op.refreshTokenIsActive(rt), true);
     const revocations = op.counters.revocation;
-    await page.click('[data-testid="sign-out"]');
+    await signOutOnSpa(page);
     await page.waitForSelector('[data-testid="status"][data-state="signed-out"]');
     assert.equal(count('/auth/logout'), 1);
     assert.equal(op.counters.revocation - revocations, 1, 'RFC 7009 revocation at the provider');

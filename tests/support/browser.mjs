@@ -340,3 +340,17 @@ export async function signInOnSpa(page, { app, login = 'alice', timeout = 15000 
   await loginAndConsent(page, { login, timeout });
   await page.waitForSelector('[data-testid="status"][data-state="signed-in"]', { timeout });
 }
+
+/**
+ * Clicks the example SPA's sign-out button and waits for the backend's answer to
+ * `POST …/logout`: the page shows signed out at once (before that request ends), so a check of
+ * what the backend did (revocation, the session gone) waits for this.
+ * @returns {Promise<import('playwright-core').Response>}
+ */
+export async function signOutOnSpa(page, { timeout = 15000 } = {}) {
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/logout'), { timeout }),
+    page.click('[data-testid="sign-out"]'),
+  ]);
+  return res;
+}

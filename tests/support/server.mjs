@@ -282,6 +282,34 @@ export function opServerConfig({ op, redirectUri, spaOrigin, server = {}, provid
   };
 }
 
+/**
+ * authsplit-server on a loopback port its own configuration must name (the SPA's redirect URI
+ * on the server's origin). `build(app, port)` returns `startServer`'s options for
+ * `app = http://127.0.0.1:PORT`; `[server]` gets `listen` on that port, `allowed_origins = [app]`
+ * and a fresh cookie key unless `build` sets them. A port another process took between
+ * `freePort()` and the bind is replaced by another one (3 attempts).
+ * @param {(app: string, port: number) => object | Promise<object>} build
+ * @returns {Promise<{ app: string, port: number, srv: Server }>}
+ */
+export async function startOnFreePort(build) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const app = `http://127.0.0.1:${port}`;
+    const opts = await build(app, port);
+    opts.config.server = {
+      listen: `127.0.0.1:${port}`,
+      allowed_origins: [app],
+      cookie_key: randomCookieKey(),
+      ...opts.config.server,
+    };
+    try {
+      return { app, port, srv: await startServer(opts) };
+    } catch (e) {
+      if (attempt >= 3 || !/could not listen|address|in use/i.test(String(e))) throw e;
+    }
+  }
+}
+
 /** The example SPA as scripts/build-web.sh builds it, served by the binary in the SPA suites. */
 export const EXAMPLE_DIST = join(REPO_ROOT, 'web', 'example', 'dist');
 
@@ -304,31 +332,20 @@ export async function startExampleApp({ op, which = 'basic', server = {}, provid
   if (!existsSync(join(EXAMPLE_DIST, 'index.html'))) {
     throw new Error(`${EXAMPLE_DIST} missing: run scripts/build-web.sh first`);
   }
-  const port = await freePort();
-  const app = `http://127.0.0.1:${port}`;
-  const callback = `${app}/callback`;
-  const signedOut = `${app}/signed-out`;
-  const srv = await startServer({
+  const { app, srv } = await startOnFreePort((app) => ({
     config: {
-      server: {
-        listen: `127.0.0.1:${port}`,
-        allowed_origins: [app],
-        cookie_key: randomCookieKey(),
-        static_dir: EXAMPLE_DIST,
-        demo_api: true,
-        ...server,
-      },
+      server: { static_dir: EXAMPLE_DIST, demo_api: true, ...server },
       providers: {
         local: {
-          ...opProvider(op, which, callback),
+          ...opProvider(op, which, `${app}/callback`),
           name: 'Local OIDC provider',
-          post_logout_redirect_uri: signedOut,
+          post_logout_redirect_uri: `${app}/signed-out`,
           ...provider,
         },
       },
     },
-  });
-  return { app, callback, signedOut, srv };
+  }));
+  return { app, callback: `${app}/callback`, signedOut: `${app}/signed-out`, srv };
 }
 
 /**

@@ -695,7 +695,6 @@ mod tests {
         assert!(!url.contains("nonce"), "{url}");
     }
 
-    /// OIDC Core §3.1.2.1: `nonce` belongs to an OpenID Connect request, i.e. one with `openid`.
     /// One prepared template serves many transactions: only `state`, `code_challenge` and
     /// `nonce` change between URLs; a `nonce` first in a quirk order, left out, leaves no
     /// stray separator.
@@ -746,6 +745,7 @@ mod tests {
         );
     }
 
+    /// OIDC Core §3.1.2.1: `nonce` belongs to an OpenID Connect request, i.e. one with `openid`.
     #[test]
     fn oidc_core_s3_1_2_1_nonce_only_with_the_openid_scope() {
         let n = Nonce::parse("n0nce").expect("valid");

@@ -110,7 +110,9 @@ pub(crate) async fn session_record(
     live(app, &id).await.map(|r| r.map(|r| (id, r)))
 }
 
-async fn live(app: &AppState, id: &str) -> Result<Option<SessionRecord>, ApiError> {
+/// The record of session `id` while it is live (active and not expired); `session_ended` when
+/// it was ended on the server.
+pub(crate) async fn live(app: &AppState, id: &str) -> Result<Option<SessionRecord>, ApiError> {
     match app.store().session(id).await? {
         SessionState::Active(r) if r.expires_at > app.now() => Ok(Some(*r)),
         SessionState::Ended => Err(session_ended()),

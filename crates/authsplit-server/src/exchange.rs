@@ -540,11 +540,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_port_means_not_sent() {
-        // A port bound but not listening: connections are refused, and no other test can take
-        // the port while `socket` holds it.
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.bind(([127, 0, 0, 1], 0).into()).expect("bind");
-        let origin = format!("http://{}", socket.local_addr().expect("addr"));
+        // Connections are refused, and no other test can take the port while `_socket` holds it.
+        let (port, _socket) = authsplit_test_support::faults::refusing_port();
+        let origin = format!("http://127.0.0.1:{port}");
         let out = Outbound::new(&server_config(), ring()).expect("client");
         match run(&provider(&origin, false), &out).await {
             Err(ExchangeError::NotSent(e)) => {

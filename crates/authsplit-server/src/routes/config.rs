@@ -22,7 +22,7 @@ pub(crate) async fn config(State(app): State<AppState>) -> Json<ConfigReply> {
             .collect(),
         mode: match app.inner.server.mode {
             crate::config::Mode::Bff => "bff",
-            _ => "token",
+            crate::config::Mode::Token => "token",
         }
         .to_owned(),
     })

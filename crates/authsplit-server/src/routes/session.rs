@@ -18,7 +18,7 @@ use super::session_id;
 use crate::AppState;
 use crate::cookies::CookieSettings;
 use crate::error::ApiError;
-use authsplit_store::SessionState;
+use authsplit_core::ErrorCode;
 
 /// `GET /session`.
 pub(crate) async fn session(
@@ -34,18 +34,19 @@ pub(crate) async fn session(
         }
         return Ok((out, Json(signed_out())).into_response());
     };
-    let body = match app.store().session(&id).await? {
-        SessionState::Active(r) => json!({
+    let body = match crate::auth_user::live(&app, &id).await {
+        Ok(Some(r)) => json!({
             "authenticated": true,
             "user": r.user,
             "expiresAt": r.access_expires_at.map(|s| s.saturating_mul(1000)),
         }),
-        SessionState::Ended => {
+        Ok(None) => signed_out(),
+        Err(e) if e.code() == ErrorCode::SessionEnded => {
             let mut b = signed_out();
             b["ended"] = true.into();
             b
         }
-        SessionState::Missing => signed_out(),
+        Err(e) => return Err(e),
     };
     Ok(Json(body).into_response())
 }
